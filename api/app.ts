@@ -1,0 +1,50 @@
+/**
+ * The HTTP API (Hono, web-standard only): every route of the contract. Runtime adapters mount
+ * `api.fetch`; sockets are upgraded by the adapters, not here.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { ParleyError } from "../party/core/errors.ts";
+import type { ApiDeps, ApiEnv } from "./context.ts";
+import { errorResponse } from "./http-errors.ts";
+import { originAllowed } from "./origins.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { signalRoutes } from "./routes/signals.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+
+export type { ApiDeps } from "./context.ts";
+
+export function createApi(deps: ApiDeps): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  api.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  api.use(
+    cors({
+      origin: (origin) => (originAllowed(origin, deps.origins) ? origin : null),
+      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"],
+      exposeHeaders: ["Retry-After"],
+      maxAge: 600,
+    }),
+  );
+  api.use(
+    bodyLimit({
+      maxSize: deps.limits.maxFrameBytes,
+      onError: () => {
+        throw new ParleyError("too_large", `request body is larger than ${deps.limits.maxFrameBytes} bytes`);
+      },
+    }),
+  );
+  api.get("/healthz", (c) => c.json({ ok: true }));
+  api.route("/v1", tokenRoutes);
+  api.route("/v1/conversations", conversationRoutes);
+  api.route("/v1/conversations", messageRoutes);
+  api.route("/v1/conversations", signalRoutes);
+  api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));
+  api.onError((error, c) => errorResponse(c, error, deps.onError));
+  return api;
+}

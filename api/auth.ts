@@ -1,0 +1,117 @@
+/**
+ * Credentials: user tokens (HS256 JWTs signed by the app's back end, verified with jose and a
+ * pinned algorithm) and server keys. The app of a request comes only from here.
+ */
+import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { ParleyError } from "../party/core/errors.ts";
+import { userIdSchema } from "../party/core/validation.ts";
+
+/** One tenant's credentials. */
+export interface AppCredentials {
+  /** The app id; `default` for the one configured by PARLEY_SECRET / PARLEY_SERVER_KEY. */
+  id: string;
+  /** HS256 secret for user tokens, at least 32 bytes. */
+  secret: string;
+  /** Server-to-server API key. */
+  serverKey: string;
+}
+
+export interface UserPrincipal {
+  kind: "user";
+  app: string;
+  userId: string;
+  name?: string | undefined;
+}
+export interface ServerPrincipal {
+  kind: "server";
+  app: string;
+}
+export type Principal = UserPrincipal | ServerPrincipal;
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const refuse = (message: string) => new ParleyError("unauthorized", message);
+
+export class Authenticator {
+  #secrets = new Map<string, Uint8Array>();
+  /** Server keys by SHA-256, so lookups do not compare secrets byte by byte. */
+  #serverKeys: Promise<Map<string, string>>;
+
+  constructor(
+    apps: readonly AppCredentials[],
+    /** Clock leeway for exp/nbf, at most 60 s. */
+    private readonly leewaySeconds = 60,
+  ) {
+    for (const app of apps) this.#secrets.set(app.id, encoder.encode(app.secret));
+    this.#serverKeys = Promise.all(apps.map(async (a) => [await sha256Hex(a.serverKey), a.id] as const)).then(
+      (pairs) => new Map(pairs),
+    );
+  }
+
+  /** Verifies a user token; 401 on anything wrong with it, including an unknown app. */
+  async verifyUserToken(token: string): Promise<UserPrincipal> {
+    let claimedApp: unknown;
+    try {
+      claimedApp = decodeJwt(token).app ?? "default";
+    } catch {
+      throw refuse("the token is not a valid JWT");
+    }
+    if (typeof claimedApp !== "string") throw refuse("the token's app claim must be a string");
+    const secret = this.#secrets.get(claimedApp);
+    if (!secret) throw refuse(`the token names an unknown app "${claimedApp}"`);
+    try {
+      const { payload } = await jwtVerify(token, secret, {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "sub"],
+        clockTolerance: this.leewaySeconds,
+      });
+      const userId = userIdSchema.safeParse(payload.sub);
+      if (!userId.success) throw refuse("the token's sub is not a valid user id");
+      const name = typeof payload.name === "string" ? payload.name : undefined;
+      return { kind: "user", app: claimedApp, userId: userId.data, name };
+    } catch (error) {
+      if (error instanceof ParleyError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw refuse("the token has expired");
+      if (error instanceof joseErrors.JWTClaimValidationFailed)
+        throw refuse(`the token is invalid: ${error.message}`);
+      if (error instanceof joseErrors.JOSEAlgNotAllowed) throw refuse("the token must be signed with HS256");
+      throw refuse("the token's signature is invalid");
+    }
+  }
+
+  /** Resolves an `Authorization: Bearer …` header to a principal; 401 when missing or bad. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+    if (!match?.[1]) throw refuse("missing credential: send Authorization: Bearer <token or server key>");
+    const credential = match[1];
+    if (credential.split(".").length !== 3) {
+      const app = (await this.#serverKeys).get(await sha256Hex(credential));
+      if (!app) throw refuse("unknown server key");
+      return { kind: "server", app };
+    }
+    return this.verifyUserToken(credential);
+  }
+
+  /** Signs a user token for `app` (dev tokens and server-key minting). */
+  async mintUserToken(
+    app: string,
+    userId: string,
+    options: { name?: string; ttlSeconds: number },
+  ): Promise<string> {
+    const secret = this.#secrets.get(app);
+    if (!secret) throw new ParleyError("not_found", `unknown app "${app}"`);
+    const claims: Record<string, string> = app === "default" ? {} : { app };
+    if (options.name) claims.name = options.name;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(userId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)
+      .sign(secret);
+  }
+}

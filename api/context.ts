@@ -1,0 +1,81 @@
+/** Request helpers shared by the routes: who is asking, and what they sent. */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ParleyError } from "../party/core/errors.ts";
+import type { RelayHub } from "../party/core/hub.ts";
+import type { Limits } from "../party/core/limits.ts";
+import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
+import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "./auth.ts";
+import type { OriginPolicy } from "./origins.ts";
+
+/** Everything the API needs from its host. */
+export interface ApiDeps {
+  hub: RelayHub;
+  auth: Authenticator;
+  limits: Limits;
+  origins: OriginPolicy;
+  /** Dev mode: `/v1/dev/token` exists. */
+  devMode: boolean;
+  onError: (error: unknown, context: string) => void;
+}
+
+export type ApiEnv = { Variables: { deps: ApiDeps } };
+export type ApiContext = Context<ApiEnv>;
+
+export async function principalOf(c: ApiContext): Promise<Principal> {
+  return c.var.deps.auth.authenticate(c.req.header("authorization"));
+}
+
+export async function userOf(c: ApiContext): Promise<UserPrincipal> {
+  const principal = await principalOf(c);
+  if (principal.kind !== "user")
+    throw new ParleyError("forbidden", "this route needs a user token, not a server key");
+  return principal;
+}
+
+export async function serverOf(c: ApiContext): Promise<ServerPrincipal> {
+  const principal = await principalOf(c);
+  if (principal.kind !== "server") throw new ParleyError("forbidden", "this route needs the server key");
+  return principal;
+}
+
+/**
+ * A user from `?token=` (sockets, SSE and long-polls, where browsers cannot set headers) or
+ * from the Authorization header.
+ */
+export async function userFromQueryOrHeader(c: ApiContext): Promise<UserPrincipal> {
+  const token = c.req.query("token");
+  if (token) return c.var.deps.auth.verifyUserToken(token);
+  return userOf(c);
+}
+
+export function conversationIdOf(c: ApiContext): string {
+  return parseOrThrow(conversationIdSchema, c.req.param("id"), "conversation id");
+}
+
+/** Reads a JSON body: 415 unless it says JSON, 400 when it does not parse. */
+export async function jsonBody(c: ApiContext): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw new ParleyError("unsupported_media_type", "send the body as JSON (Content-Type: application/json)");
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ParleyError("bad_request", "the body is not valid JSON");
+  }
+}
+
+/** Parses a JSON body against a schema. */
+export async function bodyOf<T>(c: ApiContext, schema: z.ZodType<T>, what: string): Promise<T> {
+  return parseOrThrow(schema, await jsonBody(c), what);
+}
+
+/** An optional non-negative integer query parameter; 400 when present and malformed. */
+export function intQuery(c: ApiContext, name: string): number | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw new ParleyError("bad_request", `${name} must be a non-negative integer`);
+  return Number(raw);
+}

@@ -1,0 +1,75 @@
+/** Conversations and members: created and managed with the server key, listed by users. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ParleyError } from "../../party/core/errors.ts";
+import type { ThreadCursor } from "../../party/core/store.ts";
+import { conversationIdSchema, parseOrThrow, userIdSchema } from "../../party/core/validation.ts";
+import {
+  type ApiEnv,
+  bodyOf,
+  conversationIdOf,
+  intQuery,
+  principalOf,
+  serverOf,
+  userOf,
+} from "../context.ts";
+
+const createSchema = z.strictObject({
+  id: conversationIdSchema.optional(),
+  title: z.string().max(200, "title is at most 200 characters").optional(),
+  members: z.array(userIdSchema).max(10_000, "at most 10,000 members"),
+});
+
+const encodeCursor = (cursor: ThreadCursor) => btoa(JSON.stringify([cursor.lastActivityAt, cursor.id]));
+
+function decodeCursor(raw: string | undefined): ThreadCursor | undefined {
+  if (!raw) return undefined;
+  try {
+    const [lastActivityAt, id] = JSON.parse(atob(raw)) as unknown[];
+    if (typeof lastActivityAt === "string" && typeof id === "string") return { lastActivityAt, id };
+  } catch {
+    // fall through to the refusal
+  }
+  throw new ParleyError("bad_request", "cursor is not one this server returned");
+}
+
+export const conversationRoutes = new Hono<ApiEnv>()
+  .post("/", async (c) => {
+    const { app } = await serverOf(c);
+    const input = await bodyOf(c, createSchema, "conversation");
+    const conversation = await c.var.deps.hub.createConversation(app, input);
+    return c.json({ conversation }, 201);
+  })
+  .get("/", async (c) => {
+    const user = await userOf(c);
+    const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
+    const cursor = decodeCursor(c.req.query("cursor"));
+    const rows = await c.var.deps.hub.store.listThreads(user.app, user.userId, { limit, cursor });
+    const last = rows[rows.length - 1];
+    return c.json({
+      conversations: rows.map(({ lastActivityAt: _, ...item }) => item),
+      nextCursor: rows.length === limit && last ? encodeCursor(last) : null,
+    });
+  })
+  .get("/:id", async (c) => {
+    const principal = await principalOf(c);
+    const room = await c.var.deps.hub.room(principal.app, conversationIdOf(c));
+    if (principal.kind === "user" && !room.isMember(principal.userId)) {
+      throw new ParleyError("forbidden", "you are not a member of this conversation");
+    }
+    return c.json({ conversation: room.describe() });
+  })
+  .put("/:id/members/:userId", async (c) => {
+    const { app } = await serverOf(c);
+    const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
+    const room = await c.var.deps.hub.room(app, conversationIdOf(c));
+    await room.addMember(userId, new Date().toISOString());
+    return c.body(null, 204);
+  })
+  .delete("/:id/members/:userId", async (c) => {
+    const { app } = await serverOf(c);
+    const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
+    const room = await c.var.deps.hub.room(app, conversationIdOf(c));
+    await room.removeMember(userId);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,94 @@
+/** Sending, history (with long-poll) and the SSE stream of one conversation. */
+import { Hono } from "hono";
+import { ParleyError } from "../../party/core/errors.ts";
+import { parseOrThrow, sendInputSchema, userIdSchema } from "../../party/core/validation.ts";
+import {
+  type ApiEnv,
+  conversationIdOf,
+  intQuery,
+  jsonBody,
+  principalOf,
+  userFromQueryOrHeader,
+} from "../context.ts";
+import { SseConnection } from "../sse-connection.ts";
+
+/** Splits the server key's `senderId` from the message fields. */
+function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    return { senderId: undefined, rest: body };
+  const { senderId, ...rest } = body as Record<string, unknown>;
+  return { senderId, rest };
+}
+
+export const messageRoutes = new Hono<ApiEnv>()
+  .post("/:id/messages", async (c) => {
+    const principal = await principalOf(c);
+    const room = await c.var.deps.hub.room(principal.app, conversationIdOf(c));
+    const { senderId: claimed, rest } = splitSender(await jsonBody(c));
+    let senderId: string;
+    if (principal.kind === "server") {
+      if (claimed === undefined)
+        throw new ParleyError("bad_request", "with the server key, the body needs senderId");
+      senderId = parseOrThrow(userIdSchema, claimed, "senderId");
+    } else {
+      if (claimed !== undefined && claimed !== principal.userId) {
+        throw new ParleyError("forbidden", "a user token may send only as its own user");
+      }
+      senderId = principal.userId;
+    }
+    if (!room.isMember(senderId))
+      throw new ParleyError("forbidden", `${senderId} is not a member of this conversation`);
+    const input = parseOrThrow(sendInputSchema, rest, "message");
+    const { message, created } = await room.send(senderId, input);
+    return c.json({ message }, created ? 201 : 200);
+  })
+  .get("/:id/messages", async (c) => {
+    const user = await userFromQueryOrHeader(c);
+    const after = intQuery(c, "after");
+    const before = intQuery(c, "before");
+    if (after !== undefined && before !== undefined) {
+      throw new ParleyError("bad_request", "use either after or before, not both");
+    }
+    const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
+    const waitRaw = c.req.query("wait");
+    let waitMs = 0;
+    if (waitRaw !== undefined && waitRaw !== "") {
+      const wait = Number(waitRaw);
+      if (!Number.isFinite(wait) || wait < 0)
+        throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
+      waitMs = Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
+    }
+    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
+    const page = await room.history(user.userId, { after, before, limit, waitMs });
+    return c.json(page);
+  })
+  .get("/:id/events", async (c) => {
+    const user = await userFromQueryOrHeader(c);
+    const lastEventId = c.req.header("last-event-id");
+    let after = intQuery(c, "after");
+    if (lastEventId !== undefined && lastEventId !== "") {
+      if (!/^\d{1,15}$/.test(lastEventId))
+        throw new ParleyError("bad_request", "Last-Event-ID must be a seq");
+      after = Number(lastEventId);
+    }
+    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
+    if (!room.isMember(user.userId))
+      throw new ParleyError("forbidden", "you are not a member of this conversation");
+    let peer: ReturnType<typeof room.connect> = null;
+    const connection = new SseConnection(15_000, () => {
+      if (peer) room.leave(peer);
+    });
+    peer = room.connect(
+      connection,
+      { app: user.app, userId: user.userId, instanceId: c.req.query("_pk") },
+      after,
+    );
+    c.req.raw.signal.addEventListener("abort", () => connection.close(1001, "client went away"));
+    return new Response(connection.stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+      },
+    });
+  });

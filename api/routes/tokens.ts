@@ -1,0 +1,40 @@
+/** Minting user tokens: with the server key always, and without credentials in dev mode. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ParleyError } from "../../party/core/errors.ts";
+import { parseOrThrow, userIdSchema } from "../../party/core/validation.ts";
+import { type ApiEnv, bodyOf, serverOf } from "../context.ts";
+
+const DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+
+const mintSchema = z.strictObject({
+  userId: userIdSchema,
+  name: z.string().max(200).optional(),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .optional(),
+});
+
+export const tokenRoutes = new Hono<ApiEnv>()
+  .post("/tokens", async (c) => {
+    const { app } = await serverOf(c);
+    const input = await bodyOf(c, mintSchema, "token request");
+    const token = await c.var.deps.auth.mintUserToken(app, input.userId, {
+      ttlSeconds: input.ttlSeconds ?? 3600,
+      ...(input.name ? { name: input.name } : {}),
+    });
+    return c.json({ token }, 201);
+  })
+  .get("/dev/token", async (c) => {
+    if (!c.var.deps.devMode) throw new ParleyError("not_found", "no such route");
+    const userId = parseOrThrow(userIdSchema, c.req.query("user"), "user");
+    const name = c.req.query("name");
+    const token = await c.var.deps.auth.mintUserToken("default", userId, {
+      ttlSeconds: DEV_TOKEN_TTL_SECONDS,
+      ...(name ? { name } : {}),
+    });
+    return c.json({ token });
+  });

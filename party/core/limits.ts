@@ -1,0 +1,51 @@
+/** Tunable limits and timings. Defaults follow the contract; every one is configurable. */
+export interface Limits {
+  /** Largest message `body`, in bytes of UTF-8. */
+  maxMessageBytes: number;
+  /** Largest HTTP body or socket frame, in bytes. */
+  maxFrameBytes: number;
+  /** Sends per second per user per conversation (token bucket refill). */
+  sendRate: number;
+  /** Token bucket size for sends. */
+  sendBurst: number;
+  /** Client frames per second per socket before it counts as flooding. */
+  frameRate: number;
+  /** Frame bucket size; a socket that empties it is closed with 4008. */
+  frameBurst: number;
+  /** How long a typing indicator lasts without a new typing frame. */
+  typingTtlMs: number;
+  /** At most one typing broadcast per user per conversation in this window. */
+  typingThrottleMs: number;
+  /** A user stays "online" this long after their last connection closed. */
+  presenceGraceMs: number;
+  /** Interval of server pings; a socket that misses one is dead. */
+  heartbeatMs: number;
+  /** Recent messages each room keeps in memory for fast resume and history. */
+  bufferSize: number;
+  /** Messages per page when replaying from storage. */
+  pageSize: number;
+  /** Outbound bytes a socket may have queued before it is closed with 4008. */
+  socketBufferBytes: number;
+  /** Longest long-poll `wait`, in seconds. */
+  maxWaitSeconds: number;
+  /** A room with no clients is dropped from memory after this long. */
+  roomIdleMs: number;
+}
+
+export const defaultLimits: Limits = {
+  maxMessageBytes: 16 * 1024,
+  maxFrameBytes: 64 * 1024,
+  sendRate: 20,
+  sendBurst: 40,
+  frameRate: 50,
+  frameBurst: 200,
+  typingTtlMs: 6_000,
+  typingThrottleMs: 2_000,
+  presenceGraceMs: 5_000,
+  heartbeatMs: 25_000,
+  bufferSize: 1_000,
+  pageSize: 500,
+  socketBufferBytes: 1024 * 1024,
+  maxWaitSeconds: 30,
+  roomIdleMs: 60_000,
+};

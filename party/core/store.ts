@@ -1,0 +1,59 @@
+import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "./types.ts";
+
+/** A page request over one conversation's log; results are always ascending by seq. */
+export interface RangeQuery {
+  /** Messages with seq > after (the first `limit` of them). */
+  after?: number | undefined;
+  /** Messages with seq < before (the last `limit` of them). */
+  before?: number | undefined;
+  limit: number;
+}
+
+export interface ThreadCursor {
+  lastActivityAt: string;
+  id: string;
+}
+
+/**
+ * The durable log, as the actors see it. Implementations must be safe for one writer per
+ * conversation (the room) and many readers; `appendMessages` is one transaction.
+ */
+export interface Store {
+  loadConversation(
+    app: string,
+    id: string,
+  ): Promise<{ conversation: ConversationRecord; members: MemberRecord[] } | null>;
+  /** Creates the conversation and its members; false when the id is taken. */
+  createConversation(app: string, conversation: ConversationRecord, memberIds: string[]): Promise<boolean>;
+  /** Adds a member (idempotent). */
+  addMember(app: string, conversationId: string, userId: string, joinedAt: string): Promise<void>;
+  removeMember(app: string, conversationId: string, userId: string): Promise<void>;
+  /** The stored messages among these (sender, key) pairs. */
+  findByClientIds(
+    app: string,
+    conversationId: string,
+    keys: ReadonlyArray<{ senderId: string; clientMessageId: string }>,
+  ): Promise<Message[]>;
+  /** Writes a batch and moves the conversation's lastSeq, in one transaction (group commit). */
+  appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void>;
+  readRange(app: string, conversationId: string, query: RangeQuery): Promise<Message[]>;
+  /** Moves a member's read position forward only. */
+  setLastRead(app: string, conversationId: string, userId: string, seq: number): Promise<void>;
+  /** Unread count per member: others' messages above their lastReadSeq. */
+  countUnread(app: string, conversationId: string): Promise<Map<string, number>>;
+  /** Messages from others with `afterSeq < seq <= upToSeq`. */
+  countUnreadFor(
+    app: string,
+    conversationId: string,
+    userId: string,
+    afterSeq: number,
+    upToSeq: number,
+  ): Promise<number>;
+  /** A user's thread list, newest activity first. */
+  listThreads(
+    app: string,
+    userId: string,
+    page: { limit: number; cursor?: ThreadCursor | undefined },
+  ): Promise<Array<ThreadItem & { lastActivityAt: string }>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,246 @@
+/**
+ * Relay configuration: options (for embedding) mirror the environment (for `npm start`).
+ * Dev mode generates the default app's secrets once and keeps them in the data folder;
+ * production mode refuses to start without them.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import type { AppCredentials } from "../../api/auth.ts";
+import type { OriginPolicy } from "../../api/origins.ts";
+import { localDbPath, type SyncMode } from "../../store/open.ts";
+import { defaultLimits, type Limits } from "../core/limits.ts";
+import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
+
+/** Options of `createRelay`; every one has an environment variable (see README). */
+export interface RelayOptions {
+  /** HTTP/WebSocket port (`PORT`, default 8787; 0 picks a free one). */
+  port?: number;
+  /** Bind address (`HOST`, default 127.0.0.1). */
+  host?: string;
+  /** libSQL URL (`PARLEY_DB_URL`, default `file:./data/parley.db`). */
+  dbUrl?: string;
+  /** Token for a remote libSQL (`PARLEY_DB_AUTH_TOKEN`). */
+  dbAuthToken?: string;
+  /** `full` (default): fsync every commit; `normal`: survives process crashes only (`PARLEY_DB_SYNC`). */
+  dbSync?: SyncMode;
+  /** HS256 secret of the default app's user tokens, ≥ 32 bytes (`PARLEY_SECRET`). */
+  secret?: string;
+  /** The default app's server key (`PARLEY_SERVER_KEY`). */
+  serverKey?: string;
+  /** More tenants beside `default` (`PARLEY_APPS` JSON or `PARLEY_APPS_FILE`). */
+  apps?: AppCredentials[];
+  /** Browser origins allowed to call the API and open sockets (`PARLEY_ALLOWED_ORIGINS`). */
+  allowedOrigins?: string[];
+  /** Production mode (`NODE_ENV=production`): no dev endpoints, secrets required. */
+  production?: boolean;
+  /** Where dev secrets live (`PARLEY_DATA_DIR`; default: the database's folder, else ./data). */
+  dataDir?: string;
+  /** Limits and timings (`PARLEY_MAX_MESSAGE_BYTES`, `PARLEY_SEND_RATE`, …). */
+  limits?: Partial<Limits>;
+  /** `debug` | `info` | `warn` | `error` | `silent` (`PARLEY_LOG`, default info). */
+  logLevel?: LogLevel;
+  /** A logger of your own; replaces the console logger. */
+  logger?: Logger;
+}
+
+export interface RelayConfig {
+  port: number;
+  host: string;
+  dbUrl: string;
+  dbAuthToken: string | undefined;
+  dbSync: SyncMode;
+  apps: AppCredentials[];
+  origins: OriginPolicy;
+  production: boolean;
+  dataDir: string;
+  limits: Limits;
+  logger: Logger;
+  /** Set in dev mode when the default app's secrets come from this file. */
+  devSecretsFile: string | undefined;
+}
+
+/** A configuration mistake, reported to the operator as one clear line. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const limitEnv: Record<keyof Limits, string> = {
+  maxMessageBytes: "PARLEY_MAX_MESSAGE_BYTES",
+  maxFrameBytes: "PARLEY_MAX_FRAME_BYTES",
+  sendRate: "PARLEY_SEND_RATE",
+  sendBurst: "PARLEY_SEND_BURST",
+  frameRate: "PARLEY_FRAME_RATE",
+  frameBurst: "PARLEY_FRAME_BURST",
+  typingTtlMs: "PARLEY_TYPING_TTL_MS",
+  typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
+  presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
+  heartbeatMs: "PARLEY_HEARTBEAT_MS",
+  bufferSize: "PARLEY_BUFFER_SIZE",
+  pageSize: "PARLEY_PAGE_SIZE",
+  socketBufferBytes: "PARLEY_SOCKET_BUFFER_BYTES",
+  maxWaitSeconds: "PARLEY_MAX_WAIT_SECONDS",
+  roomIdleMs: "PARLEY_ROOM_IDLE_MS",
+};
+
+function positiveNumber(name: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new ConfigError(`${name} must be a positive number, got "${raw}"`);
+  }
+  return n;
+}
+
+const appsSchema = z.array(
+  z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    secret: z.string(),
+    serverKey: z.string().min(16),
+  }),
+);
+
+async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppCredentials[] | undefined> {
+  let raw = env.PARLEY_APPS;
+  let source = "PARLEY_APPS";
+  if (!raw && env.PARLEY_APPS_FILE) {
+    source = env.PARLEY_APPS_FILE;
+    raw = await readFile(env.PARLEY_APPS_FILE, "utf8").catch(() => {
+      throw new ConfigError(`cannot read PARLEY_APPS_FILE ${env.PARLEY_APPS_FILE}`);
+    });
+  }
+  if (!raw) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${source} is not valid JSON`);
+  }
+  const parsed = appsSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `${source} must be a JSON array of { id, secret, serverKey }: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Reads the documented environment variables into relay options. */
+export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<RelayOptions> {
+  const options: RelayOptions = { production: env.NODE_ENV === "production" };
+  if (env.PORT !== undefined && env.PORT !== "") {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(`PORT must be a port number (0-65535), got "${env.PORT}"`);
+    }
+    options.port = port;
+  }
+  if (env.HOST) options.host = env.HOST;
+  if (env.PARLEY_DB_URL) options.dbUrl = env.PARLEY_DB_URL;
+  if (env.PARLEY_DB_AUTH_TOKEN) options.dbAuthToken = env.PARLEY_DB_AUTH_TOKEN;
+  if (env.PARLEY_DB_SYNC) {
+    if (env.PARLEY_DB_SYNC !== "full" && env.PARLEY_DB_SYNC !== "normal") {
+      throw new ConfigError(`PARLEY_DB_SYNC must be "full" or "normal", got "${env.PARLEY_DB_SYNC}"`);
+    }
+    options.dbSync = env.PARLEY_DB_SYNC;
+  }
+  if (env.PARLEY_SECRET) options.secret = env.PARLEY_SECRET;
+  if (env.PARLEY_SERVER_KEY) options.serverKey = env.PARLEY_SERVER_KEY;
+  if (env.PARLEY_DATA_DIR) options.dataDir = env.PARLEY_DATA_DIR;
+  if (env.PARLEY_ALLOWED_ORIGINS !== undefined) {
+    options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter(Boolean);
+  }
+  if (env.PARLEY_LOG) {
+    if (!["debug", "info", "warn", "error", "silent"].includes(env.PARLEY_LOG)) {
+      throw new ConfigError(`PARLEY_LOG must be debug, info, warn, error or silent, got "${env.PARLEY_LOG}"`);
+    }
+    options.logLevel = env.PARLEY_LOG as LogLevel;
+  }
+  const limits: Partial<Limits> = {};
+  for (const [key, name] of Object.entries(limitEnv) as Array<[keyof Limits, string]>) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== "") limits[key] = positiveNumber(name, raw);
+  }
+  options.limits = limits;
+  const apps = await appsFromEnv(env);
+  if (apps) options.apps = apps;
+  return options;
+}
+
+const randomSecret = (prefix: string) => prefix + randomBytes(32).toString("base64url");
+
+/** Loads the dev secrets file, creating it (mode 0600) on first start. */
+async function devSecrets(file: string): Promise<{ secret: string; serverKey: string }> {
+  try {
+    const saved = JSON.parse(await readFile(file, "utf8")) as { secret?: unknown; serverKey?: unknown };
+    if (typeof saved.secret === "string" && typeof saved.serverKey === "string") {
+      return { secret: saved.secret, serverKey: saved.serverKey };
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new ConfigError(`cannot read dev secrets from ${file}: delete it to have new ones generated`);
+    }
+  }
+  const created = { secret: randomSecret(""), serverKey: randomSecret("psk_") };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+  return created;
+}
+
+/** Fills in defaults, validates, and (in dev mode) loads or creates the dev secrets. */
+export async function resolveConfig(options: RelayOptions = {}): Promise<RelayConfig> {
+  const production = options.production ?? false;
+  const dbUrl = options.dbUrl ?? "file:./data/parley.db";
+  if (!/^(file:|libsql:|https?:|wss?:)/.test(dbUrl)) {
+    throw new ConfigError(`PARLEY_DB_URL must start with file:, libsql:, http(s): or ws(s):, got "${dbUrl}"`);
+  }
+  const dbPath = localDbPath(dbUrl);
+  const dataDir = options.dataDir ?? (dbPath ? dirname(dbPath) : "./data");
+  let { secret, serverKey } = options;
+  let devSecretsFile: string | undefined;
+  if (!secret || !serverKey) {
+    if (production) {
+      throw new ConfigError(
+        "production mode needs PARLEY_SECRET and PARLEY_SERVER_KEY (NODE_ENV=production)",
+      );
+    }
+    devSecretsFile = join(dataDir, "dev-secrets.json");
+    const generated = await devSecrets(devSecretsFile);
+    secret ??= generated.secret;
+    serverKey ??= generated.serverKey;
+  }
+  const apps: AppCredentials[] = [{ id: "default", secret, serverKey }, ...(options.apps ?? [])];
+  const ids = new Set<string>();
+  const keys = new Set<string>();
+  for (const app of apps) {
+    if (new TextEncoder().encode(app.secret).byteLength < 32) {
+      throw new ConfigError(
+        `the secret of app "${app.id}" must be at least 32 bytes (PARLEY_SECRET for default)`,
+      );
+    }
+    if (ids.has(app.id)) throw new ConfigError(`app "${app.id}" is configured twice`);
+    if (keys.has(app.serverKey)) throw new ConfigError(`app "${app.id}" reuses another app's server key`);
+    ids.add(app.id);
+    keys.add(app.serverKey);
+  }
+  const limits = { ...defaultLimits, ...options.limits };
+  return {
+    port: options.port ?? 8787,
+    host: options.host ?? "127.0.0.1",
+    dbUrl,
+    dbAuthToken: options.dbAuthToken,
+    dbSync: options.dbSync ?? "full",
+    apps,
+    origins: {
+      allowed: options.allowedOrigins ?? [],
+      allowLocalhost: !production && !options.allowedOrigins,
+    },
+    production,
+    dataDir,
+    limits,
+    logger: options.logger ?? consoleLogger(options.logLevel ?? "info"),
+    devSecretsFile,
+  };
+}

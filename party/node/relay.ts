@@ -1,0 +1,79 @@
+/**
+ * `createRelay`: Parley embedded in a Node process. It gives a web-standard `fetch` handler and
+ * the socket upgrade, so a SaaS back end can mount Parley beside its own routes; `npm start`
+ * is a thin command over the same function.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
+import { createApi } from "../../api/app.ts";
+import { Authenticator } from "../../api/auth.ts";
+import { openStore } from "../../store/open.ts";
+import { RelayHub } from "../core/hub.ts";
+import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
+import { NodeWebSocketGateway } from "./websocket-gateway.ts";
+
+export interface Relay {
+  readonly config: RelayConfig;
+  /** The HTTP API as a web-standard handler (mount it in Hono, or anywhere that speaks fetch). */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Node's `request` listener for the same API. */
+  readonly requestListener: ReturnType<typeof getRequestListener>;
+  /** Node's `upgrade` listener for `/parties/conversation/*` and `/parties/inbox/*`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Starts a Node HTTP server on the configured (or given) port and host. */
+  listen(port?: number, host?: string): Promise<{ server: Server; url: string; port: number }>;
+  /** Graceful stop: commits pending sends, closes sockets with 1001, closes the store. */
+  close(): Promise<void>;
+  /** The process-wide actor registry (for advanced embedding and tests). */
+  readonly hub: RelayHub;
+}
+
+/** Creates the relay: opens (and migrates) the store, builds the API and the socket gateway. */
+export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
+  const config = await resolveConfig(options);
+  const { logger: log, limits } = config;
+  const store = await openStore({ url: config.dbUrl, authToken: config.dbAuthToken, sync: config.dbSync });
+  const onError = (error: unknown, context: string) => log.error(context, error);
+  const hub = new RelayHub({ store, limits, onError, defer: setImmediate });
+  const auth = new Authenticator(config.apps);
+  const api = createApi({ hub, auth, limits, origins: config.origins, devMode: !config.production, onError });
+  const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
+  const requestListener = getRequestListener(api.fetch);
+  const servers = new Set<Server>();
+  let closing: Promise<void> | undefined;
+
+  return {
+    config,
+    hub,
+    fetch: (request) => api.fetch(request),
+    requestListener,
+    handleUpgrade: gateway.handleUpgrade,
+    async listen(port = config.port, host = config.host) {
+      const server = createServer(requestListener);
+      server.on("upgrade", gateway.handleUpgrade);
+      servers.add(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const bound = (server.address() as AddressInfo).port;
+      const shownHost = host.includes(":") ? `[${host}]` : host;
+      return { server, port: bound, url: `http://${shownHost}:${bound}` };
+    },
+    close() {
+      closing ??= (async () => {
+        for (const server of servers) server.close();
+        await hub.close();
+        gateway.close();
+        for (const server of servers) server.closeAllConnections();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

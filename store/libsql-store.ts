@@ -1,0 +1,272 @@
+/**
+ * The libSQL implementation of the durable log. One writer per conversation (its room); the
+ * hot path (`appendMessages`) is one `batch` = one transaction, so a group of messages becomes
+ * durable together or not at all.
+ */
+import type { Client, InStatement } from "@libsql/client";
+import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import type { RangeQuery, Store, ThreadCursor } from "../party/core/store.ts";
+import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
+import * as schema from "./schema.ts";
+
+const { conversations, members, messages } = schema;
+
+type MessageRow = typeof messages.$inferSelect;
+
+function toMessage(row: MessageRow): Message {
+  const message: Message = {
+    id: row.id,
+    conversationId: row.conversationId,
+    seq: row.seq,
+    senderId: row.senderId,
+    clientMessageId: row.clientMessageId,
+    body: row.body,
+    createdAt: row.createdAt,
+  };
+  if (row.meta !== null) message.meta = JSON.parse(row.meta) as Record<string, unknown>;
+  return message;
+}
+
+const INSERT_MESSAGE =
+  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const ADVANCE_CONVERSATION =
+  "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE app = ? AND id = ? AND last_seq < ?";
+
+export class LibsqlStore implements Store {
+  readonly db: LibSQLDatabase<typeof schema>;
+
+  constructor(readonly client: Client) {
+    this.db = drizzle(client, { schema });
+  }
+
+  async loadConversation(app: string, id: string) {
+    const [row] = await this.db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.app, app), eq(conversations.id, id)));
+    if (!row) return null;
+    const memberRows = await this.db
+      .select({ userId: members.userId, lastReadSeq: members.lastReadSeq })
+      .from(members)
+      .where(and(eq(members.app, app), eq(members.conversationId, id)));
+    const conversation: ConversationRecord = {
+      id: row.id,
+      title: row.title,
+      lastSeq: row.lastSeq,
+      createdAt: row.createdAt,
+      lastActivityAt: row.lastActivityAt,
+    };
+    return { conversation, members: memberRows satisfies MemberRecord[] };
+  }
+
+  async createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
+    const inserted = await this.db
+      .insert(conversations)
+      .values({ app, ...conversation })
+      .onConflictDoNothing()
+      .returning({ id: conversations.id });
+    if (inserted.length === 0) return false;
+    if (memberIds.length > 0) {
+      await this.db
+        .insert(members)
+        .values(
+          memberIds.map((userId) => ({
+            app,
+            conversationId: conversation.id,
+            userId,
+            joinedAt: conversation.createdAt,
+          })),
+        )
+        .onConflictDoNothing();
+    }
+    return true;
+  }
+
+  async addMember(app: string, conversationId: string, userId: string, joinedAt: string) {
+    await this.db.insert(members).values({ app, conversationId, userId, joinedAt }).onConflictDoNothing();
+  }
+
+  async removeMember(app: string, conversationId: string, userId: string) {
+    await this.db
+      .delete(members)
+      .where(
+        and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
+      );
+  }
+
+  async findByClientIds(
+    app: string,
+    conversationId: string,
+    keys: ReadonlyArray<{ senderId: string; clientMessageId: string }>,
+  ) {
+    if (keys.length === 0) return [];
+    // One query per batch, by key; the sender is matched in memory (keys are per sender).
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.app, app),
+          eq(messages.conversationId, conversationId),
+          inArray(messages.clientMessageId, [...new Set(keys.map((k) => k.clientMessageId))]),
+        ),
+      );
+    const wanted = new Set(keys.map((k) => `${k.senderId}\u0000${k.clientMessageId}`));
+    return rows.filter((r) => wanted.has(`${r.senderId}\u0000${r.clientMessageId}`)).map(toMessage);
+  }
+
+  async appendMessages(app: string, conversationId: string, batch: readonly Message[]) {
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    // Raw statements on the hot path: one prepared shape, no query building per message.
+    const statements: InStatement[] = batch.map((m) => ({
+      sql: INSERT_MESSAGE,
+      args: [
+        app,
+        conversationId,
+        m.seq,
+        m.id,
+        m.senderId,
+        m.clientMessageId,
+        m.body,
+        m.meta === undefined ? null : JSON.stringify(m.meta),
+        m.createdAt,
+      ],
+    }));
+    statements.push({
+      sql: ADVANCE_CONVERSATION,
+      args: [last.seq, last.createdAt, app, conversationId, last.seq],
+    });
+    await this.client.batch(statements, "write");
+  }
+
+  async readRange(app: string, conversationId: string, query: RangeQuery) {
+    const scope = and(eq(messages.app, app), eq(messages.conversationId, conversationId));
+    if (query.after !== undefined) {
+      const rows = await this.db
+        .select()
+        .from(messages)
+        .where(and(scope, gt(messages.seq, query.after)))
+        .orderBy(asc(messages.seq))
+        .limit(query.limit);
+      return rows.map(toMessage);
+    }
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(query.before === undefined ? scope : and(scope, lt(messages.seq, query.before)))
+      .orderBy(desc(messages.seq))
+      .limit(query.limit);
+    return rows.reverse().map(toMessage);
+  }
+
+  async setLastRead(app: string, conversationId: string, userId: string, seq: number) {
+    await this.db
+      .update(members)
+      .set({ lastReadSeq: sql`max(${members.lastReadSeq}, ${seq})` })
+      .where(
+        and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
+      );
+  }
+
+  async countUnread(app: string, conversationId: string) {
+    const rows = await this.db
+      .select({
+        userId: members.userId,
+        unread: sql<number>`(SELECT count(*) FROM messages m WHERE m.app = ${members.app} AND m.conversation_id = ${members.conversationId} AND m.seq > ${members.lastReadSeq} AND m.sender_id != ${members.userId})`,
+      })
+      .from(members)
+      .where(and(eq(members.app, app), eq(members.conversationId, conversationId)));
+    return new Map(rows.map((r) => [r.userId, Number(r.unread)]));
+  }
+
+  async countUnreadFor(
+    app: string,
+    conversationId: string,
+    userId: string,
+    afterSeq: number,
+    upToSeq: number,
+  ) {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.app, app),
+          eq(messages.conversationId, conversationId),
+          gt(messages.seq, afterSeq),
+          lte(messages.seq, upToSeq),
+          sql`${messages.senderId} != ${userId}`,
+        ),
+      );
+    return Number(row?.n ?? 0);
+  }
+
+  async listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {
+    const cursor = page.cursor;
+    const rows = await this.db
+      .select({
+        id: conversations.id,
+        title: conversations.title,
+        lastSeq: conversations.lastSeq,
+        lastActivityAt: conversations.lastActivityAt,
+        lastReadSeq: members.lastReadSeq,
+        memberIds: sql<string>`(SELECT json_group_array(x.user_id) FROM members x WHERE x.app = ${members.app} AND x.conversation_id = ${members.conversationId})`,
+        unread: sql<number>`(SELECT count(*) FROM messages m WHERE m.app = ${members.app} AND m.conversation_id = ${members.conversationId} AND m.seq > ${members.lastReadSeq} AND m.sender_id != ${members.userId})`,
+      })
+      .from(members)
+      .innerJoin(
+        conversations,
+        and(eq(conversations.app, members.app), eq(conversations.id, members.conversationId)),
+      )
+      .where(
+        and(
+          eq(members.app, app),
+          eq(members.userId, userId),
+          cursor
+            ? sql`(${conversations.lastActivityAt} < ${cursor.lastActivityAt} OR (${conversations.lastActivityAt} = ${cursor.lastActivityAt} AND ${conversations.id} < ${cursor.id}))`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
+      .limit(page.limit);
+    const lastMessages = await this.lastMessages(
+      app,
+      rows.filter((r) => r.lastSeq > 0).map((r) => ({ id: r.id, seq: r.lastSeq })),
+    );
+    return rows.map((r): ThreadItem & { lastActivityAt: string } => ({
+      id: r.id,
+      title: r.title,
+      members: JSON.parse(r.memberIds) as string[],
+      lastSeq: r.lastSeq,
+      lastReadSeq: r.lastReadSeq,
+      unread: Number(r.unread),
+      lastMessage: lastMessages.get(r.id) ?? null,
+      lastActivityAt: r.lastActivityAt,
+    }));
+  }
+
+  private async lastMessages(app: string, wanted: Array<{ id: string; seq: number }>) {
+    const found = new Map<string, Message>();
+    if (wanted.length === 0) return found;
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.app, app),
+          sql`(${messages.conversationId}, ${messages.seq}) IN (${sql.join(
+            wanted.map((w) => sql`(${w.id}, ${w.seq})`),
+            sql`, `,
+          )})`,
+        ),
+      );
+    for (const row of rows) found.set(row.conversationId, toMessage(row));
+    return found;
+  }
+
+  async close() {
+    this.client.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Opens the libSQL store for a Node or Deno process: creates the data folder for `file:` URLs,
+ * sets WAL and the chosen sync level, and applies drizzle-kit migrations before anything reads.
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@libsql/client";
+import { drizzle } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
+import { LibsqlStore } from "./libsql-store.ts";
+
+/**
+ * `full`: every commit is fsynced before the ack — survives a process crash, an OS crash and a
+ * power cut. `normal`: WAL is fsynced only at checkpoints — survives a process crash (SIGKILL),
+ * may lose the last commits on an OS crash or power cut.
+ */
+export type SyncMode = "full" | "normal";
+
+export interface OpenStoreOptions {
+  url: string;
+  authToken?: string | undefined;
+  sync: SyncMode;
+}
+
+const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
+
+/** Where a `file:` URL keeps its database, or null for remote URLs. */
+export function localDbPath(url: string): string | null {
+  if (!url.startsWith("file:")) return null;
+  return resolve(url.slice("file:".length).replace(/^\/\/(?=\/)/, ""));
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore> {
+  const path = localDbPath(options.url);
+  if (path) await mkdir(dirname(path), { recursive: true });
+  // One connection: every call on it is a short synchronous step, and per-connection pragmas
+  // (synchronous) must stay in force for the whole life of the store.
+  const client = createClient({
+    url: options.url,
+    ...(options.authToken ? { authToken: options.authToken } : {}),
+    concurrency: 1,
+  });
+  if (path) {
+    await client.execute("PRAGMA journal_mode = WAL");
+    await client.execute(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
+    await client.execute("PRAGMA busy_timeout = 5000");
+  }
+  await migrate(drizzle(client), { migrationsFolder });
+  return new LibsqlStore(client);
+}

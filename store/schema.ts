@@ -1,0 +1,56 @@
+/**
+ * The durable shape of Parley, in drizzle. Every table is keyed by `app` first: tenants never
+ * share a row, and every query starts from the app of a verified credential.
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    app: text("app").notNull(),
+    id: text("id").notNull(),
+    title: text("title"),
+    lastSeq: integer("last_seq").notNull().default(0),
+    createdAt: text("created_at").notNull(),
+    /** ISO time of the last message (or creation): orders the thread list. */
+    lastActivityAt: text("last_activity_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.id] })],
+);
+
+export const members = sqliteTable(
+  "members",
+  {
+    app: text("app").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    userId: text("user_id").notNull(),
+    lastReadSeq: integer("last_read_seq").notNull().default(0),
+    joinedAt: text("joined_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.app, t.conversationId, t.userId] }),
+    // The thread list starts from "which conversations is this user in".
+    index("members_by_user").on(t.app, t.userId),
+  ],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    app: text("app").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+    id: text("id").notNull(),
+    senderId: text("sender_id").notNull(),
+    clientMessageId: text("client_message_id").notNull(),
+    body: text("body").notNull(),
+    /** JSON text of the optional `meta` object, kept verbatim. */
+    meta: text("meta"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.app, t.conversationId, t.seq] }),
+    // Idempotency lives in the store so that it survives restarts (ARCHITECTURE.md, rule 2).
+    uniqueIndex("messages_idempotency").on(t.app, t.conversationId, t.senderId, t.clientMessageId),
+  ],
+);
