@@ -36,8 +36,35 @@ const ADVANCE_CONVERSATION =
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
 
-  constructor(readonly client: Client) {
+  constructor(
+    readonly client: Client,
+    /** Per-connection settings (synchronous, busy_timeout) to apply to every new connection. */
+    private readonly connectionPragmas: readonly string[] = [],
+  ) {
     this.db = drizzle(client, { schema });
+  }
+
+  /** Applies the per-connection pragmas; call once after opening. */
+  async configureConnection(): Promise<void> {
+    for (const pragma of this.connectionPragmas) await this.client.execute(pragma);
+  }
+
+  /**
+   * After a failed write, starts over on a fresh connection: a statement that failed with
+   * SQLITE_BUSY can stay "in progress" on the old one and make every later COMMIT fail.
+   */
+  async #write<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      try {
+        await this.client.reconnect();
+        await this.configureConnection();
+      } catch {
+        // still failing: the next write tries again
+      }
+      throw error;
+    }
   }
 
   async loadConversation(app: string, id: string) {
@@ -60,7 +87,11 @@ export class LibsqlStore implements Store {
     return { conversation, members: memberRows satisfies MemberRecord[] };
   }
 
-  async createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
+  createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
+    return this.#write(() => this.#createConversation(app, conversation, memberIds));
+  }
+
+  async #createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
     const inserted = await this.db
       .insert(conversations)
       .values({ app, ...conversation })
@@ -84,7 +115,9 @@ export class LibsqlStore implements Store {
   }
 
   async addMember(app: string, conversationId: string, userId: string, joinedAt: string) {
-    await this.db.insert(members).values({ app, conversationId, userId, joinedAt }).onConflictDoNothing();
+    await this.#write(() =>
+      this.db.insert(members).values({ app, conversationId, userId, joinedAt }).onConflictDoNothing(),
+    );
   }
 
   async removeMember(app: string, conversationId: string, userId: string) {
@@ -138,7 +171,7 @@ export class LibsqlStore implements Store {
       sql: ADVANCE_CONVERSATION,
       args: [last.seq, last.createdAt, app, conversationId, last.seq],
     });
-    await this.client.batch(statements, "write");
+    await this.#write(() => this.client.batch(statements, "write"));
   }
 
   async readRange(app: string, conversationId: string, query: RangeQuery) {

@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   url: string;
   authToken?: string | undefined;
   sync: SyncMode;
+  /** How long a write waits for a lock held by another process before failing (503). */
+  busyTimeoutMs?: number | undefined;
 }
 
 const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
@@ -41,11 +43,16 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     ...(options.authToken ? { authToken: options.authToken } : {}),
     concurrency: 1,
   });
-  if (path) {
-    await client.execute("PRAGMA journal_mode = WAL");
-    await client.execute(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
-    await client.execute("PRAGMA busy_timeout = 5000");
-  }
+  const pragmas = path
+    ? [
+        `PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`,
+        `PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`,
+      ]
+    : [];
+  // WAL is a property of the file (it persists); the others belong to each connection.
+  if (path) await client.execute("PRAGMA journal_mode = WAL");
+  const store = new LibsqlStore(client, pragmas);
+  await store.configureConnection();
   await migrate(drizzle(client), { migrationsFolder });
-  return new LibsqlStore(client);
+  return store;
 }

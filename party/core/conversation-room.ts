@@ -283,7 +283,8 @@ export class ConversationRoom {
       const createdAt = new Date(this.env.now()).toISOString();
       let seq = this.#conversation.lastSeq;
       for (const entry of batch) {
-        const stored = existing.get(entry.key);
+        // Memory too: a resync (or an earlier batch) may have learned the key since send().
+        const stored = existing.get(entry.key) ?? this.#keys.get(entry.key);
         if (stored) {
           this.#inFlight.delete(entry.key);
           if (sameContent(stored, entry.input)) entry.resolve({ message: stored, created: false });

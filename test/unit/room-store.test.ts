@@ -1,0 +1,173 @@
+/**
+ * The room actor over a real libSQL file: group commit, idempotency across a reload, and what
+ * happens when the store fails (a real lock held by another connection, and a write that lands
+ * but reports failure).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Connection } from "../../party/core/connection.ts";
+import { ParleyError } from "../../party/core/errors.ts";
+import { RelayHub } from "../../party/core/hub.ts";
+import { defaultLimits } from "../../party/core/limits.ts";
+import type { OutboundFrame } from "../../party/core/outbound-frame.ts";
+import type { Store } from "../../party/core/store.ts";
+import type { LibsqlStore } from "../../store/libsql-store.ts";
+import { openStore } from "../../store/open.ts";
+
+/** A connection that records frames (an in-process client of the room). */
+class RecordingConnection implements Connection {
+  readonly id = "rec";
+  frames: Array<Record<string, unknown>> = [];
+  closed = false;
+  closeCode: number | undefined;
+  bufferedAmount = 0;
+  send(frame: OutboundFrame) {
+    this.frames.push(JSON.parse(frame.text) as Record<string, unknown>);
+  }
+  close(code: number) {
+    this.closed = true;
+    this.closeCode = code;
+  }
+  seqs() {
+    return this.frames.filter((f) => f.type === "message").map((f) => (f.message as { seq: number }).seq);
+  }
+}
+
+let dir: string;
+let store: LibsqlStore;
+const errors: unknown[] = [];
+
+/** The real store with one method replaced (fault injection over a real libSQL file). */
+function overriding(base: Store, overrides: Partial<Store>): Store {
+  return new Proxy(base, {
+    get(target, prop) {
+      if (prop in overrides) return overrides[prop as keyof Store];
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function hubOver(s: Store, limits = {}) {
+  return new RelayHub({
+    store: s,
+    limits: { ...defaultLimits, sendRate: 1e6, sendBurst: 1e6, ...limits },
+    onError: (e) => errors.push(e),
+    defer: setImmediate,
+  });
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "parley-room-"));
+  store = await openStore({ url: `file:${join(dir, "p.db")}`, sync: "normal", busyTimeoutMs: 100 });
+  errors.length = 0;
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("group commit", () => {
+  it("commits concurrent sends in few transactions, with gap-free seqs", async () => {
+    let transactions = 0;
+    const counting = overriding(store, {
+      appendMessages: (app, id, batch) => {
+        transactions++;
+        return store.appendMessages(app, id, batch);
+      },
+    });
+    const hub = hubOver(counting);
+    await hub.createConversation("default", { id: "c1", members: ["a", "b", "c", "d"] });
+    const room = await hub.room("default", "c1");
+    const sends = [];
+    for (let i = 0; i < 200; i++) {
+      sends.push(
+        room.send(["a", "b", "c", "d"][i % 4] as string, { clientMessageId: `k${i}`, body: `m${i}` }),
+      );
+    }
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    expect(results.every((r) => r.created)).toBe(true);
+    expect(transactions).toBeLessThan(20);
+    const stored = await store.readRange("default", "c1", { after: 0, limit: 500 });
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    await hub.close();
+  });
+
+  it("answers a retried key from the store after the room is reloaded, beyond its buffer", async () => {
+    const hub = hubOver(store, { bufferSize: 5 });
+    await hub.createConversation("default", { id: "c2", members: ["a"] });
+    const room = await hub.room("default", "c2");
+    for (let i = 0; i < 20; i++) await room.send("a", { clientMessageId: `k${i}`, body: `m${i}` });
+    await hub.close();
+    const second = hubOver(store, { bufferSize: 5 });
+    const reloaded = await second.room("default", "c2");
+    const again = await reloaded.send("a", { clientMessageId: "k3", body: "m3" });
+    expect(again).toMatchObject({ created: false, message: { seq: 4, body: "m3" } });
+    await expect(reloaded.send("a", { clientMessageId: "k3", body: "other" })).rejects.toMatchObject({
+      status: 409,
+    });
+    const next = await reloaded.send("a", { clientMessageId: "k20", body: "m20" });
+    expect(next.message.seq).toBe(21);
+    await second.close();
+  });
+});
+
+describe("store failures", () => {
+  it("refuses with 503 while another process holds the write lock, then stores exactly once", async () => {
+    const hub = hubOver(store);
+    await hub.createConversation("default", { id: "c3", members: ["a"] });
+    const room = await hub.room("default", "c3");
+    const locker = createClient({ url: `file:${join(dir, "p.db")}` });
+    const tx = await locker.transaction("write");
+    await tx.execute("UPDATE conversations SET title = 'locked' WHERE id = 'c3'");
+    const refused = await room.send("a", { clientMessageId: "k1", body: "hi" }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ParleyError);
+    expect((refused as ParleyError).status).toBe(503);
+    await tx.rollback();
+    locker.close();
+    const stored = await room.send("a", { clientMessageId: "k1", body: "hi" });
+    expect(stored).toMatchObject({ created: true, message: { seq: 1 } });
+    const again = await room.send("a", { clientMessageId: "k1", body: "hi" });
+    expect(again).toMatchObject({ created: false, message: { seq: 1 } });
+    expect((await store.readRange("default", "c3", { after: 0, limit: 10 })).length).toBe(1);
+    // The fresh connection after the failure kept the configured durability (normal = 1).
+    expect((await store.client.execute("PRAGMA synchronous")).rows[0]?.[0]).toBe(1);
+    await hub.close();
+  });
+
+  it("recovers when a write landed but reported failure: no duplicate, subscribers get it once", async () => {
+    let failNext = true;
+    const flaky = overriding(store, {
+      appendMessages: async (app, id, batch) => {
+        await store.appendMessages(app, id, batch);
+        if (failNext) {
+          failNext = false;
+          throw new Error("connection reset after commit");
+        }
+      },
+    });
+    const hub = hubOver(flaky);
+    await hub.createConversation("default", { id: "c4", members: ["a", "b"] });
+    const room = await hub.room("default", "c4");
+    const conn = new RecordingConnection();
+    room.connect(conn, { app: "default", userId: "b" }, 0);
+    await expect(room.send("a", { clientMessageId: "k1", body: "one" })).rejects.toMatchObject({
+      status: 503,
+    });
+    const retried = await room.send("a", { clientMessageId: "k1", body: "one" });
+    const next = await room.send("a", { clientMessageId: "k2", body: "two" });
+    expect(retried.message.seq).toBe(1);
+    expect(next.message.seq).toBe(2);
+    expect(conn.seqs()).toEqual([1, 2]);
+    expect((await store.readRange("default", "c4", { after: 0, limit: 10 })).map((m) => m.seq)).toEqual([
+      1, 2,
+    ]);
+    await hub.close();
+  });
+});
