@@ -69,9 +69,10 @@ export class MessageBuffer {
   before(before: number | undefined, limit: number): BufferedMessage[] | null {
     const first = this.firstSeq;
     if (first === undefined) return null;
-    const end = before === undefined ? this.#items.length : this.#start + Math.max(0, before - first);
+    const total = this.#items.length;
+    const end = before === undefined ? total : Math.min(total, this.#start + Math.max(0, before - first));
     const from = end - limit;
     if (from < this.#start) return first === 1 ? this.#items.slice(this.#start, end) : null;
-    return this.#items.slice(from, Math.min(end, this.#items.length));
+    return this.#items.slice(from, end);
   }
 }

@@ -44,6 +44,7 @@ describe("MessageBuffer", () => {
     expect(seqs(buffer.before(undefined, 2))).toEqual([9, 10]);
     expect(seqs(buffer.before(9, 3))).toEqual([6, 7, 8]);
     expect(buffer.before(9, 4)).toBeNull();
+    expect(seqs(buffer.before(1000, 2))).toEqual([9, 10]);
     const fromStart = filled(10, 1, 4);
     expect(seqs(fromStart.before(undefined, 10))).toEqual([1, 2, 3, 4]);
     expect(seqs(fromStart.before(3, 10))).toEqual([1, 2]);
