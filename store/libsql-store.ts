@@ -33,6 +33,14 @@ const INSERT_MESSAGE =
 const ADVANCE_CONVERSATION =
   "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE app = ? AND id = ? AND last_seq < ?";
 
+/**
+ * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
+ * with qualified names: inside the subquery a bare "app" would mean the messages row's own.
+ */
+const UNREAD_OF_MEMBER_ROW = sql.raw(
+  `SELECT count(*) FROM messages m WHERE m.app = "members"."app" AND m.conversation_id = "members"."conversation_id" AND m.seq > "members"."last_read_seq" AND m.sender_id != "members"."user_id"`,
+);
+
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
 
@@ -207,7 +215,7 @@ export class LibsqlStore implements Store {
     const rows = await this.db
       .select({
         userId: members.userId,
-        unread: sql<number>`(SELECT count(*) FROM messages m WHERE m.app = ${members.app} AND m.conversation_id = ${members.conversationId} AND m.seq > ${members.lastReadSeq} AND m.sender_id != ${members.userId})`,
+        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
       })
       .from(members)
       .where(and(eq(members.app, app), eq(members.conversationId, conversationId)));
@@ -245,8 +253,8 @@ export class LibsqlStore implements Store {
         lastSeq: conversations.lastSeq,
         lastActivityAt: conversations.lastActivityAt,
         lastReadSeq: members.lastReadSeq,
-        memberIds: sql<string>`(SELECT json_group_array(x.user_id) FROM members x WHERE x.app = ${members.app} AND x.conversation_id = ${members.conversationId})`,
-        unread: sql<number>`(SELECT count(*) FROM messages m WHERE m.app = ${members.app} AND m.conversation_id = ${members.conversationId} AND m.seq > ${members.lastReadSeq} AND m.sender_id != ${members.userId})`,
+        memberIds: sql<string>`(SELECT json_group_array(x.user_id) FROM members x WHERE x.app = "members"."app" AND x.conversation_id = "members"."conversation_id")`,
+        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
       })
       .from(members)
       .innerJoin(

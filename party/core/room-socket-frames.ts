@@ -1,10 +1,12 @@
 import type { ConversationRoom, Peer, RoomEnvironment } from "./conversation-room.ts";
 import { CloseCode, isParleyError } from "./errors.ts";
 import { frames } from "./outbound-frame.ts";
-import { type ClientFrame, clientFrameSchema, describeIssues } from "./validation.ts";
+import { type ClientFrame, clientFrameSchema, clientMessageIdSchema, describeIssues } from "./validation.ts";
 
 /** Parses a client frame; a refusal is an `error` frame, never an exception. */
-export function parseClientFrame(text: string): ClientFrame | { error: string } {
+export function parseClientFrame(
+  text: string,
+): ClientFrame | { error: string; clientMessageId?: string | undefined } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -12,8 +14,19 @@ export function parseClientFrame(text: string): ClientFrame | { error: string } 
     return { error: "frame is not valid JSON" };
   }
   const result = clientFrameSchema.safeParse(value);
-  if (!result.success) return { error: `invalid frame: ${describeIssues(result.error)}` };
+  if (!result.success) {
+    return { error: `invalid frame: ${describeIssues(result.error)}`, clientMessageId: sendKeyOf(value) };
+  }
   return result.data;
+}
+
+/** The key of a malformed `send`, when it has a valid one: the error must name the send it answers. */
+function sendKeyOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const { type, clientMessageId } = value as Record<string, unknown>;
+  return type === "send" && clientMessageIdSchema.safeParse(clientMessageId).success
+    ? (clientMessageId as string)
+    : undefined;
 }
 
 /**
@@ -33,7 +46,7 @@ export class RoomSocketFrames {
     }
     const frame = parseClientFrame(text);
     if ("error" in frame) {
-      peer.conn.send(frames.error("bad_frame", frame.error));
+      peer.conn.send(frames.error("bad_frame", frame.error, frame.clientMessageId));
       return;
     }
     const userId = peer.identity.userId;

@@ -1,0 +1,106 @@
+/** Configuration: production mode (secrets required, no dev endpoints) and browser origin checks. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, mintToken, WsClient } from "../helpers/clients.ts";
+import { type ServerHandle, startServer } from "../helpers/server.ts";
+import { sleep, uid } from "../helpers/world.ts";
+
+const ALLOWED = "https://app.example.com";
+let prod: ServerHandle;
+let dev: ServerHandle;
+const sockets: WsClient[] = [];
+
+beforeAll(async () => {
+  [prod, dev] = await Promise.all([
+    startServer({
+      env: { NODE_ENV: "production", PARLEY_ALLOWED_ORIGINS: `${ALLOWED},https://other.example.com` },
+    }),
+    startServer(),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all(sockets.map((s) => s.close()));
+  await Promise.all([prod?.dispose(), dev?.dispose()]);
+});
+
+async function conversation(s: ServerHandle, members: string[]): Promise<string> {
+  const id = uid("c");
+  const res = await api(s.url, s.serverKey).post("/v1/conversations", { id, members });
+  expect(res.status, res.text).toBe(201);
+  return id;
+}
+
+/** Open a socket with an Origin header; resolves "synced" or the way it ended. */
+async function trySocket(s: ServerHandle, conv: string, user: string, origin?: string): Promise<string> {
+  const c = WsClient.connect(
+    s.wsUrl,
+    `/parties/conversation/${conv}`,
+    { token: await mintToken(s.secret, user) },
+    origin ? { origin } : undefined,
+  );
+  sockets.push(c);
+  const ended = c.closed.then((i) => `closed ${i.code} (HTTP ${c.unexpectedStatus})`);
+  const synced = c
+    .waitFor((f) => f.type === "synced", 5000)
+    .then(
+      () => "synced",
+      () => "no synced",
+    );
+  return Promise.race([synced, ended]);
+}
+
+describe("production mode", () => {
+  it("refuses to start without PARLEY_SECRET and PARLEY_SERVER_KEY", async () => {
+    await expect(
+      startServer({ env: { NODE_ENV: "production" }, unset: ["PARLEY_SECRET", "PARLEY_SERVER_KEY"] }),
+    ).rejects.toThrow(/exited early \(code [1-9]/);
+    await expect(
+      startServer({ env: { NODE_ENV: "production" }, unset: ["PARLEY_SERVER_KEY"] }),
+    ).rejects.toThrow(/exited early \(code [1-9]/);
+  });
+
+  it("has no dev token endpoint, but works with its secrets", async () => {
+    const res = await fetch(`${prod.url}/v1/dev/token?user=someone`);
+    expect(res.status).toBe(404);
+    const conv = await conversation(prod, ["prod-a"]);
+    const a = api(prod.url, await mintToken(prod.secret, "prod-a"));
+    expect((await a.get(`/v1/conversations/${conv}/messages`)).status).toBe(200);
+  });
+});
+
+describe("allowed origins", () => {
+  it("CORS: an allowed origin is echoed on a preflight; another origin is not", async () => {
+    const pre = (origin: string) =>
+      fetch(`${prod.url}/v1/conversations`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+    const ok = await pre(ALLOWED);
+    expect(ok.status).toBeLessThan(300);
+    expect(ok.headers.get("access-control-allow-origin")).toBe(ALLOWED);
+    expect(ok.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    const evil = await pre("https://evil.example.net");
+    expect(evil.headers.get("access-control-allow-origin")).not.toBe("https://evil.example.net");
+    expect(evil.headers.get("access-control-allow-origin")).not.toBe("*");
+  });
+
+  it("sockets: an allowed origin connects; another origin is refused", async () => {
+    const conv = await conversation(prod, ["org-a"]);
+    expect(await trySocket(prod, conv, "org-a", ALLOWED)).toBe("synced");
+    const refused = await trySocket(prod, conv, "org-a", "https://evil.example.net");
+    expect(refused).not.toBe("synced");
+    await sleep(100);
+  });
+
+  it("dev mode: any localhost origin is allowed, a foreign one is not", async () => {
+    const conv = await conversation(dev, ["dorg-a"]);
+    expect(await trySocket(dev, conv, "dorg-a", "http://localhost:5173")).toBe("synced");
+    expect(await trySocket(dev, conv, "dorg-a", "http://127.0.0.1:3000")).toBe("synced");
+    expect(await trySocket(dev, conv, "dorg-a", "https://evil.example.net")).not.toBe("synced");
+    const res = await fetch(`${dev.url}/healthz`, { headers: { origin: "http://localhost:5173" } });
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+  });
+});
