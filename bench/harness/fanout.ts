@@ -1,0 +1,114 @@
+/**
+ * Fan-out: one conversation, S subscribers; subscriber 0 also sends, over its socket, `send` frames
+ * with at most `window` messages not yet delivered to every socket. Deliveries/s = S × N over the
+ * time from the first send to the moment the last socket got the last message.
+ */
+import { MESSAGE, openClients, waitQuiet } from "./sockets.ts";
+import { cpuMeter } from "./spawn.ts";
+import type { Target } from "./target.ts";
+
+export interface FanoutOptions {
+  subscribers: number;
+  messages: number;
+  warmup: number;
+  window: number;
+  bodyBytes: number;
+  timeoutMs: number;
+}
+
+export interface FanoutResult {
+  deliveriesPerSec: number;
+  messagesPerSec: number;
+  elapsedMs: number;
+  /** % of one core used during the measured phase, by the server and by this load generator. */
+  cpu: { server: number; client: number };
+  notes: string[];
+}
+
+export async function runFanout(target: Target, opts: FanoutOptions): Promise<FanoutResult> {
+  const conv = `fan-${Date.now().toString(36)}`;
+  const users = Array.from({ length: opts.subscribers }, (_, i) => `fan-u${i}`);
+  await target.createConversation(conv, users);
+  const urls = await Promise.all(users.map(async (u) => target.wsUrl(conv, await target.token(u))));
+  const clients = await openClients(urls, 50, 30_000);
+  const notes: string[] = [];
+  try {
+    await waitQuiet(clients, 300, 5_000);
+    await phase("warm", opts.warmup);
+    const meter = cpuMeter(target.server.pid);
+    const t = await phase("run", opts.messages);
+    const cpu = meter();
+    if (clients.binaryFrames > 0) notes.push(`${clients.binaryFrames} frames arrived as binary, not text`);
+    return {
+      cpu,
+      deliveriesPerSec: (opts.subscribers * opts.messages) / (t / 1000),
+      messagesPerSec: opts.messages / (t / 1000),
+      elapsedMs: t,
+      notes,
+    };
+  } finally {
+    await clients.closeAll();
+  }
+
+  /** Send n messages, resolve with the elapsed ms once every socket has all of them. */
+  function phase(tag: string, n: number): Promise<number> {
+    const S = opts.subscribers;
+    const perSocket = new Int32Array(S); // message frames received by each socket in this phase
+    const done = new Int32Array(n); // how many sockets have message k; non-increasing in k
+    let full = 0; // messages delivered to every socket (a prefix, since each socket gets them in order)
+    let sent = 0;
+    let lastSeq = -1; // order check on socket 1 (not the sender)
+    const pad = "x".repeat(Math.max(0, opts.bodyBytes - 24));
+    const sender = clients.sockets[0];
+    if (!sender) throw new Error("no sender socket");
+    return new Promise<number>((resolve, reject) => {
+      let start = 0;
+      const timer = setTimeout(() => {
+        reject(new Error(`fan-out ${tag}: timeout after ${opts.timeoutMs} ms, ${full}/${n} fully delivered`));
+      }, opts.timeoutMs);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      const pump = () => {
+        while (sent < n && sent - full < opts.window) {
+          const clientMessageId = `${tag}-${sent}`;
+          sender.send(JSON.stringify({ type: "send", clientMessageId, body: `${tag} ${sent} ${pad}` }));
+          sent++;
+        }
+      };
+      clients.onClose = (i, code, reason) => fail(new Error(`fan-out: socket ${i} closed ${code} ${reason}`));
+      clients.onFrame = (i, data) => {
+        if (data.indexOf(MESSAGE) === -1) {
+          if (i === 0 && data.indexOf('"type":"error"') !== -1) {
+            fail(new Error(`fan-out: error frame ${data.toString("utf8").slice(0, 200)}`));
+          }
+          return;
+        }
+        const k = perSocket[i] as number;
+        if (k >= n) return;
+        perSocket[i] = k + 1;
+        if (i === 1) {
+          const seq = (JSON.parse(data.toString("utf8")) as { message: { seq: number } }).message.seq;
+          if (lastSeq !== -1 && seq !== lastSeq + 1 && notes.length < 3) {
+            notes.push(`socket 1 saw seq ${seq} after ${lastSeq}`);
+          }
+          lastSeq = seq;
+        }
+        const d = (done[k] as number) + 1;
+        done[k] = d;
+        if (d === S) {
+          full++;
+          if (full === n) {
+            clearTimeout(timer);
+            resolve(performance.now() - start);
+            return;
+          }
+          pump();
+        }
+      };
+      start = performance.now();
+      pump();
+    });
+  }
+}

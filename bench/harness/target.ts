@@ -1,0 +1,101 @@
+/** One side of the comparison: the floor or the relay, behind the same small interface. */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { ROOT, type Server, startServer } from "./spawn.ts";
+
+export type Side = "floor" | "relay";
+
+export interface Target {
+  side: Side;
+  server: Server;
+  /** Create a conversation with these members (the floor just remembers the id). */
+  createConversation(id: string, members: string[]): Promise<void>;
+  /** A user token: a real HS256 JWT on both sides, so both cost the client the same. */
+  token(userId: string): Promise<string>;
+  wsUrl(conversationId: string, token: string): string;
+  stop(): Promise<void>;
+}
+
+export const RELAY_SCRIPT = "bin/parley.ts";
+export const FLOOR_SCRIPT = "bench/floor-server.ts";
+
+export function relayAvailable(): boolean {
+  return existsSync(join(ROOT, RELAY_SCRIPT));
+}
+
+/** Env for the relay: the contract's variables, with the bench's limits raised; `extra` overrides. */
+export function relayEnv(dbUrl: string, secret: string, serverKey: string): Record<string, string> {
+  return {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    PARLEY_DB_URL: dbUrl,
+    PARLEY_SECRET: secret,
+    PARLEY_SERVER_KEY: serverKey,
+    PARLEY_LOG: "warn",
+    // The bench sends far beyond the per-user limits on purpose.
+    PARLEY_SEND_RATE: "1000000",
+    PARLEY_SEND_BURST: "1000000",
+    PARLEY_FRAME_RATE: "1000000",
+    PARLEY_FRAME_BURST: "1000000",
+  };
+}
+
+export async function startTarget(side: Side, extraEnv: Record<string, string> = {}): Promise<Target> {
+  const secret = randomBytes(32).toString("hex");
+  const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
+  const key = new TextEncoder().encode(secret);
+  let dir: string | undefined;
+  let server: Server;
+  if (side === "relay") {
+    dir = mkdtempSync(join(tmpdir(), "parley-bench-"));
+    server = await startServer("relay", RELAY_SCRIPT, {
+      ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
+      ...extraEnv,
+    }).catch((err: unknown) => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      throw err;
+    });
+  } else {
+    server = await startServer("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
+  }
+  const wsBase = server.baseUrl.replace(/^http/, "ws");
+  const tokens = new Map<string, string>();
+  return {
+    side,
+    server,
+    async createConversation(id, members) {
+      const res = await fetch(`${server.baseUrl}/v1/conversations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${serverKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ id, title: `bench ${id}`, members }),
+      });
+      const text = await res.text();
+      if (res.status !== 201) {
+        throw new Error(`${side}: POST /v1/conversations ${id} → ${res.status} ${text.slice(0, 300)}`);
+      }
+    },
+    async token(userId) {
+      let t = tokens.get(userId);
+      if (!t) {
+        t = await new SignJWT({ name: userId })
+          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+          .setSubject(userId)
+          .setIssuedAt()
+          .setExpirationTime("2h")
+          .sign(key);
+        tokens.set(userId, t);
+      }
+      return t;
+    },
+    wsUrl(conversationId, token) {
+      return `${wsBase}/parties/conversation/${encodeURIComponent(conversationId)}?token=${token}`;
+    },
+    async stop() {
+      await server.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
