@@ -3,9 +3,9 @@
  * `api.fetch`; sockets are upgraded by the adapters, not here.
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { ParleyError } from "../party/core/errors.ts";
+import { limitBody } from "./body-limit.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { errorResponse } from "./http-errors.ts";
 import { originAllowed } from "./origins.ts";
@@ -31,14 +31,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       maxAge: 600,
     }),
   );
-  api.use(
-    bodyLimit({
-      maxSize: deps.limits.maxFrameBytes,
-      onError: () => {
-        throw new ParleyError("too_large", `request body is larger than ${deps.limits.maxFrameBytes} bytes`);
-      },
-    }),
-  );
+  api.use(limitBody(deps.limits.maxFrameBytes));
   api.get("/healthz", (c) => c.json({ ok: true }));
   api.route("/v1", tokenRoutes);
   api.route("/v1/conversations", conversationRoutes);

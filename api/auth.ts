@@ -37,8 +37,16 @@ async function sha256Hex(text: string): Promise<string> {
 
 const refuse = (message: string) => new ParleyError("unauthorized", message);
 
+/** Verified credentials kept for reuse; the oldest is dropped past this many. */
+const CACHE_LIMIT = 10_000;
+
 export class Authenticator {
   #secrets = new Map<string, Uint8Array>();
+  /**
+   * Credentials that verified, until they expire: the same token on every request of a
+   * session is verified once, not per request (HMAC and key import dominate a small send).
+   */
+  #verified = new Map<string, { principal: Principal; expiresAt: number }>();
   /** Server keys by SHA-256, so lookups do not compare secrets byte by byte. */
   #serverKeys: Promise<Map<string, string>>;
 
@@ -55,6 +63,29 @@ export class Authenticator {
 
   /** Verifies a user token; 401 on anything wrong with it, including an unknown app. */
   async verifyUserToken(token: string): Promise<UserPrincipal> {
+    const cached = this.#cached(token);
+    if (cached?.kind === "user") return cached;
+    const principal = await this.#verifyUserToken(token);
+    return principal;
+  }
+
+  #cached(credential: string): Principal | undefined {
+    const hit = this.#verified.get(credential);
+    if (!hit) return undefined;
+    if (hit.expiresAt > Date.now()) return hit.principal;
+    this.#verified.delete(credential);
+    return undefined;
+  }
+
+  #remember(credential: string, principal: Principal, expiresAt: number): void {
+    if (this.#verified.size >= CACHE_LIMIT) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+    this.#verified.set(credential, { principal, expiresAt });
+  }
+
+  async #verifyUserToken(token: string): Promise<UserPrincipal> {
     let claimedApp: unknown;
     try {
       claimedApp = decodeJwt(token).app ?? "default";
@@ -73,7 +104,10 @@ export class Authenticator {
       const userId = userIdSchema.safeParse(payload.sub);
       if (!userId.success) throw refuse("the token's sub is not a valid user id");
       const name = typeof payload.name === "string" ? payload.name : undefined;
-      return { kind: "user", app: claimedApp, userId: userId.data, name };
+      const principal: UserPrincipal = { kind: "user", app: claimedApp, userId: userId.data, name };
+      // Cached only until exp (no leeway) and never before nbf has passed (jose checked it).
+      if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
+      return principal;
     } catch (error) {
       if (error instanceof ParleyError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw refuse("the token has expired");
@@ -89,10 +123,14 @@ export class Authenticator {
     const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
     if (!match?.[1]) throw refuse("missing credential: send Authorization: Bearer <token or server key>");
     const credential = match[1];
+    const cached = this.#cached(credential);
+    if (cached) return cached;
     if (credential.split(".").length !== 3) {
       const app = (await this.#serverKeys).get(await sha256Hex(credential));
       if (!app) throw refuse("unknown server key");
-      return { kind: "server", app };
+      const principal: ServerPrincipal = { kind: "server", app };
+      this.#remember(credential, principal, Number.POSITIVE_INFINITY);
+      return principal;
     }
     return this.verifyUserToken(credential);
   }

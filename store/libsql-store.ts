@@ -6,7 +6,12 @@
 import type { Client, InStatement } from "@libsql/client";
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
-import type { RangeQuery, Store, ThreadCursor } from "../party/core/store.ts";
+import {
+  DuplicateMessageError,
+  type RangeQuery,
+  type Store,
+  type ThreadCursor,
+} from "../party/core/store.ts";
 import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
 import * as schema from "./schema.ts";
 
@@ -28,10 +33,49 @@ function toMessage(row: MessageRow): Message {
   return message;
 }
 
-const INSERT_MESSAGE =
-  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-const ADVANCE_CONVERSATION =
-  "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE app = ? AND id = ? AND last_seq < ?";
+const MESSAGE_COLUMNS =
+  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
+const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Rows per INSERT: 9 parameters each stays far below SQLite's parameter limit. */
+const ROWS_PER_INSERT = 500;
+
+/** One room's batch waiting for the shared commit. */
+interface AppendJob {
+  app: string;
+  conversationId: string;
+  batch: readonly Message[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The INSERTs for some rooms' batches: one statement per 500 rows, whatever room they belong
+ * to. The conversations' lastSeq follows by trigger (migration 0001).
+ */
+function insertStatements(jobs: readonly AppendJob[]): InStatement[] {
+  const statements: InStatement[] = [];
+  let args: Array<string | number | null> = [];
+  let rows = 0;
+  const flush = () => {
+    if (rows === 0) return;
+    statements.push({ sql: MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", "), args });
+    args = [];
+    rows = 0;
+  };
+  for (const { app, conversationId, batch } of jobs) {
+    for (const m of batch) {
+      args.push(app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body);
+      args.push(m.meta === undefined ? null : JSON.stringify(m.meta), m.createdAt);
+      if (++rows === ROWS_PER_INSERT) flush();
+    }
+  }
+  flush();
+  return statements;
+}
+
+/** The idempotency index refused a row: a retried key. Other constraint errors stay as they are. */
+const isDuplicateKey = (error: unknown) =>
+  error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
 
 /**
  * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
@@ -48,6 +92,8 @@ export class LibsqlStore implements Store {
     readonly client: Client,
     /** Per-connection settings (synchronous, busy_timeout) to apply to every new connection. */
     private readonly connectionPragmas: readonly string[] = [],
+    /** Runs the shared commit soon; Node passes setImmediate. */
+    private readonly schedule: (fn: () => void) => void = (fn) => setTimeout(fn, 0),
   ) {
     this.db = drizzle(client, { schema });
   }
@@ -157,29 +203,44 @@ export class LibsqlStore implements Store {
     return rows.filter((r) => wanted.has(`${r.senderId}\u0000${r.clientMessageId}`)).map(toMessage);
   }
 
-  async appendMessages(app: string, conversationId: string, batch: readonly Message[]) {
-    const last = batch[batch.length - 1];
-    if (!last) return;
-    // Raw statements on the hot path: one prepared shape, no query building per message.
-    const statements: InStatement[] = batch.map((m) => ({
-      sql: INSERT_MESSAGE,
-      args: [
-        app,
-        conversationId,
-        m.seq,
-        m.id,
-        m.senderId,
-        m.clientMessageId,
-        m.body,
-        m.meta === undefined ? null : JSON.stringify(m.meta),
-        m.createdAt,
-      ],
-    }));
-    statements.push({
-      sql: ADVANCE_CONVERSATION,
-      args: [last.seq, last.createdAt, app, conversationId, last.seq],
+  #appendQueue: AppendJob[] = [];
+  #appendScheduled = false;
+
+  /**
+   * Queues a room's batch for the shared commit: every batch that arrives in the same turn of
+   * the event loop, from any room, is written in one transaction, so one fsync serves them all.
+   */
+  appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
+      if (this.#appendScheduled) return;
+      this.#appendScheduled = true;
+      this.schedule(() => void this.#commitQueued());
     });
-    await this.#write(() => this.client.batch(statements, "write"));
+  }
+
+  async #commitQueued(): Promise<void> {
+    this.#appendScheduled = false;
+    const jobs = this.#appendQueue;
+    this.#appendQueue = [];
+    try {
+      await this.#write(() => this.client.batch(insertStatements(jobs), "write"));
+      for (const job of jobs) job.resolve();
+    } catch (error) {
+      if (jobs.length > 1 && isDuplicateKey(error)) {
+        // One room's retried key must not fail the others: commit each batch on its own.
+        for (const job of jobs) {
+          await this.#write(() => this.client.batch(insertStatements([job]), "write")).then(
+            job.resolve,
+            (e: unknown) => job.reject(isDuplicateKey(e) ? new DuplicateMessageError(String(e)) : e),
+          );
+        }
+        return;
+      }
+      const reported = isDuplicateKey(error) ? new DuplicateMessageError(String(error)) : error;
+      for (const job of jobs) job.reject(reported);
+    }
   }
 
   async readRange(app: string, conversationId: string, query: RangeQuery) {

@@ -23,6 +23,8 @@ export interface OpenStoreOptions {
   sync: SyncMode;
   /** How long a write waits for a lock held by another process before failing (503). */
   busyTimeoutMs?: number | undefined;
+  /** Runs the shared group commit soon (Node: setImmediate). */
+  schedule?: ((fn: () => void) => void) | undefined;
 }
 
 const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
@@ -51,7 +53,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     : [];
   // WAL is a property of the file (it persists); the others belong to each connection.
   if (path) await client.execute("PRAGMA journal_mode = WAL");
-  const store = new LibsqlStore(client, pragmas);
+  const store = new LibsqlStore(client, pragmas, options.schedule);
   await store.configureConnection();
   await migrate(drizzle(client), { migrationsFolder });
   return store;

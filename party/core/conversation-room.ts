@@ -12,7 +12,7 @@ import { type BufferedMessage, MessageBuffer } from "./message-buffer.ts";
 import { frames, type OutboundFrame } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
 import { RoomSocketFrames } from "./room-socket-frames.ts";
-import type { RangeQuery, Store } from "./store.ts";
+import { DuplicateMessageError, type RangeQuery, type Store } from "./store.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import type { ConversationRecord, Message, SendInput, ThreadItem } from "./types.ts";
 import { checkBodySize } from "./validation.ts";
@@ -69,6 +69,11 @@ interface MemberState {
   lastReadSeq: number;
   /** Messages from others above lastReadSeq. */
   unread: number;
+}
+
+interface CommitPlan {
+  fresh: Array<{ entry: PendingSend; message: Message }>;
+  stored: Array<{ entry: PendingSend; message: Message }>;
 }
 
 interface PendingSend {
@@ -276,40 +281,26 @@ export class ConversationRoom {
   }
 
   async #commit(batch: PendingSend[]): Promise<void> {
-    const fresh: Array<{ entry: PendingSend; message: Message }> = [];
+    let plan: CommitPlan = { fresh: [], stored: [] };
     try {
       if (this.#stale) await this.#resync();
-      const existing = await this.#storedKeys(batch);
-      const createdAt = new Date(this.env.now()).toISOString();
-      let seq = this.#conversation.lastSeq;
-      for (const entry of batch) {
-        // Memory too: a resync (or an earlier batch) may have learned the key since send().
-        const stored = existing.get(entry.key) ?? this.#keys.get(entry.key);
-        if (stored) {
-          this.#inFlight.delete(entry.key);
-          if (sameContent(stored, entry.input)) entry.resolve({ message: stored, created: false });
-          else entry.reject(this.#conflict());
-          continue;
+      // Optimistic: no read before the write. The store's unique index catches a retried key
+      // that memory no longer holds; then the keys are looked up and the rest is written.
+      let storedKeys = new Map<string, Message>();
+      for (let attempt = 0; ; attempt++) {
+        plan = this.#plan(batch, storedKeys);
+        if (plan.fresh.length === 0) break;
+        try {
+          await this.env.store.appendMessages(
+            this.app,
+            this.id,
+            plan.fresh.map((f) => f.message),
+          );
+          break;
+        } catch (error) {
+          if (!(error instanceof DuplicateMessageError) || attempt > 0) throw error;
+          storedKeys = await this.#lookupKeys(batch);
         }
-        seq++;
-        const message: Message = {
-          id: this.env.newMessageId(),
-          conversationId: this.id,
-          seq,
-          senderId: entry.senderId,
-          clientMessageId: entry.input.clientMessageId,
-          body: entry.input.body,
-          createdAt,
-        };
-        if (entry.input.meta !== undefined) message.meta = entry.input.meta;
-        fresh.push({ entry, message });
-      }
-      if (fresh.length > 0) {
-        await this.env.store.appendMessages(
-          this.app,
-          this.id,
-          fresh.map((f) => f.message),
-        );
       }
     } catch (error) {
       // The transaction may or may not have landed (a remote store can fail after commit):
@@ -329,26 +320,54 @@ export class ConversationRoom {
       }
       return;
     }
-    for (const { entry, message } of fresh) {
+    for (const { entry, message } of plan.stored) {
+      this.#inFlight.delete(entry.key);
+      if (sameContent(message, entry.input)) entry.resolve({ message, created: false });
+      else entry.reject(this.#conflict());
+    }
+    for (const { entry, message } of plan.fresh) {
       this.#inFlight.delete(entry.key);
       this.#applyCommitted(message);
       entry.resolve({ message, created: true });
     }
-    if (fresh.length > 0) this.#afterCommit();
+    if (plan.fresh.length > 0) this.#afterCommit();
   }
 
-  /** Stored messages among the batch's keys; no query while memory holds the whole log. */
-  async #storedKeys(batch: PendingSend[]): Promise<Map<string, Message>> {
-    const found = new Map<string, Message>();
-    const memoryIsComplete = this.#conversation.lastSeq === 0 || this.#buffer.firstSeq === 1;
-    if (memoryIsComplete) return found;
+  /** Splits a batch into keys already stored and new messages with their seqs. */
+  #plan(batch: PendingSend[], storedKeys: Map<string, Message>): CommitPlan {
+    const plan: CommitPlan = { fresh: [], stored: [] };
+    const createdAt = new Date(this.env.now()).toISOString();
+    let seq = this.#conversation.lastSeq;
+    for (const entry of batch) {
+      // Memory too: a resync (or an earlier batch) may have learned the key since send().
+      const stored = storedKeys.get(entry.key) ?? this.#keys.get(entry.key);
+      if (stored) {
+        plan.stored.push({ entry, message: stored });
+        continue;
+      }
+      seq++;
+      const message: Message = {
+        id: this.env.newMessageId(),
+        conversationId: this.id,
+        seq,
+        senderId: entry.senderId,
+        clientMessageId: entry.input.clientMessageId,
+        body: entry.input.body,
+        createdAt,
+      };
+      if (entry.input.meta !== undefined) message.meta = entry.input.meta;
+      plan.fresh.push({ entry, message });
+    }
+    return plan;
+  }
+
+  async #lookupKeys(batch: PendingSend[]): Promise<Map<string, Message>> {
     const rows = await this.env.store.findByClientIds(
       this.app,
       this.id,
       batch.map((e) => ({ senderId: e.senderId, clientMessageId: e.input.clientMessageId })),
     );
-    for (const m of rows) found.set(idempotencyKey(m.senderId, m.clientMessageId), m);
-    return found;
+    return new Map(rows.map((m) => [idempotencyKey(m.senderId, m.clientMessageId), m]));
   }
 
   /** After a failed commit: pick up anything the store has that memory does not. */

@@ -15,6 +15,14 @@ export interface ThreadCursor {
 }
 
 /**
+ * Thrown by `appendMessages` when a message's (sender, clientMessageId) is already stored:
+ * nothing of that batch was written. The room then looks the keys up and retries without them.
+ */
+export class DuplicateMessageError extends Error {
+  override readonly name = "DuplicateMessageError";
+}
+
+/**
  * The durable log, as the actors see it. Implementations must be safe for one writer per
  * conversation (the room) and many readers; `appendMessages` is one transaction.
  */
@@ -34,7 +42,10 @@ export interface Store {
     conversationId: string,
     keys: ReadonlyArray<{ senderId: string; clientMessageId: string }>,
   ): Promise<Message[]>;
-  /** Writes a batch and moves the conversation's lastSeq, in one transaction (group commit). */
+  /**
+   * Writes a batch and moves the conversation's lastSeq, in one transaction (group commit).
+   * Throws DuplicateMessageError, and writes nothing, when a key of the batch is already stored.
+   */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void>;
   readRange(app: string, conversationId: string, query: RangeQuery): Promise<Message[]>;
   /** Moves a member's read position forward only. */

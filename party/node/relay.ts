@@ -34,7 +34,12 @@ export interface Relay {
 export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const config = await resolveConfig(options);
   const { logger: log, limits } = config;
-  const store = await openStore({ url: config.dbUrl, authToken: config.dbAuthToken, sync: config.dbSync });
+  const store = await openStore({
+    url: config.dbUrl,
+    authToken: config.dbAuthToken,
+    sync: config.dbSync,
+    schedule: setImmediate,
+  });
   const onError = (error: unknown, context: string) => log.error(context, error);
   const hub = new RelayHub({ store, limits, onError, defer: setImmediate });
   const auth = new Authenticator(config.apps);
