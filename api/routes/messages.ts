@@ -74,8 +74,11 @@ export const messageRoutes = new Hono<ApiEnv>()
     const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
     if (!room.isMember(user.userId))
       throw new ParleyError("forbidden", "you are not a member of this conversation");
+    const releaseSlot = c.var.deps.hub.acquireConnection(user.app, user.userId);
+    if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
     let peer: ReturnType<typeof room.connect> = null;
     const connection = new SseConnection(15_000, () => {
+      releaseSlot();
       if (peer) room.leave(peer);
     });
     peer = room.connect(

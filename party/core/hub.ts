@@ -34,6 +34,7 @@ export class RelayHub implements InboxRouter {
   #rooms = new Map<string, ConversationRoom>();
   #loading = new Map<string, Promise<ConversationRoom | null>>();
   #inboxes = new Map<string, InboxRoom>();
+  #connectionsByUser = new Map<string, number>();
   #sweeper: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -130,6 +131,25 @@ export class RelayHub implements InboxRouter {
 
   deliver(app: string, userId: string, item: ThreadItem): void {
     this.#inboxes.get(keyOf(app, userId))?.deliver(item);
+  }
+
+  /**
+   * Counts one more open connection (socket or SSE stream) of a user, across all their
+   * conversations and their inbox. Returns its release, or null when the user is at the cap.
+   */
+  acquireConnection(app: string, userId: string): (() => void) | null {
+    const key = keyOf(app, userId);
+    const open = this.#connectionsByUser.get(key) ?? 0;
+    if (open >= this.limits.maxConnectionsPerUser) return null;
+    this.#connectionsByUser.set(key, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#connectionsByUser.get(key) ?? 1) - 1;
+      if (left > 0) this.#connectionsByUser.set(key, left);
+      else this.#connectionsByUser.delete(key);
+    };
   }
 
   /** Drops rooms idle for `roomIdleMs` and inboxes nobody listens to. */

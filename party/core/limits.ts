@@ -30,6 +30,10 @@ export interface Limits {
   maxWaitSeconds: number;
   /** A room with no clients is dropped from memory after this long. */
   roomIdleMs: number;
+  /** Open sockets and SSE streams per user (all conversations and the inbox); over it: 4008. */
+  maxConnectionsPerUser: number;
+  /** A TCP connection must complete its HTTP request headers (or upgrade) within this. */
+  handshakeTimeoutMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -48,4 +52,6 @@ export const defaultLimits: Limits = {
   socketBufferBytes: 1024 * 1024,
   maxWaitSeconds: 30,
   roomIdleMs: 60_000,
+  maxConnectionsPerUser: 20,
+  handshakeTimeoutMs: 10_000,
 };

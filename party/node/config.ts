@@ -25,6 +25,8 @@ export interface RelayOptions {
   dbAuthToken?: string;
   /** `full` (default): fsync every commit; `normal`: survives process crashes only (`PARLEY_DB_SYNC`). */
   dbSync?: SyncMode;
+  /** How long a write waits for a database lock held elsewhere before answering 503 (`PARLEY_DB_BUSY_TIMEOUT_MS`, 5000). */
+  dbBusyTimeoutMs?: number;
   /** HS256 secret of the default app's user tokens, ≥ 32 bytes (`PARLEY_SECRET`). */
   secret?: string;
   /** The default app's server key (`PARLEY_SERVER_KEY`). */
@@ -51,6 +53,7 @@ export interface RelayConfig {
   dbUrl: string;
   dbAuthToken: string | undefined;
   dbSync: SyncMode;
+  dbBusyTimeoutMs: number;
   apps: AppCredentials[];
   origins: OriginPolicy;
   production: boolean;
@@ -82,6 +85,8 @@ const limitEnv: Record<keyof Limits, string> = {
   socketBufferBytes: "PARLEY_SOCKET_BUFFER_BYTES",
   maxWaitSeconds: "PARLEY_MAX_WAIT_SECONDS",
   roomIdleMs: "PARLEY_ROOM_IDLE_MS",
+  maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",
+  handshakeTimeoutMs: "PARLEY_HANDSHAKE_TIMEOUT_MS",
 };
 
 function positiveNumber(name: string, raw: string): number {
@@ -143,6 +148,9 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
       throw new ConfigError(`PARLEY_DB_SYNC must be "full" or "normal", got "${env.PARLEY_DB_SYNC}"`);
     }
     options.dbSync = env.PARLEY_DB_SYNC;
+  }
+  if (env.PARLEY_DB_BUSY_TIMEOUT_MS) {
+    options.dbBusyTimeoutMs = positiveNumber("PARLEY_DB_BUSY_TIMEOUT_MS", env.PARLEY_DB_BUSY_TIMEOUT_MS);
   }
   if (env.PARLEY_SECRET) options.secret = env.PARLEY_SECRET;
   if (env.PARLEY_SERVER_KEY) options.serverKey = env.PARLEY_SERVER_KEY;
@@ -232,6 +240,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     dbUrl,
     dbAuthToken: options.dbAuthToken,
     dbSync: options.dbSync ?? "full",
+    dbBusyTimeoutMs: options.dbBusyTimeoutMs ?? 5_000,
     apps,
     origins: {
       allowed: options.allowedOrigins ?? [],

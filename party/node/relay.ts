@@ -12,6 +12,7 @@ import { Authenticator } from "../../api/auth.ts";
 import { openStore } from "../../store/open.ts";
 import { RelayHub } from "../core/hub.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
+import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 
 export interface Relay {
@@ -38,6 +39,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     url: config.dbUrl,
     authToken: config.dbAuthToken,
     sync: config.dbSync,
+    busyTimeoutMs: config.dbBusyTimeoutMs,
     schedule: setImmediate,
   });
   const onError = (error: unknown, context: string) => log.error(context, error);
@@ -57,6 +59,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     handleUpgrade: gateway.handleUpgrade,
     async listen(port = config.port, host = config.host) {
       const server = createServer(requestListener);
+      enforceHandshakeTimeout(server, limits.handshakeTimeoutMs);
       server.on("upgrade", gateway.handleUpgrade);
       servers.add(server);
       await new Promise<void>((resolve, reject) => {

@@ -182,11 +182,17 @@ export class NodeWebSocketGateway {
         conn.close(decision.code, decision.reason);
         return;
       }
+      const releaseSlot = this.hub.acquireConnection(decision.user.app, decision.user.userId);
+      if (!releaseSlot) {
+        conn.close(CloseCode.tooSlowOrFast, "too many open connections for this user");
+        return;
+      }
       this.#connections.add(conn);
       let onText: (text: string) => void = () => {};
       let onClose: () => void = () => {};
       ws.on("close", () => {
         this.#connections.delete(conn);
+        releaseSlot();
         onClose();
       });
       ws.on("pong", () => {
