@@ -104,7 +104,8 @@ export class ConversationRoom {
   /** Set after a failed commit: memory may be behind the store until the next resync. */
   #stale = false;
   #peers = new Set<Peer>();
-  #waiters = new Set<() => void>();
+  /** Waiting long-polls: each one's wake-up, by the user it serves. */
+  #waiters = new Map<() => void, string>();
   #typing = new Map<string, { expiresAt: number; broadcastAt: number }>();
   #sendBuckets = new Map<string, TokenBucket>();
   #presence: PresenceTracker;
@@ -403,7 +404,7 @@ export class ConversationRoom {
 
   /** Wakes long-polls and tells members' inboxes, once per committed batch. */
   #afterCommit(): void {
-    for (const wake of [...this.#waiters]) wake();
+    for (const wake of [...this.#waiters.keys()]) wake();
     for (const userId of this.#memberIds) this.#notifyInbox(userId);
   }
 
@@ -546,6 +547,7 @@ export class ConversationRoom {
       if (query.after !== undefined) {
         if (query.waitMs && query.waitMs > 0 && query.after >= this.lastSeq && !this.#closed) {
           await this.#waitForMessage(userId, query.waitMs);
+          this.#member(userId); // removed while waiting: 403, and nothing sent after removal
         }
         const page = (
           this.#buffer.after(query.after, limit + 1)?.map((b) => b.message) ??
@@ -572,7 +574,7 @@ export class ConversationRoom {
           resolve();
         };
         const timer = setTimeout(wake, waitMs);
-        this.#waiters.add(wake);
+        this.#waiters.set(wake, userId);
       });
     } finally {
       release();
@@ -696,6 +698,8 @@ export class ConversationRoom {
       this.#typing.delete(userId);
       this.#sendBuckets.delete(userId);
       this.#presence.forget(userId);
+      // Long-polls of the removed user wake now and answer 403.
+      for (const [wake, waiter] of [...this.#waiters]) if (waiter === userId) wake();
     });
   }
 
@@ -707,7 +711,7 @@ export class ConversationRoom {
       else await new Promise((r) => setTimeout(r, 10));
     }
     for (const peer of [...this.#peers]) this.#disconnect(peer, code, reason);
-    for (const wake of [...this.#waiters]) wake();
+    for (const wake of [...this.#waiters.keys()]) wake();
     this.#presence.dispose();
   }
 }

@@ -17,21 +17,54 @@ export const clientMessageIdSchema = z
 
 const MAX_META_DEPTH = 8;
 
-function depthOf(value: unknown, depth = 0): number {
-  if (depth > MAX_META_DEPTH || value === null || typeof value !== "object") return depth;
-  let max = depth;
-  for (const child of Object.values(value)) max = Math.max(max, depthOf(child, depth + 1));
-  return max;
+/**
+ * Why a message body cannot be stored verbatim, or undefined when it can. SQLite keeps UTF-8: a lone
+ * surrogate would come back as U+FFFD and a NUL would cut the text, so the stored message would
+ * differ from the one acknowledged (and a retry would then be a 409). Refused up front instead.
+ */
+export function unstorableText(text: string): string | undefined {
+  if (!text.isWellFormed()) return "must be valid Unicode (it has a lone surrogate)";
+  if (text.includes("\u0000")) return "may not contain NUL characters";
+  return undefined;
 }
 
-/** `meta`: a JSON object, nested at most 8 deep (deeper trees cost stack when re-encoded). */
+/**
+ * Why a meta tree is refused, or undefined: too deep, or a `__proto__` key. (Its strings need
+ * no check: meta is stored as JSON text, where NUL and lone surrogates are escaped.)
+ */
+function metaProblem(value: unknown, depth = 0): string | undefined {
+  if (depth > MAX_META_DEPTH) return `meta may nest at most ${MAX_META_DEPTH} levels`;
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === "__proto__") return "meta may not have a __proto__ key";
+    const problem = metaProblem(child, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * `meta`: a JSON object kept exactly as sent (zod's record would rebuild it and silently drop
+ * a `__proto__` key), nested at most 8 deep.
+ */
 export const metaSchema = z
-  .record(z.string(), z.unknown())
-  .refine((m) => depthOf(m) <= MAX_META_DEPTH, `meta may nest at most ${MAX_META_DEPTH} levels`);
+  .custom<Record<string, unknown>>(isJsonObject, "meta must be a JSON object")
+  .superRefine((meta, ctx) => {
+    const problem = metaProblem(meta);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+const storableText = z.string().superRefine((text, ctx) => {
+  const problem = unstorableText(text);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 export const sendInputSchema = z.strictObject({
   clientMessageId: clientMessageIdSchema,
-  body: z.string(),
+  body: storableText,
   meta: metaSchema.optional(),
 });
 

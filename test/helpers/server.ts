@@ -8,13 +8,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-const READY_TIMEOUT_MS = 15_000;
+/** Deno compiles the sources on first start; on a loaded 2-core machine that can take a while. */
+const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 10_000;
 const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
 
@@ -25,6 +27,29 @@ export interface StartOptions {
   dbDir?: string;
   /** Variables to leave out of the child's environment (e.g. `PARLEY_SECRET`). */
   unset?: string[];
+  /** Which runtime runs `bin/parley.ts` (default node). Deno runs the deno binary directly, so kill() is a real crash. */
+  runtime?: Runtime;
+}
+
+export type Runtime = "node" | "deno";
+
+/** The command that runs the relay under a runtime. */
+function serverCommand(runtime: Runtime): { command: string; args: string[] } {
+  if (runtime === "node") return { command: process.execPath, args: ["--import", "tsx", "bin/parley.ts"] };
+  const require = createRequire(import.meta.url);
+  const { runInstall } = require("deno/install_api.cjs") as { runInstall: () => string };
+  const permissions = [
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
+  ];
+  return {
+    command: runInstall(),
+    args: ["run", "--node-modules-dir=manual", ...permissions, "bin/parley.ts"],
+  };
 }
 
 export interface ExitInfo {
@@ -105,8 +130,13 @@ interface Spawned {
   exited: Promise<ExitInfo>;
 }
 
-function spawnServer(env: Record<string, string>, log: string[]): Promise<Spawned> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "bin/parley.ts"], {
+function spawnServer(
+  env: Record<string, string>,
+  log: string[],
+  runtime: Runtime = "node",
+): Promise<Spawned> {
+  const { command, args } = serverCommand(runtime);
+  const proc = spawn(command, args, {
     cwd: repoRoot,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -188,13 +218,16 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     PARLEY_SECRET: secret,
     PARLEY_SERVER_KEY: serverKey,
     PARLEY_LOG: "warn",
+    // Deno: no update check (no network here) and never a permission prompt.
+    DENO_NO_UPDATE_CHECK: "1",
+    DENO_NO_PROMPT: "1",
     ...opts.env,
   };
   for (const k of opts.unset ?? []) delete baseEnv[k];
   const log: string[] = [];
   let cur: Spawned;
   try {
-    cur = await spawnServer(baseEnv, log);
+    cur = await spawnServer(baseEnv, log, opts.runtime);
   } catch (err) {
     if (ownDir) await rm(dbDir, { recursive: true, force: true });
     throw err;
@@ -244,10 +277,10 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
       if (cur.proc.exitCode === null && cur.proc.signalCode === null) await signal("SIGTERM");
       const port = cur.port;
       try {
-        cur = await spawnServer({ ...baseEnv, PORT: String(port) }, log);
+        cur = await spawnServer({ ...baseEnv, PORT: String(port) }, log, opts.runtime);
       } catch {
         // The old port was taken meanwhile: take any free one.
-        cur = await spawnServer({ ...baseEnv, PORT: "0" }, log);
+        cur = await spawnServer({ ...baseEnv, PORT: "0" }, log, opts.runtime);
       }
       await waitHealthy(urlOf());
     },

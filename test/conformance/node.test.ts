@@ -1,0 +1,3 @@
+import { conformanceSuite } from "./scenarios.ts";
+
+conformanceSuite({ name: "node (npm start)", start: { runtime: "node" } });

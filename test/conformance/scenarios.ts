@@ -1,0 +1,187 @@
+/**
+ * One conformance suite for every runtime (crossws's `test/tests.ts` pattern): the same
+ * scenarios run against each fixture. A runtime that truly cannot do something lists it in
+ * `skip` with the reason, and the README's capability table says the same.
+ */
+import { describe, expect, it } from "vitest";
+import type { StartOptions } from "../helpers/server.ts";
+import { expectError, history, range, sleep, uid, useServer } from "../helpers/world.ts";
+
+export type Scenario =
+  | "ordered delivery"
+  | "idempotent retry"
+  | "resume"
+  | "typing"
+  | "seen"
+  | "presence"
+  | "thread list"
+  | "auth refusals"
+  | "crash safety";
+
+export interface Fixture {
+  name: string;
+  start: StartOptions;
+  /** Scenarios this runtime cannot run, with the reason. */
+  skip?: Partial<Record<Scenario, string>>;
+}
+
+export function conformanceSuite(fixture: Fixture): void {
+  const w = useServer({
+    ...fixture.start,
+    env: { PARLEY_TYPING_TTL_MS: "1500", PARLEY_PRESENCE_GRACE_MS: "400", ...fixture.start.env },
+  });
+  const scenario = (name: Scenario, body: () => Promise<void>) => {
+    const reason = fixture.skip?.[name];
+    if (reason) it.skip(`${name} — skipped: ${reason}`, body);
+    else it(name, body, 30_000);
+  };
+
+  describe(`conformance: ${fixture.name}`, () => {
+    scenario("ordered delivery", async () => {
+      const conv = await w.conversation(["ann", "bob", "cy"]);
+      const [ann, bob] = await Promise.all([w.as("ann"), w.as("bob")]);
+      const watchers = await Promise.all([w.synced("cy", conv), w.synced("ann", conv)]);
+      const sends = range(0, 29).map((i) =>
+        (i % 2 ? ann : bob).post(`/v1/conversations/${conv}/messages`, {
+          clientMessageId: `k${i}`,
+          body: `m${i}`,
+        }),
+      );
+      const results = await Promise.all(sends);
+      expect(results.every((r) => r.status === 201)).toBe(true);
+      for (const watcher of watchers) expect(await watcher.waitForMessages(30, 10_000)).toEqual(range(1, 30));
+    });
+
+    scenario("idempotent retry", async () => {
+      const conv = await w.conversation(["ann", "bob"]);
+      const ann = await w.as("ann");
+      const first = await ann.post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "once",
+        body: "hi",
+      });
+      const again = await ann.post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "once",
+        body: "hi",
+      });
+      const conflict = await ann.post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "once",
+        body: "no",
+      });
+      expect(first.status).toBe(201);
+      expect(again.status).toBe(200);
+      expect(again.json.message).toEqual(first.json.message);
+      expectError(conflict, 409, "conflict");
+      const socket = await w.synced("bob", conv);
+      socket.send({ type: "send", clientMessageId: "sock", body: "x" });
+      socket.send({ type: "send", clientMessageId: "sock", body: "x" });
+      await socket.waitFor((f) => f.type === "ack" && f.clientMessageId === "sock");
+      await sleep(200);
+      const acks = socket.ofType("ack");
+      expect(acks.length).toBe(2);
+      expect(acks[0]?.message.seq).toBe(acks[1]?.message.seq);
+      expect((await history(ann, conv)).map((m) => m.seq)).toEqual([1, 2]);
+    });
+
+    scenario("resume", async () => {
+      const conv = await w.conversation(["ann", "bob"]);
+      const ann = await w.as("ann");
+      for (const i of range(1, 5))
+        await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: `a${i}`, body: `${i}` });
+      const bob = await w.synced("bob", conv, { after: 2 });
+      expect(bob.messages()).toEqual([3, 4, 5]);
+      const synced = bob.ofType("synced")[0];
+      expect(synced?.lastSeq).toBe(5);
+      await bob.close();
+      for (const i of range(6, 8))
+        await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: `a${i}`, body: `${i}` });
+      const back = await w.synced("bob", conv, { after: 5 });
+      expect(back.messages()).toEqual([6, 7, 8]);
+      await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "a9", body: "9" });
+      expect(await back.waitForMessages(4)).toEqual([6, 7, 8, 9]);
+    });
+
+    scenario("typing", async () => {
+      const conv = await w.conversation(["ann", "bob"]);
+      const bob = await w.synced("bob", conv);
+      const ann = await w.as("ann");
+      expect((await ann.post(`/v1/conversations/${conv}/typing`)).status).toBe(204);
+      const typing = await bob.waitFor((f) => f.type === "typing" && f.userId === "ann");
+      const ahead = Date.parse(typing.expiresAt) - Date.now();
+      expect(ahead).toBeGreaterThan(500);
+      expect(ahead).toBeLessThan(3000);
+    });
+
+    scenario("seen", async () => {
+      const conv = await w.conversation(["ann", "bob"]);
+      const ann = await w.as("ann");
+      const bob = await w.as("bob");
+      for (const i of range(1, 3))
+        await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: `s${i}`, body: "x" });
+      const annSocket = await w.synced("ann", conv);
+      expect((await bob.post(`/v1/conversations/${conv}/read`, { seq: 2 })).status).toBe(204);
+      const read = await annSocket.waitFor((f) => f.type === "read" && f.userId === "bob");
+      expect(read.seq).toBe(2);
+      await bob.post(`/v1/conversations/${conv}/read`, { seq: 1 });
+      const described = await ann.get(`/v1/conversations/${conv}`);
+      expect(described.json.conversation.members).toContainEqual({ userId: "bob", lastReadSeq: 2 });
+    });
+
+    scenario("presence", async () => {
+      const conv = await w.conversation(["ann", "bob"]);
+      const ann = await w.as("ann");
+      const bob = await w.synced("bob", conv);
+      expect((await ann.get(`/v1/conversations/${conv}/presence`)).json.online).toContain("bob");
+      await bob.close();
+      await sleep(1200);
+      expect((await ann.get(`/v1/conversations/${conv}/presence`)).json.online).not.toContain("bob");
+    });
+
+    scenario("thread list", async () => {
+      const [first, second] = [uid("t"), uid("t")];
+      await w.conversation(["ann", "dee"], { id: first });
+      await w.conversation(["ann", "dee"], { id: second });
+      const dee = await w.as("dee");
+      const inbox = await w.inbox("ann");
+      await inbox.opened;
+      await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t1", body: "one" });
+      await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t2", body: "two" });
+      const thread = await inbox.waitFor((f) => f.type === "thread" && f.conversation.lastSeq === 2);
+      expect(thread.conversation).toMatchObject({ id: first, unread: 2, lastReadSeq: 0 });
+      const list = await (await w.as("ann")).get("/v1/conversations");
+      const ids = list.json.conversations.map((c: { id: string }) => c.id);
+      expect(ids.indexOf(first)).toBeLessThan(ids.indexOf(second));
+      expect(list.json.conversations[ids.indexOf(first)]).toMatchObject({ unread: 2, lastSeq: 2 });
+    });
+
+    scenario("auth refusals", async () => {
+      const conv = await w.conversation(["ann"]);
+      const outsider = await w.as("zed");
+      expectError(await outsider.get(`/v1/conversations/${conv}/messages`), 403, "forbidden");
+      const noToken = await fetch(`${w.server.url}/v1/conversations/${conv}/messages`);
+      expect(noToken.status).toBe(401);
+      const socket = await w.socket("zed", conv);
+      expect((await socket.closed).code).toBe(4003);
+      const missing = await w.socket("ann", uid("missing"));
+      expect((await missing.closed).code).toBe(4004);
+    });
+
+    scenario("crash safety", async () => {
+      const conv = await w.conversation(["ann"]);
+      const ann = await w.as("ann");
+      for (const i of range(1, 10)) {
+        expect(
+          (await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: `c${i}`, body: `${i}` }))
+            .status,
+        ).toBe(201);
+      }
+      await w.server.kill();
+      await w.server.restart();
+      const retry = await ann.post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "c10",
+        body: "10",
+      });
+      expect(retry.status).toBe(200);
+      expect((await history(ann, conv)).map((m) => m.seq)).toEqual(range(1, 10));
+    });
+  });
+}
