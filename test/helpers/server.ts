@@ -8,10 +8,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { denoRelayCommand } from "../../bin/deno-command.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -36,20 +36,7 @@ export type Runtime = "node" | "deno";
 /** The command that runs the relay under a runtime. */
 function serverCommand(runtime: Runtime): { command: string; args: string[] } {
   if (runtime === "node") return { command: process.execPath, args: ["--import", "tsx", "bin/parley.ts"] };
-  const require = createRequire(import.meta.url);
-  const { runInstall } = require("deno/install_api.cjs") as { runInstall: () => string };
-  const permissions = [
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
-  ];
-  return {
-    command: runInstall(),
-    args: ["run", "--node-modules-dir=manual", ...permissions, "bin/parley.ts"],
-  };
+  return denoRelayCommand();
 }
 
 export interface ExitInfo {
