@@ -77,7 +77,7 @@ export const messageRoutes = new Hono<ApiEnv>()
     const releaseSlot = c.var.deps.hub.acquireConnection(user.app, user.userId);
     if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
     let peer: ReturnType<typeof room.connect> = null;
-    const connection = new SseConnection(15_000, () => {
+    const connection = new SseConnection(c.var.deps.limits.sseKeepAliveMs, () => {
       releaseSlot();
       if (peer) room.leave(peer);
     });

@@ -34,6 +34,8 @@ export interface Limits {
   maxConnectionsPerUser: number;
   /** A TCP connection must complete its HTTP request headers (or upgrade) within this. */
   handshakeTimeoutMs: number;
+  /** Interval of SSE comment lines: keeps proxies from idling the stream out, lets clients see a stall. */
+  sseKeepAliveMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -52,6 +54,8 @@ export const defaultLimits: Limits = {
   socketBufferBytes: 1024 * 1024,
   maxWaitSeconds: 30,
   roomIdleMs: 60_000,
-  maxConnectionsPerUser: 20,
+  // One socket per open conversation plus the inbox, over several tabs and devices.
+  maxConnectionsPerUser: 100,
   handshakeTimeoutMs: 10_000,
+  sseKeepAliveMs: 15_000,
 };

@@ -87,6 +87,7 @@ const limitEnv: Record<keyof Limits, string> = {
   roomIdleMs: "PARLEY_ROOM_IDLE_MS",
   maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",
   handshakeTimeoutMs: "PARLEY_HANDSHAKE_TIMEOUT_MS",
+  sseKeepAliveMs: "PARLEY_SSE_KEEPALIVE_MS",
 };
 
 function positiveNumber(name: string, raw: string): number {

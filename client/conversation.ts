@@ -1,0 +1,519 @@
+/**
+ * One conversation as the application sees it: live messages exactly once and in order,
+ * `send()` through a durable outbox, typing, read receipts and presence, over whichever
+ * transport works, with an explicit state machine (see `State`).
+ */
+import type { BackoffOptions } from "./backoff.ts";
+import { isParleyClientError, ParleyClientError } from "./errors.ts";
+import type { FetchLike, HttpApi } from "./http.ts";
+import { Outbox } from "./outbox/outbox.ts";
+import type { OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
+import { ReadReceipts } from "./read-receipts.ts";
+import { Reason } from "./reasons.ts";
+import { Sequencer } from "./sequencer.ts";
+import { Session, type SessionEvents } from "./session.ts";
+import { State } from "./state.ts";
+import type { TokenSource } from "./token.ts";
+import { LongPollTransport } from "./transports/longpoll.ts";
+import { SseTransport } from "./transports/sse.ts";
+import type {
+  Transport,
+  TransportClose,
+  TransportHandlers,
+  TransportKind,
+  TransportTimings,
+} from "./transports/transport.ts";
+import { WebSocketTransport } from "./transports/websocket.ts";
+import type { HistoryPage, Message, ServerFrame } from "./types.ts";
+import { type TypingChange, TypingTracker } from "./typing.ts";
+import type { WakeTargets } from "./wake.ts";
+
+/** Which transport to use; `auto` starts on WebSocket and falls back (and upgrades back). */
+export type TransportPreference = "auto" | TransportKind;
+
+/** Events of a conversation. */
+export interface ConversationEvents extends SessionEvents {
+  /** A message, exactly once per seq, in seq order (yours included). */
+  message: Message;
+  /** A catch-up finished: every message up to `lastSeq` has been emitted. */
+  synced: { lastSeq: number };
+  /** Someone started or stopped typing (not available over long-poll). */
+  typing: TypingChange;
+  /** A member's read position moved forward. */
+  read: { userId: string; seq: number };
+  /** Who is online in this conversation. */
+  presence: { online: string[] };
+  /** An outbox entry was stored by the relay (also for entries restored after a reload). */
+  sent: { clientMessageId: string; message: Message };
+  /** An outbox entry was refused for good (conflict, too large, forbidden …). */
+  failed: { clientMessageId: string; error: ParleyClientError };
+  /** The transport changed (fallback or upgrade). */
+  transport: { kind: TransportKind; reason: Reason };
+}
+
+/** Options of `client.conversation(id, options)`. */
+export interface ConversationOptions {
+  /**
+   * Resume after this seq (the last one your app has). `0` replays the whole history; left
+   * out, the conversation starts at its current end (load older messages with `history()`).
+   */
+  after?: number;
+}
+
+/** @internal Everything a conversation needs from its client. */
+export interface ConversationConfig {
+  id: string;
+  api: HttpApi;
+  tokens: TokenSource;
+  fetch: FetchLike;
+  baseUrl: string;
+  instanceId: string;
+  userId: () => string | undefined;
+  transport: TransportPreference;
+  WebSocket: unknown;
+  webSocketAvailable: boolean;
+  sendOver: "http" | "socket";
+  timings: TransportTimings;
+  reconnectDelay: BackoffOptions;
+  retryDelay: BackoffOptions;
+  fallbackAfter: number;
+  upgradeAfterMs: number;
+  typingThrottleMs: number;
+  ackTimeoutMs: number;
+  outbox: OutboxStorage;
+  scope: () => Promise<string>;
+  wake: WakeTargets;
+  after: number | undefined;
+  onClosed: () => void;
+}
+
+interface PendingAck {
+  resolve: (m: Message) => void;
+  reject: (e: ParleyClientError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const MAX_UPGRADE_DELAY_MS = 10 * 60_000;
+
+export class Conversation extends Session<ConversationEvents> {
+  /** The conversation id. */
+  readonly id: string;
+  #cfg: ConversationConfig;
+  #seq: Sequencer;
+  #outbox: Outbox;
+  #typing: TypingTracker;
+  #typingSentAt = 0;
+  #kind: TransportKind;
+  #failures: Record<TransportKind, number> = { websocket: 0, sse: 0, longpoll: 0 };
+  #acks = new Map<string, PendingAck>();
+  #reads: ReadReceipts;
+  #online: string[] = [];
+  #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  #upgradeDelay: number;
+  #livenessTimer: ReturnType<typeof setInterval> | undefined;
+  #probing = false;
+
+  /** @internal Use `client.conversation(id)`. */
+  constructor(cfg: ConversationConfig) {
+    super({ tokens: cfg.tokens, reconnectDelay: cfg.reconnectDelay, wake: cfg.wake });
+    this.id = cfg.id;
+    this.#cfg = cfg;
+    this.#upgradeDelay = cfg.upgradeAfterMs;
+    this.#kind = cfg.transport === "auto" ? (cfg.webSocketAvailable ? "websocket" : "sse") : cfg.transport;
+    this.#seq = new Sequencer({
+      lastSeq: cfg.after,
+      fetchAfter: (after, limit) => cfg.api.history(cfg.id, { after, limit }),
+      deliver: (m) => this.#deliver(m),
+      onSynced: (lastSeq) => this.#onSynced(lastSeq),
+      onFillFailed: () => this.disconnect(Reason.GapFillFailed, { reconnect: true }),
+    });
+    this.#typing = new TypingTracker((change) => this.emit("typing", change));
+    this.#reads = new ReadReceipts({
+      send: (seq) => this.#sendRead(seq),
+      retryDelay: cfg.retryDelay,
+      isClosed: () => this.state === State.Closed,
+      onChange: (userId, seq) => this.emit("read", { userId, seq }),
+      onError: (error) => this.reportError(error),
+    });
+    this.#outbox = new Outbox({
+      storage: cfg.outbox,
+      scope: cfg.scope,
+      conversationId: cfg.id,
+      transmit: (entry) => this.#transmit(entry),
+      retryDelay: cfg.retryDelay,
+      onSent: (entry, message) => this.emit("sent", { clientMessageId: entry.clientMessageId, message }),
+      onFailed: (entry, error) => {
+        this.emit("failed", { clientMessageId: entry.clientMessageId, error });
+        this.reportError(error);
+      },
+      onStorageError: (error) =>
+        this.reportError(
+          new ParleyClientError("storage", `outbox storage: ${String(error)}`, { cause: error }),
+        ),
+    });
+    void this.#outbox.restore();
+    this.start();
+  }
+
+  // ---- public API --------------------------------------------------------------------------
+
+  /** The last seq emitted as a `message` event (undefined until the first catch-up). */
+  get lastSeq(): number | undefined {
+    return this.#seq.lastSeq;
+  }
+
+  /** The transport in use or being tried. */
+  get transportKind(): TransportKind {
+    return this.#kind;
+  }
+
+  /** Users typing now. */
+  get typingUsers(): string[] {
+    return this.#typing.users;
+  }
+
+  /** Users online now (as of the last presence update). */
+  get online(): string[] {
+    return [...this.#online];
+  }
+
+  /** Members' read positions (last seq each has read), as far as known. */
+  get readPositions(): ReadonlyMap<string, number> {
+    return this.#reads.positions;
+  }
+
+  /** Sends not yet stored by the relay, oldest first. */
+  get pending(): OutboxEntry[] {
+    return this.#outbox.pending;
+  }
+
+  /** Duplicates dropped by seq so far (a replay overlapping live frames, a transport swap). */
+  get duplicatesDropped(): number {
+    return this.#seq.duplicatesDropped;
+  }
+
+  /**
+   * Sends a message. Resolves with the stored message (its `seq` assigned by the relay) once it
+   * is durable; retried with the same `clientMessageId` until then. Rejects only for refusals
+   * that a retry cannot fix (409, 413, 403 …) or when the conversation is closed (the entry
+   * stays in the outbox and goes out when the conversation is opened again).
+   */
+  send(body: string, options: { meta?: Record<string, unknown> } = {}): Promise<Message> {
+    return this.#outbox.send(body, options.meta);
+  }
+
+  /** Tells the others you are typing; call it on every keystroke (it is throttled). */
+  typing(): void {
+    if (this.state === State.Closed) return;
+    const now = Date.now();
+    if (now - this.#typingSentAt < this.#cfg.typingThrottleMs) return;
+    this.#typingSentAt = now;
+    if (this.#socketSending() && this.transport?.send({ type: "typing" })) return;
+    this.#cfg.api.typing(this.id).catch(() => {
+      // Ephemeral: a lost typing signal is not worth a retry.
+      this.#typingSentAt = 0;
+    });
+  }
+
+  /**
+   * Marks everything up to `seq` as read (never moves backward). Resolves once the relay has
+   * it (over HTTP) or it was written to the socket.
+   */
+  markRead(seq: number): Promise<void> {
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      return Promise.reject(new ParleyClientError("bad_request", "seq must be a non-negative integer"));
+    }
+    return this.#reads.mark(seq);
+  }
+
+  /** A page of history over HTTP (not emitted as events): e.g. `{ before: firstSeq, limit: 50 }`. */
+  history(query: { before?: number; after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    return this.#cfg.api.history(this.id, query);
+  }
+
+  // ---- session hooks -----------------------------------------------------------------------
+
+  protected override async beforeConnect(): Promise<void> {
+    if (this.#cfg.transport !== "auto" || this.#kind === "longpoll") return;
+    if (this.#failures[this.#kind] < this.#cfg.fallbackAfter) return;
+    // Fall back only when plain HTTP works: then the transport is blocked (a proxy), rather
+    // than the network or the relay being down (where switching would not help).
+    try {
+      await this.#cfg.api.conversation(this.id);
+    } catch {
+      // HTTP fails too: the relay or the network is down, so those failures say nothing
+      // about the transport. Count afresh once it is back.
+      this.#failures[this.#kind] = 0;
+      return;
+    }
+    this.#failures[this.#kind] = 0;
+    this.#setKind(this.#kind === "websocket" ? "sse" : "longpoll", Reason.TransportFallback);
+  }
+
+  protected override openTransport(token: string, handlers: TransportHandlers): Transport {
+    return this.#createTransport(this.#kind, token, handlers);
+  }
+
+  protected override onTransportOpen(transport: Transport): void {
+    this.#seq.reset();
+    if (transport.kind !== this.#kind) this.#setKind(transport.kind, Reason.TransportUpgrade);
+  }
+
+  protected override onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "message":
+        this.#seq.receive(frame.message);
+        return;
+      case "synced":
+        this.#seq.synced(frame.lastSeq);
+        return;
+      case "typing":
+        if (frame.userId !== this.#cfg.userId()) this.#typing.set(frame.userId, frame.expiresAt);
+        return;
+      case "read":
+        this.#reads.apply(frame.userId, frame.seq);
+        return;
+      case "presence":
+        this.#applyPresence(frame.online);
+        return;
+      case "ack":
+        this.#settleAck(frame.clientMessageId, frame.message);
+        return;
+      case "error": {
+        const error = new ParleyClientError(frame.code, frame.message);
+        if (frame.clientMessageId !== undefined && this.#acks.has(frame.clientMessageId)) {
+          this.#settleAck(frame.clientMessageId, error);
+        } else {
+          this.reportError(error);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  protected override onTransportEnd(info: TransportClose, reachedLive: boolean): void {
+    const kind = this.#kind;
+    if (reachedLive) this.#failures[kind] = 0;
+    else if (!info.heartbeatTimeout || !info.opened) this.#failures[kind]++;
+  }
+
+  protected override onCandidateFailed(): void {
+    this.#upgradeDelay = Math.min(MAX_UPGRADE_DELAY_MS, this.#upgradeDelay * 2);
+    this.#scheduleUpgrade();
+  }
+
+  protected override onDisconnected(): void {
+    clearTimeout(this.#upgradeTimer);
+    this.#upgradeTimer = undefined;
+    clearInterval(this.#livenessTimer);
+    this.#livenessTimer = undefined;
+    for (const [key] of this.#acks) {
+      this.#settleAck(key, new ParleyClientError("disconnected", "the socket closed before the ack"));
+    }
+  }
+
+  protected override onClosed(): void {
+    this.#outbox.close();
+    this.#typing.dispose();
+    this.#cfg.onClosed();
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  #deliver(message: Message): void {
+    this.#typing.clear(message.senderId);
+    this.emit("message", message);
+  }
+
+  #onSynced(lastSeq: number): void {
+    this.markLive(Reason.Synced);
+    this.emit("synced", { lastSeq });
+    this.#outbox.kick();
+    void this.#refreshReadPositions();
+    this.#scheduleUpgrade();
+    this.#startLivenessProbe();
+  }
+
+  #applyPresence(online: string[]): void {
+    const next = [...online].sort();
+    if (next.length === this.#online.length && next.every((u, i) => u === this.#online[i])) return;
+    this.#online = next;
+    this.emit("presence", { online: [...next] });
+  }
+
+  /** Read positions may have moved while we were away (read frames are not replayed). */
+  async #refreshReadPositions(): Promise<void> {
+    try {
+      const info = await this.#cfg.api.conversation(this.id);
+      for (const m of info.members) this.#reads.apply(m.userId, m.lastReadSeq);
+      this.#reads.reconcile(this.#cfg.userId());
+    } catch {
+      // The next catch-up tries again.
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /** Whether client frames go over the socket now. */
+  #socketSending(): boolean {
+    return (
+      this.#cfg.sendOver === "socket" &&
+      this.state === State.Live &&
+      this.transport?.canSend === true &&
+      this.transport.kind === "websocket"
+    );
+  }
+
+  /** One attempt to store an outbox entry: over the socket (waits for the ack) or HTTP. */
+  #transmit(entry: OutboxEntry): Promise<Message> {
+    const input: { clientMessageId: string; body: string; meta?: Record<string, unknown> } = {
+      clientMessageId: entry.clientMessageId,
+      body: entry.body,
+    };
+    if (entry.meta !== undefined) input.meta = entry.meta;
+    const viaSocket = this.#cfg.sendOver === "socket" && this.#kind === "websocket";
+    if (!viaSocket) return this.#cfg.api.sendMessage(this.id, input, this.#cfg.ackTimeoutMs);
+    if (!this.#socketSending()) {
+      return Promise.reject(new ParleyClientError("disconnected", "waiting for the socket to be live"));
+    }
+    return new Promise<Message>((resolve, reject) => {
+      this.#settleAck(entry.clientMessageId, new ParleyClientError("disconnected", "superseded"));
+      const timer = setTimeout(
+        () => this.#settleAck(entry.clientMessageId, new ParleyClientError("timeout", "no ack in time")),
+        this.#cfg.ackTimeoutMs,
+      );
+      this.#acks.set(entry.clientMessageId, { resolve, reject, timer });
+      if (!this.transport?.send({ type: "send", ...input })) {
+        this.#settleAck(
+          entry.clientMessageId,
+          new ParleyClientError("disconnected", "the socket is not open"),
+        );
+      }
+    });
+  }
+
+  #settleAck(clientMessageId: string, outcome: Message | ParleyClientError): void {
+    const pending = this.#acks.get(clientMessageId);
+    if (!pending) return;
+    this.#acks.delete(clientMessageId);
+    clearTimeout(pending.timer);
+    if (isParleyClientError(outcome)) pending.reject(outcome);
+    else pending.resolve(outcome);
+  }
+
+  /** Our read position: a socket frame when sending over the socket, else HTTP. */
+  async #sendRead(seq: number): Promise<void> {
+    if (this.#socketSending() && this.transport?.send({ type: "read", seq })) return;
+    await this.#cfg.api.read(this.id, seq);
+  }
+
+  // ---- transports: choice, fallback, upgrade, liveness --------------------------------------
+
+  #setKind(kind: TransportKind, reason: Reason): void {
+    if (kind === this.#kind) return;
+    this.#kind = kind;
+    this.emit("transport", { kind, reason });
+  }
+
+  #createTransport(kind: TransportKind, token: string, handlers: TransportHandlers): Transport {
+    const cfg = this.#cfg;
+    const after = this.#seq.lastSeq;
+    switch (kind) {
+      case "websocket":
+        return new WebSocketTransport(
+          {
+            baseUrl: cfg.baseUrl,
+            party: "conversation",
+            room: this.id,
+            query: { token, after: after === undefined ? undefined : String(after) },
+            instanceId: cfg.instanceId,
+            WebSocket: cfg.WebSocket,
+          },
+          cfg.timings,
+          handlers,
+        );
+      case "sse":
+        return new SseTransport(
+          {
+            url: cfg.api.url(`/v1/conversations/${encodeURIComponent(this.id)}/events`, {
+              after,
+              _pk: cfg.instanceId,
+            }),
+            token,
+            fetch: cfg.fetch,
+          },
+          cfg.timings,
+          handlers,
+        );
+      case "longpoll":
+        return new LongPollTransport({ api: cfg.api, conversationId: this.id, after }, cfg.timings, handlers);
+    }
+  }
+
+  /** `auto` on a fallback: try WebSocket again after a while (doubling after each failure). */
+  #scheduleUpgrade(): void {
+    const cfg = this.#cfg;
+    if (cfg.transport !== "auto" || !cfg.webSocketAvailable || this.#kind === "websocket") return;
+    if (this.#upgradeTimer !== undefined || this.hasCandidate || this.state !== State.Live) return;
+    this.#upgradeTimer = setTimeout(() => {
+      this.#upgradeTimer = undefined;
+      void this.#tryUpgrade();
+    }, this.#upgradeDelay);
+  }
+
+  async #tryUpgrade(): Promise<void> {
+    if (this.state !== State.Live || this.#kind === "websocket") return;
+    let token: string;
+    try {
+      token = await this.#cfg.tokens.get();
+    } catch {
+      return;
+    }
+    if (this.state !== State.Live) return;
+    this.startCandidate(token, (handlers) => this.#createTransport("websocket", token, handlers));
+  }
+
+  /**
+   * SSE liveness: a stalled stream can look open. After `heartbeatMs` of silence, ask over
+   * HTTP how far the conversation is; if it is ahead of us and stays ahead for
+   * `pongTimeoutMs`, the stream is dead. (WebSocket has its own ping; long-poll requests
+   * time out.)
+   */
+  #startLivenessProbe(): void {
+    clearInterval(this.#livenessTimer);
+    this.#livenessTimer = undefined;
+    if (this.transport?.kind !== "sse") return;
+    const { heartbeatMs, pongTimeoutMs } = this.#cfg.timings;
+    this.#livenessTimer = setInterval(
+      () => {
+        const t = this.transport;
+        if (!t || this.#probing || t.idleMs() < heartbeatMs) return;
+        this.#probing = true;
+        void this.#probeStream(t, pongTimeoutMs).finally(() => {
+          this.#probing = false;
+        });
+      },
+      Math.max(50, Math.floor(heartbeatMs / 2)),
+    );
+  }
+
+  async #probeStream(t: Transport, graceMs: number): Promise<void> {
+    let behind: boolean;
+    try {
+      const info = await this.#cfg.api.conversation(this.id);
+      behind = info.lastSeq > (this.#seq.lastSeq ?? info.lastSeq);
+      if (behind) {
+        const target = info.lastSeq;
+        await new Promise((r) => setTimeout(r, graceMs));
+        behind = (this.#seq.lastSeq ?? target) < target && t.idleMs() >= graceMs;
+      }
+    } catch (error) {
+      behind = isParleyClientError(error) && (error.code === "network" || error.code === "timeout");
+    }
+    if (behind && this.transport === t && this.state === State.Live) {
+      this.disconnect(Reason.HeartbeatTimeout, { reconnect: true });
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Parley's client SDK: conversations that receive every message exactly once and in order,
+ * send through a durable outbox, and stay connected over WebSocket, SSE or long-poll, in
+ * browsers, Node (with `ws`) and Deno. See `client/README.md`.
+ */
+export type { BackoffOptions } from "./backoff.ts";
+export { createParleyClient, ParleyClient, type ParleyClientOptions } from "./client.ts";
+export {
+  Conversation,
+  type ConversationEvents,
+  type ConversationOptions,
+  type TransportPreference,
+} from "./conversation.ts";
+export { isParleyClientError, type LocalErrorCode, ParleyClientError } from "./errors.ts";
+export type { FetchLike, HttpApi } from "./http.ts";
+export { Inbox, type InboxEvents } from "./inbox.ts";
+export { IndexedDbOutboxStorage } from "./outbox/indexeddb.ts";
+export { MemoryOutboxStorage, type OutboxEntry, type OutboxStorage } from "./outbox/storage.ts";
+export { CloseCode, Reason } from "./reasons.ts";
+export type { SessionEvents } from "./session.ts";
+export { State, type StateChange } from "./state.ts";
+export type { TokenProvider } from "./token.ts";
+export type { TransportKind } from "./transports/transport.ts";
+export type {
+  ConversationInfo,
+  HistoryPage,
+  Message,
+  ThreadItem,
+  ThreadPage,
+} from "./types.ts";
+export type { TypingChange } from "./typing.ts";
+export type { DocumentLike, WindowLike } from "./wake.ts";

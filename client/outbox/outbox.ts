@@ -1,0 +1,156 @@
+/**
+ * The outbox of one conversation: every `send()` gets a `clientMessageId`, is written to
+ * storage before its first attempt, and is retried with the same key (jittered exponential
+ * backoff, `Retry-After` as a floor) across reconnects, server restarts, 5xx and 429 until the
+ * relay stores it, which it does exactly once. Sends leave in the order they were made: one at
+ * a time, so the relay numbers them in that order.
+ */
+import { type BackoffOptions, backoffDelay, Wait } from "../backoff.ts";
+import { isParleyClientError, ParleyClientError } from "../errors.ts";
+import { newClientMessageId } from "../ids.ts";
+import type { Message } from "../types.ts";
+import { type OutboxEntry, type OutboxStorage, outboxKey } from "./storage.ts";
+
+export interface OutboxOptions {
+  storage: OutboxStorage;
+  /** Whose outbox (relay URL and user id); resolved once the token is known. */
+  scope: () => Promise<string>;
+  conversationId: string;
+  /** One attempt to have the relay store the entry. */
+  transmit: (entry: OutboxEntry) => Promise<Message>;
+  retryDelay: BackoffOptions;
+  onSent: (entry: OutboxEntry, message: Message) => void;
+  onFailed: (entry: OutboxEntry, error: ParleyClientError) => void;
+  /** Storage trouble is reported, never fatal: the entry still goes out from memory. */
+  onStorageError: (error: unknown) => void;
+}
+
+interface Pending {
+  entry: OutboxEntry;
+  /** Written to storage (or failed trying). */
+  persisted: Promise<void>;
+  resolve?: (message: Message) => void;
+  reject?: (error: ParleyClientError) => void;
+  attempts: number;
+}
+
+export class Outbox {
+  #queue: Pending[] = [];
+  #running = false;
+  #closed = false;
+  #wait = new Wait();
+  /** No attempt before this time (a server's Retry-After). */
+  #notBefore = 0;
+
+  constructor(private readonly opts: OutboxOptions) {}
+
+  /** Entries not yet stored by the relay, oldest first. */
+  get pending(): OutboxEntry[] {
+    return this.#queue.map((p) => p.entry);
+  }
+
+  /** Queues a message; resolves with it once the relay has stored it. */
+  send(body: string, meta?: Record<string, unknown>): Promise<Message> {
+    if (this.#closed) return Promise.reject(new ParleyClientError("closed", "the conversation is closed"));
+    const clientMessageId = newClientMessageId();
+    const entry: OutboxEntry = {
+      key: "",
+      scope: "",
+      conversationId: this.opts.conversationId,
+      clientMessageId,
+      body,
+      createdAt: Date.now(),
+    };
+    if (meta !== undefined) entry.meta = meta;
+    return new Promise<Message>((resolve, reject) => {
+      const persisted = this.opts.scope().then(
+        async (scope) => {
+          entry.scope = scope;
+          entry.key = outboxKey(scope, entry.conversationId, clientMessageId);
+          await this.opts.storage.put(entry).catch((error) => this.opts.onStorageError(error));
+        },
+        (error) => this.opts.onStorageError(error),
+      );
+      // Queued synchronously: the call order is the send order.
+      this.#queue.push({ entry, persisted, resolve, reject, attempts: 0 });
+      void this.#pump();
+    });
+  }
+
+  /** Picks up entries an earlier run (a reloaded page) left in storage. */
+  async restore(): Promise<void> {
+    let stored: OutboxEntry[];
+    try {
+      stored = await this.opts.storage.list(await this.opts.scope(), this.opts.conversationId);
+    } catch (error) {
+      this.opts.onStorageError(error);
+      return;
+    }
+    if (this.#closed) return;
+    const known = new Set(this.#queue.map((p) => p.entry.clientMessageId));
+    const restored = stored
+      .filter((e) => !known.has(e.clientMessageId))
+      .map((entry): Pending => ({ entry, persisted: Promise.resolve(), attempts: 0 }));
+    if (restored.length === 0) return;
+    // Older than anything sent in this run; after the head if it is already in flight.
+    const at = this.#running ? 1 : 0;
+    this.#queue.splice(Math.min(at, this.#queue.length), 0, ...restored);
+    void this.#pump();
+  }
+
+  /** Conditions changed (reconnected, online): retry now instead of after the backoff. */
+  kick(): void {
+    for (const p of this.#queue) p.attempts = 0;
+    this.#wait.wake();
+    void this.#pump();
+  }
+
+  /** Stops sending. Pending promises reject with `closed`; entries stay in storage. */
+  close(): void {
+    this.#closed = true;
+    this.#wait.cancel();
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const p of queue) p.reject?.(new ParleyClientError("closed", "the conversation was closed"));
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let guard = 0; guard < 1_000_000 && !this.#closed; guard++) {
+        const head = this.#queue[0];
+        if (!head) break;
+        await head.persisted;
+        const remaining = this.#notBefore - Date.now();
+        if (remaining > 0) {
+          await this.#wait.for(remaining);
+          continue;
+        }
+        try {
+          const message = await this.opts.transmit(head.entry);
+          if (this.#queue[0] === head) this.#queue.shift();
+          await this.opts.storage.delete(head.entry.key).catch((e) => this.opts.onStorageError(e));
+          head.resolve?.(message);
+          this.opts.onSent(head.entry, message);
+        } catch (raw) {
+          if (this.#closed) break;
+          const error = isParleyClientError(raw)
+            ? raw
+            : new ParleyClientError("network", String(raw), { cause: raw });
+          if (!error.retryable) {
+            if (this.#queue[0] === head) this.#queue.shift();
+            await this.opts.storage.delete(head.entry.key).catch((e) => this.opts.onStorageError(e));
+            head.reject?.(error);
+            this.opts.onFailed(head.entry, error);
+            continue;
+          }
+          if (error.retryAfterMs !== undefined) this.#notBefore = Date.now() + error.retryAfterMs;
+          await this.#wait.for(backoffDelay(head.attempts++, this.opts.retryDelay, error.retryAfterMs));
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * HTTP long-poll: `GET …/messages?after=<seq>&wait=<s>` in a loop. The first rounds answer at
+ * once (catch-up, `wait=0`) until `hasMore` is false, which plays the part of `synced`; then
+ * each request is held until a message arrives or `wait` passes. It cannot stream typing, read
+ * receipts or presence, so it polls the last two every `signalPollMs` (typing is not
+ * available on this transport).
+ */
+import type { HttpApi } from "../http.ts";
+import { closeForError } from "./http-close.ts";
+import type { Transport, TransportClose, TransportHandlers, TransportTimings } from "./transport.ts";
+
+export interface LongPollTarget {
+  api: HttpApi;
+  conversationId: string;
+  /** Resume after this seq; undefined starts at the current end. */
+  after: number | undefined;
+}
+
+const PAGE = 200;
+
+export class LongPollTransport implements Transport {
+  readonly kind = "longpoll";
+  readonly canSend = false;
+  #abort = new AbortController();
+  #opened = false;
+  #done = false;
+  #lastActivity = Date.now();
+  #signals: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly target: LongPollTarget,
+    private readonly timings: TransportTimings,
+    private readonly handlers: TransportHandlers,
+  ) {
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const { api, conversationId } = this.target;
+    const signal = this.#abort.signal;
+    const connectTimeout = this.timings.connectTimeoutMs;
+    try {
+      let cursor = this.target.after;
+      if (cursor === undefined) {
+        const head = await api.history(conversationId, { limit: 1 }, { signal, timeoutMs: connectTimeout });
+        cursor = head.lastSeq;
+      }
+      let synced = false;
+      while (!this.#done) {
+        const wait = synced ? this.timings.longPollWaitSeconds : 0;
+        const page = await api.history(
+          conversationId,
+          { after: cursor, limit: PAGE, wait },
+          { signal, timeoutMs: wait * 1000 + connectTimeout },
+        );
+        if (this.#done) return;
+        this.#lastActivity = Date.now();
+        if (!this.#opened) {
+          this.#opened = true;
+          this.handlers.onOpen();
+          this.#startSignals();
+        }
+        for (const message of page.messages) {
+          if (this.#done) return;
+          if (message.seq <= cursor) continue;
+          this.handlers.onFrame({ type: "message", message });
+          cursor = message.seq;
+        }
+        if (!synced && !page.hasMore) {
+          synced = true;
+          this.handlers.onFrame({ type: "synced", lastSeq: Math.max(cursor, page.lastSeq) });
+        }
+      }
+    } catch (error) {
+      this.#finish(closeForError(error, this.#opened));
+    }
+  }
+
+  #startSignals(): void {
+    const poll = async () => {
+      const { api, conversationId } = this.target;
+      const signal = this.#abort.signal;
+      try {
+        const [info, online] = await Promise.all([
+          api.conversation(conversationId, { signal }),
+          api.presence(conversationId, { signal }),
+        ]);
+        if (this.#done) return;
+        for (const m of info.members) {
+          this.handlers.onFrame({ type: "read", userId: m.userId, seq: m.lastReadSeq });
+        }
+        this.handlers.onFrame({ type: "presence", online });
+      } catch {
+        // The next round tries again; the message loop reports real failures.
+      }
+    };
+    void poll();
+    this.#signals = setInterval(() => void poll(), this.timings.signalPollMs);
+  }
+
+  send(): boolean {
+    return false;
+  }
+
+  probe(): void {
+    // Each request has its own timeout: a dead connection shows up within wait + connect timeout.
+  }
+
+  idleMs(): number {
+    return Date.now() - this.#lastActivity;
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stop();
+  }
+
+  #finish(info: Omit<TransportClose, "opened">): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stop();
+    this.handlers.onClose({ ...info, opened: this.#opened });
+  }
+
+  #stop(): void {
+    clearInterval(this.#signals);
+    this.#abort.abort();
+  }
+}

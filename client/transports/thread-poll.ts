@@ -1,0 +1,75 @@
+/**
+ * The inbox without a WebSocket (none in this runtime, or blocked by a proxy): it polls
+ * `GET /v1/conversations` and reports every row as a `thread` frame; the inbox keeps only rows
+ * newer than what it has. Slower than the socket, but the list stays current.
+ */
+import type { HttpApi } from "../http.ts";
+import { closeForError } from "./http-close.ts";
+import type { Transport, TransportClose, TransportHandlers } from "./transport.ts";
+
+/** Rows fetched per poll (the most recently active ones). */
+const POLL_LIMIT = 200;
+
+export class ThreadPollTransport implements Transport {
+  readonly kind = "longpoll";
+  readonly canSend = false;
+  #done = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #abort = new AbortController();
+  #lastActivity = Date.now();
+
+  constructor(
+    private readonly api: HttpApi,
+    private readonly intervalMs: number,
+    private readonly handlers: TransportHandlers,
+  ) {
+    // Open at once: the inbox loads the full list itself on open.
+    queueMicrotask(() => {
+      if (this.#done) return;
+      this.handlers.onOpen();
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#poll(), this.intervalMs);
+  }
+
+  async #poll(): Promise<void> {
+    try {
+      const page = await this.api.threads({ limit: POLL_LIMIT });
+      if (this.#done) return;
+      this.#lastActivity = Date.now();
+      for (const conversation of page.conversations) this.handlers.onFrame({ type: "thread", conversation });
+      this.#schedule();
+    } catch (error) {
+      this.#finish(closeForError(error, true));
+    }
+  }
+
+  send(): boolean {
+    return false;
+  }
+
+  probe(): void {
+    clearTimeout(this.#timer);
+    void this.#poll();
+  }
+
+  idleMs(): number {
+    return Date.now() - this.#lastActivity;
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#timer);
+    this.#abort.abort();
+  }
+
+  #finish(info: Omit<TransportClose, "opened">): void {
+    if (this.#done) return;
+    this.close();
+    this.handlers.onClose({ ...info, opened: true });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The WebSocket transport, on partysocket: it builds the `/parties/<party>/<room>` URL, sends
+ * the instance id as `_pk`, applies the connect timeout and takes any WebSocket class (`ws` in
+ * Node, the global one in browsers and Deno). Partysocket's own reconnect loop is switched off
+ * (`maxRetries: 0`): one PartySocket is one connection attempt, and the session decides when
+ * and how to try again, with the same policy as SSE and long-poll.
+ */
+import { PartySocket } from "partysocket";
+import { parseServerFrame } from "../frames.ts";
+import { CloseCode } from "../reasons.ts";
+import type { ClientFrame } from "../types.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import type { Transport, TransportClose, TransportHandlers, TransportTimings } from "./transport.ts";
+
+export interface WebSocketTarget {
+  /** The relay's base URL (`http(s)://host[:port][/prefix]`). */
+  baseUrl: string;
+  party: "conversation" | "inbox";
+  room: string;
+  query: Record<string, string | undefined>;
+  /** `_pk`: one id per client instance (a newer socket with it replaces an older one: 4009). */
+  instanceId: string;
+  /** A WebSocket class; defaults to the global one. */
+  WebSocket?: unknown;
+}
+
+const OPEN = 1;
+
+export class WebSocketTransport implements Transport {
+  readonly kind = "websocket";
+  readonly canSend = true;
+  #socket: PartySocket;
+  #opened = false;
+  #done = false;
+  #heartbeat: Heartbeat;
+
+  constructor(
+    target: WebSocketTarget,
+    timings: TransportTimings,
+    private readonly handlers: TransportHandlers,
+  ) {
+    const url = new URL(target.baseUrl);
+    const prefix = url.pathname.replace(/^\/+|\/+$/g, "");
+    this.#heartbeat = new Heartbeat(
+      timings.heartbeatMs,
+      timings.pongTimeoutMs,
+      () => this.send({ type: "ping" }),
+      () => this.#finish({ code: CloseCode.abnormal, reason: "heartbeat timeout", heartbeatTimeout: true }),
+    );
+    this.#socket = new PartySocket({
+      host: url.host,
+      protocol: url.protocol === "https:" ? "wss" : "ws",
+      ...(prefix ? { prefix: `${prefix}/parties` } : {}),
+      party: target.party,
+      room: target.room,
+      id: target.instanceId,
+      query: target.query,
+      ...(target.WebSocket ? { WebSocket: target.WebSocket } : {}),
+      maxRetries: 0,
+      maxEnqueuedMessages: 0,
+      connectionTimeout: timings.connectTimeoutMs,
+    });
+    this.#socket.addEventListener("open", () => {
+      if (this.#done) return;
+      this.#opened = true;
+      this.#heartbeat.start();
+      this.handlers.onOpen();
+    });
+    this.#socket.addEventListener("message", (event: MessageEvent) => {
+      if (this.#done) return;
+      this.#heartbeat.alive();
+      if (typeof event.data !== "string") return;
+      const frame = parseServerFrame(event.data);
+      if (frame && frame.type !== "pong") this.handlers.onFrame(frame);
+    });
+    this.#socket.addEventListener("close", (event) => {
+      // Before `open`, partysocket reports failures as a synthetic close (often 1000): it is a
+      // failed attempt whatever the code says.
+      this.#finish(
+        this.#opened
+          ? { code: event.code, reason: event.reason }
+          : { code: CloseCode.abnormal, reason: event.reason || "could not connect" },
+      );
+    });
+    this.#socket.addEventListener("error", () => {
+      // A close event always follows (or preceded) it; nothing to do here.
+    });
+  }
+
+  send(frame: ClientFrame): boolean {
+    if (this.#done || this.#socket.readyState !== OPEN) return false;
+    return this.#socket.send(JSON.stringify(frame));
+  }
+
+  probe(): void {
+    this.#heartbeat.probe();
+  }
+
+  idleMs(): number {
+    return this.#heartbeat.idleMs();
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stop();
+  }
+
+  #finish(info: Omit<TransportClose, "opened">): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#stop();
+    this.handlers.onClose({ ...info, opened: this.#opened });
+  }
+
+  #stop(): void {
+    this.#heartbeat.stop();
+    try {
+      this.#socket.close(CloseCode.normal, "client closed");
+    } catch {
+      // already closed
+    }
+  }
+}

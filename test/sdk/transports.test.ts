@@ -1,0 +1,180 @@
+/**
+ * Transport choice and liveness: `auto` falls back when a proxy blocks WebSockets (and event
+ * streams) and upgrades back later; half-open SSE and long-poll are found and resumed;
+ * `online` and a visible tab cut a reconnect wait short; the live inbox.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createParleyClient, Reason, State } from "../../client/index.ts";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { send, useServer } from "../helpers/world.ts";
+import { expectExactlyOnce, record, sleep, useClients } from "./harness.ts";
+
+const w = useServer({
+  env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000", PARLEY_HEARTBEAT_MS: "1000" },
+});
+const clients = useClients(w);
+let proxy: TcpProxy;
+beforeAll(async () => {
+  proxy = await startTcpProxy(() => w.server.port);
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+describe("auto: fallback and upgrade", () => {
+  it("falls back to SSE when a proxy blocks WebSockets, and upgrades back when it stops", async () => {
+    proxy.pass();
+    proxy.blockWebSockets(true);
+    const conv = await w.conversation(["ta", "tw"]);
+    const a = record(clients.make("ta", { url: proxy.url, upgradeAfterMs: 300 }), conv);
+    const watcher = record(clients.make("tw"), conv);
+    await a.conversation.ready();
+    expect(a.conversation.transportKind).toBe("sse");
+    expect(a.transports).toEqual(["sse"]);
+    const sent: string[] = [];
+    const jobs: Promise<unknown>[] = [];
+    for (let i = 0; i < 5; i++) {
+      sent.push(`on-sse-${i}`);
+      jobs.push(a.conversation.send(`on-sse-${i}`));
+    }
+    await Promise.all(jobs);
+    // The proxy relents: the next upgrade attempt moves to WebSocket; keep talking meanwhile.
+    proxy.blockWebSockets(false);
+    for (let i = 0; i < 20 && a.conversation.transportKind !== "websocket"; i++) {
+      sent.push(`during-upgrade-${i}`);
+      jobs.push(watcher.conversation.send(`during-upgrade-${i}`));
+      await sleep(100);
+    }
+    await a.until(
+      () => a.conversation.transportKind === "websocket" && a.conversation.state === State.Live,
+      5000,
+      "upgraded",
+    );
+    expect(a.states.map((s) => s.reason)).toContain(Reason.TransportUpgrade);
+    sent.push("on-ws");
+    jobs.push(a.conversation.send("on-ws"));
+    await Promise.all(jobs);
+    await expectExactlyOnce(await w.as("tw"), conv, sent, [a, watcher]);
+  });
+
+  it("falls back to long-poll when event streams are blocked too", async () => {
+    proxy.pass();
+    proxy.blockWebSockets(true);
+    proxy.blockRequests(/GET \/v1\/conversations\/[^/ ]+\/events/);
+    const conv = await w.conversation(["tb"]);
+    const b = record(clients.make("tb", { url: proxy.url, upgradeAfterMs: 60_000 }), conv);
+    await b.conversation.ready();
+    expect(b.conversation.transportKind).toBe("longpoll");
+    expect(b.transports).toEqual(["sse", "longpoll"]);
+    const m = await b.conversation.send("over long-poll");
+    await b.messagesAtLeast(1);
+    expect(b.messages[0]?.id).toBe(m.id);
+    proxy.pass();
+  });
+
+  it("without a WebSocket class (plain Node), auto starts on SSE; websocket is a config error", async () => {
+    const conv = await w.conversation(["tc"]);
+    const c = record(clients.make("tc", { WebSocket: undefined }), conv);
+    await c.conversation.ready();
+    expect(c.conversation.transportKind).toBe("sse");
+    expect(() =>
+      createParleyClient({ url: w.server.url, token: "t", transport: "websocket", WebSocket: undefined }),
+    ).toThrow(/WebSocket/);
+  });
+});
+
+describe("liveness of the HTTP transports", () => {
+  for (const transport of ["sse", "longpoll"] as const) {
+    it(`${transport}: a half-open connection is found and resumed, exactly once`, async () => {
+      proxy.pass();
+      const conv = await w.conversation(["td", "tw2"]);
+      const d = record(
+        clients.make("td", { url: proxy.url, transport, requestTimeoutMs: 1000, longPollWaitSeconds: 1 }),
+        conv,
+      );
+      const watcher = record(clients.make("tw2"), conv);
+      await Promise.all([d.conversation.ready(), watcher.conversation.ready()]);
+      const sent = ["before"];
+      await watcher.conversation.send("before");
+      await d.messagesAtLeast(1);
+      proxy.stall();
+      for (let i = 0; i < 3; i++) {
+        sent.push(`stalled-${i}`);
+        await watcher.conversation.send(`stalled-${i}`);
+      }
+      await d.until(() => d.conversation.state === State.Reconnecting, 6000, "noticed");
+      proxy.pass();
+      await expectExactlyOnce(await w.as("tw2"), conv, sent, [d, watcher]);
+    });
+  }
+});
+
+describe("wake signals", () => {
+  it("online and a visible tab cut a long reconnect wait short", async () => {
+    proxy.pass();
+    const win = new EventTarget();
+    const doc = Object.assign(new EventTarget(), { visibilityState: "hidden" });
+    const conv = await w.conversation(["te"]);
+    const e = record(
+      clients.make("te", {
+        url: proxy.url,
+        window: win,
+        document: doc,
+        reconnectDelay: { minMs: 20_000, maxMs: 20_000 },
+      }),
+      conv,
+    );
+    await e.conversation.ready();
+    for (const [signal, fire] of [
+      ["online", () => win.dispatchEvent(new Event("online"))],
+      [
+        "visible",
+        () => {
+          doc.visibilityState = "visible";
+          doc.dispatchEvent(new Event("visibilitychange"));
+        },
+      ],
+    ] as const) {
+      const lives = e.states.filter((s) => s.newState === State.Live).length;
+      proxy.cutAll();
+      await e.until(() => e.conversation.state === State.Reconnecting, 3000, `${signal}: dropped`);
+      await sleep(100);
+      const t0 = Date.now();
+      fire();
+      await e.until(
+        () => e.states.filter((s) => s.newState === State.Live).length > lives,
+        3000,
+        `${signal}: back`,
+      );
+      expect(Date.now() - t0).toBeLessThan(2000);
+      doc.visibilityState = "hidden";
+    }
+  });
+});
+
+describe("inbox", () => {
+  it("loads the thread list and keeps unread counts live", async () => {
+    const c1 = await w.conversation(["ia", "ib"], { title: "one" });
+    const c2 = await w.conversation(["ia", "ic"], { title: "two" });
+    await send(await w.as("ib"), c1, "i1");
+    const client = clients.make("ia");
+    const inbox = client.inbox();
+    const updates: string[] = [];
+    inbox.on("thread", (t) => updates.push(`${t.id}:${t.unread}`));
+    await inbox.ready();
+    expect(inbox.threads.map((t) => t.id).slice(0, 2)).toEqual([c1, c2]);
+    expect(inbox.threads.find((t) => t.id === c1)?.unread).toBe(1);
+    await send(await w.as("ic"), c2, "i2");
+    await send(await w.as("ic"), c2, "i3");
+    for (let i = 0; i < 100 && inbox.threads.find((t) => t.id === c2)?.unread !== 2; i++) await sleep(50);
+    expect(inbox.threads[0]?.id).toBe(c2);
+    expect(inbox.threads[0]?.unread).toBe(2);
+    expect(inbox.unread).toBe(3);
+    const conv = client.conversation(c2, { after: 0 });
+    await conv.ready();
+    await conv.markRead(2);
+    for (let i = 0; i < 100 && inbox.threads.find((t) => t.id === c2)?.unread !== 0; i++) await sleep(50);
+    expect(inbox.threads.find((t) => t.id === c2)?.unread).toBe(0);
+    expect(updates).toContain(`${c2}:0`);
+  });
+});
