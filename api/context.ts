@@ -1,8 +1,8 @@
 /** Request helpers shared by the routes: who is asking, and what they sent. */
 import type { Context } from "hono";
 import type { z } from "zod";
+import type { Directory } from "../party/core/directory.ts";
 import { ParleyError } from "../party/core/errors.ts";
-import type { RelayHub } from "../party/core/hub.ts";
 import type { Limits } from "../party/core/limits.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "./auth.ts";
@@ -10,7 +10,8 @@ import type { OriginPolicy } from "./origins.ts";
 
 /** Everything the API needs from its host. */
 export interface ApiDeps {
-  hub: RelayHub;
+  /** Where conversations live: this process's hub, or Durable Objects. */
+  directory: Directory;
   auth: Authenticator;
   limits: Limits;
   origins: OriginPolicy;

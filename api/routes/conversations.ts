@@ -37,14 +37,14 @@ export const conversationRoutes = new Hono<ApiEnv>()
   .post("/", async (c) => {
     const { app } = await serverOf(c);
     const input = await bodyOf(c, createSchema, "conversation");
-    const conversation = await c.var.deps.hub.createConversation(app, input);
+    const conversation = await c.var.deps.directory.createConversation(app, input);
     return c.json({ conversation }, 201);
   })
   .get("/", async (c) => {
     const user = await userOf(c);
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const cursor = decodeCursor(c.req.query("cursor"));
-    const rows = await c.var.deps.hub.store.listThreads(user.app, user.userId, { limit, cursor });
+    const rows = await c.var.deps.directory.listThreads(user.app, user.userId, { limit, cursor });
     const last = rows[rows.length - 1];
     return c.json({
       conversations: rows.map(({ lastActivityAt: _, ...item }) => item),
@@ -53,23 +53,23 @@ export const conversationRoutes = new Hono<ApiEnv>()
   })
   .get("/:id", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.hub.room(principal.app, conversationIdOf(c));
-    if (principal.kind === "user" && !room.isMember(principal.userId)) {
+    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+    if (principal.kind === "user" && !(await room.isMember(principal.userId))) {
       throw new ParleyError("forbidden", "you are not a member of this conversation");
     }
-    return c.json({ conversation: room.describe() });
+    return c.json({ conversation: await room.describe() });
   })
   .put("/:id/members/:userId", async (c) => {
     const { app } = await serverOf(c);
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
-    const room = await c.var.deps.hub.room(app, conversationIdOf(c));
+    const room = await c.var.deps.directory.room(app, conversationIdOf(c));
     await room.addMember(userId, new Date().toISOString());
     return c.body(null, 204);
   })
   .delete("/:id/members/:userId", async (c) => {
     const { app } = await serverOf(c);
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
-    const room = await c.var.deps.hub.room(app, conversationIdOf(c));
+    const room = await c.var.deps.directory.room(app, conversationIdOf(c));
     await room.removeMember(userId);
     return c.body(null, 204);
   });

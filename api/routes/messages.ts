@@ -10,7 +10,6 @@ import {
   principalOf,
   userFromQueryOrHeader,
 } from "../context.ts";
-import { SseConnection } from "../sse-connection.ts";
 
 /** Splits the server key's `senderId` from the message fields. */
 function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
@@ -23,7 +22,7 @@ function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
 export const messageRoutes = new Hono<ApiEnv>()
   .post("/:id/messages", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.hub.room(principal.app, conversationIdOf(c));
+    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
     const { senderId: claimed, rest } = splitSender(await jsonBody(c));
     let senderId: string;
     if (principal.kind === "server") {
@@ -58,7 +57,7 @@ export const messageRoutes = new Hono<ApiEnv>()
         throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
       waitMs = Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
     }
-    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
+    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
     const page = await room.history(user.userId, { after, before, limit, waitMs });
     return c.json(page);
   })
@@ -71,27 +70,12 @@ export const messageRoutes = new Hono<ApiEnv>()
         throw new ParleyError("bad_request", "Last-Event-ID must be a seq");
       after = Number(lastEventId);
     }
-    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
-    if (!room.isMember(user.userId))
-      throw new ParleyError("forbidden", "you are not a member of this conversation");
-    const releaseSlot = c.var.deps.hub.acquireConnection(user.app, user.userId);
-    if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
-    let peer: ReturnType<typeof room.connect> = null;
-    const connection = new SseConnection(c.var.deps.limits.sseKeepAliveMs, () => {
-      releaseSlot();
-      if (peer) room.leave(peer);
-    });
-    peer = room.connect(
-      connection,
-      { app: user.app, userId: user.userId, instanceId: c.req.query("_pk") },
+    return c.var.deps.directory.openEventStream({
+      app: user.app,
+      conversationId: conversationIdOf(c),
+      userId: user.userId,
       after,
-    );
-    c.req.raw.signal.addEventListener("abort", () => connection.close(1001, "client went away"));
-    return new Response(connection.stream, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache, no-transform",
-        "x-accel-buffering": "no",
-      },
+      instanceId: c.req.query("_pk"),
+      signal: c.req.raw.signal,
     });
   });

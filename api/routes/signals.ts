@@ -6,20 +6,20 @@ import { type ApiEnv, bodyOf, conversationIdOf, userFromQueryOrHeader, userOf } 
 export const signalRoutes = new Hono<ApiEnv>()
   .post("/:id/typing", async (c) => {
     const user = await userOf(c);
-    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
-    room.typing(user.userId);
+    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    await room.typing(user.userId);
     return c.body(null, 204);
   })
   .post("/:id/read", async (c) => {
     const user = await userOf(c);
-    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
-    room.presence(user.userId); // membership first: a non-member learns nothing from a 400
+    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    await room.presence(user.userId); // membership first: a non-member learns nothing from a 400
     const { seq } = await bodyOf(c, readInputSchema, "read receipt");
     await room.markRead(user.userId, seq);
     return c.body(null, 204);
   })
   .get("/:id/presence", async (c) => {
     const user = await userFromQueryOrHeader(c);
-    const room = await c.var.deps.hub.room(user.app, conversationIdOf(c));
-    return c.json({ online: room.presence(user.userId) });
+    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    return c.json({ online: await room.presence(user.userId) });
   });

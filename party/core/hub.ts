@@ -4,11 +4,13 @@
  * route every request and socket through one hub.
  */
 import { ConversationRoom, type InboxRouter, type RoomEnvironment } from "./conversation-room.ts";
+import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
 import { randomId } from "./ids.ts";
 import { InboxRoom } from "./inbox-room.ts";
 import type { Limits } from "./limits.ts";
-import type { Store } from "./store.ts";
+import { SseConnection } from "./sse-connection.ts";
+import type { Store, ThreadCursor } from "./store.ts";
 import type { ThreadItem } from "./types.ts";
 
 export interface HubOptions {
@@ -19,15 +21,9 @@ export interface HubOptions {
   defer?: (fn: () => void) => void;
 }
 
-export interface NewConversation {
-  id?: string | undefined;
-  title?: string | undefined;
-  members: string[];
-}
-
 const keyOf = (app: string, id: string) => `${app}\u0000${id}`;
 
-export class RelayHub implements InboxRouter {
+export class RelayHub implements InboxRouter, Directory {
   readonly store: Store;
   readonly limits: Limits;
   readonly env: RoomEnvironment;
@@ -112,6 +108,28 @@ export class RelayHub implements InboxRouter {
       createdAt: now,
       members: members.map((userId) => ({ userId, lastReadSeq: 0 })),
     };
+  }
+
+  listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {
+    return this.store.listThreads(app, userId, page);
+  }
+
+  /** An SSE subscriber: a connection like a socket, counted against the user's connection cap. */
+  async openEventStream(request: EventStreamRequest): Promise<Response> {
+    const room = await this.room(request.app, request.conversationId);
+    if (!room.isMember(request.userId))
+      throw new ParleyError("forbidden", "you are not a member of this conversation");
+    const releaseSlot = this.acquireConnection(request.app, request.userId);
+    if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
+    let peer: ReturnType<typeof room.connect> = null;
+    const connection = new SseConnection(this.limits.sseKeepAliveMs, () => {
+      releaseSlot();
+      if (peer) room.leave(peer);
+    });
+    const identity = { app: request.app, userId: request.userId, instanceId: request.instanceId };
+    peer = room.connect(connection, identity, request.after);
+    request.signal.addEventListener("abort", () => connection.close(1001, "client went away"));
+    return connection.response();
   }
 
   /** The inbox actor of a user, created on demand. */

@@ -45,7 +45,14 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const onError = (error: unknown, context: string) => log.error(context, error);
   const hub = new RelayHub({ store, limits, onError, defer: setImmediate });
   const auth = new Authenticator(config.apps);
-  const api = createApi({ hub, auth, limits, origins: config.origins, devMode: !config.production, onError });
+  const api = createApi({
+    directory: hub,
+    auth,
+    limits,
+    origins: config.origins,
+    devMode: !config.production,
+    onError,
+  });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);
   const servers = new Set<Server>();

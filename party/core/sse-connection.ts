@@ -1,5 +1,5 @@
-import type { Connection } from "../party/core/connection.ts";
-import type { OutboundFrame } from "../party/core/outbound-frame.ts";
+import type { Connection } from "./connection.ts";
+import type { OutboundFrame } from "./outbound-frame.ts";
 
 const encoder = new TextEncoder();
 /** Bytes the stream holds before it reports backpressure to the room. */
@@ -36,6 +36,17 @@ export class SseConnection implements Connection {
     this.#keepAlive = setInterval(() => this.#write(": ping\n\n"), keepAliveMs);
     (this.#keepAlive as { unref?: () => void }).unref?.();
     this.#write("retry: 1000\n\n");
+  }
+
+  /** The streaming HTTP response that carries this connection. */
+  response(): Response {
+    return new Response(this.stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+      },
+    });
   }
 
   get closed(): boolean {
