@@ -443,6 +443,28 @@ export class ConversationRoom {
     return peer;
   }
 
+  /**
+   * Re-registers a connection that was already live before the room left memory (a Durable
+   * Object waking from hibernation keeps its sockets): no replay, no `synced`, straight to live.
+   * A socket that missed messages while the room slept is not possible: the room only sleeps
+   * with no commit in flight, and every commit reached live sockets before that.
+   */
+  adopt(conn: Connection, identity: ConnectionIdentity): Peer | null {
+    if (!this.#members.has(identity.userId)) {
+      conn.close(CloseCode.forbidden, "not a member of this conversation");
+      return null;
+    }
+    const peer: Peer = {
+      conn,
+      identity,
+      live: true,
+      releasePresence: this.#presence.hold(identity.userId),
+      frameBucket: new TokenBucket(this.env.limits.frameRate, this.env.limits.frameBurst, this.env.now()),
+    };
+    this.#peers.add(peer);
+    return peer;
+  }
+
   /** The transport closed: forget the peer (presence keeps it for the grace period). */
   leave(peer: Peer): void {
     if (!this.#peers.delete(peer)) return;

@@ -59,3 +59,41 @@ export const defaultLimits: Limits = {
   handshakeTimeoutMs: 10_000,
   sseKeepAliveMs: 15_000,
 };
+
+/** The environment variable of each limit (README's configuration table). */
+export const limitEnv: Record<keyof Limits, string> = {
+  maxMessageBytes: "PARLEY_MAX_MESSAGE_BYTES",
+  maxFrameBytes: "PARLEY_MAX_FRAME_BYTES",
+  sendRate: "PARLEY_SEND_RATE",
+  sendBurst: "PARLEY_SEND_BURST",
+  frameRate: "PARLEY_FRAME_RATE",
+  frameBurst: "PARLEY_FRAME_BURST",
+  typingTtlMs: "PARLEY_TYPING_TTL_MS",
+  typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
+  presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
+  heartbeatMs: "PARLEY_HEARTBEAT_MS",
+  bufferSize: "PARLEY_BUFFER_SIZE",
+  pageSize: "PARLEY_PAGE_SIZE",
+  socketBufferBytes: "PARLEY_SOCKET_BUFFER_BYTES",
+  maxWaitSeconds: "PARLEY_MAX_WAIT_SECONDS",
+  roomIdleMs: "PARLEY_ROOM_IDLE_MS",
+  maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",
+  handshakeTimeoutMs: "PARLEY_HANDSHAKE_TIMEOUT_MS",
+  sseKeepAliveMs: "PARLEY_SSE_KEEPALIVE_MS",
+};
+
+/**
+ * The limits set in an environment (only those present). `parse` turns a raw value into a
+ * number or throws the adapter's own configuration error.
+ */
+export function limitsFromEnv(
+  env: Record<string, string | undefined>,
+  parse: (name: string, raw: string) => number,
+): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  for (const [key, name] of Object.entries(limitEnv) as Array<[keyof Limits, string]>) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== "") limits[key] = parse(name, raw);
+  }
+  return limits;
+}

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { AppCredentials } from "../../api/auth.ts";
 import type { OriginPolicy } from "../../api/origins.ts";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
-import { defaultLimits, type Limits } from "../core/limits.ts";
+import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 
 /** Options of `createRelay`; every one has an environment variable (see README). */
@@ -68,27 +68,6 @@ export interface RelayConfig {
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
-
-const limitEnv: Record<keyof Limits, string> = {
-  maxMessageBytes: "PARLEY_MAX_MESSAGE_BYTES",
-  maxFrameBytes: "PARLEY_MAX_FRAME_BYTES",
-  sendRate: "PARLEY_SEND_RATE",
-  sendBurst: "PARLEY_SEND_BURST",
-  frameRate: "PARLEY_FRAME_RATE",
-  frameBurst: "PARLEY_FRAME_BURST",
-  typingTtlMs: "PARLEY_TYPING_TTL_MS",
-  typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
-  presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
-  heartbeatMs: "PARLEY_HEARTBEAT_MS",
-  bufferSize: "PARLEY_BUFFER_SIZE",
-  pageSize: "PARLEY_PAGE_SIZE",
-  socketBufferBytes: "PARLEY_SOCKET_BUFFER_BYTES",
-  maxWaitSeconds: "PARLEY_MAX_WAIT_SECONDS",
-  roomIdleMs: "PARLEY_ROOM_IDLE_MS",
-  maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",
-  handshakeTimeoutMs: "PARLEY_HANDSHAKE_TIMEOUT_MS",
-  sseKeepAliveMs: "PARLEY_SSE_KEEPALIVE_MS",
-};
 
 function positiveNumber(name: string, raw: string): number {
   const n = Number(raw);
@@ -167,12 +146,7 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     }
     options.logLevel = env.PARLEY_LOG as LogLevel;
   }
-  const limits: Partial<Limits> = {};
-  for (const [key, name] of Object.entries(limitEnv) as Array<[keyof Limits, string]>) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== "") limits[key] = positiveNumber(name, raw);
-  }
-  options.limits = limits;
+  options.limits = limitsFromEnv(env, positiveNumber);
   const apps = await appsFromEnv(env);
   if (apps) options.apps = apps;
   return options;

@@ -31,11 +31,14 @@ export interface StartOptions {
   runtime?: Runtime;
 }
 
-export type Runtime = "node" | "deno";
+export type Runtime = "node" | "deno" | "workers";
 
 /** The command that runs the relay under a runtime. */
 function serverCommand(runtime: Runtime): { command: string; args: string[] } {
   if (runtime === "node") return { command: process.execPath, args: ["--import", "tsx", "bin/parley.ts"] };
+  // `npm run dev:workers`: sqld + migrations + wrangler dev (workerd), stopped together on SIGTERM.
+  if (runtime === "workers")
+    return { command: process.execPath, args: ["--import", "tsx", "bin/dev-workers.ts"] };
   return denoRelayCommand();
 }
 
