@@ -79,6 +79,8 @@ export class ConversationServer extends Server<Env> {
       const peer = room.adopt(new DurableSocket(ws), identity);
       if (peer) this.#peers.set(ws.id, peer);
     }
+    // One line per (re)start: after hibernation this shows the sockets that were kept.
+    console.log(`parley: room ${this.name} started at seq ${room.lastSeq} with ${this.#peers.size} kept sockets`);
   }
 
   /** The room, loaded from libSQL on first use; null while the conversation does not exist. */
