@@ -36,6 +36,8 @@ describe("workers: hibernation", () => {
     expect(
       (await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "h4", body: "4" })).status,
     ).toBe(201);
+    // The restart's log line travels through the server's stdout: allow it a moment to arrive.
+    for (let i = 0; i < 40 && starts() === before; i++) await sleep(50);
     expect(starts(), "the room was not evicted while idle (no restart after the send)").toBeGreaterThan(
       before,
     );
