@@ -13,6 +13,7 @@ export function startupBanner(config: RelayConfig, url: string): string {
     config.devSecretsFile
       ? `  secrets     ${config.devSecretsFile} (generated once, kept)`
       : "  secrets     from the environment",
+    `  demo        ${url}/demo   (open it: two users chatting side by side)`,
     "",
     "  Try it:",
     `    curl -s -X POST ${url}/v1/conversations -H 'Authorization: Bearer ${key}' \\`,

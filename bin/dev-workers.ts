@@ -95,12 +95,16 @@ async function main(): Promise<void> {
     ...(config.production ? [] : ([["PARLEY_DEV", "1"]] as Array<[string, string]>)),
     ...(passthrough as Array<[string, string]>),
   ];
+  // A free inspector port too: the default (9229) would stop a second instance from starting.
+  const inspectorPort = await freePort("127.0.0.1");
   const args = [
     "dev",
     "--port",
     String(port),
     "--ip",
     host,
+    "--inspector-port",
+    String(inspectorPort),
     "--persist-to",
     `${config.dataDir}/wrangler-state`,
   ];

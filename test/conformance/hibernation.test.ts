@@ -22,7 +22,7 @@ describe("workers: hibernation", () => {
       ).toBe(201);
     }
     expect(await bob.waitForMessages(3)).toEqual([1, 2, 3]);
-    const starts = () => w.server.output().split(`room default/${conv} started`).length - 1;
+    const starts = () => w.server.output().split(`room default:${conv} started`).length - 1;
     const before = starts();
 
     // Idle: workerd evicts a hibernatable object after about 10-20 s without events (any request
@@ -42,7 +42,7 @@ describe("workers: hibernation", () => {
       before,
     );
     expect(w.server.output()).toMatch(
-      new RegExp(`room default/${conv} started at seq 3 with 1 kept sockets`),
+      new RegExp(`room default:${conv} started at seq 3 with 1 kept sockets`),
     );
 
     expect(await bob.waitForMessages(4)).toEqual([1, 2, 3, 4]);
