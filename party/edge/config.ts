@@ -83,4 +83,6 @@ export const IDENTITY_HEADERS = {
   app: "x-parley-app",
   user: "x-parley-user",
   instance: "x-parley-instance",
+  /** The resume point, also as a header: PartyKit's stubs do not keep the query string. */
+  after: "x-parley-after",
 } as const;

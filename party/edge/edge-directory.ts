@@ -101,6 +101,7 @@ export class EdgeDirectory implements Directory {
       [IDENTITY_HEADERS.user]: request.userId,
     });
     if (request.instanceId) headers.set(IDENTITY_HEADERS.instance, request.instanceId);
+    if (request.after !== undefined) headers.set(IDENTITY_HEADERS.after, String(request.after));
     const url = `https://conversation/events${request.after === undefined ? "" : `?after=${request.after}`}`;
     return actor.fetch(new Request(url, { headers, signal: request.signal }));
   }

@@ -66,6 +66,11 @@ export function identityOf(headers: Headers): ConnectionIdentity {
   return { app, userId, instanceId: headers.get(IDENTITY_HEADERS.instance) ?? undefined };
 }
 
+/** `after` of a forwarded request: the gate's header, else the query string. */
+function resumePoint(request: Request): string | null {
+  return request.headers.get(IDENTITY_HEADERS.after) ?? new URL(request.url).searchParams.get("after");
+}
+
 /** The RoomApi methods the HTTP API may call over RPC. */
 const CALLABLE = [
   "isMember",
@@ -145,7 +150,7 @@ export class RoomHost {
     const identity = identityOf(request.headers);
     const room = await this.#required();
     remember(identity);
-    const after = new URL(request.url).searchParams.get("after");
+    const after = resumePoint(request);
     const peer = room.connect(new EdgeSocket(ws), identity, after ? Number(after) : undefined);
     if (peer) this.#peers.set(ws.id, peer);
   }
@@ -171,7 +176,7 @@ export class RoomHost {
   async events(request: Request): Promise<Response> {
     const room = await this.#required();
     const identity = identityOf(request.headers);
-    const after = new URL(request.url).searchParams.get("after");
+    const after = resumePoint(request);
     let peer: Peer | null = null;
     const connection = new SseConnection(this.config().limits.sseKeepAliveMs, () => {
       if (peer) room.leave(peer);

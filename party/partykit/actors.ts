@@ -1,0 +1,68 @@
+/**
+ * How the PartyKit adapter reaches its actors: PartyKit has no Durable Object RPC, so the API
+ * calls rooms and inboxes with internal HTTP requests. They carry `x-parley-internal` (the
+ * server key), and parties refuse any request from outside without it.
+ */
+import type * as Party from "partykit/server";
+import type { ThreadItem } from "../core/types.ts";
+import type { WireResult } from "../core/wire-errors.ts";
+import { inboxName, roomName } from "../edge/config.ts";
+import type { EdgeActors } from "../edge/edge-directory.ts";
+import type { RoomMethod } from "../edge/room-host.ts";
+import type { SocketForwarding } from "../edge/socket-gate.ts";
+
+export const INTERNAL_HEADER = "x-parley-internal";
+
+/** True for a request one of our own parties made (it carries the server key). */
+export function isInternal(request: Request, env: Record<string, unknown>): boolean {
+  const key = env.PARLEY_SERVER_KEY;
+  return typeof key === "string" && key.length > 0 && request.headers.get(INTERNAL_HEADER) === key;
+}
+
+function internalHeaders(env: Record<string, unknown>, from?: Headers): Headers {
+  const headers = new Headers(from);
+  headers.set(INTERNAL_HEADER, String(env.PARLEY_SERVER_KEY ?? ""));
+  return headers;
+}
+
+/** A request forwarded to a party stub: same method, headers (plus the internal one) and body. */
+function forward(request: Request, env: Record<string, unknown>): Request {
+  return new Request(request, { headers: internalHeaders(env, request.headers) });
+}
+
+export function partykitActors(
+  parties: Party.Context["parties"],
+  env: Record<string, unknown>,
+): EdgeActors & SocketForwarding {
+  const conversations = parties.conversation;
+  const inboxes = parties.inbox;
+  if (!conversations || !inboxes)
+    throw new Error("parley (partykit): partykit.json must define the parties conversation and inbox");
+  return {
+    async room(app, id) {
+      const stub = conversations.get(roomName(app, id));
+      return {
+        async call(method: RoomMethod, args: unknown[]) {
+          const response = await stub.fetch({
+            method: "POST",
+            headers: internalHeaders(
+              env,
+              new Headers({ "content-type": "application/json", "x-parley-rpc": "1" }),
+            ),
+            body: JSON.stringify({ method, args }),
+          });
+          return (await response.json()) as WireResult<unknown>;
+        },
+        fetch: (request) => stub.fetch(forward(request, env)),
+      };
+    },
+    inbox: (app, userId, request) => inboxes.get(inboxName(app, userId)).fetch(forward(request, env)),
+    async deliverToInbox(app: string, userId: string, item: ThreadItem) {
+      await inboxes.get(inboxName(app, userId)).fetch({
+        method: "POST",
+        headers: internalHeaders(env, new Headers({ "content-type": "application/json" })),
+        body: JSON.stringify(item),
+      });
+    },
+  };
+}
