@@ -8,7 +8,9 @@ import { LibsqlStore } from "./libsql-store.ts";
 
 export function openWebStore(url: string, authToken?: string): LibsqlStore {
   if (url.startsWith("file:")) {
-    throw new Error(`PARLEY_DB_URL=${url}: workerd has no files; use a libSQL server URL (libsql://, https://)`);
+    throw new Error(
+      `PARLEY_DB_URL=${url}: workerd has no files; use a libSQL server URL (libsql://, https://)`,
+    );
   }
   return new LibsqlStore(createClient({ url, ...(authToken ? { authToken } : {}) }));
 }
