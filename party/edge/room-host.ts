@@ -87,6 +87,7 @@ export type RoomMethod = (typeof CALLABLE)[number] | "exists" | "admission";
 
 export class RoomHost {
   #room: ConversationRoom | null = null;
+  #loading: Promise<ConversationRoom | null> | undefined;
   #peers = new Map<string, Peer>();
 
   constructor(
@@ -97,12 +98,28 @@ export class RoomHost {
     private readonly deliverToInbox: (app: string, userId: string, item: ThreadItem) => void,
   ) {}
 
-  /** The room, loaded from libSQL on first use; null while the conversation does not exist. */
-  async load(): Promise<ConversationRoom | null> {
-    if (this.#room) return this.#room;
-    const { app, key } = splitName(this.name);
-    this.#room = await ConversationRoom.load(app, key, this.#environment());
-    return this.#room;
+  /**
+   * The room, loaded from libSQL on first use; null while the conversation does not exist.
+   * Single-flight: a socket may connect while `onStart` is still loading (PartyKit does not
+   * wait), and two loads would make two rooms, one of them with sockets that never hear.
+   */
+  load(): Promise<ConversationRoom | null> {
+    if (this.#room) return Promise.resolve(this.#room);
+    if (!this.#loading) {
+      const { app, key } = splitName(this.name);
+      this.#loading = ConversationRoom.load(app, key, this.#environment()).then(
+        (room) => {
+          this.#room = room;
+          this.#loading = undefined;
+          return room;
+        },
+        (error: unknown) => {
+          this.#loading = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.#loading;
   }
 
   async #required(): Promise<ConversationRoom> {
@@ -131,7 +148,8 @@ export class RoomHost {
     if (!room) return;
     for (const ws of kept) {
       const identity = ws.state as ConnectionIdentity | null;
-      if (!identity) continue;
+      // A socket that connected while this start was loading is already a peer: never twice.
+      if (!identity || this.#peers.has(ws.id)) continue;
       const peer = room.adopt(new EdgeSocket(ws), identity);
       if (peer) this.#peers.set(ws.id, peer);
     }

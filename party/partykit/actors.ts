@@ -25,9 +25,15 @@ function internalHeaders(env: Record<string, unknown>, from?: Headers): Headers 
   return headers;
 }
 
-/** A request forwarded to a party stub: same method, headers (plus the internal one) and body. */
-function forward(request: Request, env: Record<string, unknown>): Request {
-  return new Request(request, { headers: internalHeaders(env, request.headers) });
+/**
+ * A request forwarded to a party stub: same method, headers (plus the internal one) and body,
+ * with the path naming the app's own room. PartyKit takes `room.id` from the URL, so a socket
+ * that kept `/parties/conversation/<id>` would give the object the wrong (un-namespaced) name.
+ */
+function forward(request: Request, env: Record<string, unknown>, party: string, name: string): Request {
+  const url = new URL(request.url);
+  url.pathname = `/parties/${party}/${encodeURIComponent(name)}`;
+  return new Request(url, new Request(request, { headers: internalHeaders(env, request.headers) }));
 }
 
 export function partykitActors(
@@ -53,10 +59,11 @@ export function partykitActors(
           });
           return (await response.json()) as WireResult<unknown>;
         },
-        fetch: (request) => stub.fetch(forward(request, env)),
+        fetch: (request) => stub.fetch(forward(request, env, "conversation", roomName(app, id))),
       };
     },
-    inbox: (app, userId, request) => inboxes.get(inboxName(app, userId)).fetch(forward(request, env)),
+    inbox: (app, userId, request) =>
+      inboxes.get(inboxName(app, userId)).fetch(forward(request, env, "inbox", inboxName(app, userId))),
     async deliverToInbox(app: string, userId: string, item: ThreadItem) {
       await inboxes.get(inboxName(app, userId)).fetch({
         method: "POST",
