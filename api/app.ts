@@ -13,6 +13,7 @@ import { conversationRoutes } from "./routes/conversations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { widgetRoutes } from "./routes/widget.ts";
 
 export type { ApiDeps } from "./context.ts";
 
@@ -37,6 +38,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1/conversations", conversationRoutes);
   api.route("/v1/conversations", messageRoutes);
   api.route("/v1/conversations", signalRoutes);
+  api.route("/", widgetRoutes);
   api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));
   api.onError((error, c) => errorResponse(c, error, deps.onError));
   return api;

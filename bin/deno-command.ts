@@ -1,7 +1,10 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-/** The permissions the relay needs under Deno: sockets, the data folder, env, and the native libSQL addon. */
+/**
+ * The permissions the relay needs under Deno: sockets, the data folder, env, the native libSQL
+ * addon, and running esbuild's binary (it bundles `/widget.js` on first request).
+ */
 export const DENO_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
@@ -9,6 +12,7 @@ export const DENO_PERMISSIONS = [
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
+  "--allow-run",
 ] as const;
 
 /**

@@ -1,0 +1,114 @@
+/**
+ * The widget as the relay serves it: `/widget.js` (size budget, caching, compression), the
+ * dev-only demo, and a source check that user text never goes through an HTML parser.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, type ServerHandle, startServer } from "../helpers/server.ts";
+import { useServer } from "../helpers/world.ts";
+
+/** Widget + SDK, minified and gzipped, must stay within this. */
+const BUDGET_BYTES = 30 * 1024;
+
+describe("/widget.js and /demo", () => {
+  const w = useServer();
+
+  it(`is one script of widget + SDK within ${BUDGET_BYTES / 1024} KB gzipped`, async () => {
+    const res = await fetch(`${w.server.url}/widget.js`, { headers: { "Accept-Encoding": "identity" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    const code = Buffer.from(await res.arrayBuffer());
+    const gzipped = gzipSync(code, { level: 9 }).length;
+    console.log(`widget.js: ${code.length} bytes minified, ${gzipped} bytes gzipped`);
+    expect(gzipped).toBeLessThanOrEqual(BUDGET_BYTES);
+    const text = code.toString("utf8");
+    expect(text).toContain("parley-chat");
+    expect(text).not.toMatch(/\bfrom\s*"node:|require\("ws"\)/);
+  });
+
+  it("is served gzipped when asked, and revalidates with its ETag", async () => {
+    const plain = Buffer.from(
+      await (
+        await fetch(`${w.server.url}/widget.js`, { headers: { "Accept-Encoding": "identity" } })
+      ).arrayBuffer(),
+    );
+    // Node's fetch would decompress for us; ask the raw bytes through a plain request instead.
+    const { request } = await import("node:http");
+    const raw = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const req = request(`${w.server.url}/widget.js`, { headers: { "Accept-Encoding": "gzip" } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(raw.headers["content-encoding"]).toBe("gzip");
+    expect(gunzipSync(raw.body).equals(plain)).toBe(true);
+    const etag = raw.headers.etag as string;
+    expect(etag).toMatch(/^"[0-9a-f]+"$/);
+    const again = await fetch(`${w.server.url}/widget.js`, { headers: { "If-None-Match": etag } });
+    expect(again.status).toBe(304);
+  });
+
+  it("dev mode: /demo shows two users side by side, /demo?user= one chat", async () => {
+    const pair = await fetch(`${w.server.url}/demo`);
+    expect(pair.status).toBe(200);
+    expect(pair.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(pair.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const html = await pair.text();
+    expect(html).toContain('src="/demo?user=alice&amp;conversation=demo-welcome"');
+    expect(html).toContain('src="/demo?user=bob&amp;conversation=demo-welcome"');
+    // The query is read in the browser, never echoed into the page.
+    const one = await fetch(`${w.server.url}/demo?user=%3Cscript%3E&conversation=x`);
+    expect(one.status).toBe(200);
+    const page = await one.text();
+    expect(page).toContain('<script src="/widget.js"></script>');
+    expect(page.toLowerCase()).not.toContain("%3cscript%3e");
+    expect(page).toBe(await (await fetch(`${w.server.url}/demo?user=bob`)).text());
+    // The demo conversations exist (seeded once, however often the page loads).
+    // `npm start`'s banner links to it.
+    expect(w.server.output()).toContain(`${w.server.url}/demo `);
+    const admin = w.admin;
+    const res = await admin.get("/v1/conversations/demo-welcome");
+    expect(res.status).toBe(200);
+    expect(res.json.conversation.lastSeq).toBe(2);
+  });
+});
+
+describe("production", () => {
+  let server: ServerHandle;
+  beforeAll(async () => {
+    server = await startServer({ env: { NODE_ENV: "production" } });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("serves /widget.js but has no demo", async () => {
+    expect((await fetch(`${server.url}/widget.js`)).status).toBe(200);
+    for (const p of ["/demo", "/demo?user=alice&conversation=demo-welcome"]) {
+      const res = await fetch(`${server.url}${p}`);
+      expect(res.status, p).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    }
+  });
+});
+
+describe("widget sources", () => {
+  it("never hand text to an HTML parser", async () => {
+    const dir = path.join(repoRoot, "client", "widget");
+    const files = (await readdir(dir)).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) {
+      const source = await readFile(path.join(dir, file), "utf8");
+      expect(source, file).not.toMatch(
+        /innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser/,
+      );
+    }
+  });
+});
