@@ -1,31 +1,9 @@
 /** The shapes the relay speaks (see CONTRACT.md): messages, thread rows, pages and frames. */
 
-/** A stored chat message. */
-export interface Message {
-  id: string;
-  conversationId: string;
-  /** Per-conversation number: 1, 2, 3 … with no gaps. */
-  seq: number;
-  senderId: string;
-  /** The sender's idempotency key. */
-  clientMessageId: string;
-  body: string;
-  meta?: Record<string, unknown>;
-  /** ISO-8601, set by the server when the message was committed. */
-  createdAt: string;
-}
+import type { Message, ThreadItem } from "../party/core/types.ts";
 
-/** One row of a user's thread list (`GET /v1/conversations`, inbox `thread` frames). */
-export interface ThreadItem {
-  id: string;
-  title: string | null;
-  members: string[];
-  lastSeq: number;
-  lastReadSeq: number;
-  /** Messages from others above `lastReadSeq`. */
-  unread: number;
-  lastMessage: Message | null;
-}
+/** A stored message and a thread-list row: the relay's own definitions (type-only, no code). */
+export type { Message, ThreadItem };
 
 /** `GET /v1/conversations/:id`. */
 export interface ConversationInfo {

@@ -9,6 +9,7 @@ import { CloseCode, ParleyError } from "./errors.ts";
 import { randomId } from "./ids.ts";
 import { InboxRoom } from "./inbox-room.ts";
 import type { Limits } from "./limits.ts";
+import { createConversation } from "./new-conversation.ts";
 import { SseConnection } from "./sse-connection.ts";
 import type { Store, ThreadCursor } from "./store.ts";
 import type { ThreadItem } from "./types.ts";
@@ -79,35 +80,10 @@ export class RelayHub implements InboxRouter, Directory {
 
   /** Creates a conversation (409 when the id is taken) and tells its members' inboxes. */
   async createConversation(app: string, input: NewConversation) {
-    const now = new Date(this.env.now()).toISOString();
-    const id = input.id ?? randomId("c_");
-    const members = [...new Set(input.members)];
-    const conversation = { id, title: input.title ?? null, lastSeq: 0, createdAt: now, lastActivityAt: now };
-    let created: boolean;
-    try {
-      created = await this.store.createConversation(app, conversation, members);
-    } catch (error) {
-      this.env.onError(error, `creating ${app}/${id}`);
-      throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
-    }
-    if (!created) throw new ParleyError("conflict", `conversation "${id}" already exists`);
-    const item: ThreadItem = {
-      id,
-      title: conversation.title,
-      members,
-      lastSeq: 0,
-      lastReadSeq: 0,
-      unread: 0,
-      lastMessage: null,
-    };
-    for (const userId of members) if (this.isListening(app, userId)) this.deliver(app, userId, item);
-    return {
-      id,
-      title: conversation.title,
-      lastSeq: 0,
-      createdAt: now,
-      members: members.map((userId) => ({ userId, lastReadSeq: 0 })),
-    };
+    const { view, thread } = await createConversation(this.store, app, input, this.env.onError);
+    for (const { userId } of view.members)
+      if (this.isListening(app, userId)) this.deliver(app, userId, thread);
+    return view;
   }
 
   listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {

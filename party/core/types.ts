@@ -2,8 +2,10 @@
 export interface Message {
   id: string;
   conversationId: string;
+  /** Per-conversation number: 1, 2, 3 … with no gaps. */
   seq: number;
   senderId: string;
+  /** The sender's idempotency key. */
   clientMessageId: string;
   body: string;
   meta?: Record<string, unknown>;
@@ -32,6 +34,7 @@ export interface ThreadItem {
   members: string[];
   lastSeq: number;
   lastReadSeq: number;
+  /** Messages from others above `lastReadSeq`. */
   unread: number;
   lastMessage: Message | null;
 }

@@ -10,7 +10,7 @@ import type {
   RoomApi,
 } from "../core/directory.ts";
 import { ParleyError } from "../core/errors.ts";
-import { randomId } from "../core/ids.ts";
+import { createConversation } from "../core/new-conversation.ts";
 import type { ThreadCursor } from "../core/store.ts";
 import type { ThreadItem } from "../core/types.ts";
 import { fromWire, type WireResult } from "../core/wire-errors.ts";
@@ -59,30 +59,13 @@ export class EdgeDirectory implements Directory {
   }
 
   async createConversation(app: string, input: NewConversation) {
-    const now = new Date().toISOString();
-    const id = input.id ?? randomId("c_");
-    const members = [...new Set(input.members)];
-    const conversation = { id, title: input.title ?? null, lastSeq: 0, createdAt: now, lastActivityAt: now };
-    if (!(await this.config().store.createConversation(app, conversation, members))) {
-      throw new ParleyError("conflict", `conversation "${id}" already exists`);
-    }
-    const item: ThreadItem = {
-      id,
-      title: conversation.title,
-      members,
-      lastSeq: 0,
-      lastReadSeq: 0,
-      unread: 0,
-      lastMessage: null,
-    };
-    await Promise.allSettled(members.map((userId) => this.actors.deliverToInbox(app, userId, item)));
-    return {
-      id,
-      title: conversation.title,
-      lastSeq: 0,
-      createdAt: now,
-      members: members.map((userId) => ({ userId, lastReadSeq: 0 })),
-    };
+    const { view, thread } = await createConversation(this.config().store, app, input, (error, context) =>
+      console.error(`parley: ${context}`, error),
+    );
+    await Promise.allSettled(
+      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, thread)),
+    );
+    return view;
   }
 
   listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {

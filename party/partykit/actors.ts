@@ -6,10 +6,10 @@
 import type * as Party from "partykit/server";
 import type { ThreadItem } from "../core/types.ts";
 import type { WireResult } from "../core/wire-errors.ts";
-import { inboxName, roomName } from "../edge/config.ts";
+import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
 import type { EdgeActors } from "../edge/edge-directory.ts";
 import type { RoomMethod } from "../edge/room-host.ts";
-import type { SocketForwarding } from "../edge/socket-gate.ts";
+import { gateSocket, type SocketForwarding } from "../edge/socket-gate.ts";
 
 export const INTERNAL_HEADER = "x-parley-internal";
 
@@ -72,4 +72,18 @@ export function partykitActors(
       });
     },
   };
+}
+
+/** `onBeforeConnect` of both parties: internal forwards pass; client sockets go through the gate. */
+export async function beforeConnect(req: Party.Request, lobby: Party.Lobby): Promise<Party.Request> {
+  const request = req as unknown as Request;
+  if (isInternal(request, lobby.env)) return req;
+  const answer = await gateSocket(request, edgeConfig(lobby.env), partykitActors(lobby.parties, lobby.env));
+  return (answer ?? new Response("Not Found", { status: 404 })) as unknown as Party.Request;
+}
+
+/** `onBeforeRequest` of both parties: plain HTTP to a party is internal only (clients use the API). */
+export function internalOnly(req: Party.Request, lobby: Party.Lobby): Party.Request {
+  if (isInternal(req as unknown as Request, lobby.env)) return req;
+  return new Response("Not Found", { status: 404 }) as unknown as Party.Request;
 }

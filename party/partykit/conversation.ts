@@ -6,8 +6,7 @@ import type * as Party from "partykit/server";
 import { edgeConfig } from "../edge/config.ts";
 import type { RoomMethod } from "../edge/room-host.ts";
 import { RoomHost } from "../edge/room-host.ts";
-import { gateSocket } from "../edge/socket-gate.ts";
-import { isInternal, partykitActors } from "./actors.ts";
+import { beforeConnect, internalOnly, isInternal, partykitActors } from "./actors.ts";
 
 export default class ConversationParty implements Party.Server {
   readonly options: Party.ServerOptions = { hibernate: true };
@@ -57,17 +56,6 @@ export default class ConversationParty implements Party.Server {
     return this.#host.events(request);
   }
 
-  /** Sockets: verified and admitted here, then forwarded to the app's own room. */
-  static async onBeforeConnect(req: Party.Request, lobby: Party.Lobby) {
-    const request = req as unknown as Request;
-    if (isInternal(request, lobby.env)) return req;
-    const answer = await gateSocket(request, edgeConfig(lobby.env), partykitActors(lobby.parties, lobby.env));
-    return (answer ?? new Response("Not Found", { status: 404 })) as unknown as Party.Request;
-  }
-
-  /** Plain HTTP to a room is internal only: clients use the API. */
-  static onBeforeRequest(req: Party.Request, lobby: Party.Lobby) {
-    if (isInternal(req as unknown as Request, lobby.env)) return req;
-    return new Response("Not Found", { status: 404 }) as unknown as Party.Request;
-  }
+  static onBeforeConnect = beforeConnect;
+  static onBeforeRequest = internalOnly;
 }

@@ -1,10 +1,8 @@
 /** A user's inbox as a PartyKit party: their live thread list. Rooms POST thread items here. */
 import type * as Party from "partykit/server";
 import type { ThreadItem } from "../core/types.ts";
-import { edgeConfig } from "../edge/config.ts";
 import { inboxConnect, inboxDeliver, inboxMessage } from "../edge/inbox-host.ts";
-import { gateSocket } from "../edge/socket-gate.ts";
-import { isInternal, partykitActors } from "./actors.ts";
+import { beforeConnect, internalOnly, isInternal } from "./actors.ts";
 
 export default class InboxParty implements Party.Server {
   readonly options: Party.ServerOptions = { hibernate: true };
@@ -33,15 +31,6 @@ export default class InboxParty implements Party.Server {
     return new Response(null, { status: 204 });
   }
 
-  static async onBeforeConnect(req: Party.Request, lobby: Party.Lobby) {
-    const request = req as unknown as Request;
-    if (isInternal(request, lobby.env)) return req;
-    const answer = await gateSocket(request, edgeConfig(lobby.env), partykitActors(lobby.parties, lobby.env));
-    return (answer ?? new Response("Not Found", { status: 404 })) as unknown as Party.Request;
-  }
-
-  static onBeforeRequest(req: Party.Request, lobby: Party.Lobby) {
-    if (isInternal(req as unknown as Request, lobby.env)) return req;
-    return new Response("Not Found", { status: 404 }) as unknown as Party.Request;
-  }
+  static onBeforeConnect = beforeConnect;
+  static onBeforeRequest = internalOnly;
 }

@@ -1,0 +1,49 @@
+/**
+ * Creating a conversation, the same on every runtime: one store write (409 when the id is
+ * taken), then the members' first thread-list row, which each host delivers its own way.
+ */
+import type { ConversationView, NewConversation } from "./directory.ts";
+import { ParleyError } from "./errors.ts";
+import { randomId } from "./ids.ts";
+import type { Store } from "./store.ts";
+import type { ThreadItem } from "./types.ts";
+
+export interface CreatedConversation {
+  view: ConversationView & { createdAt: string };
+  /** The new thread as every member's inbox should show it. */
+  thread: ThreadItem;
+}
+
+export async function createConversation(
+  store: Store,
+  app: string,
+  input: NewConversation,
+  onError: (error: unknown, context: string) => void,
+): Promise<CreatedConversation> {
+  const now = new Date().toISOString();
+  const id = input.id ?? randomId("c_");
+  const members = [...new Set(input.members)];
+  const title = input.title ?? null;
+  let created: boolean;
+  try {
+    created = await store.createConversation(
+      app,
+      { id, title, lastSeq: 0, createdAt: now, lastActivityAt: now },
+      members,
+    );
+  } catch (error) {
+    onError(error, `creating ${app}/${id}`);
+    throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+  }
+  if (!created) throw new ParleyError("conflict", `conversation "${id}" already exists`);
+  return {
+    view: {
+      id,
+      title,
+      lastSeq: 0,
+      createdAt: now,
+      members: members.map((userId) => ({ userId, lastReadSeq: 0 })),
+    },
+    thread: { id, title, members, lastSeq: 0, lastReadSeq: 0, unread: 0, lastMessage: null },
+  };
+}
