@@ -43,6 +43,11 @@ export interface ConversationEvents extends SessionEvents {
   read: { userId: string; seq: number };
   /** Who is online in this conversation. */
   presence: { online: string[] };
+  /**
+   * A message entered the outbox: from `send()`, or restored from storage after a reload. Show it
+   * as pending until `sent` or `failed` names its `clientMessageId`.
+   */
+  queued: OutboxEntry;
   /** An outbox entry was stored by the relay (also for entries restored after a reload). */
   sent: { clientMessageId: string; message: Message };
   /** An outbox entry was refused for good (conflict, too large, forbidden …). */
@@ -141,6 +146,7 @@ export class Conversation extends Session<ConversationEvents> {
       conversationId: cfg.id,
       transmit: (entry) => this.#transmit(entry),
       retryDelay: cfg.retryDelay,
+      onQueued: (entry) => this.emit("queued", entry),
       onSent: (entry, message) => this.emit("sent", { clientMessageId: entry.clientMessageId, message }),
       onFailed: (entry, error) => {
         this.emit("failed", { clientMessageId: entry.clientMessageId, error });

@@ -19,6 +19,8 @@ export interface OutboxOptions {
   /** One attempt to have the relay store the entry. */
   transmit: (entry: OutboxEntry) => Promise<Message>;
   retryDelay: BackoffOptions;
+  /** An entry entered the outbox: a new send, or one restored from storage after a reload. */
+  onQueued: (entry: OutboxEntry) => void;
   onSent: (entry: OutboxEntry, message: Message) => void;
   onFailed: (entry: OutboxEntry, error: ParleyClientError) => void;
   /** Storage trouble is reported, never fatal: the entry still goes out from memory. */
@@ -73,6 +75,7 @@ export class Outbox {
       );
       // Queued synchronously: the call order is the send order.
       this.#queue.push({ entry, persisted, resolve, reject, attempts: 0 });
+      this.opts.onQueued(entry);
       void this.#pump();
     });
   }
@@ -95,6 +98,7 @@ export class Outbox {
     // Older than anything sent in this run; after the head if it is already in flight.
     const at = this.#running ? 1 : 0;
     this.#queue.splice(Math.min(at, this.#queue.length), 0, ...restored);
+    for (const { entry } of restored) this.opts.onQueued(entry);
     void this.#pump();
   }
 

@@ -18,8 +18,6 @@ const PAGE = 40;
 const TOP_MARGIN = 120;
 /** The sender is shown again after this much silence. */
 const GROUP_MS = 5 * 60_000;
-/** How often restored outbox entries are picked up (a reload restores them asynchronously). */
-const PENDING_POLL_MS = 400;
 /** "Caught up" stays this long. */
 const CAUGHT_UP_MS = 3000;
 
@@ -83,6 +81,7 @@ export class ConversationView {
       c.on("typing", ({ users }) => this.#renderTyping(users)),
       c.on("read", () => this.#renderSeen()),
       c.on("presence", ({ online }) => this.#renderPresence(online)),
+      c.on("queued", (entry) => this.#addPending(entry)),
       c.on("sent", ({ clientMessageId, message }) => this.#onSent(clientMessageId, message)),
       c.on("failed", ({ clientMessageId, error }) => this.#onFailed(clientMessageId, error)),
       c.on("error", (e) => {
@@ -108,12 +107,10 @@ export class ConversationView {
       globalThis.removeEventListener?.("offline", onNetwork);
       document.removeEventListener("visibilitychange", onVisible);
     });
-    const poll = setInterval(() => this.#pollPending(), PENDING_POLL_MS);
-    this.#offs.push(() => clearInterval(poll));
     this.#onState({ oldState: c.state, newState: c.state } as StateChange);
     this.#renderPresence(c.online);
     this.#renderTyping(c.typingUsers);
-    this.#pollPending();
+    this.#showPending();
     // Already caught up (an object kept open for its outbox): load from where it is.
     if (c.lastSeq !== undefined) void this.#load(c.lastSeq);
   }
@@ -127,10 +124,8 @@ export class ConversationView {
 
   /** Queues a message in the outbox and shows it as pending. */
   send(body: string): void {
-    const c = this.conversation;
-    c.send(body).catch(() => undefined); // refusals arrive as `failed` events
-    const entry = c.pending.at(-1);
-    if (entry && entry.body === body) this.#addPending(entry);
+    // Shown at once by the `queued` event; refusals arrive as `failed` events.
+    this.conversation.send(body).catch(() => undefined);
     this.#scrollToBottom();
   }
 
@@ -311,8 +306,8 @@ export class ConversationView {
     this.ui.list.append(li);
   }
 
-  /** Entries restored from storage after a reload show up here. */
-  #pollPending(): void {
+  /** Entries already in the outbox when this view opened (later ones arrive as `queued`). */
+  #showPending(): void {
     for (const entry of this.conversation.pending) this.#addPending(entry);
   }
 

@@ -35,7 +35,14 @@ describe("conversation basics", () => {
     const d = record(clients.make("bd"), conv, "end");
     await Promise.all([c.conversation.ready(), d.conversation.ready()]);
     expect(c.messages).toEqual([]);
-    const m = await c.conversation.send("hello", { meta: { k: 1 } });
+    const queued: string[] = [];
+    c.conversation.on("queued", (entry) => queued.push(`${entry.clientMessageId}:${entry.body}`));
+    const sending = c.conversation.send("hello", { meta: { k: 1 } });
+    // Queued synchronously, before the relay answers: a UI shows it as pending at once.
+    expect(queued).toHaveLength(1);
+    expect(c.conversation.pending.map((e) => e.body)).toEqual(["hello"]);
+    const m = await sending;
+    expect(queued).toEqual([`${m.clientMessageId}:hello`]);
     expect(m).toMatchObject({ seq: 2, body: "hello", senderId: "bc", meta: { k: 1 } });
     await d.messagesAtLeast(1);
     await c.messagesAtLeast(1);
