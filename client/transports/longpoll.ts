@@ -7,7 +7,7 @@
  */
 import type { HttpApi } from "../http.ts";
 import { closeForError } from "./http-close.ts";
-import type { Transport, TransportClose, TransportHandlers, TransportTimings } from "./transport.ts";
+import { type Transport, TransportBase, type TransportHandlers, type TransportTimings } from "./transport.ts";
 
 export interface LongPollTarget {
   api: HttpApi;
@@ -18,20 +18,19 @@ export interface LongPollTarget {
 
 const PAGE = 200;
 
-export class LongPollTransport implements Transport {
+export class LongPollTransport extends TransportBase implements Transport {
   readonly kind = "longpoll";
   readonly canSend = false;
   #abort = new AbortController();
-  #opened = false;
-  #done = false;
   #lastActivity = Date.now();
   #signals: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly target: LongPollTarget,
     private readonly timings: TransportTimings,
-    private readonly handlers: TransportHandlers,
+    handlers: TransportHandlers,
   ) {
+    super(handlers);
     void this.#run();
   }
 
@@ -46,22 +45,22 @@ export class LongPollTransport implements Transport {
         cursor = head.lastSeq;
       }
       let synced = false;
-      while (!this.#done) {
+      while (!this.done) {
         const wait = synced ? this.timings.longPollWaitSeconds : 0;
         const page = await api.history(
           conversationId,
           { after: cursor, limit: PAGE, wait },
           { signal, timeoutMs: wait * 1000 + connectTimeout },
         );
-        if (this.#done) return;
+        if (this.done) return;
         this.#lastActivity = Date.now();
-        if (!this.#opened) {
-          this.#opened = true;
+        if (!this.opened) {
+          this.opened = true;
           this.handlers.onOpen();
           this.#startSignals();
         }
         for (const message of page.messages) {
-          if (this.#done) return;
+          if (this.done) return;
           if (message.seq <= cursor) continue;
           this.handlers.onFrame({ type: "message", message });
           cursor = message.seq;
@@ -72,7 +71,7 @@ export class LongPollTransport implements Transport {
         }
       }
     } catch (error) {
-      this.#finish(closeForError(error, this.#opened));
+      this.finish(closeForError(error, this.opened));
     }
   }
 
@@ -85,7 +84,7 @@ export class LongPollTransport implements Transport {
           api.conversation(conversationId, { signal }),
           api.presence(conversationId, { signal }),
         ]);
-        if (this.#done) return;
+        if (this.done) return;
         for (const m of info.members) {
           this.handlers.onFrame({ type: "read", userId: m.userId, seq: m.lastReadSeq });
         }
@@ -110,20 +109,7 @@ export class LongPollTransport implements Transport {
     return Date.now() - this.#lastActivity;
   }
 
-  close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-  }
-
-  #finish(info: Omit<TransportClose, "opened">): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-    this.handlers.onClose({ ...info, opened: this.#opened });
-  }
-
-  #stop(): void {
+  protected override stop(): void {
     clearInterval(this.#signals);
     this.#abort.abort();
   }

@@ -11,7 +11,13 @@ import { errorFromResponse, type FetchLike } from "../http.ts";
 import { CloseCode } from "../reasons.ts";
 import { closeForError, closeForStatus } from "./http-close.ts";
 import { SseParser } from "./sse-parser.ts";
-import type { Transport, TransportClose, TransportHandlers, TransportTimings } from "./transport.ts";
+import {
+  type Transport,
+  TransportBase,
+  type TransportClose,
+  type TransportHandlers,
+  type TransportTimings,
+} from "./transport.ts";
 
 export interface SseTarget {
   /** Full URL of `/v1/conversations/<id>/events` with its query (`after`, `_pk`). */
@@ -20,26 +26,25 @@ export interface SseTarget {
   fetch: FetchLike;
 }
 
-export class SseTransport implements Transport {
+export class SseTransport extends TransportBase implements Transport {
   readonly kind = "sse";
   readonly canSend = false;
   #abort = new AbortController();
-  #opened = false;
-  #done = false;
   #lastActivity = Date.now();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     target: SseTarget,
     private readonly timings: TransportTimings,
-    private readonly handlers: TransportHandlers,
+    handlers: TransportHandlers,
   ) {
+    super(handlers);
     void this.#run(target);
   }
 
   async #run(target: SseTarget): Promise<void> {
     const connectTimer = setTimeout(
-      () => this.#finish({ code: CloseCode.abnormal, reason: "connect timeout" }),
+      () => this.finish({ code: CloseCode.abnormal, reason: "connect timeout" }),
       this.timings.connectTimeoutMs,
     );
     let res: Response;
@@ -50,21 +55,21 @@ export class SseTransport implements Transport {
         cache: "no-store",
       });
     } catch (error) {
-      this.#finish(closeForError(error, false));
+      this.finish(closeForError(error, false));
       return;
     } finally {
       clearTimeout(connectTimer);
     }
-    if (this.#done) {
+    if (this.done) {
       await res.body?.cancel().catch(() => undefined);
       return;
     }
     if (res.status !== 200 || !res.body) {
       const error = await errorFromResponse(res);
-      this.#finish(closeForStatus(res.status, error.message, false, error.retryAfterMs));
+      this.finish(closeForStatus(res.status, error.message, false, error.retryAfterMs));
       return;
     }
-    this.#opened = true;
+    this.opened = true;
     this.#lastActivity = Date.now();
     this.#startWatchdog();
     this.handlers.onOpen();
@@ -72,23 +77,23 @@ export class SseTransport implements Transport {
     const decoder = new TextDecoder();
     const parser = new SseParser();
     try {
-      while (!this.#done) {
+      while (!this.done) {
         const { done, value } = await reader.read();
         if (done) break;
         this.#lastActivity = Date.now();
         for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
-          if (this.#done) break;
+          if (this.done) break;
           if (event.event === "close") {
-            this.#finish(parseClose(event.data));
+            this.finish(parseClose(event.data));
             break;
           }
           const frame = parseServerFrame(event.data);
           if (frame) this.handlers.onFrame(frame);
         }
       }
-      this.#finish({ code: CloseCode.abnormal, reason: "the event stream ended" });
+      this.finish({ code: CloseCode.abnormal, reason: "the event stream ended" });
     } catch (error) {
-      this.#finish(closeForError(error, true));
+      this.finish(closeForError(error, true));
     } finally {
       reader.cancel().catch(() => undefined);
     }
@@ -99,7 +104,7 @@ export class SseTransport implements Transport {
     this.#watchdog = setInterval(
       () => {
         if (Date.now() - this.#lastActivity > idle) {
-          this.#finish({ code: CloseCode.abnormal, reason: "no data on the stream", heartbeatTimeout: true });
+          this.finish({ code: CloseCode.abnormal, reason: "no data on the stream", heartbeatTimeout: true });
         }
       },
       Math.max(50, Math.min(1000, Math.floor(idle / 4))),
@@ -118,20 +123,7 @@ export class SseTransport implements Transport {
     return Date.now() - this.#lastActivity;
   }
 
-  close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-  }
-
-  #finish(info: Omit<TransportClose, "opened">): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-    this.handlers.onClose({ ...info, opened: this.#opened });
-  }
-
-  #stop(): void {
+  protected override stop(): void {
     clearInterval(this.#watchdog);
     this.#abort.abort();
   }

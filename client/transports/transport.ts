@@ -57,3 +57,30 @@ export interface TransportTimings {
   /** Long-poll: how often to refresh presence and read positions, which it cannot stream. */
   signalPollMs: number;
 }
+
+/**
+ * The once-only ending every transport shares: `close()` by the session (no handler runs after
+ * it) or `finish()` by the connection itself (`onClose` exactly once).
+ */
+export abstract class TransportBase {
+  protected opened = false;
+  protected done = false;
+
+  constructor(protected readonly handlers: TransportHandlers) {}
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.stop();
+  }
+
+  protected finish(info: Omit<TransportClose, "opened">): void {
+    if (this.done) return;
+    this.done = true;
+    this.stop();
+    this.handlers.onClose({ ...info, opened: this.opened });
+  }
+
+  /** Releases what the connection holds (sockets, timers, requests). */
+  protected abstract stop(): void;
+}

@@ -10,7 +10,7 @@ import { parseServerFrame } from "../frames.ts";
 import { CloseCode } from "../reasons.ts";
 import type { ClientFrame } from "../types.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import type { Transport, TransportClose, TransportHandlers, TransportTimings } from "./transport.ts";
+import { type Transport, TransportBase, type TransportHandlers, type TransportTimings } from "./transport.ts";
 
 export interface WebSocketTarget {
   /** The relay's base URL (`http(s)://host[:port][/prefix]`). */
@@ -26,26 +26,21 @@ export interface WebSocketTarget {
 
 const OPEN = 1;
 
-export class WebSocketTransport implements Transport {
+export class WebSocketTransport extends TransportBase implements Transport {
   readonly kind = "websocket";
   readonly canSend = true;
   #socket: PartySocket;
-  #opened = false;
-  #done = false;
   #heartbeat: Heartbeat;
 
-  constructor(
-    target: WebSocketTarget,
-    timings: TransportTimings,
-    private readonly handlers: TransportHandlers,
-  ) {
+  constructor(target: WebSocketTarget, timings: TransportTimings, handlers: TransportHandlers) {
+    super(handlers);
     const url = new URL(target.baseUrl);
     const prefix = url.pathname.replace(/^\/+|\/+$/g, "");
     this.#heartbeat = new Heartbeat(
       timings.heartbeatMs,
       timings.pongTimeoutMs,
       () => this.send({ type: "ping" }),
-      () => this.#finish({ code: CloseCode.abnormal, reason: "heartbeat timeout", heartbeatTimeout: true }),
+      () => this.finish({ code: CloseCode.abnormal, reason: "heartbeat timeout", heartbeatTimeout: true }),
     );
     this.#socket = new PartySocket({
       host: url.host,
@@ -61,13 +56,13 @@ export class WebSocketTransport implements Transport {
       connectionTimeout: timings.connectTimeoutMs,
     });
     this.#socket.addEventListener("open", () => {
-      if (this.#done) return;
-      this.#opened = true;
+      if (this.done) return;
+      this.opened = true;
       this.#heartbeat.start();
       this.handlers.onOpen();
     });
     this.#socket.addEventListener("message", (event: MessageEvent) => {
-      if (this.#done) return;
+      if (this.done) return;
       this.#heartbeat.alive();
       if (typeof event.data !== "string") return;
       const frame = parseServerFrame(event.data);
@@ -76,8 +71,8 @@ export class WebSocketTransport implements Transport {
     this.#socket.addEventListener("close", (event) => {
       // Before `open`, partysocket reports failures as a synthetic close (often 1000): it is a
       // failed attempt whatever the code says.
-      this.#finish(
-        this.#opened
+      this.finish(
+        this.opened
           ? { code: event.code, reason: event.reason }
           : { code: CloseCode.abnormal, reason: event.reason || "could not connect" },
       );
@@ -88,7 +83,7 @@ export class WebSocketTransport implements Transport {
   }
 
   send(frame: ClientFrame): boolean {
-    if (this.#done || this.#socket.readyState !== OPEN) return false;
+    if (this.done || this.#socket.readyState !== OPEN) return false;
     return this.#socket.send(JSON.stringify(frame));
   }
 
@@ -100,20 +95,7 @@ export class WebSocketTransport implements Transport {
     return this.#heartbeat.idleMs();
   }
 
-  close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-  }
-
-  #finish(info: Omit<TransportClose, "opened">): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#stop();
-    this.handlers.onClose({ ...info, opened: this.#opened });
-  }
-
-  #stop(): void {
+  protected override stop(): void {
     this.#heartbeat.stop();
     try {
       this.#socket.close(CloseCode.normal, "client closed");
