@@ -1,7 +1,7 @@
 /** Request helpers shared by the routes: who is asking, and what they sent. */
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { Directory } from "../party/core/directory.ts";
+import type { Directory, RoomApi } from "../party/core/directory.ts";
 import { ParleyError } from "../party/core/errors.ts";
 import type { Limits } from "../party/core/limits.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
@@ -79,4 +79,10 @@ export function intQuery(c: ApiContext, name: string): number | undefined {
   if (raw === undefined || raw === "") return undefined;
   if (!/^\d{1,15}$/.test(raw)) throw new ParleyError("bad_request", `${name} must be a non-negative integer`);
   return Number(raw);
+}
+
+/** 403 unless `userId` is a member; checked before the body, so a non-member learns nothing from a 400. */
+export async function requireMember(room: RoomApi, userId: string, who = "you are"): Promise<void> {
+  if (!(await room.isMember(userId)))
+    throw new ParleyError("forbidden", `${who} not a member of this conversation`);
 }

@@ -10,6 +10,7 @@ import {
   conversationIdOf,
   intQuery,
   principalOf,
+  requireMember,
   serverOf,
   userOf,
 } from "../context.ts";
@@ -54,9 +55,7 @@ export const conversationRoutes = new Hono<ApiEnv>()
   .get("/:id", async (c) => {
     const principal = await principalOf(c);
     const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
-    if (principal.kind === "user" && !(await room.isMember(principal.userId))) {
-      throw new ParleyError("forbidden", "you are not a member of this conversation");
-    }
+    if (principal.kind === "user") await requireMember(room, principal.userId);
     return c.json({ conversation: await room.describe() });
   })
   .put("/:id/members/:userId", async (c) => {

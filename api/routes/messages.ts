@@ -8,6 +8,7 @@ import {
   intQuery,
   jsonBody,
   principalOf,
+  requireMember,
   userFromQueryOrHeader,
 } from "../context.ts";
 
@@ -35,8 +36,7 @@ export const messageRoutes = new Hono<ApiEnv>()
       }
       senderId = principal.userId;
     }
-    if (!room.isMember(senderId))
-      throw new ParleyError("forbidden", `${senderId} is not a member of this conversation`);
+    await requireMember(room, senderId, `${senderId} is`);
     const input = parseOrThrow(sendInputSchema, rest, "message");
     const { message, created } = await room.send(senderId, input);
     return c.json({ message }, created ? 201 : 200);

@@ -1,7 +1,14 @@
 /** Typing, read receipts and presence: the ephemeral side of a conversation. */
 import { Hono } from "hono";
 import { readInputSchema } from "../../party/core/validation.ts";
-import { type ApiEnv, bodyOf, conversationIdOf, userFromQueryOrHeader, userOf } from "../context.ts";
+import {
+  type ApiEnv,
+  bodyOf,
+  conversationIdOf,
+  requireMember,
+  userFromQueryOrHeader,
+  userOf,
+} from "../context.ts";
 
 export const signalRoutes = new Hono<ApiEnv>()
   .post("/:id/typing", async (c) => {
@@ -13,7 +20,7 @@ export const signalRoutes = new Hono<ApiEnv>()
   .post("/:id/read", async (c) => {
     const user = await userOf(c);
     const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
-    await room.presence(user.userId); // membership first: a non-member learns nothing from a 400
+    await requireMember(room, user.userId);
     const { seq } = await bodyOf(c, readInputSchema, "read receipt");
     await room.markRead(user.userId, seq);
     return c.body(null, 204);

@@ -157,6 +157,12 @@ export function conformanceSuite(fixture: Fixture): void {
       const conv = await w.conversation(["ann"]);
       const outsider = await w.as("zed");
       expectError(await outsider.get(`/v1/conversations/${conv}/messages`), 403, "forbidden");
+      expectError(
+        await outsider.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "x", body: "intruder" }),
+        403,
+        "forbidden",
+      );
+      expect((await (await w.as("ann")).get(`/v1/conversations/${conv}/messages`)).json.lastSeq).toBe(0);
       const noToken = await fetch(`${w.server.url}/v1/conversations/${conv}/messages`);
       expect(noToken.status).toBe(401);
       const socket = await w.socket("zed", conv);
