@@ -67,8 +67,11 @@ export interface Peer {
 
 interface MemberState {
   lastReadSeq: number;
-  /** Messages from others above lastReadSeq. */
-  unread: number;
+  /**
+   * The member's own messages above lastReadSeq. Unread (others' messages above lastReadSeq)
+   * is derived from it, so a commit touches only the sender, not every member.
+   */
+  ownAboveRead: number;
 }
 
 interface CommitPlan {
@@ -144,7 +147,11 @@ export class ConversationRoom {
     const unread = await env.store.countUnread(app, id);
     const members = new Map<string, MemberState>();
     for (const m of loaded.members) {
-      members.set(m.userId, { lastReadSeq: m.lastReadSeq, unread: unread.get(m.userId) ?? 0 });
+      const aboveRead = loaded.conversation.lastSeq - m.lastReadSeq;
+      members.set(m.userId, {
+        lastReadSeq: m.lastReadSeq,
+        ownAboveRead: aboveRead - (unread.get(m.userId) ?? 0),
+      });
     }
     return new ConversationRoom(app, loaded.conversation, members, recent, env);
   }
@@ -398,7 +405,8 @@ export class ConversationRoom {
     }
     this.#keys.set(idempotencyKey(message.senderId, message.clientMessageId), message);
     this.#typing.delete(message.senderId);
-    for (const [userId, member] of this.#members) if (userId !== message.senderId) member.unread++;
+    const sender = this.#members.get(message.senderId);
+    if (sender) sender.ownAboveRead++;
     this.#broadcast(entry.frame);
   }
 
@@ -634,7 +642,8 @@ export class ConversationRoom {
         throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
       }
       if (member.lastReadSeq !== target) return; // a later read moved it further meanwhile
-      member.unread = await this.#unreadAbove(userId, target);
+      const unread = await this.#unreadAbove(userId, target);
+      member.ownAboveRead = this.lastSeq - target - unread;
       this.#broadcast(frames.read(userId, target));
       this.#notifyInbox(userId);
     });
@@ -684,7 +693,7 @@ export class ConversationRoom {
       members: this.#memberIds,
       lastSeq: this.lastSeq,
       lastReadSeq: member.lastReadSeq,
-      unread: member.unread,
+      unread: this.lastSeq - member.lastReadSeq - member.ownAboveRead,
       lastMessage: last,
     };
   }
@@ -700,7 +709,7 @@ export class ConversationRoom {
       if (this.#members.has(userId)) return;
       await this.env.store.addMember(this.app, this.id, userId, joinedAt);
       const unread = await this.#unreadAbove(userId, 0);
-      this.#members.set(userId, { lastReadSeq: 0, unread });
+      this.#members.set(userId, { lastReadSeq: 0, ownAboveRead: this.lastSeq - unread });
       this.#memberIds = [...this.#members.keys()];
       this.#notifyInbox(userId);
     });

@@ -171,3 +171,26 @@ describe("store failures", () => {
     await hub.close();
   });
 });
+
+describe("unread counts", () => {
+  it("exclude the member's own messages, below and inside the buffer, and survive a reload", async () => {
+    const hub = hubOver(store, { bufferSize: 5 });
+    await hub.createConversation("default", { id: "u1", members: ["a", "b"] });
+    const room = await hub.room("default", "u1");
+    // 12 messages: a sends the even ones, b the odd ones.
+    for (let i = 1; i <= 12; i++)
+      await room.send(i % 2 ? "b" : "a", { clientMessageId: `k${i}`, body: `${i}` });
+    expect(room.threadItem("a").unread).toBe(6);
+    expect(room.threadItem("b").unread).toBe(6);
+    // A read position below the buffer (seq 8..12 in memory): counted from the store.
+    await room.markRead("a", 3);
+    expect(room.threadItem("a").unread).toBe(4); // b's 5, 7, 9, 11
+    await room.send("a", { clientMessageId: "k13", body: "13" });
+    expect(room.threadItem("a").unread).toBe(4);
+    expect(room.threadItem("b").unread).toBe(7);
+    await hub.close();
+    const reloaded = await hubOver(store, { bufferSize: 5 }).room("default", "u1");
+    expect(reloaded.threadItem("a")).toMatchObject({ unread: 4, lastReadSeq: 3, lastSeq: 13 });
+    expect(reloaded.threadItem("b")).toMatchObject({ unread: 7, lastReadSeq: 0 });
+  });
+});
