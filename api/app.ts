@@ -3,10 +3,10 @@
  * `api.fetch`; sockets are upgraded by the adapters, not here.
  */
 import { Hono } from "hono";
-import { cors } from "hono/cors";
 import { ParleyError } from "../party/core/errors.ts";
 import { limitBody } from "./body-limit.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
+import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
 import { originAllowed } from "./origins.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
@@ -25,10 +25,10 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
   api.use(
     cors({
-      origin: (origin) => (originAllowed(origin, deps.origins) ? origin : null),
-      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"],
-      exposeHeaders: ["Retry-After"],
+      allowed: (origin) => originAllowed(origin, deps.origins),
+      methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      headers: ["Authorization", "Content-Type", "Last-Event-ID"],
+      expose: ["Retry-After"],
       maxAge: 600,
     }),
   );

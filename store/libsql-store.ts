@@ -3,7 +3,7 @@
  * hot path (`appendMessages`) is one `batch` = one transaction, so a group of messages becomes
  * durable together or not at all.
  */
-import type { Client, InStatement } from "@libsql/client";
+import type { Client } from "@libsql/client";
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import {
@@ -13,6 +13,8 @@ import {
   type ThreadCursor,
 } from "../party/core/store.ts";
 import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
+import { type AppendRows, commitGroup, isDuplicateKey } from "./append-rows.ts";
+import { applyPragmas, recoveringWrite } from "./recovering-write.ts";
 import * as schema from "./schema.ts";
 
 const { conversations, members, messages } = schema;
@@ -33,50 +35,6 @@ function toMessage(row: MessageRow): Message {
   return message;
 }
 
-const MESSAGE_COLUMNS =
-  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
-const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** Rows per INSERT: 9 parameters each stays far below SQLite's parameter limit. */
-const ROWS_PER_INSERT = 500;
-
-/** One room's batch waiting for the shared commit. */
-interface AppendJob {
-  app: string;
-  conversationId: string;
-  batch: readonly Message[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-/**
- * The INSERTs for some rooms' batches: one statement per 500 rows, whatever room they belong
- * to. The conversations' lastSeq follows by trigger (migration 0001).
- */
-function insertStatements(jobs: readonly AppendJob[]): InStatement[] {
-  const statements: InStatement[] = [];
-  let args: Array<string | number | null> = [];
-  let rows = 0;
-  const flush = () => {
-    if (rows === 0) return;
-    statements.push({ sql: MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", "), args });
-    args = [];
-    rows = 0;
-  };
-  for (const { app, conversationId, batch } of jobs) {
-    for (const m of batch) {
-      args.push(app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body);
-      args.push(m.meta === undefined ? null : JSON.stringify(m.meta), m.createdAt);
-      if (++rows === ROWS_PER_INSERT) flush();
-    }
-  }
-  flush();
-  return statements;
-}
-
-/** The idempotency index refused a row: a retried key. Other constraint errors stay as they are. */
-const isDuplicateKey = (error: unknown) =>
-  error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
-
 /**
  * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
  * with qualified names: inside the subquery a bare "app" would mean the messages row's own.
@@ -85,40 +43,56 @@ const UNREAD_OF_MEMBER_ROW = sql.raw(
   `SELECT count(*) FROM messages m WHERE m.app = "members"."app" AND m.conversation_id = "members"."conversation_id" AND m.seq > "members"."last_read_seq" AND m.sender_id != "members"."user_id"`,
 );
 
+/** Runs the group commit somewhere other than this connection (the writer thread). */
+export interface MessageWriter {
+  append(rows: AppendRows): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LibsqlStoreOptions {
+  /** Per-connection settings (synchronous, busy_timeout) to apply to every new connection. */
+  pragmas?: readonly string[];
+  /** Runs the shared commit soon; Node passes setImmediate. */
+  schedule?: (fn: () => void) => void;
+  /** Takes over `appendMessages`; without it, batches commit on this connection. */
+  writer?: MessageWriter;
+}
+
+/** A batch waiting for the in-thread shared commit. */
+interface AppendJob extends AppendRows {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** What the rooms expect from a failed append: DuplicateMessageError for a retried key. */
+const asStoreError = (error: unknown) =>
+  isDuplicateKey(error) && !(error instanceof DuplicateMessageError)
+    ? new DuplicateMessageError(String(error))
+    : error;
+
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
+  readonly #pragmas: readonly string[];
+  readonly #schedule: (fn: () => void) => void;
+  readonly #writer: MessageWriter | undefined;
 
   constructor(
     readonly client: Client,
-    /** Per-connection settings (synchronous, busy_timeout) to apply to every new connection. */
-    private readonly connectionPragmas: readonly string[] = [],
-    /** Runs the shared commit soon; Node passes setImmediate. */
-    private readonly schedule: (fn: () => void) => void = (fn) => setTimeout(fn, 0),
+    options: LibsqlStoreOptions = {},
   ) {
     this.db = drizzle(client, { schema });
+    this.#pragmas = options.pragmas ?? [];
+    this.#schedule = options.schedule ?? ((fn) => setTimeout(fn, 0));
+    this.#writer = options.writer;
   }
 
   /** Applies the per-connection pragmas; call once after opening. */
-  async configureConnection(): Promise<void> {
-    for (const pragma of this.connectionPragmas) await this.client.execute(pragma);
+  configureConnection(): Promise<void> {
+    return applyPragmas(this.client, this.#pragmas);
   }
 
-  /**
-   * After a failed write, starts over on a fresh connection: a statement that failed with
-   * SQLITE_BUSY can stay "in progress" on the old one and make every later COMMIT fail.
-   */
-  async #write<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      try {
-        await this.client.reconnect();
-        await this.configureConnection();
-      } catch {
-        // still failing: the next write tries again
-      }
-      throw error;
-    }
+  #write<T>(work: () => Promise<T>): Promise<T> {
+    return recoveringWrite(this.client, this.#pragmas, work);
   }
 
   async loadConversation(app: string, id: string) {
@@ -207,16 +181,18 @@ export class LibsqlStore implements Store {
   #appendScheduled = false;
 
   /**
-   * Queues a room's batch for the shared commit: every batch that arrives in the same turn of
-   * the event loop, from any room, is written in one transaction, so one fsync serves them all.
+   * Queues a room's batch for the shared commit: on the writer thread when there is one, else
+   * every batch that arrives in the same turn of the event loop, from any room, is written in
+   * one transaction on this connection, so one fsync serves them all.
    */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
     if (batch.length === 0) return Promise.resolve();
+    if (this.#writer) return this.#writer.append({ app, conversationId, batch });
     return new Promise<void>((resolve, reject) => {
       this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
       if (this.#appendScheduled) return;
       this.#appendScheduled = true;
-      this.schedule(() => void this.#commitQueued());
+      this.#schedule(() => void this.#commitQueued());
     });
   }
 
@@ -224,23 +200,15 @@ export class LibsqlStore implements Store {
     this.#appendScheduled = false;
     const jobs = this.#appendQueue;
     this.#appendQueue = [];
-    try {
-      await this.#write(() => this.client.batch(insertStatements(jobs), "write"));
-      for (const job of jobs) job.resolve();
-    } catch (error) {
-      if (jobs.length > 1 && isDuplicateKey(error)) {
-        // One room's retried key must not fail the others: commit each batch on its own.
-        for (const job of jobs) {
-          await this.#write(() => this.client.batch(insertStatements([job]), "write")).then(
-            job.resolve,
-            (e: unknown) => job.reject(isDuplicateKey(e) ? new DuplicateMessageError(String(e)) : e),
-          );
-        }
-        return;
-      }
-      const reported = isDuplicateKey(error) ? new DuplicateMessageError(String(error)) : error;
-      for (const job of jobs) job.reject(reported);
-    }
+    const outcomes = await commitGroup(
+      (statements) => this.#write(() => this.client.batch(statements, "write")),
+      jobs,
+    );
+    jobs.forEach((job, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) job.resolve();
+      else job.reject(asStoreError(outcome.error));
+    });
   }
 
   async readRange(app: string, conversationId: string, query: RangeQuery) {
@@ -369,6 +337,7 @@ export class LibsqlStore implements Store {
   }
 
   async close() {
+    await this.#writer?.close();
     this.client.close();
   }
 }

@@ -9,6 +9,7 @@ import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { LibsqlStore } from "./libsql-store.ts";
+import { applyPragmas } from "./recovering-write.ts";
 
 /**
  * `full`: every commit is fsynced before the ack — survives a process crash, an OS crash and a
@@ -53,8 +54,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     : [];
   // WAL is a property of the file (it persists); the others belong to each connection.
   if (path) await client.execute("PRAGMA journal_mode = WAL");
-  const store = new LibsqlStore(client, pragmas, options.schedule);
-  await store.configureConnection();
+  await applyPragmas(client, pragmas);
   await migrate(drizzle(client), { migrationsFolder });
-  return store;
+  return new LibsqlStore(client, { pragmas, ...(options.schedule ? { schedule: options.schedule } : {}) });
 }

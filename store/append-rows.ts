@@ -1,0 +1,79 @@
+/**
+ * The group commit's SQL, shared by the in-thread writer and the writer thread: many rooms'
+ * batches become one transaction of multi-row INSERTs, and a retried key in one room's batch
+ * does not fail the others.
+ */
+import type { InStatement } from "@libsql/client";
+import type { Message } from "../party/core/types.ts";
+
+/** One room's batch, as the writer receives it. */
+export interface AppendRows {
+  app: string;
+  conversationId: string;
+  batch: readonly Message[];
+}
+
+/** What became of one room's batch: `undefined` when it is durable, else why not. */
+export type AppendOutcome = undefined | { error: unknown };
+
+const MESSAGE_COLUMNS =
+  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
+const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Rows per INSERT: 9 parameters each stays far below SQLite's parameter limit. */
+const ROWS_PER_INSERT = 500;
+
+/**
+ * The INSERTs for some rooms' batches: one statement per 500 rows, whatever room they belong
+ * to. The conversations' lastSeq follows by trigger (migration 0001).
+ */
+export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
+  const statements: InStatement[] = [];
+  let args: Array<string | number | null> = [];
+  let rows = 0;
+  const flush = () => {
+    if (rows === 0) return;
+    statements.push({ sql: MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", "), args });
+    args = [];
+    rows = 0;
+  };
+  for (const { app, conversationId, batch } of jobs) {
+    for (const m of batch) {
+      args.push(app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body);
+      args.push(m.meta === undefined ? null : JSON.stringify(m.meta), m.createdAt);
+      if (++rows === ROWS_PER_INSERT) flush();
+    }
+  }
+  flush();
+  return statements;
+}
+
+/** The idempotency index refused a row: a retried key. Other constraint errors stay as they are. */
+export const isDuplicateKey = (error: unknown): boolean =>
+  error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
+
+/**
+ * Commits the rooms' batches in one transaction through `write` (one libSQL `batch`). When a
+ * retried key refuses the whole transaction, each room's batch is committed on its own, so
+ * only the room that sent the key hears about it.
+ */
+export async function commitGroup(
+  write: (statements: InStatement[]) => Promise<unknown>,
+  jobs: readonly AppendRows[],
+): Promise<AppendOutcome[]> {
+  try {
+    await write(insertStatements(jobs));
+    return jobs.map(() => undefined);
+  } catch (error) {
+    if (jobs.length === 1 || !isDuplicateKey(error)) return jobs.map(() => ({ error }));
+    const outcomes: AppendOutcome[] = [];
+    for (const job of jobs) {
+      outcomes.push(
+        await write(insertStatements([job])).then(
+          () => undefined,
+          (e: unknown) => ({ error: e }),
+        ),
+      );
+    }
+    return outcomes;
+  }
+}
