@@ -19,6 +19,18 @@ export type AppendOutcome = undefined | { error: unknown };
 const MESSAGE_COLUMNS =
   "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
 const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** The one-row INSERT, for a connection that prepares it once. */
+export const INSERT_MESSAGE = MESSAGE_COLUMNS + ROW_PLACEHOLDERS;
+
+/** One message's values, in the order of INSERT_MESSAGE's columns. */
+export function messageValues(
+  app: string,
+  conversationId: string,
+  m: Message,
+): Array<string | number | null> {
+  const meta = m.meta === undefined ? null : JSON.stringify(m.meta);
+  return [app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body, meta, m.createdAt];
+}
 /** Rows per INSERT: 9 parameters each stays far below SQLite's parameter limit. */
 const ROWS_PER_INSERT = 500;
 
@@ -38,8 +50,7 @@ export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
   };
   for (const { app, conversationId, batch } of jobs) {
     for (const m of batch) {
-      args.push(app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body);
-      args.push(m.meta === undefined ? null : JSON.stringify(m.meta), m.createdAt);
+      args.push(...messageValues(app, conversationId, m));
       if (++rows === ROWS_PER_INSERT) flush();
     }
   }
@@ -52,26 +63,28 @@ export const isDuplicateKey = (error: unknown): boolean =>
   error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
 
 /**
- * Commits the rooms' batches in one transaction through `write` (one libSQL `batch`). When a
- * retried key refuses the whole transaction, each room's batch is committed on its own, so
- * only the room that sent the key hears about it.
+ * Commits the rooms' batches through `write`, which stores the batches it is given in one
+ * transaction. When a retried key refuses the whole transaction, each room's batch is
+ * committed on its own, so only the room that sent the key hears about it.
  */
 export async function commitGroup(
-  write: (statements: InStatement[]) => Promise<unknown>,
+  write: (jobs: readonly AppendRows[]) => unknown,
   jobs: readonly AppendRows[],
 ): Promise<AppendOutcome[]> {
   try {
-    await write(insertStatements(jobs));
+    await write(jobs);
     return jobs.map(() => undefined);
   } catch (error) {
     if (jobs.length === 1 || !isDuplicateKey(error)) return jobs.map(() => ({ error }));
     const outcomes: AppendOutcome[] = [];
     for (const job of jobs) {
       outcomes.push(
-        await write(insertStatements([job])).then(
-          () => undefined,
-          (e: unknown) => ({ error: e }),
-        ),
+        await Promise.resolve()
+          .then(() => write([job]))
+          .then(
+            () => undefined,
+            (e: unknown) => ({ error: e }),
+          ),
       );
     }
     return outcomes;

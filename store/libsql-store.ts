@@ -13,7 +13,7 @@ import {
   type ThreadCursor,
 } from "../party/core/store.ts";
 import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
-import { type AppendRows, commitGroup, isDuplicateKey } from "./append-rows.ts";
+import { type AppendRows, commitGroup, insertStatements, isDuplicateKey } from "./append-rows.ts";
 import { applyPragmas, recoveringWrite } from "./recovering-write.ts";
 import * as schema from "./schema.ts";
 
@@ -43,10 +43,13 @@ const UNREAD_OF_MEMBER_ROW = sql.raw(
   `SELECT count(*) FROM messages m WHERE m.app = "members"."app" AND m.conversation_id = "members"."conversation_id" AND m.seq > "members"."last_read_seq" AND m.sender_id != "members"."user_id"`,
 );
 
-/** Runs the group commit somewhere other than this connection (the writer thread). */
-export interface MessageWriter {
-  append(rows: AppendRows): Promise<void>;
-  close(): Promise<void>;
+/** A connection of its own for the group commit (a local file's: `NativeAppendConnection`). */
+export interface AppendConnection {
+  /** Stores the batches in one transaction, or none of them (and throws). */
+  write(jobs: readonly AppendRows[]): void;
+  /** A setting of this connection (e.g. `synchronous`), for checks. */
+  setting(name: string): unknown;
+  close(): void;
 }
 
 export interface LibsqlStoreOptions {
@@ -54,8 +57,8 @@ export interface LibsqlStoreOptions {
   pragmas?: readonly string[];
   /** Runs the shared commit soon; Node passes setImmediate. */
   schedule?: (fn: () => void) => void;
-  /** Takes over `appendMessages`; without it, batches commit on this connection. */
-  writer?: MessageWriter;
+  /** Where group commits run; without it, on `client` (one `batch` per commit). */
+  appendConnection?: AppendConnection;
 }
 
 /** A batch waiting for the in-thread shared commit. */
@@ -74,7 +77,8 @@ export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
   readonly #pragmas: readonly string[];
   readonly #schedule: (fn: () => void) => void;
-  readonly #writer: MessageWriter | undefined;
+  /** The group commit's own connection, when it has one (local files). */
+  readonly appendConnection: AppendConnection | undefined;
 
   constructor(
     readonly client: Client,
@@ -83,7 +87,7 @@ export class LibsqlStore implements Store {
     this.db = drizzle(client, { schema });
     this.#pragmas = options.pragmas ?? [];
     this.#schedule = options.schedule ?? ((fn) => setTimeout(fn, 0));
-    this.#writer = options.writer;
+    this.appendConnection = options.appendConnection;
   }
 
   /** Applies the per-connection pragmas; call once after opening. */
@@ -181,13 +185,11 @@ export class LibsqlStore implements Store {
   #appendScheduled = false;
 
   /**
-   * Queues a room's batch for the shared commit: on the writer thread when there is one, else
-   * every batch that arrives in the same turn of the event loop, from any room, is written in
-   * one transaction on this connection, so one fsync serves them all.
+   * Queues a room's batch for the shared commit: every batch that arrives in the same turn of
+   * the event loop, from any room, is written in one transaction, so one fsync serves them all.
    */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
     if (batch.length === 0) return Promise.resolve();
-    if (this.#writer) return this.#writer.append({ app, conversationId, batch });
     return new Promise<void>((resolve, reject) => {
       this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
       if (this.#appendScheduled) return;
@@ -200,8 +202,11 @@ export class LibsqlStore implements Store {
     this.#appendScheduled = false;
     const jobs = this.#appendQueue;
     this.#appendQueue = [];
+    const connection = this.appendConnection;
     const outcomes = await commitGroup(
-      (statements) => this.#write(() => this.client.batch(statements, "write")),
+      connection
+        ? (group) => connection.write(group)
+        : (group) => this.#write(() => this.client.batch(insertStatements(group), "write")),
       jobs,
     );
     jobs.forEach((job, i) => {
@@ -337,7 +342,7 @@ export class LibsqlStore implements Store {
   }
 
   async close() {
-    await this.#writer?.close();
+    this.appendConnection?.close();
     this.client.close();
   }
 }

@@ -9,6 +9,7 @@ import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { LibsqlStore } from "./libsql-store.ts";
+import { NativeAppendConnection } from "./native-append.ts";
 import { applyPragmas } from "./recovering-write.ts";
 
 /**
@@ -56,5 +57,10 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
   if (path) await client.execute("PRAGMA journal_mode = WAL");
   await applyPragmas(client, pragmas);
   await migrate(drizzle(client), { migrationsFolder });
-  return new LibsqlStore(client, { pragmas, ...(options.schedule ? { schedule: options.schedule } : {}) });
+  return new LibsqlStore(client, {
+    pragmas,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+    // A local file commits on a connection of its own, opened after the migrations.
+    ...(path ? { appendConnection: new NativeAppendConnection(path, pragmas) } : {}),
+  });
 }

@@ -136,8 +136,8 @@ describe("store failures", () => {
     const again = await room.send("a", { clientMessageId: "k1", body: "hi" });
     expect(again).toMatchObject({ created: false, message: { seq: 1 } });
     expect((await store.readRange("default", "c3", { after: 0, limit: 10 })).length).toBe(1);
-    // The fresh connection after the failure kept the configured durability (normal = 1).
-    expect((await store.client.execute("PRAGMA synchronous")).rows[0]?.[0]).toBe(1);
+    // The fresh commit connection after the failure kept the configured durability (normal = 1).
+    expect(store.appendConnection?.setting("synchronous")).toBe(1);
     await hub.close();
   });
 
