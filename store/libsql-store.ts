@@ -67,6 +67,15 @@ interface AppendJob extends AppendRows {
   reject: (error: unknown) => void;
 }
 
+/**
+ * How long (ms) a group commit may keep gathering batches while they keep arriving. Measured
+ * with `npm run bench` (32 senders): from ~12 to ~18 messages per commit and about 10% more
+ * sends per second, with lower latency; waiting for quiet longer than one turn was slower.
+ */
+const GATHER_MAX_MS = 1;
+/** A group this large (rooms' batches) commits without waiting for more. */
+const GATHER_MAX_JOBS = 256;
+
 /** What the rooms expect from a failed append: DuplicateMessageError for a retried key. */
 const asStoreError = (error: unknown) =>
   isDuplicateKey(error) && !(error instanceof DuplicateMessageError)
@@ -183,10 +192,14 @@ export class LibsqlStore implements Store {
 
   #appendQueue: AppendJob[] = [];
   #appendScheduled = false;
+  /** When the oldest queued batch arrived, and how many batches the last look saw. */
+  #gatherStartedAt = 0;
+  #gatherSeen = 0;
 
   /**
-   * Queues a room's batch for the shared commit: every batch that arrives in the same turn of
-   * the event loop, from any room, is written in one transaction, so one fsync serves them all.
+   * Queues a room's batch for the shared commit: every batch that arrives while the group is
+   * gathering, from any room, is written in one transaction, so one commit (and one fsync)
+   * serves them all. See GATHER_MAX_MS for how long a group gathers.
    */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
     if (batch.length === 0) return Promise.resolve();
@@ -194,8 +207,28 @@ export class LibsqlStore implements Store {
       this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
       if (this.#appendScheduled) return;
       this.#appendScheduled = true;
-      this.#schedule(() => void this.#commitQueued());
+      this.#gatherStartedAt = performance.now();
+      this.#gatherSeen = 0;
+      this.#schedule(() => this.#commitWhenGathered());
     });
+  }
+
+  /**
+   * Commits now, unless batches are still arriving: a turn of the event loop that brought
+   * more of them means requests are being parsed right now, and they can share this commit.
+   * A quiet turn, GATHER_MAX_MS or GATHER_MAX_JOBS ends the gathering, so a lone send waits
+   * one turn and a busy relay commits at least once per GATHER_MAX_MS.
+   */
+  #commitWhenGathered(): void {
+    const queued = this.#appendQueue.length;
+    const stillArriving = queued > this.#gatherSeen;
+    const young = performance.now() - this.#gatherStartedAt < GATHER_MAX_MS;
+    if (stillArriving && young && queued < GATHER_MAX_JOBS) {
+      this.#gatherSeen = queued;
+      this.#schedule(() => this.#commitWhenGathered());
+      return;
+    }
+    void this.#commitQueued();
   }
 
   async #commitQueued(): Promise<void> {
