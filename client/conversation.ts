@@ -37,6 +37,13 @@ export interface ConversationEvents extends SessionEvents {
   message: Message;
   /** A catch-up finished: every message up to `lastSeq` has been emitted. */
   synced: { lastSeq: number };
+  /**
+   * The relay's log ends below the last seq this conversation emitted: its database was wiped
+   * or restored from an older backup, and seqs above `lastSeq` will be handed out again to new
+   * messages. The conversation now follows the relay's log from `lastSeq`; reload what you show
+   * (`history()`), since the messages you have may no longer exist there.
+   */
+  reset: { lastSeq: number; previousLastSeq: number };
   /** Someone started or stopped typing (not available over long-poll). */
   typing: TypingChange;
   /** A member's read position moved forward. */
@@ -260,19 +267,30 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#createTransport(this.#kind, token, handlers);
   }
 
+  /** The seq each transport resumed after (its `after`), to tell a log that went backwards. */
+  #resumedAfter = new WeakMap<Transport, number>();
+
   protected override onTransportOpen(transport: Transport): void {
     this.#seq.reset();
     if (transport.kind !== this.#kind) this.#setKind(transport.kind, Reason.TransportUpgrade);
   }
 
-  protected override onFrame(frame: ServerFrame): void {
+  protected override onFrame(frame: ServerFrame, transport: Transport): void {
     switch (frame.type) {
       case "message":
         this.#seq.receive(frame.message);
         return;
-      case "synced":
+      case "synced": {
+        // A replay that ends below the seq this transport resumed after: every seq up to that
+        // one was committed before we got it, so the relay's log itself went backwards.
+        const resumedAfter = this.#resumedAfter.get(transport);
+        if (resumedAfter !== undefined && frame.lastSeq < resumedAfter) {
+          this.#seq.rewind(frame.lastSeq);
+          this.emit("reset", { lastSeq: frame.lastSeq, previousLastSeq: resumedAfter });
+        }
         this.#seq.synced(frame.lastSeq);
         return;
+      }
       case "typing":
         if (frame.userId !== this.#cfg.userId()) this.#typing.set(frame.userId, frame.expiresAt);
         return;
@@ -424,8 +442,19 @@ export class Conversation extends Session<ConversationEvents> {
   }
 
   #createTransport(kind: TransportKind, token: string, handlers: TransportHandlers): Transport {
-    const cfg = this.#cfg;
     const after = this.#seq.lastSeq;
+    const transport = this.#transportAfter(kind, after, token, handlers);
+    if (after !== undefined) this.#resumedAfter.set(transport, after);
+    return transport;
+  }
+
+  #transportAfter(
+    kind: TransportKind,
+    after: number | undefined,
+    token: string,
+    handlers: TransportHandlers,
+  ): Transport {
+    const cfg = this.#cfg;
     switch (kind) {
       case "websocket":
         return new WebSocketTransport(

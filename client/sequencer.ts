@@ -81,6 +81,18 @@ export class Sequencer {
     this.#checkSynced();
   }
 
+  /**
+   * The relay's log ends at `lastSeq`, below the cursor (a wiped or restored database): follow
+   * it from there. Held messages at or below it belong to the old log and are dropped.
+   */
+  rewind(lastSeq: number): void {
+    if (this.#lastSeq === undefined || lastSeq >= this.#lastSeq) return;
+    this.#lastSeq = lastSeq;
+    this.#syncTarget = undefined;
+    for (const seq of [...this.#held.keys()]) if (seq <= lastSeq) this.#held.delete(seq);
+    this.#generation++;
+  }
+
   /** A new connection starts: a pending `synced` of the old one no longer counts. */
   reset(): void {
     this.#syncTarget = undefined;

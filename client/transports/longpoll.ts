@@ -67,6 +67,9 @@ export class LongPollTransport extends TransportBase implements Transport {
         }
         if (!synced && !page.hasMore) {
           synced = true;
+          // A log that ends below our cursor (a wiped database) is reported as it is, and
+          // followed: polling after the old cursor would wait for seqs the relay reuses.
+          if (page.lastSeq < cursor) cursor = page.lastSeq;
           this.handlers.onFrame({ type: "synced", lastSeq: Math.max(cursor, page.lastSeq) });
         }
       }

@@ -77,6 +77,7 @@ export class ConversationView {
       c.on("synced", ({ lastSeq }) => {
         if (this.#buffer && this.#first === undefined && !this.#loadingEarlier) void this.#load(lastSeq);
       }),
+      c.on("reset", ({ lastSeq }) => this.#reload(lastSeq)),
       c.on("state", (s) => this.#onState(s)),
       c.on("typing", ({ users }) => this.#renderTyping(users)),
       c.on("read", () => this.#renderSeen()),
@@ -209,6 +210,22 @@ export class ConversationView {
     ) {
       await this.loadEarlier();
     }
+  }
+
+  /**
+   * The relay's log went backwards (a wiped or restored database): what is shown may be gone
+   * there, and its seqs are handed out again. Start over from the relay's log; pending sends stay.
+   */
+  #reload(lastSeq: number): void {
+    for (const row of this.#rows.values()) row.li.remove();
+    this.#rows.clear();
+    this.#first = undefined;
+    this.#last = 0;
+    this.#mine = [];
+    this.#mineKeys.clear();
+    this.#hasMore = false;
+    this.#buffer = [];
+    void this.#load(lastSeq);
   }
 
   #live(m: Message): void {

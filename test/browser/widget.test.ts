@@ -3,7 +3,7 @@
  * relay: two users chat, typing and seen, unread badges, a SIGKILLed relay, a reload with a
  * pending message, a refused send and its retry, HTML shown as text, and the dev demo page.
  */
-import { copyFile } from "node:fs/promises";
+import { copyFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/server.ts";
@@ -132,6 +132,45 @@ describe.skipIf(!haveChromium)("<parley-chat> in Chromium", () => {
     // Still live afterwards: a new message crosses.
     await sendText(pb, "after the restart");
     await untilShown(pa, [...all, "after the restart"], 10_000, "alice");
+  });
+
+  it("the relay's database is wiped: the thread shows the new log, and new messages arrive", async () => {
+    const [alice, bob] = [uid("alice"), uid("bob")];
+    const conv = await w.conversation([alice, bob]);
+    const pa = await b.open(alice, conv);
+    const bobApi = await w.as(bob);
+    for (const body of ["old one", "old two", "old three"]) {
+      expect(
+        (await bobApi.post(`/v1/conversations/${conv}/messages`, { clientMessageId: uid("k"), body })).status,
+      ).toBe(201);
+    }
+    await untilShown(pa, ["old one", "old two", "old three"], 10_000, "alice");
+
+    await w.server.kill();
+    for (const suffix of ["", "-wal", "-shm"])
+      await rm(path.join(w.server.dbDir, `parley.db${suffix}`), { force: true });
+    await w.server.restart();
+    await w.conversation([alice, bob], { id: conv });
+    const afterWipe = await w.as(bob);
+    expect(
+      (
+        await afterWipe.post(`/v1/conversations/${conv}/messages`, {
+          clientMessageId: uid("k"),
+          body: "new one",
+        })
+      ).status,
+    ).toBe(201);
+    await untilShown(pa, ["new one"], 20_000, "alice after the wipe");
+    // seq 2 again, in the new log: shown, not taken for the old "old two".
+    expect(
+      (
+        await afterWipe.post(`/v1/conversations/${conv}/messages`, {
+          clientMessageId: uid("k"),
+          body: "new two",
+        })
+      ).status,
+    ).toBe(201);
+    await untilShown(pa, ["new one", "new two"], 10_000, "alice");
   });
 
   it("a reload keeps pending messages (IndexedDB outbox) and sends each once", async () => {
