@@ -73,6 +73,9 @@ interface AppendJob extends AppendRows {
  * sends per second, with lower latency; waiting for quiet longer than one turn was slower.
  */
 const GATHER_MAX_MS = 1;
+/** Milliseconds, finely where the runtime has `performance` (PartyKit's does not). */
+const now: () => number =
+  typeof globalThis.performance?.now === "function" ? () => performance.now() : () => Date.now();
 /** A group this large (rooms' batches) commits without waiting for more. */
 const GATHER_MAX_JOBS = 256;
 
@@ -207,7 +210,7 @@ export class LibsqlStore implements Store {
       this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
       if (this.#appendScheduled) return;
       this.#appendScheduled = true;
-      this.#gatherStartedAt = performance.now();
+      this.#gatherStartedAt = now();
       this.#gatherSeen = 0;
       this.#schedule(() => this.#commitWhenGathered());
     });
@@ -222,7 +225,7 @@ export class LibsqlStore implements Store {
   #commitWhenGathered(): void {
     const queued = this.#appendQueue.length;
     const stillArriving = queued > this.#gatherSeen;
-    const young = performance.now() - this.#gatherStartedAt < GATHER_MAX_MS;
+    const young = now() - this.#gatherStartedAt < GATHER_MAX_MS;
     if (stillArriving && young && queued < GATHER_MAX_JOBS) {
       this.#gatherSeen = queued;
       this.#schedule(() => this.#commitWhenGathered());
