@@ -74,8 +74,8 @@ interface AppendJob extends AppendRows {
  */
 const GATHER_MAX_MS = 1;
 /** Milliseconds, finely where the runtime has `performance` (PartyKit's does not). */
-const now: () => number =
-  typeof globalThis.performance?.now === "function" ? () => performance.now() : () => Date.now();
+const clock = (globalThis as { performance?: { now(): number } }).performance;
+const now: () => number = typeof clock?.now === "function" ? () => clock.now() : () => Date.now();
 /** A group this large (rooms' batches) commits without waiting for more. */
 const GATHER_MAX_JOBS = 256;
 
