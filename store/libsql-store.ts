@@ -13,7 +13,8 @@ import {
   type ThreadCursor,
 } from "../party/core/store.ts";
 import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
-import { type AppendRows, commitGroup, insertStatements, isDuplicateKey } from "./append-rows.ts";
+import { type AppendRows, insertStatements, isDuplicateKey } from "./append-rows.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { applyPragmas, recoveringWrite } from "./recovering-write.ts";
 import * as schema from "./schema.ts";
 
@@ -61,24 +62,6 @@ export interface LibsqlStoreOptions {
   appendConnection?: AppendConnection;
 }
 
-/** A batch waiting for the in-thread shared commit. */
-interface AppendJob extends AppendRows {
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-/**
- * How long (ms) a group commit may keep gathering batches while they keep arriving. Measured
- * with `npm run bench` (32 senders): from ~12 to ~18 messages per commit and about 10% more
- * sends per second, with lower latency; waiting for quiet longer than one turn was slower.
- */
-const GATHER_MAX_MS = 1;
-/** Milliseconds, finely where the runtime has `performance` (PartyKit's does not). */
-const clock = (globalThis as { performance?: { now(): number } }).performance;
-const now: () => number = typeof clock?.now === "function" ? () => clock.now() : () => Date.now();
-/** A group this large (rooms' batches) commits without waiting for more. */
-const GATHER_MAX_JOBS = 256;
-
 /** What the rooms expect from a failed append: DuplicateMessageError for a retried key. */
 const asStoreError = (error: unknown) =>
   isDuplicateKey(error) && !(error instanceof DuplicateMessageError)
@@ -88,7 +71,7 @@ const asStoreError = (error: unknown) =>
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
   readonly #pragmas: readonly string[];
-  readonly #schedule: (fn: () => void) => void;
+  readonly #group: GroupCommit;
   /** The group commit's own connection, when it has one (local files). */
   readonly appendConnection: AppendConnection | undefined;
 
@@ -98,8 +81,15 @@ export class LibsqlStore implements Store {
   ) {
     this.db = drizzle(client, { schema });
     this.#pragmas = options.pragmas ?? [];
-    this.#schedule = options.schedule ?? ((fn) => setTimeout(fn, 0));
     this.appendConnection = options.appendConnection;
+    const connection = this.appendConnection;
+    this.#group = new GroupCommit(
+      connection
+        ? (jobs) => connection.write(jobs)
+        : (jobs) => this.#write(() => this.client.batch(insertStatements(jobs), "write")),
+      options.schedule ?? ((fn) => setTimeout(fn, 0)),
+      asStoreError,
+    );
   }
 
   /** Applies the per-connection pragmas; call once after opening. */
@@ -193,63 +183,13 @@ export class LibsqlStore implements Store {
     return rows.filter((r) => wanted.has(`${r.senderId}\u0000${r.clientMessageId}`)).map(toMessage);
   }
 
-  #appendQueue: AppendJob[] = [];
-  #appendScheduled = false;
-  /** When the oldest queued batch arrived, and how many batches the last look saw. */
-  #gatherStartedAt = 0;
-  #gatherSeen = 0;
-
   /**
-   * Queues a room's batch for the shared commit: every batch that arrives while the group is
-   * gathering, from any room, is written in one transaction, so one commit (and one fsync)
-   * serves them all. See GATHER_MAX_MS for how long a group gathers.
+   * Queues a room's batch for the shared group commit (GroupCommit): the batches of every room
+   * that arrive while a group gathers share one transaction.
    */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
     if (batch.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#appendQueue.push({ app, conversationId, batch, resolve, reject });
-      if (this.#appendScheduled) return;
-      this.#appendScheduled = true;
-      this.#gatherStartedAt = now();
-      this.#gatherSeen = 0;
-      this.#schedule(() => this.#commitWhenGathered());
-    });
-  }
-
-  /**
-   * Commits now, unless batches are still arriving: a turn of the event loop that brought
-   * more of them means requests are being parsed right now, and they can share this commit.
-   * A quiet turn, GATHER_MAX_MS or GATHER_MAX_JOBS ends the gathering, so a lone send waits
-   * one turn and a busy relay commits at least once per GATHER_MAX_MS.
-   */
-  #commitWhenGathered(): void {
-    const queued = this.#appendQueue.length;
-    const stillArriving = queued > this.#gatherSeen;
-    const young = now() - this.#gatherStartedAt < GATHER_MAX_MS;
-    if (stillArriving && young && queued < GATHER_MAX_JOBS) {
-      this.#gatherSeen = queued;
-      this.#schedule(() => this.#commitWhenGathered());
-      return;
-    }
-    void this.#commitQueued();
-  }
-
-  async #commitQueued(): Promise<void> {
-    this.#appendScheduled = false;
-    const jobs = this.#appendQueue;
-    this.#appendQueue = [];
-    const connection = this.appendConnection;
-    const outcomes = await commitGroup(
-      connection
-        ? (group) => connection.write(group)
-        : (group) => this.#write(() => this.client.batch(insertStatements(group), "write")),
-      jobs,
-    );
-    jobs.forEach((job, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) job.resolve();
-      else job.reject(asStoreError(outcome.error));
-    });
+    return this.#group.append({ app, conversationId, batch });
   }
 
   async readRange(app: string, conversationId: string, query: RangeQuery) {
