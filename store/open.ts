@@ -31,10 +31,15 @@ export interface OpenStoreOptions {
 
 const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
-/** Where a `file:` URL keeps its database, or null for remote URLs. */
+/**
+ * Where a `file:` URL keeps its database, or null for remote URLs and in-memory databases
+ * (`file::memory:`), which have no file (and no second connection can see them).
+ */
 export function localDbPath(url: string): string | null {
   if (!url.startsWith("file:")) return null;
-  return resolve(url.slice("file:".length).replace(/^\/\/(?=\/)/, ""));
+  const rest = url.slice("file:".length);
+  if (rest.startsWith(":memory:") || /[?&]mode=memory\b/.test(rest)) return null;
+  return resolve(rest.replace(/^\/\/(?=\/)/, ""));
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore> {

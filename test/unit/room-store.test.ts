@@ -194,3 +194,21 @@ describe("unread counts", () => {
     expect(reloaded.threadItem("b")).toMatchObject({ unread: 7, lastReadSeq: 0 });
   });
 });
+
+describe("an in-memory database (file::memory:)", () => {
+  it("stores, answers a retried key and reads back, on its one connection", async () => {
+    const memory = await openStore({ url: "file::memory:", sync: "normal" });
+    expect(memory.appendConnection).toBeUndefined();
+    const hub = hubOver(memory);
+    await hub.createConversation("default", { id: "m1", members: ["a"] });
+    const room = await hub.room("default", "m1");
+    const first = await room.send("a", { clientMessageId: "k1", body: "one" });
+    const again = await room.send("a", { clientMessageId: "k1", body: "one" });
+    expect([first.created, again.created, again.message.seq]).toEqual([true, false, 1]);
+    expect((await memory.readRange("default", "m1", { after: 0, limit: 10 })).map((m) => m.body)).toEqual([
+      "one",
+    ]);
+    await hub.close();
+    await memory.close();
+  });
+});
