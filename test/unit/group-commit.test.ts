@@ -1,79 +1,131 @@
-import { describe, expect, it } from "vitest";
+/**
+ * The gathering group commit over a real libSQL file: how many transactions a stream of
+ * batches becomes, that a steady stream still commits, and how failures are shared out.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Message } from "../../party/core/types.ts";
 import type { AppendRows } from "../../store/append-rows.ts";
 import { GATHER_MAX_MS, GroupCommit } from "../../store/group-commit.ts";
+import type { LibsqlStore } from "../../store/libsql-store.ts";
+import { openStore } from "../../store/open.ts";
 
-const job = (conversationId: string): AppendRows => ({ app: "default", conversationId, batch: [] });
-const turn = () => new Promise<void>((r) => setImmediate(r));
+let dir: string;
+let store: LibsqlStore;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "parley-group-"));
+  store = await openStore({ url: `file:${join(dir, "p.db")}`, sync: "normal", busyTimeoutMs: 100 });
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
 
-/** A GroupCommit whose transactions are recorded (conversation ids per transaction). */
-function recording(fail?: (jobs: readonly AppendRows[]) => Error | undefined) {
-  const groups: string[][] = [];
-  const group = new GroupCommit((jobs) => {
-    const error = fail?.(jobs);
-    if (error) throw error;
-    groups.push(jobs.map((j) => j.conversationId));
-  }, setImmediate);
-  return { group, groups };
+const seqs = new Map<string, number>();
+/** One message for conversation `conv` from `sender` with key `key`, at the conversation's next seq. */
+function rows(conv: string, key: string, sender = "a"): AppendRows {
+  const seq = (seqs.get(conv) ?? 0) + 1;
+  seqs.set(conv, seq);
+  const message: Message = {
+    id: `m_${conv}_${seq}`,
+    conversationId: conv,
+    seq,
+    senderId: sender,
+    clientMessageId: key,
+    body: key,
+    createdAt: new Date().toISOString(),
+  };
+  return { app: "default", conversationId: conv, batch: [message] };
 }
+
+/** A GroupCommit on the store's own commit connection that records each transaction's conversations. */
+function recording() {
+  const connection = store.appendConnection;
+  if (!connection) throw new Error("a file database has a commit connection");
+  const transactions: string[][] = [];
+  const group = new GroupCommit((jobs) => {
+    connection.write(jobs);
+    transactions.push(jobs.map((j) => j.conversationId));
+  }, setImmediate);
+  return { group, transactions };
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const stored = async (conv: string) =>
+  (await store.readRange("default", conv, { after: 0, limit: 100_000 })).map((m) => m.body);
 
 describe("group commit", () => {
   it("a lone batch commits after one quiet turn", async () => {
-    const { group, groups } = recording();
+    const { group, transactions } = recording();
     const started = performance.now();
-    await group.append(job("a"));
-    expect(groups).toEqual([["a"]]);
+    await group.append(rows("lone", "k1"));
+    expect(transactions).toEqual([["lone"]]);
     expect(performance.now() - started).toBeLessThan(50);
+    expect(await stored("lone")).toEqual(["k1"]);
   });
 
   it("batches that keep arriving, one per turn, share transactions", async () => {
-    const { group, groups } = recording();
+    const { group, transactions } = recording();
     const pending: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) {
-      pending.push(group.append(job(`c${i}`)));
+      pending.push(group.append(rows(`c${i}`, `k${i}`)));
       await turn();
     }
     await Promise.all(pending);
-    expect(groups.flat()).toEqual(Array.from({ length: 20 }, (_, i) => `c${i}`));
+    expect(transactions.flat()).toEqual(Array.from({ length: 20 }, (_, i) => `c${i}`));
     // Committing at the next turn, as before, gives one or two per transaction.
-    expect(groups.length).toBeLessThan(10);
+    expect(transactions.length).toBeLessThan(10);
   });
 
   it("a steady stream still commits: the first batch does not wait for the stream to end", async () => {
-    const { group, groups } = recording();
+    const { group, transactions } = recording();
     const appendedAt = performance.now();
     let firstDoneAt = 0;
-    const first = group.append(job("first")).then(() => {
+    const first = group.append(rows("stream", "first")).then(() => {
       firstDoneAt = performance.now();
     });
     const pending: Promise<void>[] = [first];
     const streamMs = 30 * GATHER_MAX_MS;
     for (let i = 0; i < 100_000 && performance.now() - appendedAt < streamMs; i++) {
-      pending.push(group.append(job(`s${i}`)));
+      pending.push(group.append(rows("stream", `s${i}`)));
       await turn();
     }
     await Promise.all(pending);
     expect(firstDoneAt).toBeGreaterThan(0);
     expect(firstDoneAt - appendedAt).toBeLessThan(streamMs / 2);
-    expect(groups.length).toBeGreaterThan(3);
+    expect(transactions.length).toBeGreaterThan(3);
+    expect((await stored("stream")).length).toBe(pending.length);
   });
 
-  it("a retried key fails only its own room's batch; other failures fail the whole group", async () => {
-    const duplicate = new Error("UNIQUE constraint failed: messages.app, messages.client_message_id");
-    const dup = recording((jobs) => (jobs.some((j) => j.conversationId === "dup") ? duplicate : undefined));
+  it("a retried key fails only its own room's batch", async () => {
+    const { group } = recording();
+    await group.append(rows("dup", "taken"));
     const results = await Promise.allSettled([
-      dup.group.append(job("ok1")),
-      dup.group.append(job("dup")),
-      dup.group.append(job("ok2")),
+      group.append(rows("ok1", "x")),
+      group.append(rows("dup", "taken")), // seq 2, with the key of seq 1
+      group.append(rows("ok2", "y")),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect(dup.groups).toEqual([["ok1"], ["ok2"]]);
-
-    const busy = new Error("SQLITE_BUSY: database is locked");
-    const down = recording(() => busy);
-    const failed = await Promise.allSettled([down.group.append(job("x")), down.group.append(job("y"))]);
-    expect(failed).toEqual([
-      { status: "rejected", reason: busy },
-      { status: "rejected", reason: busy },
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE constraint failed/);
+    expect([await stored("ok1"), await stored("dup"), await stored("ok2")]).toEqual([
+      ["x"],
+      ["taken"],
+      ["y"],
     ]);
+  });
+
+  it("a locked database fails the whole group, and nothing of it is stored", async () => {
+    const { group } = recording();
+    const locker = createClient({ url: `file:${join(dir, "p.db")}` });
+    const tx = await locker.transaction("write");
+    await tx.execute("CREATE TABLE IF NOT EXISTS lock_holder (x)");
+    const failed = await Promise.allSettled([group.append(rows("l1", "a")), group.append(rows("l2", "b"))]);
+    await tx.rollback();
+    locker.close();
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect([await stored("l1"), await stored("l2")]).toEqual([[], []]);
   });
 });
