@@ -62,10 +62,14 @@ export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
 export const isDuplicateKey = (error: unknown): boolean =>
   error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
 
+/** One conversation's identity across apps, for keeping its batches in order. */
+export const conversationKey = (job: AppendRows): string => `${job.app}\u0000${job.conversationId}`;
+
 /**
  * Commits the rooms' batches through `write`, which stores the batches it is given in one
  * transaction. When a retried key refuses the whole transaction, each room's batch is
- * committed on its own, so only the room that sent the key hears about it.
+ * committed on its own, so only the room that sent the key hears about it; a room's later
+ * batches after one of its own that failed are not written (their seqs follow the failed one's).
  */
 export async function commitGroup(
   write: (jobs: readonly AppendRows[]) => unknown,
@@ -77,15 +81,20 @@ export async function commitGroup(
   } catch (error) {
     if (jobs.length === 1 || !isDuplicateKey(error)) return jobs.map(() => ({ error }));
     const outcomes: AppendOutcome[] = [];
+    const failed = new Set<string>();
     for (const job of jobs) {
-      outcomes.push(
-        await Promise.resolve()
-          .then(() => write([job]))
-          .then(
-            () => undefined,
-            (e: unknown) => ({ error: e }),
-          ),
-      );
+      if (failed.has(conversationKey(job))) {
+        outcomes.push({ error: new Error("an earlier batch of this conversation failed") });
+        continue;
+      }
+      const outcome: AppendOutcome = await Promise.resolve()
+        .then(() => write([job]))
+        .then(
+          () => undefined,
+          (e: unknown) => ({ error: e }),
+        );
+      if (outcome) failed.add(conversationKey(job));
+      outcomes.push(outcome);
     }
     return outcomes;
   }

@@ -1,8 +1,11 @@
 /**
  * The shared group commit: rooms hand in their batches, and every batch that arrives while a
  * group gathers is written in one transaction, so one commit (and one fsync) serves them all.
+ * A room may hand in its next batch before the last one is durable; when one of its batches
+ * fails, its later ones are superseded (not written) until the room resumes (`release`).
  */
-import { type AppendOutcome, type AppendRows, commitGroup } from "./append-rows.ts";
+import { SupersededBatchError } from "../party/core/store.ts";
+import { type AppendOutcome, type AppendRows, commitGroup, conversationKey } from "./append-rows.ts";
 
 /**
  * How long (ms) a group may keep gathering while batches keep arriving. Measured with
@@ -29,6 +32,9 @@ export class GroupCommit {
   /** When the group's first batch arrived, and how many batches the last look saw. */
   #startedAt = 0;
   #seen = 0;
+  #committing = false;
+  /** Conversations whose batch failed: their appends are refused until `release`. */
+  #fenced = new Set<string>();
 
   constructor(
     /** Stores the batches it is given in one transaction, or none of them (and throws). */
@@ -41,6 +47,7 @@ export class GroupCommit {
 
   /** Resolves once the batch is durable; rejects if its transaction failed. */
   append(job: AppendRows): Promise<void> {
+    if (this.#fenced.has(conversationKey(job))) return Promise.reject(superseded());
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
       if (this.#scheduled) return;
@@ -58,6 +65,9 @@ export class GroupCommit {
    * one turn and a busy relay commits at least once per GATHER_MAX_MS.
    */
   #commitWhenGathered(): void {
+    // One commit at a time (a remote store's is asynchronous): a room's later batch must not
+    // commit before an earlier one has. The running commit looks at the queue when it ends.
+    if (this.#committing) return;
     const queued = this.#queue.length;
     const stillArriving = queued > this.#seen;
     const young = now() - this.#startedAt < GATHER_MAX_MS;
@@ -73,6 +83,23 @@ export class GroupCommit {
     this.#scheduled = false;
     const group = this.#queue;
     this.#queue = [];
+    if (group.length === 0) return;
+    this.#committing = true;
+    try {
+      await this.#commitGroup(group);
+    } finally {
+      this.#committing = false;
+      // What arrived while this commit ran gathers as the next group.
+      if (this.#queue.length > 0) {
+        this.#scheduled = true;
+        this.#startedAt = now();
+        this.#seen = 0;
+        this.schedule(() => this.#commitWhenGathered());
+      }
+    }
+  }
+
+  async #commitGroup(group: Waiting[]): Promise<void> {
     let outcomes: AppendOutcome[];
     try {
       outcomes = await commitGroup(
@@ -82,10 +109,35 @@ export class GroupCommit {
     } catch (error) {
       outcomes = group.map(() => ({ error }));
     }
+    const failed = new Set<string>();
     group.forEach((w, i) => {
       const outcome = outcomes[i];
-      if (outcome === undefined) w.resolve();
-      else w.reject(this.asStoreError(outcome.error));
+      const key = conversationKey(w.job);
+      if (failed.has(key)) {
+        w.reject(superseded());
+      } else if (outcome === undefined) {
+        w.resolve();
+      } else {
+        failed.add(key);
+        w.reject(this.asStoreError(outcome.error));
+      }
     });
+    if (failed.size === 0) return;
+    for (const key of failed) this.#fenced.add(key);
+    // Their batches still gathering for the next group are superseded too.
+    const kept: Waiting[] = [];
+    for (const w of this.#queue) {
+      if (failed.has(conversationKey(w.job))) w.reject(superseded());
+      else kept.push(w);
+    }
+    this.#queue = kept;
+  }
+
+  /** The conversation's room re-planned after a failed batch: take its appends again. */
+  release(app: string, conversationId: string): void {
+    this.#fenced.delete(conversationKey({ app, conversationId, batch: [] }));
   }
 }
+
+const superseded = () =>
+  new SupersededBatchError("an earlier batch of this conversation failed; plan it again");

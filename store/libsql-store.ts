@@ -192,6 +192,10 @@ export class LibsqlStore implements Store {
     return this.#group.append({ app, conversationId, batch });
   }
 
+  resumeAppends(app: string, conversationId: string): void {
+    this.#group.release(app, conversationId);
+  }
+
   async readRange(app: string, conversationId: string, query: RangeQuery) {
     const scope = and(eq(messages.app, app), eq(messages.conversationId, conversationId));
     if (query.after !== undefined) {

@@ -23,6 +23,14 @@ export class DuplicateMessageError extends Error {
 }
 
 /**
+ * Thrown by `appendMessages` for a batch that was not written because an earlier batch of the
+ * same conversation failed: its seqs followed that one's. The room plans it again.
+ */
+export class SupersededBatchError extends Error {
+  override readonly name = "SupersededBatchError";
+}
+
+/**
  * The durable log, as the actors see it. Implementations must be safe for one writer per
  * conversation (the room) and many readers; `appendMessages` is one transaction.
  */
@@ -45,8 +53,14 @@ export interface Store {
   /**
    * Writes a batch and moves the conversation's lastSeq, in one transaction (group commit).
    * Throws DuplicateMessageError, and writes nothing, when a key of the batch is already stored.
+   * A room may hand in its next batch before the last one is durable: one conversation's
+   * batches are written in the order they were handed in, and once one of them fails, its later
+   * ones that are not written yet, and any new one, fail with SupersededBatchError (nothing
+   * written) until `resumeAppends` — so a failure never leaves a gap in the seqs.
    */
   appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void>;
+  /** The room has re-planned after a failed batch: its appends are taken again. */
+  resumeAppends(app: string, conversationId: string): void;
   readRange(app: string, conversationId: string, query: RangeQuery): Promise<Message[]>;
   /** Moves a member's read position forward only. */
   setLastRead(app: string, conversationId: string, userId: string, seq: number): Promise<void>;

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SupersededBatchError } from "../../party/core/store.ts";
 import type { Message } from "../../party/core/types.ts";
 import type { AppendRows } from "../../store/append-rows.ts";
 import { GATHER_MAX_MS, GroupCommit } from "../../store/group-commit.ts";
@@ -127,5 +128,42 @@ describe("group commit", () => {
     locker.close();
     expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect([await stored("l1"), await stored("l2")]).toEqual([[], []]);
+  });
+
+  it("commits one group at a time; after a room's batch fails, its later ones are superseded until released", async () => {
+    const connection = store.appendConnection;
+    if (!connection) throw new Error("a file database has a commit connection");
+    // An asynchronous commit, as a remote store's is, whose first transaction is lost.
+    let failNext = true;
+    let running = 0;
+    let overlapped = false;
+    const group = new GroupCommit(async (jobs) => {
+      running++;
+      overlapped ||= running > 1;
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (failNext) {
+        failNext = false;
+        throw new Error("connection reset");
+      }
+      connection.write(jobs);
+    }, setImmediate);
+
+    const a1 = group.append(rows("A", "a1")).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 1)); // the first group is being written
+    const a2 = group.append(rows("A", "a2")).catch((e: unknown) => e);
+    const b1 = group.append(rows("B", "b1")).catch((e: unknown) => e);
+    expect(String(await a1)).toMatch(/connection reset/);
+    expect(await a2).toBeInstanceOf(SupersededBatchError);
+    // Still fenced: a new batch of A is refused without being written.
+    expect(await group.append(rows("A", "a3")).catch((e: unknown) => e)).toBeInstanceOf(SupersededBatchError);
+    expect(await b1).toBeUndefined();
+
+    group.release("default", "A");
+    seqs.set("A", 0); // the room plans again from its last committed seq
+    await group.append(rows("A", "a1"));
+    expect(await stored("A")).toEqual(["a1"]);
+    expect(await stored("B")).toEqual(["b1"]);
+    expect(overlapped).toBe(false);
   });
 });

@@ -212,3 +212,126 @@ describe("an in-memory database (file::memory:)", () => {
     await memory.close();
   });
 });
+
+describe("a room's batches in flight together (pipelined)", () => {
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+
+  it("batches handed in on consecutive turns share a commit, with seqs in send order", async () => {
+    let transactions = 0;
+    const counting = overriding(store, {
+      appendMessages: (app, id, batch) => {
+        transactions++;
+        return store.appendMessages(app, id, batch);
+      },
+    });
+    const hub = hubOver(counting);
+    await hub.createConversation("default", { id: "p0", members: ["a", "b"] });
+    const room = await hub.room("default", "p0");
+    const conn = new RecordingConnection();
+    room.connect(conn, { app: "default", userId: "b" }, 0);
+    const sends = [];
+    for (let i = 1; i <= 8; i++) {
+      sends.push(room.send(i % 2 ? "a" : "b", { clientMessageId: `k${i}`, body: `m${i}` }));
+      await turn();
+    }
+    const results = await Promise.all(sends);
+    expect(results.map((r) => [r.created, r.message.seq, r.message.body])).toEqual(
+      Array.from({ length: 8 }, (_, i) => [true, i + 1, `m${i + 1}`]),
+    );
+    expect(transactions).toBeGreaterThan(1); // the room did not wait for each commit
+    const stored = await store.readRange("default", "p0", { after: 0, limit: 50 });
+    expect(stored.map((m) => `${m.seq}:${m.body}`)).toEqual(
+      results.map((r) => `${r.message.seq}:${r.message.body}`),
+    );
+    expect(conn.seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    await hub.close();
+  });
+
+  it("a failed batch supersedes the later ones: no gap, each send stored once or refused", async () => {
+    const hub = hubOver(store);
+    await hub.createConversation("default", { id: "p1", members: ["a", "b"] });
+    const room = await hub.room("default", "p1");
+    const conn = new RecordingConnection();
+    room.connect(conn, { app: "default", userId: "b" }, 0);
+    await room.send("a", { clientMessageId: "k0", body: "before" });
+
+    // The lock makes the next commit fail (SQLITE_BUSY after 100 ms) while later batches of
+    // the same room are already on their way.
+    const locker = createClient({ url: `file:${join(dir, "p.db")}` });
+    const tx = await locker.transaction("write");
+    await tx.execute("UPDATE conversations SET title = 'locked' WHERE id = 'p1'");
+    const sends: Array<Promise<unknown>> = [];
+    for (let i = 1; i <= 6; i++) {
+      sends.push(room.send(i % 2 ? "a" : "b", { clientMessageId: `k${i}`, body: `m${i}` }).catch((e) => e));
+      await turn();
+    }
+    const first = await sends[0];
+    await tx.rollback();
+    locker.close();
+    const results = await Promise.all(sends);
+
+    expect(first).toBeInstanceOf(ParleyError);
+    const acked = results.filter(
+      (r): r is { message: { seq: number; body: string } } => !(r instanceof Error),
+    );
+    const refused = results.filter((r) => r instanceof ParleyError);
+    expect(acked.length + refused.length).toBe(6);
+    for (const r of refused) expect((r as ParleyError).status).toBe(503);
+    // Gap-free: the store holds seq 1 ("before") and then exactly the acknowledged sends.
+    const stored = await store.readRange("default", "p1", { after: 0, limit: 50 });
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
+    expect(stored.map((m) => m.body).sort()).toEqual(["before", ...acked.map((r) => r.message.body)].sort());
+    for (const r of acked) expect(stored[r.message.seq - 1]?.body).toBe(r.message.body);
+    expect(conn.seqs()).toEqual(stored.map((m) => m.seq));
+
+    // The refused ones go through on retry, after the others, still gap-free.
+    for (let i = 1; i <= 6; i++) {
+      if (results[i - 1] instanceof Error) {
+        await room.send(i % 2 ? "a" : "b", { clientMessageId: `k${i}`, body: `m${i}` });
+      }
+    }
+    const after = await store.readRange("default", "p1", { after: 0, limit: 50 });
+    expect(after.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(after.map((m) => m.body).sort()).toEqual(["before", "m1", "m2", "m3", "m4", "m5", "m6"].sort());
+    await hub.close();
+  });
+
+  it("a retried key beyond the buffer in one batch, new sends in the next: one copy each, gap-free", async () => {
+    const first = hubOver(store, { bufferSize: 2 });
+    await first.createConversation("default", { id: "p2", members: ["a"] });
+    const early = await first.room("default", "p2");
+    for (let i = 1; i <= 5; i++) await early.send("a", { clientMessageId: `k${i}`, body: `m${i}` });
+    await first.close();
+
+    // A fresh room remembers only k4 and k5: k1 is found by the store's unique index.
+    const hub = hubOver(store, { bufferSize: 2 });
+    const room = await hub.room("default", "p2");
+    const sends = [
+      room.send("a", { clientMessageId: "k1", body: "m1" }),
+      room.send("a", { clientMessageId: "n1", body: "new1" }),
+    ];
+    await turn();
+    sends.push(room.send("a", { clientMessageId: "n2", body: "new2" }));
+    await turn();
+    sends.push(room.send("a", { clientMessageId: "n3", body: "new3" }));
+    const results = await Promise.all(sends);
+    expect(results.map((r) => [r.created, r.message.seq])).toEqual([
+      [false, 1],
+      [true, 6],
+      [true, 7],
+      [true, 8],
+    ]);
+    const stored = await store.readRange("default", "p2", { after: 0, limit: 50 });
+    expect(stored.map((m) => `${m.seq}:${m.body}`)).toEqual([
+      "1:m1",
+      "2:m2",
+      "3:m3",
+      "4:m4",
+      "5:m5",
+      "6:new1",
+      "7:new2",
+      "8:new3",
+    ]);
+    await hub.close();
+  });
+});
