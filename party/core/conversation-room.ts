@@ -282,8 +282,14 @@ export class ConversationRoom {
     return this.#batchesInFlight > 0 || this.#recovering;
   }
 
+  /** Whether another batch may leave now. A stale room sends one at a time: it resyncs first. */
+  #mayFlush(): boolean {
+    if (this.#recovering) return false;
+    return this.#batchesInFlight < (this.#stale ? 1 : MAX_BATCHES_IN_FLIGHT);
+  }
+
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#recovering || this.#batchesInFlight >= MAX_BATCHES_IN_FLIGHT) return;
+    if (this.#flushScheduled || !this.#mayFlush()) return;
     this.#flushScheduled = true;
     this.env.defer(() => {
       this.#flushScheduled = false;
@@ -297,8 +303,7 @@ export class ConversationRoom {
    * still gathering can join it; acks and fan-out still wait for each batch's commit.
    */
   async #flush(): Promise<void> {
-    if (this.#recovering || this.#batchesInFlight >= MAX_BATCHES_IN_FLIGHT) return;
-    if (this.#pending.length === 0) return;
+    if (!this.#mayFlush() || this.#pending.length === 0) return;
     this.#batchesInFlight++;
     const batch = this.#pending;
     this.#pending = [];
@@ -391,9 +396,19 @@ export class ConversationRoom {
     }
   }
 
-  /** Ends a recovery: memory matches the store, superseded sends go out first, appends resume. */
+  /**
+   * Ends a recovery: memory catches up with the store, superseded sends go out first, appends
+   * resume. If the store cannot be read yet, the room stays stale and the next batch resyncs
+   * first (and is refused with 503 if it still cannot).
+   */
   async #recover(): Promise<void> {
-    if (this.#stale) await this.#resync();
+    if (this.#stale) {
+      try {
+        await this.#resync();
+      } catch (error) {
+        this.env.onError(error, `resync in ${this.app}/${this.id}`);
+      }
+    }
     this.#plannedSeq = this.#conversation.lastSeq;
     this.env.store.resumeAppends(this.app, this.id);
     this.#recovering = false;

@@ -296,6 +296,40 @@ describe("a room's batches in flight together (pipelined)", () => {
     await hub.close();
   });
 
+  it("a store that cannot be read while the room recovers does not wedge the room", async () => {
+    let failAppend = true;
+    let failReads = 0;
+    const flaky = overriding(store, {
+      appendMessages: async (app, id, batch) => {
+        if (failAppend) {
+          failAppend = false;
+          failReads = 1; // ...and the resync right after fails too
+          throw new Error("disk I/O error");
+        }
+        return store.appendMessages(app, id, batch);
+      },
+      readRange: async (app, id, query) => {
+        if (failReads > 0) {
+          failReads--;
+          throw new Error("disk I/O error");
+        }
+        return store.readRange(app, id, query);
+      },
+    });
+    const hub = hubOver(flaky);
+    await hub.createConversation("default", { id: "p3", members: ["a"] });
+    const room = await hub.room("default", "p3");
+    await expect(room.send("a", { clientMessageId: "k1", body: "one" })).rejects.toMatchObject({
+      status: 503,
+    });
+    const next = await room.send("a", { clientMessageId: "k2", body: "two" });
+    expect(next.message.seq).toBe(1);
+    expect((await store.readRange("default", "p3", { after: 0, limit: 10 })).map((m) => m.body)).toEqual([
+      "two",
+    ]);
+    await hub.close();
+  });
+
   it("a retried key beyond the buffer in one batch, new sends in the next: one copy each, gap-free", async () => {
     const first = hubOver(store, { bufferSize: 2 });
     await first.createConversation("default", { id: "p2", members: ["a"] });
