@@ -15,7 +15,7 @@ import {
 import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
 import { type AppendRows, insertStatements, isDuplicateKey } from "./append-rows.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { applyPragmas, recoveringWrite } from "./recovering-write.ts";
+import { recoveringWrite } from "./recovering-write.ts";
 import * as schema from "./schema.ts";
 
 const { conversations, members, messages } = schema;
@@ -90,11 +90,6 @@ export class LibsqlStore implements Store {
       options.schedule ?? ((fn) => setTimeout(fn, 0)),
       asStoreError,
     );
-  }
-
-  /** Applies the per-connection pragmas; call once after opening. */
-  configureConnection(): Promise<void> {
-    return applyPragmas(this.client, this.#pragmas);
   }
 
   #write<T>(work: () => Promise<T>): Promise<T> {

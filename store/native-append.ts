@@ -68,7 +68,11 @@ export class NativeAppendConnection {
     } catch {
       // closing below ends the transaction anyway
     }
-    open.db.close();
+    try {
+      open.db.close();
+    } catch {
+      // the write's own error is the one to report
+    }
   }
 
   /** A setting of this connection (e.g. `synchronous`), for checks. */
