@@ -4,36 +4,29 @@
  * scenario ends with the same verdict: every message sent is stored exactly once, and every
  * client received every message once, in order.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ParleyClientOptions } from "../../client/index.ts";
 import { Reason, State } from "../../client/index.ts";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { uid, useServer } from "../helpers/world.ts";
-import { expectExactlyOnce, type Recorder, record, sleep, useClients } from "./harness.ts";
+import { expectExactlyOnce, type Recorder, record, sleep, useClients, useTcpProxy } from "./harness.ts";
 
 const w = useServer({
   env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000", PARLEY_HEARTBEAT_MS: "1000" },
 });
 const clients = useClients(w);
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy(() => w.server.port);
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const tcp = useTcpProxy(w);
 
 const SEND_HTTP = /POST \/v1\/conversations\/[^/ ]+\/messages/;
 const SEND_FRAME = /"type":"send"/;
 
 /** Two members through the proxy (one sends over HTTP, one over the socket) and a direct watcher. */
 async function scenario(opts: { a?: Partial<ParleyClientOptions>; b?: Partial<ParleyClientOptions> } = {}) {
-  proxy.pass();
+  tcp.proxy.pass();
   // Fresh users per scenario: zombie connections of earlier faults count against per-user caps.
   const [ua, ub, uw] = [uid("fa"), uid("fb"), uid("fw")];
   const conv = await w.conversation([ua, ub, uw]);
-  const a = record(clients.make(ua, { url: proxy.url, ...opts.a }), conv);
-  const b = record(clients.make(ub, { url: proxy.url, sendOver: "socket", ...opts.b }), conv);
+  const a = record(clients.make(ua, { url: tcp.proxy.url, ...opts.a }), conv);
+  const b = record(clients.make(ub, { url: tcp.proxy.url, sendOver: "socket", ...opts.b }), conv);
   const watcher = record(clients.make(uw), conv);
   await Promise.all([a.conversation.ready(), b.conversation.ready(), watcher.conversation.ready()]);
   const sent: string[] = [];
@@ -58,7 +51,7 @@ describe("faults between the SDK and the relay", () => {
         s.send(s.b, `cut-b-${round}-${i}`);
       }
       await sleep(20);
-      proxy.cutAll();
+      tcp.proxy.cutAll();
       await sleep(150);
     }
     await s.verdict();
@@ -69,7 +62,7 @@ describe("faults between the SDK and the relay", () => {
     const s = await scenario();
     s.send(s.a, "before stall");
     await s.b.messagesAtLeast(1);
-    proxy.stall();
+    tcp.proxy.stall();
     // Sends from the stalled side wait in the outbox; the watcher keeps talking directly.
     s.send(s.a, "from the stalled side");
     s.send(s.b, "from the stalled socket");
@@ -77,28 +70,28 @@ describe("faults between the SDK and the relay", () => {
     await s.a.until(() => s.a.conversation.state === State.Reconnecting, 3000, "a noticed the stall");
     await s.b.until(() => s.b.conversation.state === State.Reconnecting, 3000, "b noticed the stall");
     expect(s.a.states.map((x) => x.reason)).toContain("heartbeat_timeout");
-    proxy.pass();
+    tcp.proxy.pass();
     await s.verdict();
   });
 
   it("delay: 150 ms each way on every chunk", async () => {
     const s = await scenario();
-    proxy.delay(150);
+    tcp.proxy.delay(150);
     for (let i = 0; i < 5; i++) {
       s.send(s.a, `slow-a-${i}`);
       s.send(s.b, `slow-b-${i}`);
       s.send(s.watcher, `slow-w-${i}`);
     }
     await s.verdict();
-    proxy.pass();
+    tcp.proxy.pass();
   });
 
   it("drop: an HTTP send lost before the server, and one whose answer is lost", async () => {
     const s = await scenario();
-    const before = proxy.dropNext({ match: SEND_HTTP, phase: "request" });
+    const before = tcp.proxy.dropNext({ match: SEND_HTTP, phase: "request" });
     s.send(s.a, "lost on the way in");
     await before;
-    const after = proxy.dropNext({ match: SEND_HTTP, phase: "response" });
+    const after = tcp.proxy.dropNext({ match: SEND_HTTP, phase: "response" });
     s.send(s.a, "stored but the answer is lost");
     await after;
     s.send(s.a, "after the drops");
@@ -107,10 +100,10 @@ describe("faults between the SDK and the relay", () => {
 
   it("drop: a socket send lost before the server, and one whose ack is lost", async () => {
     const s = await scenario();
-    const before = proxy.dropNext({ match: SEND_FRAME, phase: "request" });
+    const before = tcp.proxy.dropNext({ match: SEND_FRAME, phase: "request" });
     s.send(s.b, "frame lost on the way in");
     await before;
-    const after = proxy.dropNext({ match: SEND_FRAME, phase: "response" });
+    const after = tcp.proxy.dropNext({ match: SEND_FRAME, phase: "response" });
     s.send(s.b, "frame stored, ack lost");
     await after;
     s.send(s.b, "frame after the drops");
@@ -120,13 +113,17 @@ describe("faults between the SDK and the relay", () => {
   it("503 and 429 with Retry-After are retried no earlier than asked", async () => {
     const s = await scenario();
     const t0 = Date.now();
-    const unavailable = proxy.respondNext({ match: SEND_HTTP, status: 503, headers: { "retry-after": "1" } });
+    const unavailable = tcp.proxy.respondNext({
+      match: SEND_HTTP,
+      status: 503,
+      headers: { "retry-after": "1" },
+    });
     s.send(s.a, "after a 503");
     await unavailable;
     await s.verdict();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     const t1 = Date.now();
-    const limited = proxy.respondNext({ match: SEND_HTTP, status: 429, headers: { "retry-after": "1" } });
+    const limited = tcp.proxy.respondNext({ match: SEND_HTTP, status: 429, headers: { "retry-after": "1" } });
     s.send(s.a, "after a 429");
     await limited;
     await s.verdict();

@@ -1,5 +1,5 @@
 /** Shared pieces of the SDK tests: clients with fast timings, event recorders, the exactly-once check. */
-import { afterAll, expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import WebSocket from "ws";
 import {
   type Conversation,
@@ -10,6 +10,7 @@ import {
   type StateChange,
 } from "../../client/index.ts";
 import type { Api } from "../helpers/clients.ts";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import type { World } from "../helpers/world.ts";
 import { history } from "../helpers/world.ts";
 
@@ -30,6 +31,18 @@ export const FAST: Partial<ParleyClientOptions> = {
   window: null,
   document: null,
 };
+
+/** A TCP proxy in front of the test relay for the whole file (`.proxy`, set before the tests run). */
+export function useTcpProxy(w: World): { proxy: TcpProxy } {
+  const holder = {} as { proxy: TcpProxy };
+  beforeAll(async () => {
+    holder.proxy = await startTcpProxy(() => w.server.port);
+  });
+  afterAll(async () => {
+    await holder.proxy?.close();
+  });
+  return holder;
+}
 
 /** Remembers every client made in a test file and closes them afterwards. */
 export function useClients(w: World) {

@@ -6,23 +6,16 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TransportPreference } from "../../client/index.ts";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { uid, useServer } from "../helpers/world.ts";
-import { record, useClients } from "./harness.ts";
+import { record, useClients, useTcpProxy } from "./harness.ts";
 
 const w = useServer();
 const clients = useClients(w);
 // The reader goes through a proxy that refuses it while the relay is wiped and its
 // conversation re-created, so it comes back to a known new log (one message).
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy(() => w.server.port);
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const tcp = useTcpProxy(w);
 
 async function post(user: string, conv: string, body: string) {
   const res = await (await w.as(user)).post(`/v1/conversations/${conv}/messages`, {
@@ -45,21 +38,21 @@ describe("a relay whose log went backwards", () => {
     it(`${transport}: reports a reset and delivers the new log's messages`, async () => {
       const [reader, writer] = [uid("rr"), uid("rw")];
       const conv = await w.conversation([reader, writer]);
-      proxy.pass();
-      const r = record(clients.make(reader, { transport, url: proxy.url }), conv);
+      tcp.proxy.pass();
+      const r = record(clients.make(reader, { transport, url: tcp.proxy.url }), conv);
       const resets: Array<{ lastSeq: number; previousLastSeq: number }> = [];
       r.conversation.on("reset", (e) => resets.push(e));
       await r.conversation.ready();
       for (const body of ["old-1", "old-2", "old-3"]) await post(writer, conv, body);
       await r.until(() => r.messages.length === 3, 5000, "the old log");
 
-      proxy.blockRequests(/./);
-      proxy.blockWebSockets(true);
-      proxy.cutAll();
+      tcp.proxy.blockRequests(/./);
+      tcp.proxy.blockWebSockets(true);
+      tcp.proxy.cutAll();
       await wipeDatabase();
       await w.conversation([reader, writer], { id: conv });
       await post(writer, conv, "new-1");
-      proxy.pass();
+      tcp.proxy.pass();
       await r.until(() => resets.length > 0, 10_000, "a reset");
       expect(resets).toEqual([{ lastSeq: 1, previousLastSeq: 3 }]);
       expect(r.conversation.lastSeq).toBe(1);

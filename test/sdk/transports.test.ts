@@ -3,30 +3,23 @@
  * streams) and upgrades back later; half-open SSE and long-poll are found and resumed;
  * `online` and a visible tab cut a reconnect wait short; the live inbox.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createParleyClient, Reason, State } from "../../client/index.ts";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { send, useServer } from "../helpers/world.ts";
-import { expectExactlyOnce, record, sleep, useClients } from "./harness.ts";
+import { expectExactlyOnce, record, sleep, useClients, useTcpProxy } from "./harness.ts";
 
 const w = useServer({
   env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000", PARLEY_HEARTBEAT_MS: "1000" },
 });
 const clients = useClients(w);
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy(() => w.server.port);
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const tcp = useTcpProxy(w);
 
 describe("auto: fallback and upgrade", () => {
   it("falls back to SSE when a proxy blocks WebSockets, and upgrades back when it stops", async () => {
-    proxy.pass();
-    proxy.blockWebSockets(true);
+    tcp.proxy.pass();
+    tcp.proxy.blockWebSockets(true);
     const conv = await w.conversation(["ta", "tw"]);
-    const a = record(clients.make("ta", { url: proxy.url, upgradeAfterMs: 300 }), conv);
+    const a = record(clients.make("ta", { url: tcp.proxy.url, upgradeAfterMs: 300 }), conv);
     const watcher = record(clients.make("tw"), conv);
     await a.conversation.ready();
     expect(a.conversation.transportKind).toBe("sse");
@@ -39,7 +32,7 @@ describe("auto: fallback and upgrade", () => {
     }
     await Promise.all(jobs);
     // The proxy relents: the next upgrade attempt moves to WebSocket; keep talking meanwhile.
-    proxy.blockWebSockets(false);
+    tcp.proxy.blockWebSockets(false);
     for (let i = 0; i < 20 && a.conversation.transportKind !== "websocket"; i++) {
       sent.push(`during-upgrade-${i}`);
       jobs.push(watcher.conversation.send(`during-upgrade-${i}`));
@@ -58,18 +51,18 @@ describe("auto: fallback and upgrade", () => {
   });
 
   it("falls back to long-poll when event streams are blocked too", async () => {
-    proxy.pass();
-    proxy.blockWebSockets(true);
-    proxy.blockRequests(/GET \/v1\/conversations\/[^/ ]+\/events/);
+    tcp.proxy.pass();
+    tcp.proxy.blockWebSockets(true);
+    tcp.proxy.blockRequests(/GET \/v1\/conversations\/[^/ ]+\/events/);
     const conv = await w.conversation(["tb"]);
-    const b = record(clients.make("tb", { url: proxy.url, upgradeAfterMs: 60_000 }), conv);
+    const b = record(clients.make("tb", { url: tcp.proxy.url, upgradeAfterMs: 60_000 }), conv);
     await b.conversation.ready();
     expect(b.conversation.transportKind).toBe("longpoll");
     expect(b.transports).toEqual(["sse", "longpoll"]);
     const m = await b.conversation.send("over long-poll");
     await b.messagesAtLeast(1);
     expect(b.messages[0]?.id).toBe(m.id);
-    proxy.pass();
+    tcp.proxy.pass();
   });
 
   it("without a WebSocket class (plain Node), auto starts on SSE; websocket is a config error", async () => {
@@ -86,10 +79,10 @@ describe("auto: fallback and upgrade", () => {
 describe("liveness of the HTTP transports", () => {
   for (const transport of ["sse", "longpoll"] as const) {
     it(`${transport}: a half-open connection is found and resumed, exactly once`, async () => {
-      proxy.pass();
+      tcp.proxy.pass();
       const conv = await w.conversation(["td", "tw2"]);
       const d = record(
-        clients.make("td", { url: proxy.url, transport, requestTimeoutMs: 1000, longPollWaitSeconds: 1 }),
+        clients.make("td", { url: tcp.proxy.url, transport, requestTimeoutMs: 1000, longPollWaitSeconds: 1 }),
         conv,
       );
       const watcher = record(clients.make("tw2"), conv);
@@ -97,13 +90,13 @@ describe("liveness of the HTTP transports", () => {
       const sent = ["before"];
       await watcher.conversation.send("before");
       await d.messagesAtLeast(1);
-      proxy.stall();
+      tcp.proxy.stall();
       for (let i = 0; i < 3; i++) {
         sent.push(`stalled-${i}`);
         await watcher.conversation.send(`stalled-${i}`);
       }
       await d.until(() => d.conversation.state === State.Reconnecting, 6000, "noticed");
-      proxy.pass();
+      tcp.proxy.pass();
       await expectExactlyOnce(await w.as("tw2"), conv, sent, [d, watcher]);
     });
   }
@@ -111,13 +104,13 @@ describe("liveness of the HTTP transports", () => {
 
 describe("wake signals", () => {
   it("online and a visible tab cut a long reconnect wait short", async () => {
-    proxy.pass();
+    tcp.proxy.pass();
     const win = new EventTarget();
     const doc = Object.assign(new EventTarget(), { visibilityState: "hidden" });
     const conv = await w.conversation(["te"]);
     const e = record(
       clients.make("te", {
-        url: proxy.url,
+        url: tcp.proxy.url,
         window: win,
         document: doc,
         reconnectDelay: { minMs: 20_000, maxMs: 20_000 },
@@ -136,7 +129,7 @@ describe("wake signals", () => {
       ],
     ] as const) {
       const lives = e.states.filter((s) => s.newState === State.Live).length;
-      proxy.cutAll();
+      tcp.proxy.cutAll();
       await e.until(() => e.conversation.state === State.Reconnecting, 3000, `${signal}: dropped`);
       await sleep(100);
       const t0 = Date.now();

@@ -51,6 +51,20 @@ function overriding(base: Store, overrides: Partial<Store>): Store {
   });
 }
 
+/** The real store, counting the batches rooms hand to it. */
+function countingBatches(): { store: Store; batches: number } {
+  const counter = {
+    batches: 0,
+    store: overriding(store, {
+      appendMessages: (app, id, batch) => {
+        counter.batches++;
+        return store.appendMessages(app, id, batch);
+      },
+    }),
+  };
+  return counter;
+}
+
 function hubOver(s: Store, limits = {}) {
   return new RelayHub({
     store: s,
@@ -72,14 +86,8 @@ afterEach(async () => {
 
 describe("group commit", () => {
   it("commits concurrent sends in few transactions, with gap-free seqs", async () => {
-    let transactions = 0;
-    const counting = overriding(store, {
-      appendMessages: (app, id, batch) => {
-        transactions++;
-        return store.appendMessages(app, id, batch);
-      },
-    });
-    const hub = hubOver(counting);
+    const counting = countingBatches();
+    const hub = hubOver(counting.store);
     await hub.createConversation("default", { id: "c1", members: ["a", "b", "c", "d"] });
     const room = await hub.room("default", "c1");
     const sends = [];
@@ -93,7 +101,7 @@ describe("group commit", () => {
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
     expect(results.every((r) => r.created)).toBe(true);
-    expect(transactions).toBeLessThan(20);
+    expect(counting.batches).toBeLessThan(20);
     const stored = await store.readRange("default", "c1", { after: 0, limit: 500 });
     expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     await hub.close();
@@ -217,14 +225,8 @@ describe("a room's batches in flight together (pipelined)", () => {
   const turn = () => new Promise<void>((r) => setImmediate(r));
 
   it("batches handed in on consecutive turns share a commit, with seqs in send order", async () => {
-    let transactions = 0;
-    const counting = overriding(store, {
-      appendMessages: (app, id, batch) => {
-        transactions++;
-        return store.appendMessages(app, id, batch);
-      },
-    });
-    const hub = hubOver(counting);
+    const counting = countingBatches();
+    const hub = hubOver(counting.store);
     await hub.createConversation("default", { id: "p0", members: ["a", "b"] });
     const room = await hub.room("default", "p0");
     const conn = new RecordingConnection();
@@ -238,7 +240,7 @@ describe("a room's batches in flight together (pipelined)", () => {
     expect(results.map((r) => [r.created, r.message.seq, r.message.body])).toEqual(
       Array.from({ length: 8 }, (_, i) => [true, i + 1, `m${i + 1}`]),
     );
-    expect(transactions).toBeGreaterThan(1); // the room did not wait for each commit
+    expect(counting.batches).toBeGreaterThan(1); // the room did not wait for each commit
     const stored = await store.readRange("default", "p0", { after: 0, limit: 50 });
     expect(stored.map((m) => `${m.seq}:${m.body}`)).toEqual(
       results.map((r) => `${r.message.seq}:${r.message.body}`),
