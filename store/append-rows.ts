@@ -19,10 +19,11 @@ export type AppendOutcome = undefined | { error: unknown };
 const MESSAGE_COLUMNS =
   "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
 const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** The one-row INSERT, for a connection that prepares it once. */
-export const INSERT_MESSAGE = MESSAGE_COLUMNS + ROW_PLACEHOLDERS;
+/** An INSERT of `rows` messages at once (9 parameters per row). */
+export const insertMessagesSql = (rows: number): string =>
+  MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", ");
 
-/** One message's values, in the order of INSERT_MESSAGE's columns. */
+/** One message's values, in the order of the INSERT's columns. */
 export function messageValues(
   app: string,
   conversationId: string,
@@ -44,7 +45,7 @@ export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
   let rows = 0;
   const flush = () => {
     if (rows === 0) return;
-    statements.push({ sql: MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", "), args });
+    statements.push({ sql: insertMessagesSql(rows), args });
     args = [];
     rows = 0;
   };

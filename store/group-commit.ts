@@ -29,7 +29,7 @@ interface Waiting {
 export class GroupCommit {
   #queue: Waiting[] = [];
   #scheduled = false;
-  /** When the group's first batch arrived, and how many batches the last look saw. */
+  /** When the gathering group's first batch arrived, and how many batches the last look saw. */
   #startedAt = 0;
   #seen = 0;
   #committing = false;
@@ -49,10 +49,10 @@ export class GroupCommit {
   append(job: AppendRows): Promise<void> {
     if (this.#fenced.has(conversationKey(job))) return Promise.reject(superseded());
     return new Promise<void>((resolve, reject) => {
+      if (this.#queue.length === 0) this.#startedAt = now();
       this.#queue.push({ job, resolve, reject });
       if (this.#scheduled) return;
       this.#scheduled = true;
-      this.#startedAt = now();
       this.#seen = 0;
       this.schedule(() => this.#commitWhenGathered());
     });
@@ -61,8 +61,9 @@ export class GroupCommit {
   /**
    * Commits now, unless batches are still arriving: a turn of the event loop that brought
    * more of them means requests are being parsed right now, and they can share this commit.
-   * A quiet turn, GATHER_MAX_MS or GATHER_MAX_JOBS ends the gathering, so a lone send waits
-   * one turn and a busy relay commits at least once per GATHER_MAX_MS.
+   * A quiet turn, GATHER_MAX_MS since the group's first batch or GATHER_MAX_JOBS ends the
+   * gathering, so a lone send waits one turn, a busy relay commits at least once per
+   * GATHER_MAX_MS, and a group that gathered behind a slow (remote) commit goes when it ends.
    */
   #commitWhenGathered(): void {
     // One commit at a time (a remote store's is asynchronous): a room's later batch must not
@@ -92,7 +93,6 @@ export class GroupCommit {
       // What arrived while this commit ran gathers as the next group.
       if (this.#queue.length > 0) {
         this.#scheduled = true;
-        this.#startedAt = now();
         this.#seen = 0;
         this.schedule(() => this.#commitWhenGathered());
       }

@@ -101,6 +101,40 @@ describe("group commit", () => {
     expect((await stored("stream")).length).toBe(pending.length);
   });
 
+  it("a group that gathered during a slow commit goes as soon as that commit ends", async () => {
+    const connection = store.appendConnection;
+    if (!connection) throw new Error("a file database has a commit connection");
+    // An asynchronous commit, as a remote store's is, that takes 20 ms.
+    const commitMs = 20;
+    const transactions: number[] = [];
+    let firstEndedAt = 0;
+    let secondStartedAt = 0;
+    const group = new GroupCommit(async (jobs) => {
+      if (transactions.length === 1) secondStartedAt = performance.now();
+      transactions.push(jobs.length);
+      await new Promise((r) => setTimeout(r, commitMs));
+      connection.write(jobs);
+      if (transactions.length === 1) firstEndedAt = performance.now();
+    }, setImmediate);
+    const pending = [group.append(rows("slow", "s0"))];
+    // A batch every turn, for three commits' time, each turn busy for 0.05 ms as a relay's turns
+    // are (parsing requests): the first ones gather behind the first commit.
+    const until = performance.now() + 3 * commitMs;
+    for (let i = 1; i < 100_000 && performance.now() < until; i++) {
+      const busyUntil = performance.now() + 0.05;
+      while (performance.now() < busyUntil) {
+        // a turn's work
+      }
+      pending.push(group.append(rows(`slow${i % 8}`, `s${i}`)));
+      await turn();
+    }
+    await Promise.all(pending);
+    expect(transactions.length).toBeGreaterThan(1);
+    // The second group's first batch is older than GATHER_MAX_MS when the first commit ends:
+    // it does not gather for another GATHER_MAX_MS behind a commit that already took 20 ms.
+    expect(secondStartedAt - firstEndedAt).toBeLessThan(GATHER_MAX_MS);
+  });
+
   it("a retried key fails only its own room's batch", async () => {
     const { group } = recording();
     await group.append(rows("dup", "taken"));
