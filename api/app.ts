@@ -30,6 +30,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       headers: ["Authorization", "Content-Type", "Last-Event-ID"],
       expose: ["Retry-After"],
       maxAge: 600,
+      // The API; the widget bundle (public, any origin) and the dev demo page are outside it.
+      refuse: (path) => path.startsWith("/v1/"),
     }),
   );
   api.use(limitBody(deps.limits.maxFrameBytes));

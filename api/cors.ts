@@ -6,6 +6,7 @@
  * context before the handler runs, so `c.json()` builds one light Response that already has them.
  */
 import type { MiddlewareHandler } from "hono";
+import { ParleyError } from "../party/core/errors.ts";
 
 export interface CorsOptions {
   /** True for a browser origin that may call the API. */
@@ -17,6 +18,12 @@ export interface CorsOptions {
   expose: readonly string[];
   /** How long (seconds) a browser may cache a preflight answer. */
   maxAge: number;
+  /**
+   * Paths where a request from a browser origin that is not allowed is refused (403), not only
+   * answered without CORS headers. Without CORS headers a browser hides the answer from the
+   * page, but the request has still been served: a send stored, an event stream opened.
+   */
+  refuse(path: string): boolean;
 }
 
 export function cors(options: CorsOptions): MiddlewareHandler {
@@ -36,6 +43,12 @@ export function cors(options: CorsOptions): MiddlewareHandler {
         preflight.set("Access-Control-Max-Age", maxAge);
       }
       return new Response(null, { status: 204, headers: preflight });
+    }
+    if (origin && !allowOrigin && options.refuse(c.req.path)) {
+      throw new ParleyError(
+        "forbidden",
+        `requests from the origin ${origin} are not allowed (PARLEY_ALLOWED_ORIGINS)`,
+      );
     }
     // The answer depends on Origin, allowed or not, so caches must key on it.
     c.header("Vary", "Origin", { append: true });

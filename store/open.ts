@@ -42,6 +42,30 @@ export function localDbPath(url: string): string | null {
   return resolve(rest.replace(/^\/\/(?=\/)/, ""));
 }
 
+/** The URL without credentials or query (an auth token may sit in either). */
+function withoutSecrets(url: string): string {
+  const cut = url.split(/[?#]/)[0] ?? url;
+  return cut.replace(/\/\/[^/@]*@/, "//");
+}
+
+/**
+ * The innermost cause's message: drizzle reports a failed query as "Failed query: <sql>",
+ * which hides why it failed (a refused connection, a read-only folder).
+ */
+function rootCause(error: unknown): string {
+  let current = error;
+  for (let depth = 0; depth < 10; depth++) {
+    const next = (current as { cause?: unknown } | null)?.cause;
+    if (next === undefined || next === null) break;
+    current = next;
+  }
+  const code = (current as { code?: unknown } | null)?.code;
+  const message = current instanceof Error ? current.message : String(current);
+  const text = typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message;
+  // A driver may quote the URL it was given, credentials and all.
+  return text.replace(/\/\/[^/@\s]*@/g, "//").replace(/(authToken=)[^&\s]+/gi, "$1…");
+}
+
 export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore> {
   const path = localDbPath(options.url);
   if (path) await mkdir(dirname(path), { recursive: true });
@@ -58,10 +82,17 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
         `PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`,
       ]
     : [];
-  // WAL is a property of the file (it persists); the others belong to each connection.
-  if (path) await client.execute("PRAGMA journal_mode = WAL");
-  await applyPragmas(client, pragmas);
-  await migrate(drizzle(client), { migrationsFolder });
+  try {
+    // WAL is a property of the file (it persists); the others belong to each connection.
+    if (path) await client.execute("PRAGMA journal_mode = WAL");
+    await applyPragmas(client, pragmas);
+    await migrate(drizzle(client), { migrationsFolder });
+  } catch (error) {
+    client.close();
+    throw new Error(`cannot open the database at ${withoutSecrets(options.url)}: ${rootCause(error)}`, {
+      cause: error,
+    });
+  }
   return new LibsqlStore(client, {
     pragmas,
     ...(options.schedule ? { schedule: options.schedule } : {}),

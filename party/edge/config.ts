@@ -3,7 +3,7 @@
  * once per isolate, and the names that keep every actor inside its app.
  */
 import { type AppCredentials, Authenticator } from "../../api/auth.ts";
-import type { OriginPolicy } from "../../api/origins.ts";
+import { normaliseOrigins, type OriginPolicy } from "../../api/origins.ts";
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import { openWebStore } from "../../store/open-web.ts";
 import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
@@ -56,9 +56,15 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
     }),
   };
   const devMode = vars.PARLEY_DEV === "1";
-  const allowed = vars.PARLEY_ALLOWED_ORIGINS?.split(",")
-    .map((o) => o.trim())
-    .filter(Boolean);
+  let allowed: string[] | undefined;
+  try {
+    allowed =
+      vars.PARLEY_ALLOWED_ORIGINS === undefined
+        ? undefined
+        : normaliseOrigins(vars.PARLEY_ALLOWED_ORIGINS.split(","));
+  } catch (error) {
+    throw new Error(`parley (edge): ${(error as Error).message}`);
+  }
   cached = {
     store: openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN),
     auth: new Authenticator(apps),

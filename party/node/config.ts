@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { AppCredentials } from "../../api/auth.ts";
-import type { OriginPolicy } from "../../api/origins.ts";
+import { normaliseOrigins, type OriginPolicy } from "../../api/origins.ts";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
 import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
@@ -110,6 +110,14 @@ async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppCredentials[] | u
   return parsed.data;
 }
 
+function allowedOrigins(entries: readonly string[]): string[] {
+  try {
+    return normaliseOrigins(entries);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 /** Reads the documented environment variables into relay options. */
 export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<RelayOptions> {
   const options: RelayOptions = { production: env.NODE_ENV === "production" };
@@ -136,9 +144,7 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
   if (env.PARLEY_SERVER_KEY) options.serverKey = env.PARLEY_SERVER_KEY;
   if (env.PARLEY_DATA_DIR) options.dataDir = env.PARLEY_DATA_DIR;
   if (env.PARLEY_ALLOWED_ORIGINS !== undefined) {
-    options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",")
-      .map((o) => o.trim())
-      .filter(Boolean);
+    options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",");
   }
   if (env.PARLEY_LOG) {
     if (!["debug", "info", "warn", "error", "silent"].includes(env.PARLEY_LOG)) {
@@ -218,7 +224,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     dbBusyTimeoutMs: options.dbBusyTimeoutMs ?? 5_000,
     apps,
     origins: {
-      allowed: options.allowedOrigins ?? [],
+      allowed: allowedOrigins(options.allowedOrigins ?? []),
       allowLocalhost: !production && !options.allowedOrigins,
     },
     production,

@@ -1,4 +1,7 @@
 /** Configuration: production mode (secrets required, no dev endpoints) and browser origin checks. */
+
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, mintToken, WsClient } from "../helpers/clients.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
@@ -93,6 +96,56 @@ describe("allowed origins", () => {
     const refused = await trySocket(prod, conv, "org-a", "https://evil.example.net");
     expect(refused).not.toBe("synced");
     await sleep(100);
+  });
+
+  it("HTTP: a foreign browser origin is refused with 403 (send and event stream); allowed or no Origin passes", async () => {
+    const conv = await conversation(prod, ["horg-a"]);
+    const token = await mintToken(prod.secret, "horg-a");
+    const send = (key: string, origin?: string) =>
+      fetch(`${prod.url}/v1/conversations/${conv}/messages`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          ...(origin ? { origin } : {}),
+        },
+        body: JSON.stringify({ clientMessageId: key, body: key }),
+      });
+    const foreign = await send("from-evil", "https://evil.example.net");
+    expect(foreign.status).toBe(403);
+    expect((await foreign.json()).error.code).toBe("forbidden");
+    expect((await send("from-app", ALLOWED)).status).toBe(201);
+    expect((await send("from-server")).status).toBe(201);
+    const stream = await fetch(`${prod.url}/v1/conversations/${conv}/events?token=${token}`, {
+      headers: { origin: "https://evil.example.net" },
+    });
+    expect(stream.status).toBe(403);
+    await stream.body?.cancel();
+    const history = await api(prod.url, token).get(`/v1/conversations/${conv}/messages`);
+    expect(history.json.messages.map((m: { body: string }) => m.body)).toEqual(["from-app", "from-server"]);
+    // The public widget bundle is outside the API: any page may load it.
+    const widget = await fetch(`${prod.url}/widget.js`, { headers: { origin: "https://evil.example.net" } });
+    expect(widget.status).toBe(200);
+    await widget.body?.cancel();
+  });
+
+  it("a setting that is not an origin stops the start with a message naming it", async () => {
+    await expect(
+      startServer({
+        env: { NODE_ENV: "production", PARLEY_ALLOWED_ORIGINS: "https://ok.example.com,app.example.com" },
+      }),
+    ).rejects.toThrow(/"app\.example\.com" is not an origin/);
+  });
+
+  it("a database that cannot be reached stops the start with the reason, not a failed query", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((r) => probe.close(r));
+    await expect(startServer({ env: { PARLEY_DB_URL: `http://127.0.0.1:${port}` } })).rejects.toThrow(
+      new RegExp(`cannot open the database at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+    );
   });
 
   it("dev mode: any localhost origin is allowed, a foreign one is not", async () => {
