@@ -351,6 +351,9 @@ export class ConversationRoom {
     }
     for (const { entry, message } of plan.stored) {
       this.#inFlight.delete(entry.key);
+      // A replayed key does not count against the rate limit, but send() could not know it
+      // was one (memory no longer held the key) and took a token for it.
+      this.#sendBuckets.get(entry.senderId)?.refund();
       if (sameContent(message, entry.input)) entry.resolve({ message, created: false });
       else entry.reject(this.#conflict());
     }
@@ -789,7 +792,8 @@ export class ConversationRoom {
       const unread = await this.#unreadAbove(userId, 0);
       this.#members.set(userId, { lastReadSeq: 0, ownAboveRead: this.lastSeq - unread });
       this.#memberIds = [...this.#members.keys()];
-      this.#notifyInbox(userId);
+      // Every member's thread item lists the members: all of their inboxes hear of it.
+      for (const memberId of this.#memberIds) this.#notifyInbox(memberId);
     });
   }
 
@@ -809,6 +813,8 @@ export class ConversationRoom {
       this.#presence.forget(userId);
       // Long-polls of the removed user wake now and answer 403.
       for (const [wake, waiter] of [...this.#waiters]) if (waiter === userId) wake();
+      // The others' thread items list the members.
+      for (const memberId of this.#memberIds) this.#notifyInbox(memberId);
     });
   }
 

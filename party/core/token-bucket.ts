@@ -27,4 +27,9 @@ export class TokenBucket {
     }
     return (1 - this.#tokens) / this.rate;
   }
+
+  /** Gives back a token taken for something that turned out not to count (a replayed key). */
+  refund(): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
 }

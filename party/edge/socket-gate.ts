@@ -33,17 +33,20 @@ export async function gateSocket(
   const match = /^\/parties\/(conversation|inbox)\/([^/]+)\/?$/.exec(url.pathname);
   if (!match) return null;
   const kind = match[1];
-  let name: string;
+  let name = match[2] ?? "";
+  let decoded = true;
   try {
-    name = decodeURIComponent(match[2] ?? "");
+    name = decodeURIComponent(name);
   } catch {
-    return new Response("Not Found", { status: 404 });
+    decoded = false;
   }
+  // A name that cannot be an id is refused after the token check, with the close code a
+  // browser can read (4004; an inbox that is not the user's own: 4003), not an HTTP status.
   const valid =
-    kind === "conversation"
+    decoded &&
+    (kind === "conversation"
       ? conversationIdSchema.safeParse(name).success
-      : userIdSchema.safeParse(name).success;
-  if (!valid) return new Response("Not Found", { status: 404 });
+      : userIdSchema.safeParse(name).success);
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
     return new Response("Upgrade Required", { status: 426 });
   if (!originAllowed(request.headers.get("origin"), config.origins))
@@ -71,6 +74,7 @@ export async function gateSocket(
     if (name !== user.userId) return refuseSocket(CloseCode.forbidden, "you may open only your own inbox");
     return actors.inbox(user.app, name, forwarded);
   }
+  if (!valid) return refuseSocket(CloseCode.notFound, "no such conversation");
   const room = await actors.room(user.app, name);
   const admission = fromWire(await room.call("admission", [user.userId]));
   if (admission === "not_found") return refuseSocket(CloseCode.notFound, "no such conversation");

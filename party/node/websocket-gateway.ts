@@ -50,21 +50,30 @@ class NodeWebSocketConnection implements Connection {
   }
 }
 
-type Route = { kind: "conversation"; id: string } | { kind: "inbox"; userId: string };
+/** A party path. `valid` is false for a name no conversation or user can have. */
+type Route =
+  | { kind: "conversation"; id: string; valid: boolean }
+  | { kind: "inbox"; userId: string; valid: boolean };
 
+/**
+ * `/parties/conversation/<id>` or `/parties/inbox/<userId>`; null for any other path. A name
+ * that cannot be an id still routes: the socket is refused with the contract's close code
+ * (4004, 4003), which a browser can read, instead of an HTTP status, which it cannot.
+ */
 function routeOf(pathname: string): Route | null {
   const match = pathname.match(/^\/parties\/(conversation|inbox)\/([^/]+)\/?$/);
   if (!match?.[2]) return null;
-  let name: string;
+  let name = match[2];
+  let decoded = true;
   try {
-    name = decodeURIComponent(match[2]);
+    name = decodeURIComponent(name);
   } catch {
-    return null;
+    decoded = false;
   }
   if (match[1] === "conversation") {
-    return conversationIdSchema.safeParse(name).success ? { kind: "conversation", id: name } : null;
+    return { kind: "conversation", id: name, valid: decoded && conversationIdSchema.safeParse(name).success };
   }
-  return userIdSchema.safeParse(name).success ? { kind: "inbox", userId: name } : null;
+  return { kind: "inbox", userId: name, valid: decoded && userIdSchema.safeParse(name).success };
 }
 
 function rejectHttp(socket: Duplex, status: number, text: string): void {
@@ -146,7 +155,9 @@ export class NodeWebSocketGateway {
         reason: isParleyError(error) ? error.message : "bad token",
       };
     }
+    // A user id that is not valid is nobody's: the owner check refuses it (4003).
     if (route.kind === "inbox") return { kind: "inbox", user, owner: route.userId };
+    if (!route.valid) return { kind: "refuse", code: CloseCode.notFound, reason: "no such conversation" };
     const rawAfter = query.get("after");
     if (rawAfter !== null && rawAfter !== "" && !/^\d{1,15}$/.test(rawAfter)) {
       return { kind: "refuse", code: 1008, reason: "after must be a non-negative integer" };

@@ -169,6 +169,11 @@ export function conformanceSuite(fixture: Fixture): void {
       expect((await socket.closed).code).toBe(4003);
       const missing = await w.socket("ann", uid("missing"));
       expect((await missing.closed).code).toBe(4004);
+      // A name no conversation can have: the same close code, not an HTTP refusal a browser cannot read.
+      for (const invalid of ["has.dot", "x".repeat(65), "sp%20ace"]) {
+        const refused = await w.socket("ann", invalid);
+        expect((await refused.closed).code, invalid).toBe(4004);
+      }
     });
 
     scenario("crash safety", async () => {

@@ -115,6 +115,31 @@ describe("inbox socket", () => {
     expect(inbox.ofType("thread").every((f) => f.conversation.id === conv)).toBe(true);
   });
 
+  it("members' inboxes get a thread frame when someone is added or removed", async () => {
+    const me = uid("im");
+    const other = uid("io");
+    const added = uid("ia");
+    const conv = await w.conversation([me, other]);
+    const inbox = await w.inbox(me);
+    await inbox.opened;
+    const sorted = (f: Json) => [...f.conversation.members].sort();
+    expect((await w.admin.put(`/v1/conversations/${conv}/members/${added}`)).status).toBe(204);
+    const joined = await inbox.waitFor(
+      (f) => f.type === "thread" && f.conversation.id === conv && f.conversation.members.includes(added),
+      5000,
+    );
+    expect(sorted(joined)).toEqual([me, other, added].sort());
+    expect((await w.admin.del(`/v1/conversations/${conv}/members/${other}`)).status).toBe(204);
+    const left = await inbox.waitFor(
+      (f) => f.type === "thread" && f.conversation.id === conv && !f.conversation.members.includes(other),
+      5000,
+    );
+    expect(sorted(left)).toEqual([me, added].sort());
+    // The thread list says the same.
+    const item = (await threads(me)).find((t) => t.id === conv);
+    expect([...(item?.members ?? [])].sort()).toEqual([me, added].sort());
+  });
+
   it("another user's inbox closes with 4003; a bad token with 4001", async () => {
     const me = uid("iv");
     await w.conversation([me]);

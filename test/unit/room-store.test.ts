@@ -126,6 +126,37 @@ describe("group commit", () => {
   });
 });
 
+describe("rate limit", () => {
+  it("a replayed key the room no longer holds in memory does not use up the sender's limit", async () => {
+    // A burst of 10 and (in practice) no refill; a buffer of 3, so old keys leave memory.
+    const hub = hubOver(store, { sendRate: 0.001, sendBurst: 10, bufferSize: 3 });
+    await hub.createConversation("default", { id: "rl", members: ["a", "b"] });
+    const room = await hub.room("default", "rl");
+    for (let i = 0; i < 5; i++) await room.send("a", { clientMessageId: `a${i}`, body: `a${i}` });
+    for (let i = 0; i < 5; i++) await room.send("b", { clientMessageId: `b${i}`, body: `b${i}` });
+    // a's five keys are out of memory now: answered from the store, as replays.
+    const replays = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => room.send("a", { clientMessageId: `a${i}`, body: `a${i}` })),
+    );
+    expect(replays.map((r) => [r.created, r.message.seq])).toEqual([
+      [false, 1],
+      [false, 2],
+      [false, 3],
+      [false, 4],
+      [false, 5],
+    ]);
+    // a took 5 of 10 tokens for new messages: 5 new ones still go through, the 6th does not.
+    for (let i = 5; i < 10; i++) {
+      const r = await room.send("a", { clientMessageId: `a${i}`, body: `a${i}` });
+      expect(r.created).toBe(true);
+    }
+    await expect(room.send("a", { clientMessageId: "a10", body: "a10" })).rejects.toMatchObject({
+      code: "rate_limited",
+    });
+    await hub.close();
+  });
+});
+
 describe("store failures", () => {
   it("refuses with 503 while another process holds the write lock, then stores exactly once", async () => {
     const hub = hubOver(store);
