@@ -25,7 +25,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
   api.use(
     cors({
-      allowed: (origin) => originAllowed(origin, deps.origins),
+      allowed: (origin, host) => originAllowed(origin, deps.origins, host),
       methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
       headers: ["Authorization", "Content-Type", "Last-Event-ID"],
       expose: ["Retry-After"],
@@ -35,7 +35,12 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     }),
   );
   api.use(limitBody(deps.limits.maxFrameBytes));
-  api.get("/healthz", (c) => c.json({ ok: true }));
+  api.get("/healthz", (c) => {
+    if (deps.serving && !deps.serving()) {
+      throw new ParleyError("shutting_down", "the relay is shutting down (or has shut down)", 1);
+    }
+    return c.json({ ok: true });
+  });
   api.route("/v1", tokenRoutes);
   api.route("/v1/conversations", conversationRoutes);
   api.route("/v1/conversations", messageRoutes);

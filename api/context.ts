@@ -18,6 +18,8 @@ export interface ApiDeps {
   /** Dev mode: `/v1/dev/token` exists. */
   devMode: boolean;
   onError: (error: unknown, context: string) => void;
+  /** False once the host has begun to shut the relay down: `/healthz` then answers 503. */
+  serving?: () => boolean;
 }
 
 export type ApiEnv = { Variables: { deps: ApiDeps } };

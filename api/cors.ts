@@ -9,8 +9,8 @@ import type { MiddlewareHandler } from "hono";
 import { ParleyError } from "../party/core/errors.ts";
 
 export interface CorsOptions {
-  /** True for a browser origin that may call the API. */
-  allowed(origin: string): boolean;
+  /** True for a browser origin that may call the API (`host`: the request's Host header). */
+  allowed(origin: string, host: string | undefined): boolean;
   methods: readonly string[];
   /** Request headers a browser may send. */
   headers: readonly string[];
@@ -33,7 +33,7 @@ export function cors(options: CorsOptions): MiddlewareHandler {
   const maxAge = String(options.maxAge);
   return async (c, next) => {
     const origin = c.req.header("origin");
-    const allowOrigin = origin && options.allowed(origin) ? origin : null;
+    const allowOrigin = origin && options.allowed(origin, c.req.header("host")) ? origin : null;
     if (c.req.method === "OPTIONS") {
       const preflight = new Headers({ Vary: "Origin, Access-Control-Request-Headers" });
       if (allowOrigin) {

@@ -47,9 +47,23 @@ export function normaliseOrigins(entries: readonly string[]): string[] {
   return origins;
 }
 
-/** True when a request may proceed: no Origin (not a browser) or an allowed one. */
-export function originAllowed(origin: string | null | undefined, policy: OriginPolicy): boolean {
+/**
+ * True when a request may proceed: no Origin (not a browser), an allowed origin, or the
+ * server's own origin (a page the host application serves on the same host and port, when
+ * Parley is mounted beside its routes; browsers send Origin on same-origin POSTs and sockets).
+ */
+export function originAllowed(
+  origin: string | null | undefined,
+  policy: OriginPolicy,
+  requestHost?: string | null,
+): boolean {
   if (!origin) return true;
   if (policy.allowed.includes(origin) || policy.allowed.includes("*")) return true;
-  return policy.allowLocalhost && LOCALHOST.test(origin);
+  if (policy.allowLocalhost && LOCALHOST.test(origin)) return true;
+  return requestHost ? sameHost(origin, requestHost) : false;
+}
+
+function sameHost(origin: string, requestHost: string): boolean {
+  const url = parseUrl(origin);
+  return url !== null && url.host === requestHost.toLowerCase();
 }

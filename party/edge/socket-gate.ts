@@ -49,7 +49,7 @@ export async function gateSocket(
       : userIdSchema.safeParse(name).success);
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
     return new Response("Upgrade Required", { status: 426 });
-  if (!originAllowed(request.headers.get("origin"), config.origins))
+  if (!originAllowed(request.headers.get("origin"), config.origins, url.host))
     return new Response("Forbidden", { status: 403 });
   const token = url.searchParams.get("token");
   if (!token) return refuseSocket(CloseCode.unauthorized, "missing token query parameter");

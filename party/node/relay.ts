@@ -23,6 +23,13 @@ export interface Relay {
   readonly requestListener: ReturnType<typeof getRequestListener>;
   /** Node's `upgrade` listener for `/parties/conversation/*` and `/parties/inbox/*`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Serves Parley's sockets on a Node server of yours: adds the `upgrade` listener and the
+   * handshake timeout (`limits.handshakeTimeoutMs`: a connection that has not sent its
+   * request headers by then is dropped, for your routes too). Requests stay yours to route;
+   * pass Parley's to `requestListener`.
+   */
+  attach(server: Server): void;
   /** Starts a Node HTTP server on the configured (or given) port and host. */
   listen(port?: number, host?: string): Promise<{ server: Server; url: string; port: number }>;
   /** Graceful stop: commits pending sends, closes sockets with 1001, closes the store. */
@@ -52,11 +59,16 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     origins: config.origins,
     devMode: !config.production,
     onError,
+    serving: () => closing === undefined,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);
   const servers = new Set<Server>();
   let closing: Promise<void> | undefined;
+  const attach = (server: Server) => {
+    enforceHandshakeTimeout(server, limits.handshakeTimeoutMs);
+    server.on("upgrade", gateway.handleUpgrade);
+  };
 
   return {
     config,
@@ -64,10 +76,10 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     fetch: (request) => api.fetch(request),
     requestListener,
     handleUpgrade: gateway.handleUpgrade,
+    attach,
     async listen(port = config.port, host = config.host) {
       const server = createServer(requestListener);
-      enforceHandshakeTimeout(server, limits.handshakeTimeoutMs);
-      server.on("upgrade", gateway.handleUpgrade);
+      attach(server);
       servers.add(server);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

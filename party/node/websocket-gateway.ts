@@ -128,7 +128,7 @@ export class NodeWebSocketGateway {
       rejectHttp(socket, 404, "Not Found");
       return;
     }
-    if (!originAllowed(req.headers.origin, this.origins)) {
+    if (!originAllowed(req.headers.origin, this.origins, req.headers.host)) {
       rejectHttp(socket, 403, "Forbidden");
       return;
     }
