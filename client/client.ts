@@ -101,6 +101,13 @@ export class ParleyClient {
         'parley: transport "websocket" needs a WebSocket class here; pass WebSocket (e.g. from "ws")',
       );
     }
+    if ((options.transport ?? "auto") === "auto" && !this.#webSocket(options)) {
+      // Not an error (SSE and long-poll work), but the inbox then polls instead of being
+      // pushed, and someone who forgot the option in Node 20 should hear of it.
+      console.warn(
+        'parley: no WebSocket class here, so "auto" uses SSE and the inbox polls; in Node 20 pass WebSocket (e.g. from "ws")',
+      );
+    }
     this.#options = options;
     this.#baseUrl = options.url.replace(/\/+$/, "");
     this.#fetch = fetchFn;

@@ -5,6 +5,7 @@
  */
 import type { BackoffOptions } from "./backoff.ts";
 import { isParleyClientError, ParleyClientError } from "./errors.ts";
+import { FallbackPolicy } from "./fallback-policy.ts";
 import type { FetchLike, HttpApi } from "./http.ts";
 import { Outbox } from "./outbox/outbox.ts";
 import type { OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
@@ -116,7 +117,8 @@ export class Conversation extends Session<ConversationEvents> {
   #typing: TypingTracker;
   #typingSentAt = 0;
   #kind: TransportKind;
-  #failures: Record<TransportKind, number> = { websocket: 0, sse: 0, longpoll: 0 };
+  /** Per transport: when `auto` falls back from it. */
+  #fallback: Record<TransportKind, FallbackPolicy>;
   #acks = new Map<string, PendingAck>();
   #reads: ReadReceipts;
   #online: string[] = [];
@@ -130,6 +132,11 @@ export class Conversation extends Session<ConversationEvents> {
     super({ tokens: cfg.tokens, reconnectDelay: cfg.reconnectDelay, wake: cfg.wake });
     this.id = cfg.id;
     this.#cfg = cfg;
+    this.#fallback = {
+      websocket: new FallbackPolicy(cfg.fallbackAfter),
+      sse: new FallbackPolicy(cfg.fallbackAfter),
+      longpoll: new FallbackPolicy(cfg.fallbackAfter),
+    };
     this.#upgradeDelay = cfg.upgradeAfterMs;
     this.#kind = cfg.transport === "auto" ? (cfg.webSocketAvailable ? "websocket" : "sse") : cfg.transport;
     this.#seq = new Sequencer({
@@ -248,18 +255,12 @@ export class Conversation extends Session<ConversationEvents> {
 
   protected override async beforeConnect(): Promise<void> {
     if (this.#cfg.transport !== "auto" || this.#kind === "longpoll") return;
-    if (this.#failures[this.#kind] < this.#cfg.fallbackAfter) return;
-    // Fall back only when plain HTTP works: then the transport is blocked (a proxy), rather
-    // than the network or the relay being down (where switching would not help).
-    try {
-      await this.#cfg.api.conversation(this.id);
-    } catch {
-      // HTTP fails too: the relay or the network is down, so those failures say nothing
-      // about the transport. Count afresh once it is back.
-      this.#failures[this.#kind] = 0;
-      return;
-    }
-    this.#failures[this.#kind] = 0;
+    const httpWorks = () =>
+      this.#cfg.api.conversation(this.id).then(
+        () => true,
+        () => false,
+      );
+    if (!(await this.#fallback[this.#kind].shouldFallBack(httpWorks))) return;
     this.#setKind(this.#kind === "websocket" ? "sse" : "longpoll", Reason.TransportFallback);
   }
 
@@ -319,8 +320,8 @@ export class Conversation extends Session<ConversationEvents> {
 
   protected override onTransportEnd(info: TransportClose, reachedLive: boolean): void {
     const kind = this.#kind;
-    if (reachedLive) this.#failures[kind] = 0;
-    else if (!info.heartbeatTimeout || !info.opened) this.#failures[kind]++;
+    if (reachedLive) this.#fallback[kind].succeeded();
+    else if (!info.heartbeatTimeout || !info.opened) this.#fallback[kind].failed();
   }
 
   protected override onCandidateFailed(): void {

@@ -5,6 +5,7 @@
  */
 import type { BackoffOptions } from "./backoff.ts";
 import { ParleyClientError } from "./errors.ts";
+import { FallbackPolicy } from "./fallback-policy.ts";
 import type { HttpApi } from "./http.ts";
 import { Reason } from "./reasons.ts";
 import { Session, type SessionEvents } from "./session.ts";
@@ -64,12 +65,13 @@ export class Inbox extends Session<InboxEvents> {
   /** Rows that came as frames during a load: newer than the list, never pruned by it. */
   #framed = new Set<string>();
   #polling: boolean;
-  #socketFailures = 0;
+  #fallback: FallbackPolicy;
 
   /** @internal Use `client.inbox()`. */
   constructor(cfg: InboxConfig) {
     super({ tokens: cfg.tokens, reconnectDelay: cfg.reconnectDelay, wake: cfg.wake });
     this.#cfg = cfg;
+    this.#fallback = new FallbackPolicy(cfg.fallbackAfter);
     this.#polling = !cfg.webSocket;
     this.start();
   }
@@ -94,19 +96,18 @@ export class Inbox extends Session<InboxEvents> {
   }
 
   protected override async beforeConnect(): Promise<void> {
-    if (this.#polling || this.#socketFailures < this.#cfg.fallbackAfter) return;
-    try {
-      await this.#cfg.api.threads({ limit: 1 });
-    } catch {
-      this.#socketFailures = 0; // HTTP fails too: not the socket's fault
-      return;
-    }
-    this.#polling = true;
+    if (this.#polling) return;
+    const httpWorks = () =>
+      this.#cfg.api.threads({ limit: 1 }).then(
+        () => true,
+        () => false,
+      );
+    if (await this.#fallback.shouldFallBack(httpWorks)) this.#polling = true;
   }
 
   protected override onTransportEnd(_info: TransportClose, reachedLive: boolean): void {
-    if (reachedLive) this.#socketFailures = 0;
-    else if (!this.#polling) this.#socketFailures++;
+    if (reachedLive) this.#fallback.succeeded();
+    else if (!this.#polling) this.#fallback.failed();
   }
 
   protected override openTransport(token: string, handlers: TransportHandlers): Transport {

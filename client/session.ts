@@ -165,8 +165,9 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
       this.#unsubscribeWake();
       this.#closeError = opts.error;
       this.onClosed();
-      this.setState(State.Closed, reason);
+      // The reason first, then the state: a listener of `state` → closed can already know why.
       if (opts.error) this.reportError(opts.error);
+      this.setState(State.Closed, reason);
       return;
     }
     this.setState(State.Reconnecting, reason);

@@ -128,6 +128,7 @@ const USER_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Parley demo</title>
+<link rel="icon" href="data:,">
 <style>html,body{height:100%;margin:0;background:#f0f2f6}parley-chat{height:100vh;--parley-radius:12px}</style>
 <script src="/widget.js"></script>
 </head>
@@ -156,6 +157,7 @@ const PAIR_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Parley demo: alice and bob</title>
+<link rel="icon" href="data:,">
 <style>
 html,body{height:100%;margin:0;font:14px/1.4 system-ui,sans-serif;background:#e9ecf2;color:#1d2330}
 body{display:flex;flex-direction:column}

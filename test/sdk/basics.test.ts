@@ -133,10 +133,14 @@ describe("stop codes and tokens", () => {
     expect(l.states.at(-1)?.reason).toBe(Reason.Forbidden);
   });
 
-  it("4004: no such conversation stops with not_found", async () => {
+  it("4004: no such conversation stops with not_found: the error first, then state closed", async () => {
     const r = record(clients.make("bm"), uid("missing"));
+    const order: string[] = [];
+    r.conversation.on("error", (e) => order.push(`error ${e.code}`));
+    r.conversation.on("state", (s) => order.push(`state ${s.newState}`));
     await expect(r.conversation.ready()).rejects.toMatchObject({ code: "not_found" });
     expect(r.states.at(-1)?.reason).toBe(Reason.NotFound);
+    expect(order.slice(-2)).toEqual(["error not_found", `state ${State.Closed}`]);
   });
 
   it("4001: an expired token is refreshed by calling the token function again", async () => {
