@@ -48,9 +48,10 @@ export function normaliseOrigins(entries: readonly string[]): string[] {
 }
 
 /**
- * True when a request may proceed: no Origin (not a browser), an allowed origin, or the
- * server's own origin (a page the host application serves on the same host and port, when
- * Parley is mounted beside its routes; browsers send Origin on same-origin POSTs and sockets).
+ * True when a request may proceed: no Origin (not a browser), an allowed origin, or, outside
+ * dev mode's localhost default, the server's own origin (a page the host application serves on
+ * the same host and port, when Parley is mounted beside its routes; browsers send Origin on
+ * same-origin POSTs and sockets).
  */
 export function originAllowed(
   origin: string | null | undefined,
@@ -59,7 +60,9 @@ export function originAllowed(
 ): boolean {
   if (!origin) return true;
   if (policy.allowed.includes(origin) || policy.allowed.includes("*")) return true;
-  if (policy.allowLocalhost && LOCALHOST.test(origin)) return true;
+  if (policy.allowLocalhost) return LOCALHOST.test(origin);
+  // Not in dev mode's localhost-only default: there a page of a rebound DNS name (evil.test
+  // resolving to 127.0.0.1) would look same-host.
   return requestHost ? sameHost(origin, requestHost) : false;
 }
 

@@ -35,3 +35,19 @@ describe("allowed origins", () => {
     }
   });
 });
+
+describe("the relay's own origin", () => {
+  const production = { allowed: ["https://app.example.com"], allowLocalhost: false };
+  const devDefault = { allowed: [], allowLocalhost: true };
+
+  it("a page served from the relay's own host and port passes", () => {
+    expect(originAllowed("http://chat.internal:8787", production, "chat.internal:8787")).toBe(true);
+    expect(originAllowed("http://chat.internal:8787", production, "chat.internal:9999")).toBe(false);
+    expect(originAllowed("https://evil.example.net", production, "chat.internal:8787")).toBe(false);
+  });
+
+  it("not in dev mode's localhost default, where a rebound DNS name would look same-host", () => {
+    expect(originAllowed("http://rebound.evil.test:8787", devDefault, "rebound.evil.test:8787")).toBe(false);
+    expect(originAllowed("http://localhost:5173", devDefault, "127.0.0.1:8787")).toBe(true);
+  });
+});
