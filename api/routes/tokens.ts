@@ -30,6 +30,14 @@ export const tokenRoutes = new Hono<ApiEnv>()
   })
   .get("/dev/token", async (c) => {
     if (!c.var.deps.devMode) throw new ParleyError("not_found", "no such route");
+    if (!localHost(c.req.header("host"))) {
+      // A page on a DNS name rebound to this machine is "same-origin" to the browser and
+      // could read a token here; a dev relay is reached by localhost or an IP address.
+      throw new ParleyError(
+        "forbidden",
+        "the dev token endpoint answers only on localhost or an IP address (a guard against DNS rebinding)",
+      );
+    }
     const userId = parseOrThrow(userIdSchema, c.req.query("user"), "user");
     const name = c.req.query("name");
     const token = await c.var.deps.auth.mintUserToken("default", userId, {
@@ -38,3 +46,15 @@ export const tokenRoutes = new Hono<ApiEnv>()
     });
     return c.json({ token });
   });
+
+/** localhost, *.localhost or an IP address (with or without a port): not a rebindable DNS name. */
+function localHost(host: string | undefined): boolean {
+  if (!host) return true; // HTTP/1.0 without Host: not a browser
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  return (
+    name === "localhost" ||
+    name.endsWith(".localhost") ||
+    /^\d{1,3}(\.\d{1,3}){3}$/.test(name) ||
+    /^\[[0-9a-f:.]+\]$/.test(name)
+  );
+}

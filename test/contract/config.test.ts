@@ -1,5 +1,6 @@
 /** Configuration: production mode (secrets required, no dev endpoints) and browser origin checks. */
 
+import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -146,6 +147,31 @@ describe("allowed origins", () => {
     await expect(startServer({ env: { PARLEY_DB_URL: `http://127.0.0.1:${port}` } })).rejects.toThrow(
       new RegExp(`cannot open the database at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
     );
+  });
+
+  it("dev mode: the dev token answers on localhost and IP hosts, not on a DNS name (rebinding)", async () => {
+    const tokenStatus = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: new URL(dev.url).port,
+            path: "/v1/dev/token?user=reb",
+            headers: { host },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    const port = new URL(dev.url).port;
+    expect(await tokenStatus(`127.0.0.1:${port}`)).toBe(200);
+    expect(await tokenStatus(`localhost:${port}`)).toBe(200);
+    expect(await tokenStatus(`[::1]:${port}`)).toBe(200);
+    expect(await tokenStatus(`rebound.evil.test:${port}`)).toBe(403);
   });
 
   it("dev mode: any localhost origin is allowed, a foreign one is not", async () => {
