@@ -3,7 +3,7 @@
  * streams) and upgrades back later; half-open SSE and long-poll are found and resumed;
  * `online` and a visible tab cut a reconnect wait short; the live inbox.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createParleyClient, Reason, State } from "../../client/index.ts";
 import { send, useServer } from "../helpers/world.ts";
 import { expectExactlyOnce, record, sleep, useClients, useTcpProxy } from "./harness.ts";
@@ -65,9 +65,12 @@ describe("auto: fallback and upgrade", () => {
     tcp.proxy.pass();
   });
 
-  it("without a WebSocket class (plain Node), auto starts on SSE; websocket is a config error", async () => {
+  it("without a WebSocket class (plain Node), auto starts on SSE and warns; websocket is a config error", async () => {
     const conv = await w.conversation(["tc"]);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const c = record(clients.make("tc", { WebSocket: undefined }), conv);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/no WebSocket class/));
+    warn.mockRestore();
     await c.conversation.ready();
     expect(c.conversation.transportKind).toBe("sse");
     expect(() =>
