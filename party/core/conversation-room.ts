@@ -520,14 +520,7 @@ export class ConversationRoom {
         }
       }
     }
-    const peer: Peer = {
-      conn,
-      identity,
-      live: false,
-      releasePresence: this.#presence.hold(identity.userId),
-      frameBucket: new TokenBucket(this.env.limits.frameRate, this.env.limits.frameBurst, this.env.now()),
-    };
-    this.#peers.add(peer);
+    const peer = this.#addPeer(conn, identity, false);
     void this.#replay(peer, after);
     return peer;
   }
@@ -543,10 +536,15 @@ export class ConversationRoom {
       conn.close(CloseCode.forbidden, "not a member of this conversation");
       return null;
     }
+    return this.#addPeer(conn, identity, true);
+  }
+
+  /** Registers a connection: it holds its user's presence and gets its own frame budget. */
+  #addPeer(conn: Connection, identity: ConnectionIdentity, live: boolean): Peer {
     const peer: Peer = {
       conn,
       identity,
-      live: true,
+      live,
       releasePresence: this.#presence.hold(identity.userId),
       frameBucket: new TokenBucket(this.env.limits.frameRate, this.env.limits.frameBurst, this.env.now()),
     };

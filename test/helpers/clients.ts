@@ -44,17 +44,8 @@ export function unsignedToken(sub: string): string {
 // biome-ignore lint/suspicious/noExplicitAny: untrusted JSON from the server under test, checked by assertions
 export type Json = any;
 
-/** A message as the contract defines it. */
-export interface Message {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  clientMessageId: string;
-  body: string;
-  meta?: Record<string, unknown>;
-  createdAt: string;
-}
+/** A message as the contract defines it (the relay's own type of it). */
+export type { Message } from "../../party/core/types.ts";
 
 export interface ApiResponse {
   status: number;
