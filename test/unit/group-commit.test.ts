@@ -171,9 +171,14 @@ describe("group commit", () => {
     let failNext = true;
     let running = 0;
     let overlapped = false;
+    let firstWriteStarted!: () => void;
+    const writing = new Promise<void>((r) => {
+      firstWriteStarted = r;
+    });
     const group = new GroupCommit(async (jobs) => {
       running++;
       overlapped ||= running > 1;
+      firstWriteStarted();
       await new Promise((r) => setTimeout(r, 5));
       running--;
       if (failNext) {
@@ -184,7 +189,10 @@ describe("group commit", () => {
     }, setImmediate);
 
     const a1 = group.append(rows("A", "a1")).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 1)); // the first group is being written
+    // Wait until the first group (A's batch alone) is being written, not for a fixed time: on a
+    // loaded machine a 1 ms timer can fire while that group still gathers, and then B's batch
+    // shares the failing transaction (which the next test covers).
+    await writing;
     const a2 = group.append(rows("A", "a2")).catch((e: unknown) => e);
     const b1 = group.append(rows("B", "b1")).catch((e: unknown) => e);
     expect(String(await a1)).toMatch(/connection reset/);
@@ -199,5 +207,37 @@ describe("group commit", () => {
     expect(await stored("A")).toEqual(["a1"]);
     expect(await stored("B")).toEqual(["b1"]);
     expect(overlapped).toBe(false);
+  });
+
+  it("rooms that shared a lost transaction each hear its error, are fenced, and recover on their own", async () => {
+    const connection = store.appendConnection;
+    if (!connection) throw new Error("a file database has a commit connection");
+    let failNext = true;
+    const group = new GroupCommit(async (jobs) => {
+      await new Promise((r) => setTimeout(r, 1));
+      if (failNext) {
+        failNext = false;
+        throw new Error("connection reset");
+      }
+      connection.write(jobs);
+    }, setImmediate);
+    // Both in one group: the transaction that carried them failed, so neither is stored, and
+    // both rooms must hear it (each re-plans from its last committed seq).
+    const [c1, d1] = await Promise.all([
+      group.append(rows("C", "c1")).catch((e: unknown) => e),
+      group.append(rows("D", "d1")).catch((e: unknown) => e),
+    ]);
+    expect([String(c1), String(d1)]).toEqual(["Error: connection reset", "Error: connection reset"]);
+    expect([await stored("C"), await stored("D")]).toEqual([[], []]);
+    expect(await group.append(rows("D", "d2")).catch((e: unknown) => e)).toBeInstanceOf(SupersededBatchError);
+    // Releasing one room does not release the other.
+    group.release("default", "C");
+    seqs.set("C", 0);
+    await group.append(rows("C", "c1"));
+    expect(await group.append(rows("D", "d2")).catch((e: unknown) => e)).toBeInstanceOf(SupersededBatchError);
+    group.release("default", "D");
+    seqs.set("D", 0);
+    await group.append(rows("D", "d1"));
+    expect([await stored("C"), await stored("D")]).toEqual([["c1"], ["d1"]]);
   });
 });
