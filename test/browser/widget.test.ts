@@ -6,6 +6,7 @@
 import { copyFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { openStore } from "../../store/open.ts";
 import { repoRoot } from "../helpers/server.ts";
 import { history, uid, useServer } from "../helpers/world.ts";
 import { haveChromium, sendText, until, untilShown, useBrowser, waitLive } from "./browser.ts";
@@ -149,8 +150,18 @@ describe.skipIf(!haveChromium)("<parley-chat> in Chromium", () => {
     await w.server.kill();
     for (const suffix of ["", "-wal", "-shm"])
       await rm(path.join(w.server.dbDir, `parley.db${suffix}`), { force: true });
+    // The back end recreates the conversation in the new database before the relay serves it
+    // again. Recreating it over HTTP after the restart raced the widget's reconnect: a socket
+    // that came in between was told 4004 (no such conversation), which stops the SDK for good.
+    const fresh = await openStore({ url: `file:${path.join(w.server.dbDir, "parley.db")}` });
+    const now = new Date().toISOString();
+    await fresh.createConversation(
+      "default",
+      { id: conv, title: null, lastSeq: 0, createdAt: now, lastActivityAt: now },
+      [alice, bob],
+    );
+    await fresh.close();
     await w.server.restart();
-    await w.conversation([alice, bob], { id: conv });
     const afterWipe = await w.as(bob);
     expect(
       (
