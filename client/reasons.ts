@@ -1,3 +1,5 @@
+import { CloseCode as ProtocolCloseCode } from "../protocol/index.ts";
+
 /**
  * Every reason the SDK gives for a state change, and the close codes it acts on, in one place
  * (as centrifuge-js keeps its codes): a `state` event's `reason` is always one of these.
@@ -45,21 +47,16 @@ export enum Reason {
   ServerClosed = "server_closed",
 }
 
-/** Close codes of the contract. */
+/**
+ * Close codes: the contract's (from the protocol module), plus two the SDK reports for a
+ * transport that ended without a close frame from the server.
+ */
 export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
+  ...ProtocolCloseCode,
   /** Local: the transport failed (no close frame, network error). */
   abnormal: 1006,
-  tooLarge: 1009,
-  internal: 1011,
   /** Local: HTTP 429/503 on SSE or long-poll (`Retry-After` applies). */
   tryAgainLater: 1013,
-  unauthorized: 4001,
-  forbidden: 4003,
-  notFound: 4004,
-  tooSlowOrFast: 4008,
-  replaced: 4009,
 } as const;
 
 /** What a session does after its transport closed with a code. */

@@ -4,6 +4,7 @@
  * fans the messages out. It owns the conversation's connections, typing, read positions and
  * presence. Runtime-free: web standards and the `Store` interface only.
  */
+import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
 import type { Connection, ConnectionIdentity } from "./connection.ts";
 import { idempotencyKey, sameContent } from "./content.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
@@ -49,11 +50,7 @@ export interface HistoryQuery extends Omit<RangeQuery, "limit"> {
   waitMs?: number | undefined;
 }
 
-export interface HistoryPage {
-  messages: Message[];
-  lastSeq: number;
-  hasMore: boolean;
-}
+export type { HistoryPage };
 
 /** A connection as the room tracks it. */
 export interface Peer {
@@ -748,12 +745,7 @@ export class ConversationRoom {
 
   // ---- members and description ------------------------------------------------------------
 
-  describe(): {
-    id: string;
-    title: string | null;
-    lastSeq: number;
-    members: Array<{ userId: string; lastReadSeq: number }>;
-  } {
+  describe(): ConversationView {
     return {
       id: this.id,
       title: this.#conversation.title,

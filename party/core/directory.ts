@@ -3,19 +3,14 @@
  * and Deno hub) or Durable Objects reached by RPC (Cloudflare). Every method may be async, so
  * the API awaits all of them.
  */
-import type { HistoryPage, HistoryQuery, SendResult } from "./conversation-room.ts";
+import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
+import type { HistoryQuery, SendResult } from "./conversation-room.ts";
 import type { ThreadCursor } from "./store.ts";
 import type { SendInput, ThreadItem } from "./types.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
 
-/** `GET /v1/conversations/:id`'s conversation. */
-export interface ConversationView {
-  id: string;
-  title: string | null;
-  lastSeq: number;
-  members: Array<{ userId: string; lastReadSeq: number }>;
-}
+export type { ConversationView };
 
 /** One conversation as the API sees it. Refusals are ParleyErrors. */
 export interface RoomApi {

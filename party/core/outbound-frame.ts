@@ -1,3 +1,8 @@
+/**
+ * Server frames, encoded once. Every encoder takes a `ServerFrame` of the protocol, so what the
+ * relay writes is what the SDK's decoder reads (`protocol/decode.ts`; a test round-trips each).
+ */
+import type { FrameOf, ServerFrame, ServerFrameType } from "../../protocol/index.ts";
 import type { Message, ThreadItem } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -11,7 +16,7 @@ export class OutboundFrame {
   constructor(
     /** The JSON text of the frame. */
     readonly text: string,
-    /** Set on message frames: SSE uses it as the event id. */
+    /** Set on log entries (message frames): SSE uses it as the event id. */
     readonly seq?: number,
   ) {}
 
@@ -22,25 +27,29 @@ export class OutboundFrame {
   }
 }
 
+/** Encodes one protocol frame; `seq` marks a log entry (SSE `id:`). */
+export function encodeFrame(frame: ServerFrame, seq?: number): OutboundFrame {
+  return new OutboundFrame(JSON.stringify(frame), seq);
+}
+
+type Encoders = { [T in ServerFrameType]: (...args: never[]) => OutboundFrame };
+
+/** One encoder per server frame type (the `satisfies` makes a missing one a compile error). */
 export const frames = {
-  message: (message: Message) => new OutboundFrame(JSON.stringify({ type: "message", message }), message.seq),
-  synced: (lastSeq: number) => new OutboundFrame(JSON.stringify({ type: "synced", lastSeq })),
+  message: (message: Message) => encodeFrame({ type: "message", message }, message.seq),
+  synced: (lastSeq: number) => encodeFrame({ type: "synced", lastSeq }),
   typing: (userId: string, expiresAt: number) =>
-    new OutboundFrame(
-      JSON.stringify({ type: "typing", userId, expiresAt: new Date(expiresAt).toISOString() }),
-    ),
-  read: (userId: string, seq: number) => new OutboundFrame(JSON.stringify({ type: "read", userId, seq })),
-  presence: (online: string[]) => new OutboundFrame(JSON.stringify({ type: "presence", online })),
-  ack: (clientMessageId: string, message: Message) =>
-    new OutboundFrame(JSON.stringify({ type: "ack", clientMessageId, message })),
-  pong: () => new OutboundFrame('{"type":"pong"}'),
-  error: (code: string, message: string, clientMessageId?: string) =>
-    new OutboundFrame(
-      JSON.stringify(
-        clientMessageId === undefined
-          ? { type: "error", code, message }
-          : { type: "error", code, message, clientMessageId },
-      ),
-    ),
-  thread: (conversation: ThreadItem) => new OutboundFrame(JSON.stringify({ type: "thread", conversation })),
-};
+    encodeFrame({ type: "typing", userId, expiresAt: new Date(expiresAt).toISOString() }),
+  read: (userId: string, seq: number) => encodeFrame({ type: "read", userId, seq }),
+  presence: (online: string[]) => encodeFrame({ type: "presence", online }),
+  ack: (clientMessageId: string, message: Message) => encodeFrame({ type: "ack", clientMessageId, message }),
+  pong: () => PONG,
+  error: (code: string, message: string, clientMessageId?: string) => {
+    const frame: FrameOf<ServerFrame, "error"> = { type: "error", code, message };
+    if (clientMessageId !== undefined) frame.clientMessageId = clientMessageId;
+    return encodeFrame(frame);
+  },
+  thread: (conversation: ThreadItem) => encodeFrame({ type: "thread", conversation }),
+} satisfies Encoders;
+
+const PONG = encodeFrame({ type: "pong" });

@@ -3,6 +3,7 @@
  * with the same words.
  */
 import { z } from "zod";
+import type { ClientFrame } from "../../protocol/index.ts";
 import { ParleyError } from "./errors.ts";
 
 export const conversationIdSchema = z
@@ -79,7 +80,15 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ping") }),
 ]);
 
-export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type { ClientFrame };
+
+/**
+ * The schema accepts exactly the protocol's client frames: a frame added to `protocol/` without
+ * a schema here (or the other way round) fails to compile.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesProtocol: Same<z.infer<typeof clientFrameSchema>, ClientFrame> = true;
+void schemaMatchesProtocol;
 
 const encoder = new TextEncoder();
 

@@ -153,7 +153,7 @@ describe.skipIf(!haveChromium)("<parley-chat> in Chromium", () => {
     // The back end recreates the conversation in the new database before the relay serves it
     // again. Recreating it over HTTP after the restart raced the widget's reconnect: a socket
     // that came in between was told 4004 (no such conversation), which stops the SDK for good.
-    const fresh = await openStore({ url: `file:${path.join(w.server.dbDir, "parley.db")}` });
+    const fresh = await openStore({ url: `file:${path.join(w.server.dbDir, "parley.db")}`, sync: "full" });
     const now = new Date().toISOString();
     await fresh.createConversation(
       "default",

@@ -1,0 +1,106 @@
+/**
+ * The wire protocol, both ways: every server frame the relay encodes is read back unchanged by
+ * the SDK's decoder, and every client frame the SDK can send is accepted, unchanged, by the
+ * relay's parser. The example tables are keyed by frame type, so a frame added to `protocol/`
+ * without an example here does not compile.
+ */
+import { describe, expect, it } from "vitest";
+import { frames } from "../../party/core/outbound-frame.ts";
+import { parseClientFrame } from "../../party/core/room-socket-frames.ts";
+import {
+  type ClientFrame,
+  type ClientFrameType,
+  type FrameOf,
+  type Message,
+  parseServerFrame,
+  type ServerFrame,
+  type ServerFrameType,
+} from "../../protocol/index.ts";
+
+const message: Message = {
+  id: "m_1",
+  conversationId: "c1",
+  seq: 7,
+  senderId: "ann",
+  clientMessageId: "k1",
+  body: "héllo \u{1F44B} <b>",
+  meta: { kind: "note", nested: { list: [1, "two", null] } },
+  createdAt: "2026-12-01T10:00:00.000Z",
+};
+
+/** Each server frame, and how the relay encodes it. */
+const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => { text: string }] } = {
+  message: [{ type: "message", message }, () => frames.message(message)],
+  synced: [{ type: "synced", lastSeq: 42 }, () => frames.synced(42)],
+  typing: [
+    { type: "typing", userId: "bob", expiresAt: "2026-12-01T10:00:06.000Z" },
+    () => frames.typing("bob", Date.parse("2026-12-01T10:00:06.000Z")),
+  ],
+  read: [{ type: "read", userId: "bob", seq: 7 }, () => frames.read("bob", 7)],
+  presence: [{ type: "presence", online: ["ann", "bob"] }, () => frames.presence(["ann", "bob"])],
+  ack: [{ type: "ack", clientMessageId: "k1", message }, () => frames.ack("k1", message)],
+  pong: [{ type: "pong" }, () => frames.pong()],
+  error: [
+    { type: "error", code: "rate_limited", message: "slow down", clientMessageId: "k9" },
+    () => frames.error("rate_limited", "slow down", "k9"),
+  ],
+  thread: [
+    {
+      type: "thread",
+      conversation: {
+        id: "c1",
+        title: "Hi",
+        members: ["ann", "bob"],
+        lastSeq: 7,
+        lastReadSeq: 3,
+        unread: 2,
+        lastMessage: message,
+      },
+    },
+    () =>
+      frames.thread({
+        id: "c1",
+        title: "Hi",
+        members: ["ann", "bob"],
+        lastSeq: 7,
+        lastReadSeq: 3,
+        unread: 2,
+        lastMessage: message,
+      }),
+  ],
+};
+
+const clientExamples: { [T in ClientFrameType]: FrameOf<ClientFrame, T> } = {
+  send: { type: "send", clientMessageId: "k1", body: "hi", meta: { a: [1, { b: true }] } },
+  typing: { type: "typing" },
+  read: { type: "read", seq: 12 },
+  ping: { type: "ping" },
+};
+
+describe("protocol", () => {
+  for (const [type, [expected, encode]] of Object.entries(serverExamples)) {
+    it(`server → client "${type}": the relay's encoding decodes to the same frame`, () => {
+      expect(parseServerFrame(encode().text)).toEqual(expected);
+    });
+  }
+
+  for (const [type, frame] of Object.entries(clientExamples)) {
+    it(`client → server "${type}": the SDK's frame is accepted as sent`, () => {
+      expect(parseClientFrame(JSON.stringify(frame))).toEqual(frame);
+    });
+  }
+
+  it("the decoder drops malformed and unknown frames instead of passing them on", () => {
+    for (const text of [
+      "not json",
+      "[]",
+      '{"type":"message","message":{"seq":-1}}',
+      '{"type":"synced","lastSeq":"3"}',
+      '{"type":"error","code":5}',
+      '{"type":"hasOwnProperty"}',
+      '{"type":"from-a-newer-relay"}',
+    ]) {
+      expect(parseServerFrame(text), text).toBeNull();
+    }
+  });
+});
