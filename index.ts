@@ -3,15 +3,15 @@
  * or run it with `npm start`.
  */
 export { createApi } from "./api/app.ts";
-export type { AppCredentials, Principal } from "./api/auth.ts";
-export { Authenticator } from "./api/auth.ts";
 export type { Connection, ConnectionIdentity } from "./party/core/connection.ts";
 export { ConversationRoom } from "./party/core/conversation-room.ts";
 export { CloseCode, ParleyError } from "./party/core/errors.ts";
-export { RelayHub } from "./party/core/hub.ts";
 export { defaultLimits, type Limits } from "./party/core/limits.ts";
 export type { Store } from "./party/core/store.ts";
 export type { ConversationRecord, Message, ThreadItem } from "./party/core/types.ts";
+export type { AppCredentials, Principal } from "./party/host/auth.ts";
+export { Authenticator } from "./party/host/auth.ts";
+export { RelayHub } from "./party/host/local-directory.ts";
 export {
   ConfigError,
   optionsFromEnv,

@@ -4,11 +4,11 @@
  */
 import { Hono } from "hono";
 import { ParleyError } from "../party/core/errors.ts";
+import { originAllowed } from "../party/host/origins.ts";
 import { limitBody } from "./body-limit.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
-import { originAllowed } from "./origins.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";

@@ -1,12 +1,12 @@
 /** Request helpers shared by the routes: who is asking, and what they sent. */
 import type { Context } from "hono";
 import type { z } from "zod";
-import type { Directory, RoomApi } from "../party/core/directory.ts";
 import { ParleyError } from "../party/core/errors.ts";
 import type { Limits } from "../party/core/limits.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
-import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "./auth.ts";
-import type { OriginPolicy } from "./origins.ts";
+import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
+import type { Directory, RoomApi } from "../party/host/directory.ts";
+import type { OriginPolicy } from "../party/host/origins.ts";
 
 /** Everything the API needs from its host. */
 export interface ApiDeps {

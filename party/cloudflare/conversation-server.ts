@@ -1,61 +1,61 @@
 /**
- * One conversation as a Durable Object (partyserver `Server`), hosting the runtime-free room
- * through the shared RoomHost. Hibernation is on: each socket's identity lives in its attachment,
- * the room is rebuilt from libSQL when the object wakes, and `{"type":"ping"}` is answered by
- * the runtime without waking it.
+ * One conversation as a Durable Object (partyserver), hosting the runtime-free room through the
+ * shared RoomActor (the same code as the PartyKit party). Hibernation is on: between messages
+ * the object may be evicted, its sockets stay open, and `onStart` adopts them on the next wake.
+ * `{"type":"ping"}` is answered by the runtime's auto-response without waking the object.
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
 import type { ThreadItem } from "../core/types.ts";
 import { edgeConfig, inboxName } from "../edge/config.ts";
-import { RoomHost, type RoomMethod } from "../edge/room-host.ts";
+import { RoomActor } from "../edge/room-actor.ts";
 import type { Env } from "./env.ts";
 
 export class ConversationServer extends Server<Env> {
   static override options = { hibernate: true };
-  #roomHost: RoomHost | undefined;
+  #actor: RoomActor | undefined;
 
-  get #host(): RoomHost {
-    this.#roomHost ??= new RoomHost(
-      this.name,
-      () => edgeConfig(this.env),
-      (app: string, userId: string, item: ThreadItem) => {
+  get #room(): RoomActor {
+    this.#actor ??= new RoomActor(this.name, () => edgeConfig(this.env), {
+      // Inboxes are other objects: each one drops a frame nobody listens to.
+      isListening: () => true,
+      deliver: (app: string, userId: string, item: ThreadItem) => {
         const inbox = this.env.Inbox.get(this.env.Inbox.idFromName(inboxName(app, userId)));
         this.ctx.waitUntil(
           inbox.deliver(item).catch((e: unknown) => console.error("parley: inbox delivery", e)),
         );
       },
-    );
-    return this.#roomHost;
+    });
+    return this.#actor;
   }
 
   override async onStart(): Promise<void> {
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
-    await this.#host.start(this.getConnections());
+    await this.#room.start(this.getConnections());
   }
 
   override onConnect(ws: PartyConnection, ctx: { request: Request }): Promise<void> {
-    return this.#host.connect(ws, ctx.request, (identity) => ws.setState(identity));
+    return this.#room.connect(ws, ctx.request, (identity) => ws.setState(identity));
   }
 
   override onMessage(ws: PartyConnection, message: WSMessage): Promise<void> {
-    return this.#host.message(ws, message);
+    return this.#room.message(ws, message);
   }
 
   override onClose(ws: PartyConnection): void {
-    this.#host.forget(ws);
+    this.#room.forget(ws);
   }
 
   override onError(ws: PartyConnection): void {
-    this.#host.forget(ws);
+    this.#room.forget(ws);
   }
 
   /** SSE subscribers, forwarded by the Worker with the verified identity. */
   override onRequest(request: Request): Promise<Response> {
-    return this.#host.events(request);
+    return this.#room.events(request);
   }
 
   /** The HTTP API's calls (RoomApi over Durable Object RPC). */
-  rpc(method: RoomMethod, args: unknown[]) {
-    return this.#host.call(method, args);
+  rpc(method: string, args: unknown[]) {
+    return this.#room.call(method, args);
   }
 }

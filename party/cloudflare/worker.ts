@@ -7,8 +7,8 @@
 import { getServerByName } from "partyserver";
 import { createApi } from "../../api/app.ts";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
-import { type EdgeActors, EdgeDirectory } from "../edge/edge-directory.ts";
-import { gateSocket, type SocketForwarding } from "../edge/socket-gate.ts";
+import { gateSocket } from "../edge/socket-gate.ts";
+import { ActorDirectory, type Actors } from "../host/actor-directory.ts";
 import { ConversationServer } from "./conversation-server.ts";
 import type { Env } from "./env.ts";
 import { InboxServer } from "./inbox-server.ts";
@@ -16,12 +16,10 @@ import { InboxServer } from "./inbox-server.ts";
 export { ConversationServer, InboxServer };
 
 /** How this runtime reaches its actors: Durable Object stubs and RPC. */
-function actorsOf(env: Env): EdgeActors & SocketForwarding {
-  const conversation = (app: string, id: string) =>
-    getServerByName<Env, ConversationServer>(env.Conversation, roomName(app, id));
+function actorsOf(env: Env): Actors {
   return {
     async room(app, id) {
-      const stub = await conversation(app, id);
+      const stub = await getServerByName<Env, ConversationServer>(env.Conversation, roomName(app, id));
       return {
         call: (method, args) => stub.rpc(method, args),
         fetch: (request) => stub.fetch(request) as unknown as Promise<Response>,
@@ -37,6 +35,7 @@ function actorsOf(env: Env): EdgeActors & SocketForwarding {
   };
 }
 
+const logError = (error: unknown, context: string) => console.error(`parley: ${context}`, error);
 let api: ReturnType<typeof createApi> | undefined;
 
 export default {
@@ -45,12 +44,12 @@ export default {
     const socket = await gateSocket(request, config, actorsOf(env));
     if (socket) return socket;
     api ??= createApi({
-      directory: new EdgeDirectory(actorsOf(env), () => edgeConfig(env)),
+      directory: new ActorDirectory(actorsOf(env), () => edgeConfig(env).store, logError),
       auth: config.auth,
       limits: config.limits,
       origins: config.origins,
       devMode: config.devMode,
-      onError: (error, context) => console.error(`parley: ${context}`, error),
+      onError: logError,
     });
     return api.fetch(request);
   },

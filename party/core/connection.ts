@@ -25,3 +25,6 @@ export interface ConnectionIdentity {
   /** partysocket's `_pk`: one client instance. A newer one with the same value replaces it. */
   instanceId?: string | undefined;
 }
+
+/** Data a socket delivered: text frames are the protocol; binary ones are refused. */
+export type SocketData = string | ArrayBuffer | ArrayBufferView;

@@ -2,11 +2,12 @@
  * Configuration of the edge adapters (Cloudflare Workers, PartyKit), read from their variables
  * once per isolate, and the names that keep every actor inside its app.
  */
-import { type AppCredentials, Authenticator } from "../../api/auth.ts";
-import { normaliseOrigins, type OriginPolicy } from "../../api/origins.ts";
+
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import { openWebStore } from "../../store/open-web.ts";
 import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { type AppCredentials, Authenticator } from "../host/auth.ts";
+import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 
 /** The variables the edge adapters read (README's configuration table, edge subset). */
 export interface EdgeVars {
@@ -83,12 +84,3 @@ export function splitName(name: string): { app: string; key: string } {
   const colon = name.indexOf(":");
   return { app: name.slice(0, colon), key: name.slice(colon + 1) };
 }
-
-/** Identity headers the Worker sets after verifying a token (and strips from client requests). */
-export const IDENTITY_HEADERS = {
-  app: "x-parley-app",
-  user: "x-parley-user",
-  instance: "x-parley-instance",
-  /** The resume point, also as a header: PartyKit's stubs do not keep the query string. */
-  after: "x-parley-after",
-} as const;

@@ -7,10 +7,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import type { AppCredentials } from "../../api/auth.ts";
-import { normaliseOrigins, type OriginPolicy } from "../../api/origins.ts";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
 import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import type { AppCredentials } from "../host/auth.ts";
+import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 
 /** Options of `createRelay`; every one has an environment variable (see README). */

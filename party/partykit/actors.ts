@@ -5,11 +5,10 @@
  */
 import type * as Party from "partykit/server";
 import type { ThreadItem } from "../core/types.ts";
-import type { WireResult } from "../core/wire-errors.ts";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
-import type { EdgeActors } from "../edge/edge-directory.ts";
-import type { RoomMethod } from "../edge/room-host.ts";
-import { gateSocket, type SocketForwarding } from "../edge/socket-gate.ts";
+import { gateSocket } from "../edge/socket-gate.ts";
+import type { Actors } from "../host/actor-directory.ts";
+import type { WireResult } from "../host/wire-errors.ts";
 
 export const INTERNAL_HEADER = "x-parley-internal";
 
@@ -36,10 +35,7 @@ function forward(request: Request, env: Record<string, unknown>, party: string, 
   return new Request(url, new Request(request, { headers: internalHeaders(env, request.headers) }));
 }
 
-export function partykitActors(
-  parties: Party.Context["parties"],
-  env: Record<string, unknown>,
-): EdgeActors & SocketForwarding {
+export function partykitActors(parties: Party.Context["parties"], env: Record<string, unknown>): Actors {
   const conversations = parties.conversation;
   const inboxes = parties.inbox;
   if (!conversations || !inboxes)
@@ -48,7 +44,7 @@ export function partykitActors(
     async room(app, id) {
       const stub = conversations.get(roomName(app, id));
       return {
-        async call(method: RoomMethod, args: unknown[]) {
+        async call(method, args) {
           const response = await stub.fetch({
             method: "POST",
             headers: internalHeaders(

@@ -1,33 +1,43 @@
-/** A user's inbox as a PartyKit party: their live thread list. Rooms POST thread items here. */
+/** A user's inbox as a PartyKit party, through the shared InboxActor. Rooms POST thread items here. */
 import type * as Party from "partykit/server";
 import type { ThreadItem } from "../core/types.ts";
-import { inboxConnect, inboxDeliver, inboxMessage } from "../edge/inbox-host.ts";
+import { edgeConfig } from "../edge/config.ts";
+import { InboxActor } from "../edge/inbox-actor.ts";
 import { beforeConnect, internalOnly, isInternal } from "./actors.ts";
 
 export default class InboxParty implements Party.Server {
   readonly options: Party.ServerOptions = { hibernate: true };
+  readonly #inbox: InboxActor;
 
-  constructor(readonly room: Party.Room) {}
+  constructor(readonly room: Party.Room) {
+    this.#inbox = new InboxActor(room.id, () => edgeConfig(room.env));
+  }
+
+  onStart() {
+    this.#inbox.start(this.room.getConnections());
+  }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext) {
-    inboxConnect(
-      this.room.id,
-      conn,
-      ctx.request as unknown as Request,
-      this.room.getConnections(),
-      (identity) => conn.setState(identity),
-    );
+    this.#inbox.connect(conn, ctx.request as unknown as Request, (identity) => conn.setState(identity));
   }
 
   onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection) {
-    inboxMessage(sender, message);
+    this.#inbox.message(sender, message);
+  }
+
+  onClose(conn: Party.Connection) {
+    this.#inbox.forget(conn);
+  }
+
+  onError(conn: Party.Connection) {
+    this.#inbox.forget(conn);
   }
 
   /** Internal only: a room delivering one changed thread. */
   async onRequest(req: Party.Request) {
     const request = req as unknown as Request;
     if (!isInternal(request, this.room.env)) return new Response("Not Found", { status: 404 });
-    inboxDeliver(this.room.getConnections(), (await request.json()) as ThreadItem);
+    this.#inbox.deliver((await request.json()) as ThreadItem);
     return new Response(null, { status: 204 });
   }
 

@@ -6,9 +6,10 @@
 import type * as Party from "partykit/server";
 import { createApi } from "../../api/app.ts";
 import { edgeConfig } from "../edge/config.ts";
-import { EdgeDirectory } from "../edge/edge-directory.ts";
+import { ActorDirectory } from "../host/actor-directory.ts";
 import { partykitActors } from "./actors.ts";
 
+const logError = (error: unknown, context: string) => console.error(`parley: ${context}`, error);
 let api: ReturnType<typeof createApi> | undefined;
 
 export default class MainParty implements Party.Server {
@@ -21,12 +22,16 @@ export default class MainParty implements Party.Server {
   static onFetch(req: Party.Request, lobby: Party.FetchLobby) {
     const config = edgeConfig(lobby.env);
     api ??= createApi({
-      directory: new EdgeDirectory(partykitActors(lobby.parties, lobby.env), () => edgeConfig(lobby.env)),
+      directory: new ActorDirectory(
+        partykitActors(lobby.parties, lobby.env),
+        () => edgeConfig(lobby.env).store,
+        logError,
+      ),
       auth: config.auth,
       limits: config.limits,
       origins: config.origins,
       devMode: config.devMode,
-      onError: (error, context) => console.error(`parley: ${context}`, error),
+      onError: logError,
     });
     return api.fetch(req as unknown as Request) as unknown as Response;
   }

@@ -1,6 +1,6 @@
 /** PARLEY_ALLOWED_ORIGINS: entries are checked and written the way browsers send Origin. */
 import { describe, expect, it } from "vitest";
-import { normaliseOrigins, originAllowed } from "../../api/origins.ts";
+import { normaliseOrigins, originAllowed } from "../../party/host/origins.ts";
 
 describe("allowed origins", () => {
   it("writes entries the way browsers send Origin", () => {

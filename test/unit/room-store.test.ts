@@ -10,10 +10,10 @@ import { createClient } from "@libsql/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Connection } from "../../party/core/connection.ts";
 import { ParleyError } from "../../party/core/errors.ts";
-import { RelayHub } from "../../party/core/hub.ts";
 import { defaultLimits } from "../../party/core/limits.ts";
 import type { OutboundFrame } from "../../party/core/outbound-frame.ts";
 import type { Store } from "../../party/core/store.ts";
+import { RelayHub } from "../../party/host/local-directory.ts";
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import { openStore } from "../../store/open.ts";
 

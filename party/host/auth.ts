@@ -3,8 +3,8 @@
  * pinned algorithm) and server keys. The app of a request comes only from here.
  */
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { ParleyError } from "../party/core/errors.ts";
-import { userIdSchema } from "../party/core/validation.ts";
+import { ParleyError } from "../core/errors.ts";
+import { userIdSchema } from "../core/validation.ts";
 
 /** One tenant's credentials. */
 export interface AppCredentials {
@@ -36,6 +36,17 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 const refuse = (message: string) => new ParleyError("unauthorized", message);
+
+const BAD_SIGNATURE = "the token's signature is invalid";
+
+/** A fixed sentence per claim jose checks (its own messages are not part of our contract). */
+function claimRefusal(claim: string): string {
+  if (claim === "exp") return "the token has no valid exp claim";
+  if (claim === "sub") return "the token has no sub claim";
+  if (claim === "nbf") return "the token is not valid yet (nbf)";
+  if (claim === "iat") return "the token's iat claim is invalid";
+  return "the token's claims are invalid";
+}
 
 /** Verified credentials kept for reuse; the oldest is dropped past this many. */
 const CACHE_LIMIT = 10_000;
@@ -94,7 +105,9 @@ export class Authenticator {
     }
     if (typeof claimedApp !== "string") throw refuse("the token's app claim must be a string");
     const secret = this.#secrets.get(claimedApp);
-    if (!secret) throw refuse(`the token names an unknown app "${claimedApp}"`);
+    // An unknown app gets the same answer as a forged signature: two different answers would
+    // let anyone probe which tenant ids exist (and the app name is the caller's, not ours to echo).
+    if (!secret) throw refuse(BAD_SIGNATURE);
     try {
       const { payload } = await jwtVerify(token, secret, {
         algorithms: ["HS256"],
@@ -111,10 +124,9 @@ export class Authenticator {
     } catch (error) {
       if (error instanceof ParleyError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw refuse("the token has expired");
-      if (error instanceof joseErrors.JWTClaimValidationFailed)
-        throw refuse(`the token is invalid: ${error.message}`);
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw refuse(claimRefusal(error.claim));
       if (error instanceof joseErrors.JOSEAlgNotAllowed) throw refuse("the token must be signed with HS256");
-      throw refuse("the token's signature is invalid");
+      throw refuse(BAD_SIGNATURE);
     }
   }
 

@@ -1,18 +1,20 @@
 /**
- * The registry of live actors in one process: conversation rooms, loaded on first use and
- * dropped when idle, and per-user inboxes. Adapters for single-process runtimes (Node, Deno)
- * route every request and socket through one hub.
+ * The directory of a single-process relay (Node, Deno): every conversation's RoomHost and every
+ * user's inbox live in this process. Rooms load on first use and leave memory when idle; an
+ * inbox exists while someone listens to it. It also counts each user's open connections.
  */
-import { ConversationRoom, type InboxRouter, type RoomEnvironment } from "./conversation-room.ts";
+import type { Connection, ConnectionIdentity } from "../core/connection.ts";
+import type { ConversationRoom, InboxRouter, RoomEnvironment } from "../core/conversation-room.ts";
+import { CloseCode, ParleyError } from "../core/errors.ts";
+import { randomId } from "../core/ids.ts";
+import { InboxRoom } from "../core/inbox-room.ts";
+import type { Limits } from "../core/limits.ts";
+import type { Store, ThreadCursor } from "../core/store.ts";
+import type { ThreadItem } from "../core/types.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
-import { CloseCode, ParleyError } from "./errors.ts";
-import { randomId } from "./ids.ts";
-import { InboxRoom } from "./inbox-room.ts";
-import type { Limits } from "./limits.ts";
 import { createConversation } from "./new-conversation.ts";
-import { SseConnection } from "./sse-connection.ts";
-import type { Store, ThreadCursor } from "./store.ts";
-import type { ThreadItem } from "./types.ts";
+import type { Admission } from "./room-api.ts";
+import { RoomHost } from "./room-host.ts";
 
 export interface HubOptions {
   store: Store;
@@ -28,8 +30,7 @@ export class RelayHub implements InboxRouter, Directory {
   readonly store: Store;
   readonly limits: Limits;
   readonly env: RoomEnvironment;
-  #rooms = new Map<string, ConversationRoom>();
-  #loading = new Map<string, Promise<ConversationRoom | null>>();
+  #hosts = new Map<string, RoomHost>();
   #inboxes = new Map<string, InboxRoom>();
   #connectionsByUser = new Map<string, number>();
   #sweeper: ReturnType<typeof setInterval>;
@@ -52,30 +53,46 @@ export class RelayHub implements InboxRouter, Directory {
     (this.#sweeper as { unref?: () => void }).unref?.();
   }
 
-  /** The room of a conversation, loading it on first use; 404 when there is no such conversation. */
-  async room(app: string, id: string): Promise<ConversationRoom> {
+  /** The host of a conversation, loaded; 404 when there is no such conversation. */
+  async host(app: string, id: string): Promise<RoomHost> {
     if (this.#closing) throw new ParleyError("shutting_down", "the relay is shutting down; retry shortly", 1);
     const key = keyOf(app, id);
-    const loaded = this.#rooms.get(key);
-    if (loaded) {
-      loaded.lastUsedAt = this.env.now();
-      return loaded;
-    }
-    let loading = this.#loading.get(key);
-    if (!loading) {
-      loading = ConversationRoom.load(app, id, this.env).finally(() => this.#loading.delete(key));
-      this.#loading.set(key, loading);
+    let host = this.#hosts.get(key);
+    if (!host) {
+      host = new RoomHost(app, id, this.env);
+      this.#hosts.set(key, host);
     }
     let room: ConversationRoom | null;
     try {
-      room = await loading;
+      room = await host.load();
     } catch (error) {
       this.env.onError(error, `loading ${app}/${id}`);
       throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
     }
-    if (!room) throw new ParleyError("not_found", `no conversation "${id}"`);
-    if (!this.#rooms.has(key)) this.#rooms.set(key, room);
-    return this.#rooms.get(key) ?? room;
+    if (!room) {
+      // Not kept: probing ids that do not exist must not grow memory.
+      if (this.#hosts.get(key) === host && host.idle) this.#hosts.delete(key);
+      throw new ParleyError("not_found", `no conversation "${id}"`);
+    }
+    room.lastUsedAt = this.env.now();
+    return host;
+  }
+
+  /** The room of a conversation, loading it on first use; 404 when there is no such conversation. */
+  async room(app: string, id: string): Promise<ConversationRoom> {
+    return (await this.host(app, id)).required();
+  }
+
+  /** Whether `userId` may attach to the conversation (or "shutting_down"). */
+  async admission(app: string, id: string, userId: string): Promise<Admission | "shutting_down"> {
+    try {
+      const room = await this.room(app, id);
+      return room.isMember(userId) ? "ok" : "forbidden";
+    } catch (error) {
+      if (error instanceof ParleyError && error.code === "not_found") return "not_found";
+      if (error instanceof ParleyError && error.code === "shutting_down") return "shutting_down";
+      throw error;
+    }
   }
 
   /** Creates a conversation (409 when the id is taken) and tells its members' inboxes. */
@@ -92,31 +109,37 @@ export class RelayHub implements InboxRouter, Directory {
 
   /** An SSE subscriber: a connection like a socket, counted against the user's connection cap. */
   async openEventStream(request: EventStreamRequest): Promise<Response> {
-    const room = await this.room(request.app, request.conversationId);
+    const host = await this.host(request.app, request.conversationId);
+    const room = await host.required();
     if (!room.isMember(request.userId))
       throw new ParleyError("forbidden", "you are not a member of this conversation");
     const releaseSlot = this.acquireConnection(request.app, request.userId);
     if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
-    let peer: ReturnType<typeof room.connect> = null;
-    const connection = new SseConnection(this.limits.sseKeepAliveMs, () => {
-      releaseSlot();
-      if (peer) room.leave(peer);
-    });
     const identity = { app: request.app, userId: request.userId, instanceId: request.instanceId };
-    peer = room.connect(connection, identity, request.after);
-    request.signal.addEventListener("abort", () => connection.close(1001, "client went away"));
-    return connection.response();
+    try {
+      return await host.events(identity, request.after, request.signal, releaseSlot);
+    } catch (error) {
+      releaseSlot();
+      throw error;
+    }
   }
 
-  /** The inbox actor of a user, created on demand. */
-  inbox(app: string, userId: string): InboxRoom {
-    const key = keyOf(app, userId);
+  /**
+   * Opens a verified inbox socket of `owner`. The inbox actor is created only for a socket it
+   * accepts (the owner's own), so refused upgrades leave nothing behind.
+   */
+  openInbox(owner: string, conn: Connection, identity: ConnectionIdentity): InboxRoom | null {
+    if (identity.userId !== owner) {
+      conn.close(CloseCode.forbidden, "you may open only your own inbox");
+      return null;
+    }
+    const key = keyOf(identity.app, owner);
     let inbox = this.#inboxes.get(key);
     if (!inbox) {
-      inbox = new InboxRoom(app, userId, this.limits, this.env.now);
+      inbox = new InboxRoom(identity.app, owner, this.limits, this.env.now);
       this.#inboxes.set(key, inbox);
     }
-    return inbox;
+    return inbox.connect(conn, identity) ? inbox : null;
   }
 
   isListening(app: string, userId: string): boolean {
@@ -149,22 +172,24 @@ export class RelayHub implements InboxRouter, Directory {
   /** Drops rooms idle for `roomIdleMs` and inboxes nobody listens to. */
   sweep(): void {
     const now = this.env.now();
-    for (const [key, room] of this.#rooms) {
-      if (room.idle && now - room.lastUsedAt >= this.limits.roomIdleMs) this.#rooms.delete(key);
+    for (const [key, host] of this.#hosts) {
+      const room = host.room;
+      if (host.idle && (!room || now - room.lastUsedAt >= this.limits.roomIdleMs)) this.#hosts.delete(key);
     }
     for (const [key, inbox] of this.#inboxes) if (!inbox.listening) this.#inboxes.delete(key);
   }
 
   get loadedRooms(): number {
-    return this.#rooms.size;
+    let loaded = 0;
+    for (const host of this.#hosts.values()) if (host.room) loaded++;
+    return loaded;
   }
 
   /** Graceful stop: commits what is pending, then closes every connection with 1001. */
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#sweeper);
-    await Promise.allSettled([...this.#loading.values()]);
-    await Promise.all([...this.#rooms.values()].map((room) => room.close()));
+    await Promise.all([...this.#hosts.values()].map((host) => host.close()));
     for (const inbox of this.#inboxes.values())
       inbox.close(CloseCode.goingAway, "the relay is shutting down");
   }

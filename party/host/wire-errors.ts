@@ -3,7 +3,7 @@
  * message but not its class, so ParleyErrors travel as plain data and are rebuilt on the
  * other side.
  */
-import { type ErrorCode, isParleyError, ParleyError } from "./errors.ts";
+import { type ErrorCode, isParleyError, ParleyError } from "../core/errors.ts";
 
 export type WireResult<T> =
   | { ok: true; value: T }

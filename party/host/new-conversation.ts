@@ -2,11 +2,12 @@
  * Creating a conversation, the same on every runtime: one store write (409 when the id is
  * taken), then the members' first thread-list row, which each host delivers its own way.
  */
+
+import { ParleyError } from "../core/errors.ts";
+import { randomId } from "../core/ids.ts";
+import type { Store } from "../core/store.ts";
+import type { ThreadItem } from "../core/types.ts";
 import type { ConversationView, NewConversation } from "./directory.ts";
-import { ParleyError } from "./errors.ts";
-import { randomId } from "./ids.ts";
-import type { Store } from "./store.ts";
-import type { ThreadItem } from "./types.ts";
 
 export interface CreatedConversation {
   view: ConversationView & { createdAt: string };

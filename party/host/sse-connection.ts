@@ -1,5 +1,5 @@
-import type { Connection } from "./connection.ts";
-import type { OutboundFrame } from "./outbound-frame.ts";
+import type { Connection } from "../core/connection.ts";
+import type { OutboundFrame } from "../core/outbound-frame.ts";
 
 const encoder = new TextEncoder();
 /** Bytes the stream holds before it reports backpressure to the room. */

@@ -1,0 +1,76 @@
+/**
+ * The HTTP API's view of conversations hosted by actors (Durable Objects, PartyKit parties):
+ * each room is reached by an RPC-like `call`, which the adapter implements with its runtime's
+ * transport (Durable Object RPC, an internal fetch).
+ */
+import { ParleyError } from "../core/errors.ts";
+import type { Store, ThreadCursor } from "../core/store.ts";
+import type { ThreadItem } from "../core/types.ts";
+import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
+import { IDENTITY_HEADERS } from "./forwarded-identity.ts";
+import { createConversation } from "./new-conversation.ts";
+import { type Admission, type RoomApi, type RoomCall, remoteRoom } from "./room-api.ts";
+import { fromWire } from "./wire-errors.ts";
+
+/** How a runtime reaches its actors. */
+export interface Actors {
+  /** A conversation's room actor: RPC calls, and forwarded requests (sockets, SSE). */
+  room(app: string, conversationId: string): Promise<RoomActor>;
+  /** Forwards an inbox socket to the user's inbox actor. */
+  inbox(app: string, userId: string, request: Request): Promise<Response>;
+  /** Sends a thread item to a user's inbox actor. */
+  deliverToInbox(app: string, userId: string, item: ThreadItem): Promise<void>;
+}
+
+export interface RoomActor {
+  call: RoomCall;
+  fetch(request: Request): Promise<Response>;
+}
+
+/** Asks a room actor whether `userId` may attach. */
+export async function actorAdmission(actor: RoomActor, userId: string): Promise<Admission> {
+  return fromWire(await actor.call("admission", [userId])) as Admission;
+}
+
+export class ActorDirectory implements Directory {
+  constructor(
+    private readonly actors: Actors,
+    private readonly store: () => Store,
+    private readonly onError: (error: unknown, context: string) => void,
+  ) {}
+
+  async room(app: string, id: string): Promise<RoomApi> {
+    const { call } = await this.actors.room(app, id);
+    if (!fromWire(await call("exists", []))) throw new ParleyError("not_found", `no conversation "${id}"`);
+    return remoteRoom(call);
+  }
+
+  async createConversation(app: string, input: NewConversation) {
+    const { view, thread } = await createConversation(this.store(), app, input, this.onError);
+    await Promise.allSettled(
+      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, thread)),
+    );
+    return view;
+  }
+
+  listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {
+    return this.store().listThreads(app, userId, page);
+  }
+
+  async openEventStream(request: EventStreamRequest): Promise<Response> {
+    const actor = await this.actors.room(request.app, request.conversationId);
+    const admission = await actorAdmission(actor, request.userId);
+    if (admission === "not_found")
+      throw new ParleyError("not_found", `no conversation "${request.conversationId}"`);
+    if (admission === "forbidden")
+      throw new ParleyError("forbidden", "you are not a member of this conversation");
+    const headers = new Headers({
+      [IDENTITY_HEADERS.app]: request.app,
+      [IDENTITY_HEADERS.user]: request.userId,
+    });
+    if (request.instanceId) headers.set(IDENTITY_HEADERS.instance, request.instanceId);
+    if (request.after !== undefined) headers.set(IDENTITY_HEADERS.after, String(request.after));
+    const url = `https://conversation/events${request.after === undefined ? "" : `?after=${request.after}`}`;
+    return actor.fetch(new Request(url, { headers, signal: request.signal }));
+  }
+}

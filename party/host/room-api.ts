@@ -1,0 +1,80 @@
+/**
+ * One conversation as the HTTP API sees it, and the RPC surface of a room actor. The list of
+ * callable methods is derived from this one interface (a method missing from `ROOM_METHODS`
+ * does not compile), and both ends of the RPC are built from that list: `remoteRoom` on the
+ * caller's side, `callRoom` on the actor's.
+ */
+import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
+import type { HistoryQuery, SendResult } from "../core/conversation-room.ts";
+import { ParleyError } from "../core/errors.ts";
+import type { SendInput } from "../core/types.ts";
+import { fromWire, type WireResult } from "./wire-errors.ts";
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** One conversation as the API sees it. Refusals are ParleyErrors. */
+export interface RoomApi {
+  isMember(userId: string): MaybePromise<boolean>;
+  send(senderId: string, input: SendInput): Promise<SendResult>;
+  history(userId: string, query: HistoryQuery): Promise<HistoryPage>;
+  typing(userId: string): MaybePromise<void>;
+  markRead(userId: string, seq: number): Promise<void>;
+  presence(userId: string): MaybePromise<string[]>;
+  describe(): MaybePromise<ConversationView>;
+  addMember(userId: string, joinedAt: string): Promise<void>;
+  removeMember(userId: string): Promise<void>;
+}
+
+export type RoomMethod = keyof RoomApi;
+
+/** Every method of RoomApi, as a value (RPC needs names at run time). */
+export const ROOM_METHODS = [
+  "isMember",
+  "send",
+  "history",
+  "typing",
+  "markRead",
+  "presence",
+  "describe",
+  "addMember",
+  "removeMember",
+] as const satisfies readonly RoomMethod[];
+
+// A method added to RoomApi but not listed above is a compile error here.
+type Unlisted = Exclude<RoomMethod, (typeof ROOM_METHODS)[number]>;
+const everyMethodListed: [Unlisted] extends [never] ? true : never = true;
+void everyMethodListed;
+
+const callable = new Set<string>(ROOM_METHODS);
+export const isRoomMethod = (name: string): name is RoomMethod => callable.has(name);
+
+/** Whether a socket or stream of `userId` may attach to the conversation. */
+export type Admission = "ok" | "not_found" | "forbidden";
+
+/**
+ * What a room actor answers over RPC: the room's own methods, plus two the host answers
+ * even when the conversation does not exist.
+ */
+export type ActorCall =
+  | { method: RoomMethod; args: unknown[] }
+  | { method: "exists"; args: [] }
+  | { method: "admission"; args: [userId: string] };
+
+/** Sends one call to a room actor; refusals come back as data (see wire-errors.ts). */
+export type RoomCall = (method: ActorCall["method"], args: unknown[]) => Promise<WireResult<unknown>>;
+
+/** RoomApi over an RPC call: every method of the list, every refusal rethrown as a ParleyError. */
+export function remoteRoom(call: RoomCall): RoomApi {
+  const room: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const method of ROOM_METHODS) {
+    room[method] = async (...args: unknown[]) => fromWire(await call(method, args));
+  }
+  return room as unknown as RoomApi;
+}
+
+/** Runs one RoomApi method named by an RPC call against a local room. */
+export function invokeRoom(room: RoomApi, method: string, args: unknown[]): unknown {
+  if (!isRoomMethod(method)) throw new ParleyError("bad_request", `no room method ${method}`);
+  const fn = room[method] as (...a: unknown[]) => unknown;
+  return fn.apply(room, args);
+}
