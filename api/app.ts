@@ -13,14 +13,16 @@ import { conversationRoutes } from "./routes/conversations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
-import { widgetRoutes } from "./routes/widget.ts";
+import { cachedWidgetBundle, widgetRoutes } from "./routes/widget.ts";
 
 export type { ApiDeps } from "./context.ts";
 
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
+  const widget = deps.widgetScript ? cachedWidgetBundle(deps.widgetScript) : undefined;
   api.use(async (c, next) => {
     c.set("deps", deps);
+    c.set("widget", widget);
     await next();
   });
   api.use(

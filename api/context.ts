@@ -7,6 +7,7 @@ import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts"
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
+import type { WidgetBundle } from "./routes/widget.ts";
 
 /** Everything the API needs from its host. */
 export interface ApiDeps {
@@ -20,9 +21,16 @@ export interface ApiDeps {
   onError: (error: unknown, context: string) => void;
   /** False once the host has begun to shut the relay down: `/healthz` then answers 503. */
   serving?: () => boolean;
+  /** The widget's script for `/widget.js` (bundled by the host); without it, `/widget.js` is 404. */
+  widgetScript?: WidgetScript;
 }
 
-export type ApiEnv = { Variables: { deps: ApiDeps } };
+/** Loads the widget's minified script (an esbuild bundle, or a prebuilt file). */
+export type WidgetScript = () => Promise<Uint8Array | string>;
+
+export type ApiEnv = {
+  Variables: { deps: ApiDeps; widget: (() => Promise<WidgetBundle>) | undefined };
+};
 export type ApiContext = Context<ApiEnv>;
 
 export async function principalOf(c: ApiContext): Promise<Principal> {

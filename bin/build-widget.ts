@@ -5,9 +5,9 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
-import { bundleFromSources } from "../api/routes/widget.ts";
+import { bundleWidget } from "../party/node/widget-bundle.ts";
 
-const code = await bundleFromSources();
+const code = await bundleWidget();
 await mkdir("dist", { recursive: true });
 await writeFile("dist/widget.js", code);
 console.log(`dist/widget.js: ${code.byteLength} bytes, ${gzipSync(code).byteLength} gzipped`);

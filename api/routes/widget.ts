@@ -1,15 +1,13 @@
 /**
  * The embeddable widget: `GET /widget.js` serves `<parley-chat>` with the SDK as one minified
- * esbuild bundle (IIFE), and in dev mode `GET /demo` shows it working.
- *
- * The bundle is made from the TypeScript sources on the first request and kept in memory
- * (gzipped once too). `npm start` runs the sources with tsx and has no build step, so a
- * prebuilt file could be missing or stale; esbuild is already installed with tsx, and a bundle
- * takes well under a second, once per process.
+ * bundle, and in dev mode `GET /demo` shows it working. The script comes from the host
+ * (`ApiDeps.widgetScript`): Node and Deno bundle the sources with esbuild on first use
+ * (`party/node/widget-bundle.ts`); a host without one answers 404 here. This module stays
+ * web-standard: it compresses and fingerprints what it is given, nothing more.
  */
 import { Hono } from "hono";
 import { isParleyError, ParleyError } from "../../party/core/errors.ts";
-import type { ApiDeps, ApiEnv } from "../context.ts";
+import type { ApiDeps, ApiEnv, WidgetScript } from "../context.ts";
 
 export interface WidgetBundle {
   /** The minified script. */
@@ -20,27 +18,23 @@ export interface WidgetBundle {
   etag: string;
 }
 
-/** Makes the script; replaceable where esbuild cannot run (an edge runtime with a prebuilt bundle). */
-let loadScript: () => Promise<Uint8Array | string> = bundleFromSources;
-let cached: Promise<WidgetBundle> | undefined;
-
-/** Serve this script at `/widget.js` instead of bundling the sources (for hosts without esbuild). */
-export function setWidgetScript(load: () => Promise<Uint8Array | string>): void {
-  loadScript = load;
-  cached = undefined;
+/**
+ * The bundle of a host's script, made on first use and kept; a failure is tried again on the
+ * next request (the host's esbuild may have been busy or missing).
+ */
+export function cachedWidgetBundle(load: WidgetScript): () => Promise<WidgetBundle> {
+  let cached: Promise<WidgetBundle> | undefined;
+  return () => {
+    cached ??= prepare(load).catch((error: unknown) => {
+      cached = undefined;
+      throw error;
+    });
+    return cached;
+  };
 }
 
-/** The widget bundle, made on first use (a failure is tried again on the next call). */
-export function widgetBundle(): Promise<WidgetBundle> {
-  cached ??= prepare().catch((error: unknown) => {
-    cached = undefined;
-    throw error;
-  });
-  return cached;
-}
-
-async function prepare(): Promise<WidgetBundle> {
-  const script = await loadScript();
+async function prepare(load: WidgetScript): Promise<WidgetBundle> {
+  const script = await load();
   const code = new Uint8Array(typeof script === "string" ? new TextEncoder().encode(script) : script);
   const gzip = new Uint8Array(
     await new Response(new Blob([code]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
@@ -48,34 +42,6 @@ async function prepare(): Promise<WidgetBundle> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", code));
   const etag = `"${[...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}"`;
   return { code, gzip, etag };
-}
-
-/** esbuild of `client/widget/index.ts` (or the compiled `dist/client/widget/index.js`). */
-export async function bundleFromSources(): Promise<Uint8Array> {
-  // Specifiers in variables: bundlers of this module (an edge build) must not pull esbuild in.
-  const esbuildName = "esbuild";
-  const urlName = "node:url";
-  const [esbuild, { fileURLToPath }] = (await Promise.all([import(esbuildName), import(urlName)])) as [
-    typeof import("esbuild"),
-    typeof import("node:url"),
-  ];
-  const resolveDir = fileURLToPath(new URL("../../client/widget/", import.meta.url));
-  const result = await esbuild.build({
-    stdin: { contents: 'export * from "./index";', resolveDir, sourcefile: "parley-widget.js", loader: "js" },
-    bundle: true,
-    write: false,
-    format: "iife",
-    globalName: "Parley",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    legalComments: "none",
-    charset: "utf8",
-    logLevel: "silent",
-  });
-  const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error("esbuild produced no output for the widget");
-  return code;
 }
 
 /** The demo's conversations (dev mode only), created on the first visit of `/demo`. */
@@ -185,9 +151,12 @@ iframe{flex:1;border:0;width:100%;border-radius:12px;background:#fff}
 
 export const widgetRoutes = new Hono<ApiEnv>()
   .get("/widget.js", async (c) => {
+    const widget = c.var.widget;
+    if (!widget)
+      throw new ParleyError("not_found", "this relay does not serve the widget (no widget script)");
     let bundle: WidgetBundle;
     try {
-      bundle = await widgetBundle();
+      bundle = await widget();
     } catch (error) {
       c.var.deps.onError(error, "bundling the widget");
       throw new ParleyError("internal", "the widget bundle could not be built; see the relay's log");

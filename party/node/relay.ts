@@ -14,6 +14,7 @@ import { RelayHub } from "../host/local-directory.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
+import { bundleWidget } from "./widget-bundle.ts";
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -60,6 +61,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     devMode: !config.production,
     onError,
     serving: () => closing === undefined,
+    widgetScript: bundleWidget,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);

@@ -1,0 +1,29 @@
+/**
+ * The widget's script for Node and Deno relays: `client/widget/index.ts` bundled with esbuild
+ * (minified IIFE, global `Parley`). `npm start` runs the sources and has no build step, so a
+ * prebuilt file could be missing or stale; esbuild is installed with tsx anyway, and a bundle
+ * takes well under a second, once per process. `npm run build:widget` writes the same bundle
+ * to a file for hosts that cannot run esbuild (the edge).
+ */
+import { fileURLToPath } from "node:url";
+
+export async function bundleWidget(): Promise<Uint8Array> {
+  const esbuild = await import("esbuild");
+  const resolveDir = fileURLToPath(new URL("../../client/widget/", import.meta.url));
+  const result = await esbuild.build({
+    stdin: { contents: 'export * from "./index";', resolveDir, sourcefile: "parley-widget.js", loader: "js" },
+    bundle: true,
+    write: false,
+    format: "iife",
+    globalName: "Parley",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    charset: "utf8",
+    logLevel: "silent",
+  });
+  const code = result.outputFiles[0]?.contents;
+  if (!code) throw new Error("esbuild produced no output for the widget");
+  return code;
+}
