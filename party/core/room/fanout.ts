@@ -1,0 +1,160 @@
+/**
+ * A room's connections and what goes out to them: a new connection first replays the log after
+ * its `after` (from the window, then from the store, page by page, waiting for its buffer to
+ * drain), then gets `synced`, then live frames. Live frames are encoded once and written to
+ * every live connection; one whose outbound buffer is over the cap is closed with 4008 (it
+ * resumes), so a slow socket never slows the room.
+ */
+import type { Connection, ConnectionIdentity } from "../connection.ts";
+import { CloseCode } from "../errors.ts";
+import type { Limits } from "../limits.ts";
+import type { BufferedMessage } from "../message-buffer.ts";
+import { frames, type OutboundFrame } from "../outbound-frame.ts";
+import type { Store } from "../store.ts";
+import { TokenBucket } from "../token-bucket.ts";
+import type { Peer } from "./peer.ts";
+import type { RoomLog } from "./room-log.ts";
+
+/** Longest a replaying connection may sit over half its buffer cap before it is cut (4008). */
+const REPLAY_DRAIN_LIMIT_MS = 30_000;
+const DRAIN_POLL_MS = 10;
+
+export interface FanoutEnvironment {
+  app: string;
+  conversationId: string;
+  store: Store;
+  limits: Limits;
+  now: () => number;
+  onError: (error: unknown, context: string) => void;
+}
+
+export class Fanout {
+  #peers = new Set<Peer>();
+  /** Replays running now: the room stays loaded while any runs. */
+  #replaying = 0;
+
+  constructor(
+    private readonly env: FanoutEnvironment,
+    private readonly log: RoomLog,
+    /** Frames a connection gets right after `synced` (presence, who is typing). */
+    private readonly greeting: (peer: Peer) => OutboundFrame[],
+  ) {}
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  get replaying(): boolean {
+    return this.#replaying > 0;
+  }
+
+  /** Registers a connection with its own frame budget; `hold` keeps its user present. */
+  add(conn: Connection, identity: ConnectionIdentity, live: boolean, releasePresence: () => void): Peer {
+    const { frameRate, frameBurst } = this.env.limits;
+    const peer: Peer = {
+      conn,
+      identity,
+      live,
+      releasePresence,
+      frameBucket: new TokenBucket(frameRate, frameBurst, this.env.now()),
+    };
+    this.#peers.add(peer);
+    return peer;
+  }
+
+  /** Forgets a peer (its transport closed); false when it was not registered. */
+  remove(peer: Peer): boolean {
+    if (!this.#peers.delete(peer)) return false;
+    peer.releasePresence();
+    return true;
+  }
+
+  /** Closes a peer with a code and forgets it. Every server-side disconnect goes through here. */
+  disconnect(peer: Peer, code: number, reason: string): void {
+    this.remove(peer);
+    peer.conn.close(code, reason);
+  }
+
+  /** The peers of one user, or all of them. */
+  peers(userId?: string): Peer[] {
+    const all = [...this.#peers];
+    return userId === undefined ? all : all.filter((p) => p.identity.userId === userId);
+  }
+
+  /** Sends one frame to every live peer (except `exceptUser`'s own connections). */
+  broadcast(frame: OutboundFrame, exceptUser?: string): void {
+    const cap = this.env.limits.socketBufferBytes;
+    for (const peer of this.#peers) {
+      if (!peer.live || peer.identity.userId === exceptUser) continue;
+      if (peer.conn.bufferedAmount > cap) {
+        this.disconnect(
+          peer,
+          CloseCode.tooSlowOrFast,
+          "too slow: outbound buffer full; reconnect with after",
+        );
+        continue;
+      }
+      peer.conn.send(frame);
+    }
+  }
+
+  /** Replays everything after `after` (nothing when undefined), then `synced` and the greeting. */
+  async replay(peer: Peer, after: number | undefined): Promise<void> {
+    this.#replaying++;
+    try {
+      let cursor = after === undefined ? this.log.lastSeq : Math.min(after, this.log.lastSeq);
+      const { pageSize } = this.env.limits;
+      while (cursor < this.log.lastSeq) {
+        if (peer.conn.closed) return;
+        const page = this.log.buffer.after(cursor, pageSize) ?? (await this.#readPage(cursor, pageSize));
+        if (page.length === 0)
+          throw new Error(`replay found nothing after seq ${cursor} (lastSeq ${this.log.lastSeq})`);
+        for (const { message, frame } of page) {
+          // A commit may land in the store before memory learns of it: never pass lastSeq,
+          // or the live fan-out would send the same message again.
+          if (message.seq > this.log.lastSeq) break;
+          if (message.seq !== cursor + 1)
+            throw new Error(`replay gap: expected seq ${cursor + 1}, got ${message.seq}`);
+          peer.conn.send(frame);
+          cursor = message.seq;
+        }
+        await this.#drain(peer);
+      }
+      if (peer.conn.closed || !this.#peers.has(peer)) return;
+      peer.live = true;
+      peer.conn.send(frames.synced(this.log.lastSeq));
+      for (const frame of this.greeting(peer)) peer.conn.send(frame);
+    } catch (error) {
+      this.env.onError(error, `replay in ${this.env.app}/${this.env.conversationId}`);
+      this.disconnect(peer, CloseCode.internal, "replay failed; reconnect to resume");
+    } finally {
+      this.#replaying--;
+    }
+  }
+
+  async #readPage(after: number, limit: number): Promise<BufferedMessage[]> {
+    const { app, conversationId, store } = this.env;
+    const messages = await store.readRange(app, conversationId, { after, limit });
+    return messages.map((message) => ({ message, frame: frames.message(message) }));
+  }
+
+  /**
+   * Waits (bounded) while a replaying socket has more than half its buffer cap queued. A
+   * `Connection` has no drain event on every runtime, so this looks every few milliseconds.
+   */
+  async #drain(peer: Peer): Promise<void> {
+    const cap = this.env.limits.socketBufferBytes;
+    for (let waited = 0; peer.conn.bufferedAmount > cap / 2 && !peer.conn.closed; waited += DRAIN_POLL_MS) {
+      if (waited > REPLAY_DRAIN_LIMIT_MS) {
+        this.disconnect(peer, CloseCode.tooSlowOrFast, "too slow: the replay did not drain in 30 s");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+  }
+
+  /** Closes every connection. */
+  closeAll(code: number, reason: string): void {
+    for (const peer of [...this.#peers]) this.disconnect(peer, code, reason);
+  }
+}
