@@ -60,6 +60,11 @@ export interface LibsqlStoreOptions {
   schedule?: (fn: () => void) => void;
   /** Where group commits run; without it, on `client` (one `batch` per commit). */
   appendConnection?: AppendConnection;
+  /**
+   * False for an in-memory database: a fresh connection to `:memory:` is a new, empty
+   * database, so starting over after a failed write (a retried key, say) would lose it all.
+   */
+  reconnectAfterFailure?: boolean;
 }
 
 /** What the rooms expect from a failed append: DuplicateMessageError for a retried key. */
@@ -71,6 +76,7 @@ const asStoreError = (error: unknown) =>
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
   readonly #pragmas: readonly string[];
+  readonly #reconnect: boolean;
   readonly #group: GroupCommit;
   /** The group commit's own connection, when it has one (local files). */
   readonly appendConnection: AppendConnection | undefined;
@@ -81,6 +87,7 @@ export class LibsqlStore implements Store {
   ) {
     this.db = drizzle(client, { schema });
     this.#pragmas = options.pragmas ?? [];
+    this.#reconnect = options.reconnectAfterFailure ?? true;
     this.appendConnection = options.appendConnection;
     const connection = this.appendConnection;
     this.#group = new GroupCommit(
@@ -93,7 +100,7 @@ export class LibsqlStore implements Store {
   }
 
   #write<T>(work: () => Promise<T>): Promise<T> {
-    return recoveringWrite(this.client, this.#pragmas, work);
+    return this.#reconnect ? recoveringWrite(this.client, this.#pragmas, work) : work();
   }
 
   async loadConversation(app: string, id: string) {

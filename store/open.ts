@@ -42,6 +42,9 @@ export function localDbPath(url: string): string | null {
   return resolve(rest.replace(/^\/\/(?=\/)/, ""));
 }
 
+/** `file::memory:` and `?mode=memory`: a database that lives only as long as its connection. */
+const isInMemory = (url: string) => url.startsWith("file:") && localDbPath(url) === null;
+
 /** The URL without credentials or query (an auth token may sit in either). */
 function withoutSecrets(url: string): string {
   const cut = url.split(/[?#]/)[0] ?? url;
@@ -95,6 +98,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
   }
   return new LibsqlStore(client, {
     pragmas,
+    reconnectAfterFailure: !isInMemory(options.url),
     ...(options.schedule ? { schedule: options.schedule } : {}),
     // A local file commits on a connection of its own, opened after the migrations.
     ...(path ? { appendConnection: new NativeAppendConnection(path, pragmas) } : {}),
