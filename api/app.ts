@@ -13,7 +13,8 @@ import { conversationRoutes } from "./routes/conversations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
-import { cachedWidgetBundle, widgetRoutes } from "./routes/widget.ts";
+import { widgetRoutes } from "./routes/widget.ts";
+import { cachedWidgetBundle } from "./widget-bundle.ts";
 
 export type { ApiDeps } from "./context.ts";
 

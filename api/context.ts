@@ -7,7 +7,7 @@ import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts"
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
-import type { WidgetBundle } from "./routes/widget.ts";
+import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
 
 /** Everything the API needs from its host. */
 export interface ApiDeps {
@@ -24,9 +24,6 @@ export interface ApiDeps {
   /** The widget's script for `/widget.js` (bundled by the host); without it, `/widget.js` is 404. */
   widgetScript?: WidgetScript;
 }
-
-/** Loads the widget's minified script (an esbuild bundle, or a prebuilt file). */
-export type WidgetScript = () => Promise<Uint8Array | string>;
 
 export type ApiEnv = {
   Variables: { deps: ApiDeps; widget: (() => Promise<WidgetBundle>) | undefined };

@@ -7,42 +7,8 @@
  */
 import { Hono } from "hono";
 import { isParleyError, ParleyError } from "../../party/core/errors.ts";
-import type { ApiDeps, ApiEnv, WidgetScript } from "../context.ts";
-
-export interface WidgetBundle {
-  /** The minified script. */
-  code: Uint8Array<ArrayBuffer>;
-  /** The same, gzipped. */
-  gzip: Uint8Array<ArrayBuffer>;
-  /** A strong validator of `code`. */
-  etag: string;
-}
-
-/**
- * The bundle of a host's script, made on first use and kept; a failure is tried again on the
- * next request (the host's esbuild may have been busy or missing).
- */
-export function cachedWidgetBundle(load: WidgetScript): () => Promise<WidgetBundle> {
-  let cached: Promise<WidgetBundle> | undefined;
-  return () => {
-    cached ??= prepare(load).catch((error: unknown) => {
-      cached = undefined;
-      throw error;
-    });
-    return cached;
-  };
-}
-
-async function prepare(load: WidgetScript): Promise<WidgetBundle> {
-  const script = await load();
-  const code = new Uint8Array(typeof script === "string" ? new TextEncoder().encode(script) : script);
-  const gzip = new Uint8Array(
-    await new Response(new Blob([code]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
-  );
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", code));
-  const etag = `"${[...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}"`;
-  return { code, gzip, etag };
-}
+import type { ApiDeps, ApiEnv } from "../context.ts";
+import type { WidgetBundle } from "../widget-bundle.ts";
 
 /** The demo's conversations (dev mode only), created on the first visit of `/demo`. */
 const DEMO = [

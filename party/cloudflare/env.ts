@@ -1,10 +1,23 @@
-/** The Worker's bindings and variables. */
+/**
+ * The Worker's bindings and variables. The object namespaces are typed by what their callers
+ * use (not by the classes, which import this file: that would be an import cycle).
+ */
+import type { ThreadItem } from "../core/types.ts";
 import type { EdgeVars } from "../edge/config.ts";
-import type { ConversationServer } from "./conversation-server.ts";
-import type { InboxServer } from "./inbox-server.ts";
+import type { WireResult } from "../host/wire-errors.ts";
+
+/** What the Worker calls on a conversation object (`ConversationServer`). */
+export interface ConversationRpc extends Rpc.DurableObjectBranded {
+  rpc(method: string, args: unknown[]): Promise<WireResult<unknown>>;
+}
+
+/** What rooms call on an inbox object (`InboxServer`). */
+export interface InboxRpc extends Rpc.DurableObjectBranded {
+  deliver(item: ThreadItem): void;
+}
 
 export interface Env extends EdgeVars {
-  Conversation: DurableObjectNamespace<ConversationServer>;
-  Inbox: DurableObjectNamespace<InboxServer>;
+  Conversation: DurableObjectNamespace<ConversationRpc>;
+  Inbox: DurableObjectNamespace<InboxRpc>;
   [variable: string]: unknown;
 }

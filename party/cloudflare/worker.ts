@@ -19,14 +19,16 @@ export { ConversationServer, InboxServer };
 function actorsOf(env: Env): Actors {
   return {
     async room(app, id) {
-      const stub = await getServerByName<Env, ConversationServer>(env.Conversation, roomName(app, id));
+      const namespace = env.Conversation as unknown as DurableObjectNamespace<ConversationServer>;
+      const stub = await getServerByName<Env, ConversationServer>(namespace, roomName(app, id));
       return {
         call: (method, args) => stub.rpc(method, args),
         fetch: (request) => stub.fetch(request) as unknown as Promise<Response>,
       };
     },
     async inbox(app, userId, request) {
-      const stub = await getServerByName<Env, InboxServer>(env.Inbox, inboxName(app, userId));
+      const namespace = env.Inbox as unknown as DurableObjectNamespace<InboxServer>;
+      const stub = await getServerByName<Env, InboxServer>(namespace, inboxName(app, userId));
       return stub.fetch(request) as unknown as Promise<Response>;
     },
     async deliverToInbox(app, userId, item) {

@@ -1,0 +1,155 @@
+/**
+ * The house rules of ARCHITECTURE.md, enforced: which part may import what, and no import cycles.
+ * Imports are read with TypeScript's own pre-processor (type-only imports count too: a type
+ * cycle is still a knot a reader must untangle). Breaking a rule fails `npm test`.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../helpers/server.ts";
+
+const SOURCE_DIRS = ["protocol", "party", "api", "client", "store", "bin"];
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(repoRoot, dir))) {
+    const rel = path.posix.join(dir, name);
+    if (statSync(path.join(repoRoot, rel)).isDirectory()) out.push(...sourceFiles(rel));
+    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(rel);
+  }
+  return out;
+}
+
+const files = [...SOURCE_DIRS.flatMap(sourceFiles), "index.ts"];
+
+/** Every import specifier of a file: relative ones resolved to repo paths, packages as written. */
+function importsOf(file: string): { local: string[]; packages: string[] } {
+  const text = readFileSync(path.join(repoRoot, file), "utf8");
+  const info = ts.preProcessFile(text, true, true);
+  const local: string[] = [];
+  const packages: string[] = [];
+  for (const { fileName } of info.importedFiles) {
+    if (fileName.startsWith("."))
+      local.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), fileName)));
+    else packages.push(fileName);
+  }
+  return { local, packages };
+}
+
+const graph = new Map(files.map((f) => [f, importsOf(f)]));
+const packageName = (spec: string) =>
+  spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] as string);
+
+interface Rule {
+  /** Files this rule governs (path prefix). */
+  part: string;
+  /** Repo folders (prefixes) it may import from; its own folder always. */
+  mayImport: string[];
+  /** Packages it may import (`node:*` only if listed as "node:"). */
+  packages: string[];
+}
+
+const RULES: Rule[] = [
+  { part: "protocol/", mayImport: [], packages: [] },
+  { part: "party/core/", mayImport: ["protocol/"], packages: ["zod"] },
+  { part: "party/host/", mayImport: ["protocol/", "party/core/"], packages: ["zod", "jose"] },
+  { part: "client/", mayImport: ["protocol/"], packages: ["partysocket"] },
+  { part: "api/", mayImport: ["protocol/", "party/core/", "party/host/"], packages: ["hono", "zod"] },
+  // The workerd seam shared by the two workerd adapters: no Node, no other adapter.
+  {
+    part: "party/edge/",
+    mayImport: ["protocol/", "party/core/", "party/host/", "store/open-web.ts", "store/libsql-store.ts"],
+    packages: ["@libsql/client"],
+  },
+  {
+    part: "party/cloudflare/",
+    mayImport: ["protocol/", "party/core/", "party/host/", "party/edge/", "api/"],
+    packages: ["partyserver"],
+  },
+  {
+    part: "party/partykit/",
+    mayImport: ["protocol/", "party/core/", "party/host/", "party/edge/", "api/"],
+    packages: ["partykit"],
+  },
+  {
+    part: "party/node/",
+    mayImport: ["protocol/", "party/core/", "party/host/", "api/", "store/"],
+    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild"],
+  },
+];
+
+function violations(rule: Rule): string[] {
+  const found: string[] = [];
+  for (const [file, { local, packages }] of graph) {
+    if (!file.startsWith(rule.part)) continue;
+    for (const target of local) {
+      const allowed = target.startsWith(rule.part) || rule.mayImport.some((p) => target.startsWith(p));
+      if (!allowed) found.push(`${file} imports ${target}`);
+    }
+    for (const spec of packages) {
+      const name = packageName(spec);
+      const allowed = rule.packages.some((p) => (p === "node:" ? spec.startsWith("node:") : p === name));
+      if (!allowed) found.push(`${file} imports the package ${spec}`);
+    }
+  }
+  return found;
+}
+
+/** Every import cycle among source files (Tarjan's strongly connected components). */
+function cycles(): string[][] {
+  let index = 0;
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const indexOf = new Map<string, number>();
+  const low = new Map<string, number>();
+  const found: string[][] = [];
+  const visit = (file: string) => {
+    indexOf.set(file, index);
+    low.set(file, index);
+    index++;
+    stack.push(file);
+    onStack.add(file);
+    for (const next of graph.get(file)?.local ?? []) {
+      if (!graph.has(next)) continue;
+      if (!indexOf.has(next)) {
+        visit(next);
+        low.set(file, Math.min(low.get(file) as number, low.get(next) as number));
+      } else if (onStack.has(next)) {
+        low.set(file, Math.min(low.get(file) as number, indexOf.get(next) as number));
+      }
+    }
+    if (low.get(file) === indexOf.get(file)) {
+      const component: string[] = [];
+      for (let member = stack.pop(); member !== undefined; member = stack.pop()) {
+        onStack.delete(member);
+        component.push(member);
+        if (member === file) break;
+      }
+      if (component.length > 1) found.push(component.sort());
+    }
+  };
+  for (const file of graph.keys()) if (!indexOf.has(file)) visit(file);
+  return found;
+}
+
+describe("import rules (ARCHITECTURE.md)", () => {
+  it("reads the imports it checks", () => {
+    // The check cannot pass by reading nothing: the room imports its parts.
+    expect(graph.get("party/core/conversation-room.ts")?.local).toContain(
+      "party/core/room/commit-pipeline.ts",
+    );
+    expect(graph.get("party/node/websocket-gateway.ts")?.packages).toContain("ws");
+    expect(files.length).toBeGreaterThan(80);
+  });
+
+  for (const rule of RULES) {
+    it(`${rule.part} imports only ${[...rule.mayImport, ...rule.packages].join(", ") || "itself"}`, () => {
+      expect(violations(rule)).toEqual([]);
+    });
+  }
+
+  it("no import cycles in the source tree", () => {
+    expect(cycles()).toEqual([]);
+  });
+});
