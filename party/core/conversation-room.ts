@@ -141,7 +141,8 @@ export class ConversationRoom implements FrameTarget {
       this.#assertOpen();
       this.#members.require(senderId);
       checkBodySize(input.body, this.env.limits.maxMessageBytes);
-      const known = await this.#pipeline.known(senderId, input);
+      // Decided without awaiting: a retry in the same turn must find the first attempt in flight.
+      const known = this.#pipeline.known(senderId, input);
       if (known) return known;
       const wait = this.#sendBucket(senderId).take(this.env.now());
       if (wait > 0) {

@@ -16,6 +16,7 @@ export type Scenario =
   | "presence"
   | "thread list"
   | "auth refusals"
+  | "inbox flood"
   | "crash safety";
 
 export interface Fixture {
@@ -174,6 +175,22 @@ export function conformanceSuite(fixture: Fixture): void {
         const refused = await w.socket("ann", invalid);
         expect((await refused.closed).code, invalid).toBe(4004);
       }
+    });
+
+    scenario("inbox flood", async () => {
+      // More frames than the burst allows (200 by default), at once: the inbox closes with 4008.
+      // Not pings: on the edge the runtime answers those itself without waking the object.
+      const owner = uid("flood");
+      await w.conversation([owner]);
+      const inbox = await w.inbox(owner);
+      await inbox.opened;
+      for (let i = 0; i < 400; i++) inbox.send({ type: "read", seq: 1 });
+      expect((await inbox.closed).code).toBe(4008);
+      // It may come back: a new inbox socket of the same user is accepted.
+      const again = await w.inbox(owner);
+      await again.opened;
+      again.send({ type: "ping" });
+      await again.waitFor((f) => f.type === "pong");
     });
 
     scenario("crash safety", async () => {

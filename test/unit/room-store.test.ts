@@ -126,6 +126,23 @@ describe("group commit", () => {
   });
 });
 
+describe("idempotency in one turn", () => {
+  it("two sends of one key in the same turn (two frames in one read) store one message, both answered", async () => {
+    const hub = hubOver(store);
+    await hub.createConversation("default", { id: "turn", members: ["a"] });
+    const room = await hub.room("default", "turn");
+    const [first, second] = await Promise.all([
+      room.send("a", { clientMessageId: "same", body: "x" }),
+      room.send("a", { clientMessageId: "same", body: "x" }),
+    ]);
+    expect([first.created, second.created]).toEqual([true, false]);
+    expect(second.message).toEqual(first.message);
+    expect(errors).toEqual([]);
+    expect((await store.readRange("default", "turn", { after: 0, limit: 10 })).length).toBe(1);
+    await hub.close();
+  });
+});
+
 describe("rate limit", () => {
   it("a replayed key the room no longer holds in memory does not use up the sender's limit", async () => {
     // A burst of 10 and (in practice) no refill; a buffer of 3, so old keys leave memory.

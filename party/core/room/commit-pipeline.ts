@@ -101,22 +101,19 @@ export class CommitPipeline {
   }
 
   /**
-   * The answer for a key this room already knows (in its window, or in flight), without
-   * queueing anything; undefined when the key is new to memory. 409 for the same key with
-   * other content.
+   * The answer for a key this room already knows (in its window, or in flight), decided at
+   * once, without queueing anything; undefined when the key is new to memory. Synchronous on
+   * purpose: a second send of the same key arriving in the same turn (two frames in one TCP
+   * read) must see the first one in flight. 409 for the same key with other content.
    */
-  async known(senderId: string, input: SendInput): Promise<SendResult | undefined> {
+  known(senderId: string, input: SendInput): SendResult | Promise<SendResult> | undefined {
     const key = idempotencyKey(senderId, input.clientMessageId);
     const stored = this.log.known(key);
-    if (stored) {
-      if (!sameContent(stored, input)) throw conflict();
-      return { message: stored, created: false };
-    }
+    if (stored) return CommitPipeline.sameOrConflict(stored, input);
     const inFlight = this.#inFlight.get(key);
     if (!inFlight) return undefined;
     if (!sameContent(inFlight.input, input)) throw conflict();
-    const { message } = await inFlight.promise;
-    return { message, created: false };
+    return inFlight.promise.then(({ message }) => ({ message, created: false }));
   }
 
   /** The answer for a stored message found by its key: the same content, or 409. */
@@ -125,8 +122,13 @@ export class CommitPipeline {
     return { message: stored, created: false };
   }
 
-  /** Queues a send whose key memory does not know; resolves once it is durable. */
+  /**
+   * Queues a send; resolves once it is durable. A key that is already known or in flight is
+   * answered as `known` does (never queued twice).
+   */
   submit(senderId: string, input: SendInput): Promise<SendResult> {
+    const known = this.known(senderId, input);
+    if (known) return Promise.resolve(known);
     const key = idempotencyKey(senderId, input.clientMessageId);
     let resolve!: (r: SendResult) => void;
     let reject!: (e: unknown) => void;
