@@ -15,6 +15,7 @@ import {
   parseServerFrame,
   type ServerFrame,
   type ServerFrameType,
+  type ThreadItem,
 } from "../../protocol/index.ts";
 
 const message: Message = {
@@ -26,6 +27,16 @@ const message: Message = {
   body: "héllo \u{1F44B} <b>",
   meta: { kind: "note", nested: { list: [1, "two", null] } },
   createdAt: "2026-12-01T10:00:00.000Z",
+};
+
+const thread: ThreadItem = {
+  id: "c1",
+  title: "Hi",
+  members: ["ann", "bob"],
+  lastSeq: 7,
+  lastReadSeq: 3,
+  unread: 2,
+  lastMessage: message,
 };
 
 /** Each server frame, and how the relay encodes it. */
@@ -44,30 +55,7 @@ const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => 
     { type: "error", code: "rate_limited", message: "slow down", clientMessageId: "k9" },
     () => frames.error("rate_limited", "slow down", "k9"),
   ],
-  thread: [
-    {
-      type: "thread",
-      conversation: {
-        id: "c1",
-        title: "Hi",
-        members: ["ann", "bob"],
-        lastSeq: 7,
-        lastReadSeq: 3,
-        unread: 2,
-        lastMessage: message,
-      },
-    },
-    () =>
-      frames.thread({
-        id: "c1",
-        title: "Hi",
-        members: ["ann", "bob"],
-        lastSeq: 7,
-        lastReadSeq: 3,
-        unread: 2,
-        lastMessage: message,
-      }),
-  ],
+  thread: [{ type: "thread", conversation: thread }, () => frames.thread(thread)],
 };
 
 const clientExamples: { [T in ClientFrameType]: FrameOf<ClientFrame, T> } = {
