@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { ParleyError } from "../party/core/errors.ts";
 import { originAllowed } from "../party/host/origins.ts";
 import { limitBody } from "./body-limit.ts";
+import { ReadSlots } from "./bounded-reads.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -21,9 +22,11 @@ export type { ApiDeps } from "./context.ts";
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const widget = deps.widgetScript ? cachedWidgetBundle(deps.widgetScript) : undefined;
+  const reads = new ReadSlots(() => deps.limits.maxReadsPerUser);
   api.use(async (c, next) => {
     c.set("deps", deps);
     c.set("widget", widget);
+    c.set("reads", reads);
     await next();
   });
   api.use(

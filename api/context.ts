@@ -7,6 +7,7 @@ import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts"
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
+import type { ReadSlots } from "./bounded-reads.ts";
 import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
 
 /** Everything the API needs from its host. */
@@ -21,12 +22,27 @@ export interface ApiDeps {
   onError: (error: unknown, context: string) => void;
   /** False once the host has begun to shut the relay down: `/healthz` then answers 503. */
   serving?: () => boolean;
+  /**
+   * Charges `bytes` a user sent to their inbound budget; false when they are over it (429).
+   * Single-process hosts keep one budget per user (see party/host/user-budgets.ts).
+   */
+  chargeInbound?: (app: string, userId: string, bytes: number) => boolean;
+  /**
+   * Counts one more open connection of a user (a held long-poll, like a socket or an SSE
+   * stream) against their cap; returns its release, or null at the cap (429).
+   */
+  acquireConnection?: (app: string, userId: string) => (() => void) | null;
   /** The widget's script for `/widget.js` (bundled by the host); without it, `/widget.js` is 404. */
   widgetScript?: WidgetScript;
 }
 
 export type ApiEnv = {
-  Variables: { deps: ApiDeps; widget: (() => Promise<WidgetBundle>) | undefined };
+  Variables: {
+    deps: ApiDeps;
+    widget: (() => Promise<WidgetBundle>) | undefined;
+    /** Reads on their way to each user (see bounded-reads.ts). */
+    reads: ReadSlots;
+  };
 };
 export type ApiContext = Context<ApiEnv>;
 
@@ -61,13 +77,32 @@ export function conversationIdOf(c: ApiContext): string {
   return parseOrThrow(conversationIdSchema, c.req.param("id"), "conversation id");
 }
 
-/** Reads a JSON body: 415 unless it says JSON, 400 when it does not parse. */
-export async function jsonBody(c: ApiContext): Promise<unknown> {
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Reads a JSON body: 415 unless it says JSON, 400 when it is not valid UTF-8 or does not parse.
+ * A user's body is charged to their inbound byte budget first (429 over it): parsing is the
+ * work a flood would make the relay do.
+ */
+export async function jsonBody(c: ApiContext, principal?: Principal): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
     throw new ParleyError("unsupported_media_type", "send the body as JSON (Content-Type: application/json)");
   }
-  const text = await c.req.text();
+  const bytes = await c.req.arrayBuffer();
+  if (
+    principal?.kind === "user" &&
+    c.var.deps.chargeInbound?.(principal.app, principal.userId, bytes.byteLength) === false
+  ) {
+    throw new ParleyError("rate_limited", "too many bytes sent; slow down", 1);
+  }
+  let text: string;
+  try {
+    // Invalid UTF-8 is refused, not stored as U+FFFD: the socket closes with 1007 for the same bytes.
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new ParleyError("bad_request", "the body is not valid UTF-8");
+  }
   try {
     return JSON.parse(text);
   } catch {
@@ -76,8 +111,13 @@ export async function jsonBody(c: ApiContext): Promise<unknown> {
 }
 
 /** Parses a JSON body against a schema. */
-export async function bodyOf<T>(c: ApiContext, schema: z.ZodType<T>, what: string): Promise<T> {
-  return parseOrThrow(schema, await jsonBody(c), what);
+export async function bodyOf<T>(
+  c: ApiContext,
+  schema: z.ZodType<T>,
+  what: string,
+  principal?: Principal,
+): Promise<T> {
+  return parseOrThrow(schema, await jsonBody(c, principal), what);
 }
 
 /** An optional non-negative integer query parameter; 400 when present and malformed. */

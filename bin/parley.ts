@@ -17,6 +17,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Last resort: an error nothing else handled is a bug to log, not a reason to drop every
+  // conversation and socket of this process. (Embedders of createRelay decide this for their
+  // own process; the relay's own paths handle their errors.)
+  const log = relay.config.logger;
+  process.on("unhandledRejection", (reason) => log.error("unhandled rejection; still serving", reason));
+  process.on("uncaughtException", (error) => log.error("uncaught exception; still serving", error));
   const { url } = await relay.listen();
   console.log(startupBanner(relay.config, url));
 

@@ -199,6 +199,8 @@ export class LibsqlStore implements Store {
   }
 
   async readRange(app: string, conversationId: string, query: RangeQuery) {
+    if (query.maxBytes !== undefined)
+      return this.#readRangeWithin(app, conversationId, query, query.maxBytes);
     const scope = and(eq(messages.app, app), eq(messages.conversationId, conversationId));
     if (query.after !== undefined) {
       const rows = await this.db
@@ -216,6 +218,42 @@ export class LibsqlStore implements Store {
       .orderBy(desc(messages.seq))
       .limit(query.limit);
     return rows.reverse().map(toMessage);
+  }
+
+  /**
+   * A page cut by size as well as count, in SQL, so a page of large messages is never read
+   * whole: rows in page order while the bytes before them (body and meta) stay under
+   * `maxBytes`; at least one row.
+   */
+  async #readRangeWithin(app: string, conversationId: string, query: RangeQuery, maxBytes: number) {
+    const ascending = query.after !== undefined;
+    const bound = ascending ? "AND seq > ?" : query.before === undefined ? "" : "AND seq < ?";
+    const args: Array<string | number> = [app, conversationId];
+    if (ascending) args.push(query.after as number);
+    else if (query.before !== undefined) args.push(query.before);
+    args.push(query.limit, maxBytes);
+    const size = "(length(CAST(body AS BLOB)) + coalesce(length(CAST(meta AS BLOB)), 0))";
+    const order = ascending ? "ASC" : "DESC";
+    const result = await this.client.execute({
+      sql: `SELECT app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at FROM (
+              SELECT *, sum(${size}) OVER (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING) - ${size} AS before_bytes
+              FROM (SELECT * FROM messages WHERE app = ? AND conversation_id = ? ${bound} ORDER BY seq ${order} LIMIT ?)
+            ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`,
+      args,
+    });
+    return result.rows.map((row) =>
+      toMessage({
+        app: String(row.app),
+        conversationId: String(row.conversation_id),
+        seq: Number(row.seq),
+        id: String(row.id),
+        senderId: String(row.sender_id),
+        clientMessageId: String(row.client_message_id),
+        body: String(row.body),
+        meta: row.meta === null ? null : String(row.meta),
+        createdAt: String(row.created_at),
+      }),
+    );
   }
 
   async setLastRead(app: string, conversationId: string, userId: string, seq: number) {

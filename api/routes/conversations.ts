@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ParleyError } from "../../party/core/errors.ts";
 import type { ThreadCursor } from "../../party/core/store.ts";
 import { conversationIdSchema, parseOrThrow, userIdSchema } from "../../party/core/validation.ts";
+import { jsonReleasing } from "../bounded-reads.ts";
 import {
   type ApiEnv,
   bodyOf,
@@ -20,6 +21,19 @@ const createSchema = z.strictObject({
   title: z.string().max(200, "title is at most 200 characters").optional(),
   members: z.array(userIdSchema).max(10_000, "at most 10,000 members"),
 });
+
+/** The first rows whose JSON fits in `maxBytes` (at least one). */
+function withinBytes<T>(rows: readonly T[], maxBytes: number): T[] {
+  const kept: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = JSON.stringify(row).length;
+    if (kept.length > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    kept.push(row);
+  }
+  return kept;
+}
 
 const encodeCursor = (cursor: ThreadCursor) => btoa(JSON.stringify([cursor.lastActivityAt, cursor.id]));
 
@@ -46,11 +60,16 @@ export const conversationRoutes = new Hono<ApiEnv>()
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const cursor = decodeCursor(c.req.query("cursor"));
     const rows = await c.var.deps.directory.listThreads(user.app, user.userId, { limit, cursor });
-    const last = rows[rows.length - 1];
-    return c.json({
-      conversations: rows.map(({ lastActivityAt: _, ...item }) => item),
-      nextCursor: rows.length === limit && last ? encodeCursor(last) : null,
-    });
+    // A page is cut at about `pageBytes` too (a row carries its last message and its members):
+    // the cursor then continues from the last row that fit.
+    const page = withinBytes(rows, c.var.deps.limits.pageBytes);
+    const last = page[page.length - 1];
+    const more = page.length < rows.length || rows.length === limit;
+    const body = {
+      conversations: page.map(({ lastActivityAt: _, ...item }) => item),
+      nextCursor: more && last ? encodeCursor(last) : null,
+    };
+    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
   })
   .get("/:id", async (c) => {
     const principal = await principalOf(c);

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { ParleyError } from "../../party/core/errors.ts";
 import { parseOrThrow, sendInputSchema, userIdSchema } from "../../party/core/validation.ts";
+import { jsonReleasing } from "../bounded-reads.ts";
 import {
   type ApiEnv,
   conversationIdOf,
@@ -24,7 +25,7 @@ export const messageRoutes = new Hono<ApiEnv>()
   .post("/:id/messages", async (c) => {
     const principal = await principalOf(c);
     const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
-    const { senderId: claimed, rest } = splitSender(await jsonBody(c));
+    const { senderId: claimed, rest } = splitSender(await jsonBody(c, principal));
     let senderId: string;
     if (principal.kind === "server") {
       if (claimed === undefined)
@@ -58,8 +59,19 @@ export const messageRoutes = new Hono<ApiEnv>()
       waitMs = Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
     }
     const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
-    const page = await room.history(user.userId, { after, before, limit, waitMs });
-    return c.json(page);
+    const longPoll = waitMs > 0 && after !== undefined;
+    // A held long-poll is an open connection like a socket: it counts against the user's cap.
+    const releaseConnection = longPoll ? c.var.deps.acquireConnection?.(user.app, user.userId) : undefined;
+    if (releaseConnection === null)
+      throw new ParleyError("rate_limited", "too many open connections for this user", 5);
+    let page: Awaited<ReturnType<typeof room.history>>;
+    try {
+      page = await room.history(user.userId, { after, before, limit, waitMs: longPoll ? waitMs : undefined });
+    } finally {
+      releaseConnection?.();
+    }
+    // The answer holds one of the user's read slots until the client has taken it.
+    return jsonReleasing(c, page, c.var.reads.acquire(user.app, user.userId));
   })
   .get("/:id/events", async (c) => {
     const user = await userFromQueryOrHeader(c);

@@ -21,7 +21,7 @@ export const signalRoutes = new Hono<ApiEnv>()
     const user = await userOf(c);
     const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
     await requireMember(room, user.userId);
-    const { seq } = await bodyOf(c, readInputSchema, "read receipt");
+    const { seq } = await bodyOf(c, readInputSchema, "read receipt", user);
     await room.markRead(user.userId, seq);
     return c.body(null, 204);
   })

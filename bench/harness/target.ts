@@ -40,6 +40,8 @@ export function relayEnv(dbUrl: string, secret: string, serverKey: string): Reco
     PARLEY_SEND_BURST: "1000000",
     PARLEY_FRAME_RATE: "1000000",
     PARLEY_FRAME_BURST: "1000000",
+    PARLEY_INBOUND_BYTES_PER_SECOND: String(1024 ** 3),
+    PARLEY_INBOUND_BYTES_BURST: String(1024 ** 3),
   };
 }
 

@@ -5,7 +5,6 @@
  * `{"type":"ping"}` is answered by the runtime's auto-response without waking the object.
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
-import type { ThreadItem } from "../core/types.ts";
 import { edgeConfig, inboxName } from "../edge/config.ts";
 import { RoomActor } from "../edge/room-actor.ts";
 import type { Env } from "./env.ts";
@@ -18,10 +17,10 @@ export class ConversationServer extends Server<Env> {
     this.#actor ??= new RoomActor(this.name, () => edgeConfig(this.env), {
       // Inboxes are other objects: each one drops a frame nobody listens to.
       isListening: () => true,
-      deliver: (app: string, userId: string, item: ThreadItem) => {
+      deliver: (app, userId, frame) => {
         const inbox = this.env.Inbox.get(this.env.Inbox.idFromName(inboxName(app, userId)));
         this.ctx.waitUntil(
-          inbox.deliver(item).catch((e: unknown) => console.error("parley: inbox delivery", e)),
+          inbox.deliver(frame.text).catch((e: unknown) => console.error("parley: inbox delivery", e)),
         );
       },
     });

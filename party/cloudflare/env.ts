@@ -2,7 +2,6 @@
  * The Worker's bindings and variables. The object namespaces are typed by what their callers
  * use (not by the classes, which import this file: that would be an import cycle).
  */
-import type { ThreadItem } from "../core/types.ts";
 import type { EdgeVars } from "../edge/config.ts";
 import type { WireResult } from "../host/wire-errors.ts";
 
@@ -13,7 +12,7 @@ export interface ConversationRpc extends Rpc.DurableObjectBranded {
 
 /** What rooms call on an inbox object (`InboxServer`). */
 export interface InboxRpc extends Rpc.DurableObjectBranded {
-  deliver(item: ThreadItem): void;
+  deliver(frameText: string): void;
 }
 
 export interface Env extends EdgeVars {

@@ -4,7 +4,6 @@
  * nothing, and `onStart` adopts the sockets kept through a hibernation.
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
-import type { ThreadItem } from "../core/types.ts";
 import { edgeConfig } from "../edge/config.ts";
 import { InboxActor } from "../edge/inbox-actor.ts";
 import type { Env } from "./env.ts";
@@ -39,8 +38,8 @@ export class InboxServer extends Server<Env> {
     this.#inbox.forget(ws);
   }
 
-  /** RPC from rooms: one thread changed. */
-  deliver(item: ThreadItem): void {
-    this.#inbox.deliver(item);
+  /** RPC from rooms: one thread changed (its `thread` frame, encoded by the room). */
+  deliver(frameText: string): void {
+    this.#inbox.deliver(frameText);
   }
 }

@@ -31,8 +31,8 @@ function actorsOf(env: Env): Actors {
       const stub = await getServerByName<Env, InboxServer>(namespace, inboxName(app, userId));
       return stub.fetch(request) as unknown as Promise<Response>;
     },
-    async deliverToInbox(app, userId, item) {
-      await env.Inbox.get(env.Inbox.idFromName(inboxName(app, userId))).deliver(item);
+    async deliverToInbox(app, userId, frameText) {
+      await env.Inbox.get(env.Inbox.idFromName(inboxName(app, userId))).deliver(frameText);
     },
   };
 }

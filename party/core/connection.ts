@@ -16,6 +16,11 @@ export interface Connection {
   readonly bufferedAmount: number;
   /** True once the connection is closed or closing. */
   readonly closed: boolean;
+  /**
+   * Resolves when the queued bytes have been handed to the network (or the connection closed),
+   * where the transport can tell; without it, a replay looks at `bufferedAmount` every few ms.
+   */
+  whenDrained?(): Promise<void>;
 }
 
 /** Who is on a connection, as the adapter verified it. */

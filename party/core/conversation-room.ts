@@ -7,13 +7,15 @@
  * long-polls and membership changes. Runtime-free: web standards and the `Store` interface only.
  */
 import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
-import type { Connection, ConnectionIdentity } from "./connection.ts";
+import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
 import type { Limits } from "./limits.ts";
-import { frames, type OutboundFrame } from "./outbound-frame.ts";
+import type { BufferedMessage } from "./message-buffer.ts";
+import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
 import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./room/commit-pipeline.ts";
 import { Fanout } from "./room/fanout.ts";
+import { InboxNotifier } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
 import type { Peer } from "./room/peer.ts";
 import { RoomLog } from "./room/room-log.ts";
@@ -21,15 +23,16 @@ import { type FrameTarget, receiveRoomFrame } from "./room-socket-frames.ts";
 import type { RangeQuery, Store } from "./store.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import type { Message, SendInput, ThreadItem } from "./types.ts";
-import { checkBodySize } from "./validation.ts";
+import { checkBodySize, checkMetaSize } from "./validation.ts";
 
 export type { HistoryPage, Peer, SendResult };
 
 /** Where thread-list changes go: the inbox actors of the members. */
 export interface InboxRouter {
-  /** Whether the user has a live inbox now (thread items are built only for listeners). */
+  /** Whether the user has a live inbox now (thread frames are built only for listeners). */
   isListening(app: string, userId: string): boolean;
-  deliver(app: string, userId: string, item: ThreadItem): void;
+  /** One `thread` frame for the user's inbox sockets. */
+  deliver(app: string, userId: string, frame: OutboundFrame): void;
 }
 
 /** What a room needs from its host. */
@@ -39,6 +42,26 @@ export interface RoomEnvironment extends PipelineEnvironment {
   inbox: InboxRouter;
   /** Background failures (fan-out, persistence, replay) end here; they never crash the host. */
   onError: (error: unknown, context: string) => void;
+}
+
+/**
+ * The messages of a window page that fit in `maxBytes` (their frames' length; at least one),
+ * keeping the `first` ones (reading forward) or the `last` ones (reading back).
+ */
+function withinBytes(
+  entries: readonly BufferedMessage[],
+  maxBytes: number,
+  keep: "first" | "last",
+): Message[] {
+  const ordered = keep === "first" ? entries : [...entries].reverse();
+  const kept: Message[] = [];
+  let bytes = 0;
+  for (const { message, frame } of ordered) {
+    if (kept.length > 0 && bytes + frame.text.length > maxBytes) break;
+    bytes += frame.text.length;
+    kept.push(message);
+  }
+  return keep === "first" ? kept : kept.reverse();
 }
 
 export interface HistoryQuery extends Omit<RangeQuery, "limit"> {
@@ -55,6 +78,7 @@ export class ConversationRoom implements FrameTarget {
   #pipeline: CommitPipeline;
   #fanout: Fanout;
   #presence: PresenceTracker;
+  #inboxes: InboxNotifier;
   /** Waiting long-polls: each one's wake-up, by the user it serves. */
   #waiters = new Map<() => void, string>();
   #typing = new Map<string, { expiresAt: number; broadcastAt: number }>();
@@ -82,6 +106,7 @@ export class ConversationRoom implements FrameTarget {
       replayed: (senderId) => this.#sendBuckets.get(senderId)?.refund(),
     });
     this.#fanout = new Fanout({ ...env, app, conversationId: this.id }, log, (peer) => this.#greeting(peer));
+    this.#inboxes = new InboxNotifier(env.limits.inboxCoalesceMs, (users) => this.#sendThreads(users));
     this.lastUsedAt = env.now();
   }
 
@@ -110,6 +135,7 @@ export class ConversationRoom implements FrameTarget {
       !this.#fanout.replaying &&
       !this.#pipeline.busy &&
       this.#waiters.size === 0 &&
+      !this.#inboxes.pending &&
       !this.#presence.active
     );
   }
@@ -141,6 +167,7 @@ export class ConversationRoom implements FrameTarget {
       this.#assertOpen();
       this.#members.require(senderId);
       checkBodySize(input.body, this.env.limits.maxMessageBytes);
+      checkMetaSize(input.meta, this.env.limits.maxMetaBytes);
       // Decided without awaiting: a retry in the same turn must find the first attempt in flight.
       const known = this.#pipeline.known(senderId, input);
       if (known) return known;
@@ -179,7 +206,7 @@ export class ConversationRoom implements FrameTarget {
       this.#fanout.broadcast(frame);
     }
     for (const wake of [...this.#waiters.keys()]) wake();
-    for (const userId of this.#members.ids) this.#notifyInbox(userId);
+    this.#inboxes.mark(this.#members.ids);
   }
 
   // ---- connections: replay, then synced, then live ----------------------------------------
@@ -244,9 +271,14 @@ export class ConversationRoom implements FrameTarget {
     if (this.#fanout.remove(peer)) this.lastUsedAt = this.env.now();
   }
 
-  /** A text frame from a peer's socket. */
-  receive(peer: Peer, text: string): Promise<void> {
-    return receiveRoomFrame(this, peer, text, this.env.now(), this.env.onError);
+  /** A frame from a peer's socket. */
+  receive(peer: Peer, data: SocketData): Promise<void> {
+    return receiveRoomFrame(this, peer, data, this.env.now(), this.env.onError);
+  }
+
+  /** Answers one peer alone (an ack, an error, a pong), within its outbound cap. */
+  reply(peer: Peer, frame: OutboundFrame): void {
+    this.#fanout.deliver(peer, frame);
   }
 
   /** Closes a peer that floods or cannot keep up (4008: the client resumes). */
@@ -256,27 +288,36 @@ export class ConversationRoom implements FrameTarget {
 
   // ---- history and long-poll --------------------------------------------------------------
 
-  /** A page of the log; with `after` and `waitMs`, a long-poll. */
+  /**
+   * A page of the log; with `after` and `waitMs`, a long-poll. A page holds at most `limit`
+   * messages and about `pageBytes` of them (at least one): `hasMore` says whether there is more
+   * beyond it in that direction, so a client asks again whichever bound cut it.
+   */
   history(userId: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.#hold(async () => {
       this.#members.require(userId);
-      const limit = query.limit;
+      const { limit } = query;
+      const maxBytes = this.env.limits.pageBytes;
       if (query.after !== undefined) {
         if (query.waitMs && query.waitMs > 0 && query.after >= this.lastSeq && !this.#closed) {
           await this.#waitForMessage(userId, query.waitMs);
           this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
         }
-        const page = (
-          this.#log.buffer.after(query.after, limit + 1)?.map((b) => b.message) ??
-          (await this.env.store.readRange(this.app, this.id, { after: query.after, limit: limit + 1 }))
-        ).filter((m) => m.seq <= this.lastSeq);
-        return { messages: page.slice(0, limit), lastSeq: this.lastSeq, hasMore: page.length > limit };
+        const window = this.#log.buffer.after(query.after, limit);
+        const page = window
+          ? withinBytes(window, maxBytes, "first")
+          : await this.env.store.readRange(this.app, this.id, { after: query.after, limit, maxBytes });
+        const messages = page.filter((m) => m.seq <= this.lastSeq);
+        const last = messages.at(-1)?.seq ?? query.after;
+        return { messages, lastSeq: this.lastSeq, hasMore: last < this.lastSeq };
       }
-      const page =
-        this.#log.buffer.before(query.before, limit + 1)?.map((b) => b.message) ??
-        (await this.env.store.readRange(this.app, this.id, { before: query.before, limit: limit + 1 }));
-      const visible = page.filter((m) => m.seq <= this.lastSeq);
-      return { messages: visible.slice(-limit), lastSeq: this.lastSeq, hasMore: visible.length > limit };
+      const window = this.#log.buffer.before(query.before, limit);
+      const page = window
+        ? withinBytes(window, maxBytes, "last")
+        : await this.env.store.readRange(this.app, this.id, { before: query.before, limit, maxBytes });
+      const messages = page.filter((m) => m.seq <= this.lastSeq);
+      // Seqs are 1..lastSeq without gaps: anything above 1 at the start has older ones below.
+      return { messages, lastSeq: this.lastSeq, hasMore: (messages[0]?.seq ?? 1) > 1 };
     });
   }
 
@@ -331,7 +372,7 @@ export class ConversationRoom implements FrameTarget {
       // A later read moved the position further meanwhile: that one tells everyone.
       if (!this.#members.settleRead(userId, target, this.lastSeq, unread)) return;
       this.#fanout.broadcast(frames.read(userId, target));
-      this.#notifyInbox(userId);
+      this.#inboxes.mark([userId]);
     });
   }
 
@@ -378,9 +419,23 @@ export class ConversationRoom implements FrameTarget {
     };
   }
 
-  #notifyInbox(userId: string): void {
-    if (!this.#members.has(userId) || !this.env.inbox.isListening(this.app, userId)) return;
-    this.env.inbox.deliver(this.app, userId, this.threadItem(userId));
+  /** Sends the members whose inbox listens their thread item, the shared part encoded once. */
+  #sendThreads(userIds: readonly string[]): void {
+    const listening = userIds.filter(
+      (id) => this.#members.has(id) && this.env.inbox.isListening(this.app, id),
+    );
+    if (listening.length === 0) return;
+    const frameFor = threadFramesOf({
+      id: this.id,
+      title: this.#log.conversation.title,
+      members: this.#members.ids,
+      lastSeq: this.lastSeq,
+      lastMessage: this.#log.latest(),
+    });
+    for (const userId of listening) {
+      const frame = frameFor(this.#members.lastReadSeq(userId), this.#members.unread(userId, this.lastSeq));
+      this.env.inbox.deliver(this.app, userId, frame);
+    }
   }
 
   addMember(userId: string, joinedAt: string): Promise<void> {
@@ -391,7 +446,7 @@ export class ConversationRoom implements FrameTarget {
       const unread = await this.#unreadAbove(userId, 0);
       this.#members.add(userId, this.lastSeq, unread);
       // Every member's thread item lists the members: all of their inboxes hear of it.
-      for (const memberId of this.#members.ids) this.#notifyInbox(memberId);
+      this.#inboxes.mark(this.#members.ids);
     });
   }
 
@@ -409,7 +464,7 @@ export class ConversationRoom implements FrameTarget {
       // Long-polls of the removed user wake now and answer 403.
       for (const [wake, waiter] of [...this.#waiters]) if (waiter === userId) wake();
       // The others' thread items list the members.
-      for (const memberId of this.#members.ids) this.#notifyInbox(memberId);
+      this.#inboxes.mark(this.#members.ids);
     });
   }
 
@@ -417,6 +472,7 @@ export class ConversationRoom implements FrameTarget {
   async close(code: number = CloseCode.goingAway, reason = "the relay is shutting down"): Promise<void> {
     this.#closed = true;
     await this.#pipeline.drained();
+    this.#inboxes.flushNow();
     this.#fanout.closeAll(code, reason);
     for (const wake of [...this.#waiters.keys()]) wake();
     this.#presence.dispose();

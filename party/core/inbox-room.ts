@@ -5,16 +5,16 @@
  */
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
 import { CloseCode } from "./errors.ts";
+import { InboundBudget, inboundSize, sendBounded } from "./flow-control.ts";
 import type { Limits } from "./limits.ts";
-import { frames } from "./outbound-frame.ts";
+import { frames, type OutboundFrame } from "./outbound-frame.ts";
 import { parseClientFrame } from "./room-socket-frames.ts";
-import { TokenBucket } from "./token-bucket.ts";
-import type { ThreadItem } from "./types.ts";
 
 interface InboxPeer {
   readonly conn: Connection;
   readonly identity: ConnectionIdentity;
-  readonly frameBucket: TokenBucket;
+  /** Frames and bytes this socket may send (4008 past either). */
+  readonly inbound: InboundBudget;
 }
 
 export class InboxRoom {
@@ -62,8 +62,7 @@ export class InboxRoom {
   }
 
   #add(conn: Connection, identity: ConnectionIdentity): void {
-    const frameBucket = new TokenBucket(this.limits.frameRate, this.limits.frameBurst, this.now());
-    this.#peers.set(conn.id, { conn, identity, frameBucket });
+    this.#peers.set(conn.id, { conn, identity, inbound: new InboundBudget(this.limits, this.now()) });
   }
 
   /** The connection closed, whichever side closed it. */
@@ -82,31 +81,29 @@ export class InboxRoom {
   receive(connId: string, data: SocketData): void {
     const peer = this.#peers.get(connId);
     if (!peer) return;
-    if (peer.frameBucket.take(this.now()) > 0) {
-      this.#disconnect(connId, CloseCode.tooSlowOrFast, "too many frames; slow down and reconnect");
+    const over = peer.inbound.charge(inboundSize(data), this.now());
+    if (over) {
+      this.#disconnect(connId, CloseCode.tooSlowOrFast, over);
       return;
     }
     if (typeof data !== "string") {
-      peer.conn.send(frames.error("bad_frame", "binary frames are not supported; send JSON text"));
+      this.#send(connId, peer, frames.error("bad_frame", "binary frames are not supported; send JSON text"));
       return;
     }
     const frame = parseClientFrame(data);
-    if ("error" in frame) peer.conn.send(frames.error("bad_frame", frame.error));
-    else if (frame.type === "ping") peer.conn.send(frames.pong());
-    else peer.conn.send(frames.error("bad_frame", "the inbox socket accepts only ping frames"));
+    if ("error" in frame) this.#send(connId, peer, frames.error("bad_frame", frame.error));
+    else if (frame.type === "ping") this.#send(connId, peer, frames.pong());
+    else this.#send(connId, peer, frames.error("bad_frame", "the inbox socket accepts only ping frames"));
   }
 
-  /** One of the user's threads changed: one frame, encoded once, to every open inbox socket. */
-  deliver(item: ThreadItem): void {
-    if (this.#peers.size === 0) return;
-    const frame = frames.thread(item);
-    for (const [id, peer] of this.#peers) {
-      if (peer.conn.bufferedAmount > this.limits.socketBufferBytes) {
-        this.#disconnect(id, CloseCode.tooSlowOrFast, "too slow: outbound buffer full");
-        continue;
-      }
-      peer.conn.send(frame);
-    }
+  /** Every frame to an inbox socket stays within its outbound cap (4008 past it). */
+  #send(connId: string, peer: InboxPeer, frame: OutboundFrame): void {
+    if (!sendBounded(peer.conn, frame, this.limits.socketBufferBytes)) this.#peers.delete(connId);
+  }
+
+  /** One of the user's threads changed: the same encoded frame to every open inbox socket. */
+  deliver(frame: OutboundFrame): void {
+    for (const [id, peer] of this.#peers) this.#send(id, peer, frame);
   }
 
   close(code: number, reason: string): void {

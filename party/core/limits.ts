@@ -2,6 +2,8 @@
 export interface Limits {
   /** Largest message `body`, in bytes of UTF-8. */
   maxMessageBytes: number;
+  /** Largest `meta`, in bytes of its JSON text. */
+  maxMetaBytes: number;
   /** Largest HTTP body or socket frame, in bytes. */
   maxFrameBytes: number;
   /** Sends per second per user per conversation (token bucket refill). */
@@ -12,10 +14,22 @@ export interface Limits {
   frameRate: number;
   /** Frame bucket size; a socket that empties it is closed with 4008. */
   frameBurst: number;
+  /**
+   * Bytes per second a user may send (socket frames and HTTP bodies): on Node across all their
+   * connections, on the edge per connection. Over it a socket closes with 4008, HTTP gets 429.
+   */
+  inboundBytesPerSecond: number;
+  /** Burst of that byte budget; at least the largest frame. */
+  inboundBytesBurst: number;
   /** How long a typing indicator lasts without a new typing frame. */
   typingTtlMs: number;
   /** At most one typing broadcast per user per conversation in this window. */
   typingThrottleMs: number;
+  /**
+   * A room sends each listening inbox at most one `thread` frame per this window (the latest
+   * state): a burst of commits costs an inbox a few frames, not one each.
+   */
+  inboxCoalesceMs: number;
   /** A user stays "online" this long after their last connection closed. */
   presenceGraceMs: number;
   /** Interval of server pings; a socket that misses one is dead. */
@@ -24,8 +38,18 @@ export interface Limits {
   bufferSize: number;
   /** Messages per page when replaying from storage. */
   pageSize: number;
+  /**
+   * Bytes (bodies and meta) in one page of history or replay: a page is cut short at this
+   * size, and `hasMore` tells the client to ask again. Bounds what one request can pin.
+   */
+  pageBytes: number;
   /** Outbound bytes a socket may have queued before it is closed with 4008. */
   socketBufferBytes: number;
+  /**
+   * Answers to reads (history, long-polls, the thread list) one user may have on their way at
+   * once; over it, 429. With `pageBytes`, bounds what a client that never reads can pin.
+   */
+  maxReadsPerUser: number;
   /** Longest long-poll `wait`, in seconds. */
   maxWaitSeconds: number;
   /** A room with no clients is dropped from memory after this long. */
@@ -40,18 +64,25 @@ export interface Limits {
 
 export const defaultLimits: Limits = {
   maxMessageBytes: 16 * 1024,
+  maxMetaBytes: 8 * 1024,
   maxFrameBytes: 64 * 1024,
   sendRate: 20,
   sendBurst: 40,
   frameRate: 50,
   frameBurst: 200,
+  // Above a user sending 20 messages/s of 16 KiB; far below what parsing costs at 100% CPU.
+  inboundBytesPerSecond: 512 * 1024,
+  inboundBytesBurst: 2 * 1024 * 1024,
   typingTtlMs: 6_000,
   typingThrottleMs: 2_000,
+  inboxCoalesceMs: 100,
   presenceGraceMs: 5_000,
   heartbeatMs: 25_000,
   bufferSize: 1_000,
   pageSize: 500,
+  pageBytes: 1024 * 1024,
   socketBufferBytes: 1024 * 1024,
+  maxReadsPerUser: 8,
   maxWaitSeconds: 30,
   roomIdleMs: 60_000,
   // One socket per open conversation plus the inbox, over several tabs and devices.
@@ -63,18 +94,24 @@ export const defaultLimits: Limits = {
 /** The environment variable of each limit (README's configuration table). */
 export const limitEnv: Record<keyof Limits, string> = {
   maxMessageBytes: "PARLEY_MAX_MESSAGE_BYTES",
+  maxMetaBytes: "PARLEY_MAX_META_BYTES",
   maxFrameBytes: "PARLEY_MAX_FRAME_BYTES",
   sendRate: "PARLEY_SEND_RATE",
   sendBurst: "PARLEY_SEND_BURST",
   frameRate: "PARLEY_FRAME_RATE",
   frameBurst: "PARLEY_FRAME_BURST",
+  inboundBytesPerSecond: "PARLEY_INBOUND_BYTES_PER_SECOND",
+  inboundBytesBurst: "PARLEY_INBOUND_BYTES_BURST",
   typingTtlMs: "PARLEY_TYPING_TTL_MS",
   typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
+  inboxCoalesceMs: "PARLEY_INBOX_COALESCE_MS",
   presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
   heartbeatMs: "PARLEY_HEARTBEAT_MS",
   bufferSize: "PARLEY_BUFFER_SIZE",
   pageSize: "PARLEY_PAGE_SIZE",
+  pageBytes: "PARLEY_PAGE_BYTES",
   socketBufferBytes: "PARLEY_SOCKET_BUFFER_BYTES",
+  maxReadsPerUser: "PARLEY_MAX_READS_PER_USER",
   maxWaitSeconds: "PARLEY_MAX_WAIT_SECONDS",
   roomIdleMs: "PARLEY_ROOM_IDLE_MS",
   maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",

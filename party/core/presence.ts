@@ -6,6 +6,11 @@
 export class PresenceTracker {
   #open = new Map<string, number>();
   #grace = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Bumped by `forget`: holds taken before it no longer count, so a removed member's
+   * connection that closes later (a long-poll waking with 403) does not start a grace period.
+   */
+  #epoch = new Map<string, number>();
 
   constructor(
     private readonly graceMs: number,
@@ -23,11 +28,12 @@ export class PresenceTracker {
       this.#grace.delete(userId);
     }
     if (!wasOnline) this.onChange();
+    const epoch = this.#epoch.get(userId) ?? 0;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#release(userId);
+      if ((this.#epoch.get(userId) ?? 0) === epoch) this.#release(userId);
     };
   }
 
@@ -52,6 +58,7 @@ export class PresenceTracker {
     const was = this.isOnline(userId);
     this.#grace.delete(userId);
     this.#open.delete(userId);
+    this.#epoch.set(userId, (this.#epoch.get(userId) ?? 0) + 1);
     if (was) this.onChange();
   }
 

@@ -5,8 +5,10 @@
  * 4008; a refusal is an `error` frame, never an exception.
  */
 import type { ClientFrameType, FrameOf } from "../../protocol/index.ts";
+import type { SocketData } from "./connection.ts";
 import { CloseCode, isParleyError } from "./errors.ts";
-import { frames } from "./outbound-frame.ts";
+import { inboundSize } from "./flow-control.ts";
+import { frames, type OutboundFrame } from "./outbound-frame.ts";
 import type { SendResult } from "./room/commit-pipeline.ts";
 import type { Peer } from "./room/peer.ts";
 import type { SendInput } from "./types.ts";
@@ -43,6 +45,8 @@ export interface FrameTarget {
   send(senderId: string, input: SendInput): Promise<SendResult>;
   typing(userId: string): void;
   markRead(userId: string, seq: number): Promise<void>;
+  /** Answers the peer alone, within its outbound cap (4008 past it). */
+  reply(peer: Peer, frame: OutboundFrame): void;
   /** Closes a peer that floods (4008: the client resumes). */
   disconnect(peer: Peer, code: number, reason: string): void;
 }
@@ -56,31 +60,39 @@ type Handlers = {
 };
 
 const handlers: Handlers = {
-  ping: (_room, peer) => peer.conn.send(frames.pong()),
+  ping: (room, peer) => room.reply(peer, frames.pong()),
   typing: (room, peer) => room.typing(peer.identity.userId),
   read: (room, peer, frame) => room.markRead(peer.identity.userId, frame.seq),
   send: async (room, peer, frame) => {
     const input = { clientMessageId: frame.clientMessageId, body: frame.body, meta: frame.meta };
     const { message } = await room.send(peer.identity.userId, input);
-    peer.conn.send(frames.ack(frame.clientMessageId, message));
+    room.reply(peer, frames.ack(frame.clientMessageId, message));
   },
 };
 
-/** Handles one text frame from a conversation socket. */
+/**
+ * Handles one frame from a conversation socket. Its cost is charged before anything is parsed,
+ * so a flood is refused (4008) for the price of a length check.
+ */
 export async function receiveRoomFrame(
   room: FrameTarget,
   peer: Peer,
-  text: string,
+  data: SocketData,
   now: number,
   onError: (error: unknown, context: string) => void,
 ): Promise<void> {
-  if (peer.frameBucket.take(now) > 0) {
-    room.disconnect(peer, CloseCode.tooSlowOrFast, "too many frames; slow down and reconnect");
+  const over = peer.inbound.charge(inboundSize(data), now);
+  if (over) {
+    room.disconnect(peer, CloseCode.tooSlowOrFast, over);
     return;
   }
-  const frame = parseClientFrame(text);
+  if (typeof data !== "string") {
+    room.reply(peer, frames.error("bad_frame", "binary frames are not supported; send JSON text"));
+    return;
+  }
+  const frame = parseClientFrame(data);
   if ("error" in frame) {
-    peer.conn.send(frames.error("bad_frame", frame.error, frame.clientMessageId));
+    room.reply(peer, frames.error("bad_frame", frame.error, frame.clientMessageId));
     return;
   }
   try {
@@ -90,6 +102,6 @@ export async function receiveRoomFrame(
     if (!isParleyError(error)) onError(error, "socket frame");
     const code = isParleyError(error) ? error.code : "internal";
     const message = isParleyError(error) ? error.message : "internal error";
-    peer.conn.send(frames.error(code, message, frame.type === "send" ? frame.clientMessageId : undefined));
+    room.reply(peer, frames.error(code, message, frame.type === "send" ? frame.clientMessageId : undefined));
   }
 }

@@ -7,6 +7,11 @@ export interface RangeQuery {
   /** Messages with seq < before (the last `limit` of them). */
   before?: number | undefined;
   limit: number;
+  /**
+   * Also stop before the page's body and meta pass this many bytes (at least one message is
+   * returned): a page of large messages is cut short, and the reader asks again.
+   */
+  maxBytes?: number | undefined;
 }
 
 export interface ThreadCursor {

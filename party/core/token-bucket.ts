@@ -18,14 +18,28 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
-  /** Takes one token; returns 0 on success, else the seconds until one is available. */
-  take(now: number): number {
+  /**
+   * Takes `cost` tokens (one by default: a frame, a send; or a number of bytes); returns 0 on
+   * success, else the seconds until that many are available (nothing is taken then).
+   */
+  take(now: number, cost = 1): number {
     this.#refill(now);
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#tokens >= cost) {
+      this.#tokens -= cost;
       return 0;
     }
-    return (1 - this.#tokens) / this.rate;
+    return (cost - this.#tokens) / this.rate;
+  }
+
+  /** Tokens available now. */
+  available(now: number): number {
+    this.#refill(now);
+    return this.#tokens;
+  }
+
+  /** True when the bucket is full again: nothing is owed (an idle bucket can be forgotten). */
+  full(now: number): boolean {
+    return this.available(now) >= this.burst;
   }
 
   /** Gives back a token taken for something that turned out not to count (a replayed key). */

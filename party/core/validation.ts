@@ -101,6 +101,18 @@ export function checkBodySize(body: string, maxBytes: number): void {
   }
 }
 
+/**
+ * Refuses a `meta` over the size limit with 413 (bytes of its JSON text). Checked before the
+ * key is compared with a stored message: comparing a huge meta on every re-send was the cost.
+ */
+export function checkMetaSize(meta: Record<string, unknown> | undefined, maxBytes: number): void {
+  if (meta === undefined) return;
+  const text = JSON.stringify(meta);
+  if (text.length > maxBytes || encoder.encode(text).byteLength > maxBytes) {
+    throw new ParleyError("too_large", `meta is larger than ${maxBytes} bytes of JSON`);
+  }
+}
+
 /** Turns a zod failure into one readable sentence. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -4,7 +4,7 @@
  */
 import type { ConnectionIdentity, SocketData } from "../core/connection.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
-import type { ThreadItem } from "../core/types.ts";
+import { OutboundFrame } from "../core/outbound-frame.ts";
 import { identityOf } from "../host/forwarded-identity.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
@@ -46,8 +46,8 @@ export class InboxActor {
     this.#room.leave(ws.id);
   }
 
-  /** One thread changed: tell every open inbox socket. */
-  deliver(item: ThreadItem): void {
-    this.#room.deliver(item);
+  /** One thread changed: its encoded `thread` frame, for every open inbox socket. */
+  deliver(frameText: string): void {
+    this.#room.deliver(new OutboundFrame(frameText));
   }
 }

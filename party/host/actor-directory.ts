@@ -4,8 +4,8 @@
  * transport (Durable Object RPC, an internal fetch).
  */
 import { ParleyError } from "../core/errors.ts";
+import { frames } from "../core/outbound-frame.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
-import type { ThreadItem } from "../core/types.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { IDENTITY_HEADERS } from "./forwarded-identity.ts";
 import { createConversation } from "./new-conversation.ts";
@@ -18,8 +18,8 @@ export interface Actors {
   room(app: string, conversationId: string): Promise<RoomActor>;
   /** Forwards an inbox socket to the user's inbox actor. */
   inbox(app: string, userId: string, request: Request): Promise<Response>;
-  /** Sends a thread item to a user's inbox actor. */
-  deliverToInbox(app: string, userId: string, item: ThreadItem): Promise<void>;
+  /** Sends an encoded `thread` frame to a user's inbox actor. */
+  deliverToInbox(app: string, userId: string, frameText: string): Promise<void>;
 }
 
 export interface RoomActor {
@@ -47,8 +47,9 @@ export class ActorDirectory implements Directory {
 
   async createConversation(app: string, input: NewConversation) {
     const { view, thread } = await createConversation(this.store(), app, input, this.onError);
+    const frame = frames.thread(thread).text;
     await Promise.allSettled(
-      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, thread)),
+      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, frame)),
     );
     return view;
   }

@@ -57,6 +57,8 @@ export interface AdmissionDeps {
   origins: OriginPolicy;
   /** Whether the user may join the conversation: the room's answer (loaded in this process, or over RPC). */
   membership(app: string, conversationId: string, userId: string): Promise<Admission | "shutting_down">;
+  /** True when the user has used up their inbound budget: refused (4008) before anything else. */
+  exhausted?(app: string, userId: string): boolean;
 }
 
 /** The parts of an upgrade request that admission reads. */
@@ -89,6 +91,8 @@ export async function admitSocket(request: UpgradeRequest, deps: AdmissionDeps):
     // The Authenticator's refusals are fixed sentences: none echoes what the token claims.
     return refuse(CloseCode.unauthorized, isParleyError(error) ? error.message : "the token was refused");
   }
+  if (deps.exhausted?.(user.app, user.userId))
+    return refuse(CloseCode.tooSlowOrFast, "too many bytes; slow down and reconnect");
   const instanceId = query.get("_pk") ?? undefined;
   if (route.kind === "inbox") {
     // A user id that is not valid is nobody's: refused as someone else's inbox.

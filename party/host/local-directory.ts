@@ -9,12 +9,13 @@ import { CloseCode, ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
 import type { Limits } from "../core/limits.ts";
+import { frames, type OutboundFrame } from "../core/outbound-frame.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
-import type { ThreadItem } from "../core/types.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { createConversation } from "./new-conversation.ts";
 import type { Admission } from "./room-api.ts";
 import { RoomHost } from "./room-host.ts";
+import { UserBudgets } from "./user-budgets.ts";
 
 export interface HubOptions {
   store: Store;
@@ -33,6 +34,8 @@ export class RelayHub implements InboxRouter, Directory {
   #hosts = new Map<string, RoomHost>();
   #inboxes = new Map<string, InboxRoom>();
   #connectionsByUser = new Map<string, number>();
+  /** What each user may make this process read per second (socket frames and HTTP bodies). */
+  readonly budgets: UserBudgets;
   #sweeper: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -48,6 +51,7 @@ export class RelayHub implements InboxRouter, Directory {
       defer: options.defer ?? ((fn) => setTimeout(fn, 0)),
       newMessageId: () => randomId("m_"),
     };
+    this.budgets = new UserBudgets(this.limits, this.env.now);
     this.#sweeper = setInterval(() => this.sweep(), Math.max(1_000, this.limits.roomIdleMs / 2));
     // Node: the sweeper alone must not keep the process alive.
     (this.#sweeper as { unref?: () => void }).unref?.();
@@ -99,7 +103,7 @@ export class RelayHub implements InboxRouter, Directory {
   async createConversation(app: string, input: NewConversation) {
     const { view, thread } = await createConversation(this.store, app, input, this.env.onError);
     for (const { userId } of view.members)
-      if (this.isListening(app, userId)) this.deliver(app, userId, thread);
+      if (this.isListening(app, userId)) this.deliver(app, userId, frames.thread(thread));
     return view;
   }
 
@@ -146,8 +150,8 @@ export class RelayHub implements InboxRouter, Directory {
     return this.#inboxes.get(keyOf(app, userId))?.listening ?? false;
   }
 
-  deliver(app: string, userId: string, item: ThreadItem): void {
-    this.#inboxes.get(keyOf(app, userId))?.deliver(item);
+  deliver(app: string, userId: string, frame: OutboundFrame): void {
+    this.#inboxes.get(keyOf(app, userId))?.deliver(frame);
   }
 
   /**
@@ -177,6 +181,7 @@ export class RelayHub implements InboxRouter, Directory {
       if (host.idle && (!room || now - room.lastUsedAt >= this.limits.roomIdleMs)) this.#hosts.delete(key);
     }
     for (const [key, inbox] of this.#inboxes) if (!inbox.listening) this.#inboxes.delete(key);
+    this.budgets.sweep();
   }
 
   get loadedRooms(): number {

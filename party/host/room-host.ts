@@ -8,7 +8,6 @@
 import type { Connection, ConnectionIdentity, SocketData } from "../core/connection.ts";
 import { ConversationRoom, type Peer, type RoomEnvironment } from "../core/conversation-room.ts";
 import { CloseCode, ParleyError } from "../core/errors.ts";
-import { frames } from "../core/outbound-frame.ts";
 import { type Admission, invokeRoom } from "./room-api.ts";
 import { SseConnection } from "./sse-connection.ts";
 import { toWire, type WireResult } from "./wire-errors.ts";
@@ -107,10 +106,6 @@ export class RoomHost {
     const peer = this.#peers.get(connId);
     const room = this.#room;
     if (!peer || !room) return;
-    if (typeof data !== "string") {
-      peer.conn.send(frames.error("bad_frame", "binary frames are not supported; send JSON text"));
-      return;
-    }
     await room.receive(peer, data);
   }
 

@@ -17,6 +17,8 @@ export class SseConnection implements Connection {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closed = false;
   #keepAlive: ReturnType<typeof setInterval>;
+  /** Waiting for the reader to want more (`whenDrained`). */
+  #drainWaiters: Array<() => void> = [];
 
   constructor(
     keepAliveMs: number,
@@ -28,6 +30,8 @@ export class SseConnection implements Connection {
         start: (controller) => {
           this.#controller = controller;
         },
+        // The HTTP server pulls when the socket drained: the queue is below its high-water mark.
+        pull: () => this.#wakeDrainWaiters(),
         cancel: () => this.#finish(),
       },
       new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER_MARK }),
@@ -55,6 +59,15 @@ export class SseConnection implements Connection {
 
   get bufferedAmount(): number {
     return Math.max(0, HIGH_WATER_MARK - (this.#controller.desiredSize ?? 0));
+  }
+
+  whenDrained(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #wakeDrainWaiters(): void {
+    for (const wake of this.#drainWaiters.splice(0)) wake();
   }
 
   send(frame: OutboundFrame): void {
@@ -86,6 +99,7 @@ export class SseConnection implements Connection {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#wakeDrainWaiters();
     clearInterval(this.#keepAlive);
     this.onClosed();
   }

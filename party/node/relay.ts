@@ -9,6 +9,7 @@ import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { createApi } from "../../api/app.ts";
 import { openStore } from "../../store/open.ts";
+import type { Limits } from "../core/limits.ts";
 import { Authenticator } from "../host/auth.ts";
 import { RelayHub } from "../host/local-directory.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
@@ -39,6 +40,13 @@ export interface Relay {
   readonly hub: RelayHub;
 }
 
+/**
+ * How long an HTTP connection may go without any byte moving: longer than the longest
+ * long-poll and than two SSE keep-alives (which write while a stream is idle).
+ */
+const idleTimeoutMs = (limits: Limits) =>
+  Math.max(limits.maxWaitSeconds * 1000, 2 * limits.sseKeepAliveMs) + 15_000;
+
 /** Creates the relay: opens (and migrates) the store, builds the API and the socket gateway. */
 export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const config = await resolveConfig(options);
@@ -62,6 +70,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     onError,
     serving: () => closing === undefined,
     widgetScript: bundleWidget,
+    chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),
+    acquireConnection: (app, userId) => hub.acquireConnection(app, userId),
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);
@@ -69,6 +79,10 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   let closing: Promise<void> | undefined;
   const attach = (server: Server) => {
     enforceHandshakeTimeout(server, limits.handshakeTimeoutMs);
+    // Every request's headers, not only a connection's first: a keep-alive connection that
+    // trickles its second request is cut as fast as a new one (Node checks every
+    // `connectionsCheckingInterval`, which only `createServer` can set; listen() sets 1 s).
+    server.headersTimeout = limits.handshakeTimeoutMs;
     server.on("upgrade", gateway.handleUpgrade);
   };
 
@@ -80,8 +94,13 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     handleUpgrade: gateway.handleUpgrade,
     attach,
     async listen(port = config.port, host = config.host) {
-      const server = createServer(requestListener);
+      const server = createServer({ connectionsCheckingInterval: 1_000 }, requestListener);
       attach(server);
+      // A write timeout: a connection that takes nothing for this long (an answer it never
+      // reads) is dropped, and what was queued for it freed. Not set on a host's own server
+      // (`attach`): its routes may need longer; the README says what to set there.
+      server.setTimeout(idleTimeoutMs(limits));
+      server.requestTimeout = Math.max(30_000, limits.handshakeTimeoutMs);
       servers.add(server);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

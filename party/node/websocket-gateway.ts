@@ -27,7 +27,11 @@ class NodeWebSocketConnection implements Connection {
   readonly id = `ws-${++nextId}`;
   /** Heartbeat: cleared at each ping, set by any pong or frame. */
   alive = true;
-  constructor(readonly ws: WebSocket) {}
+  constructor(
+    readonly ws: WebSocket,
+    /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
+    private readonly socket: Duplex,
+  ) {}
 
   send(frame: OutboundFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
@@ -48,6 +52,19 @@ class NodeWebSocketConnection implements Connection {
 
   get closed(): boolean {
     return this.ws.readyState >= WebSocket.CLOSING;
+  }
+
+  whenDrained(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const done = () => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.once("drain", done);
+      this.socket.once("close", done);
+    });
   }
 }
 
@@ -104,6 +121,7 @@ export class NodeWebSocketGateway {
         auth: this.auth,
         origins: this.origins,
         membership: (app, id, userId) => this.hub.admission(app, id, userId),
+        exhausted: (app, userId) => this.hub.budgets.exhausted(app, userId),
       },
     )
       .then((decision) => {
@@ -124,7 +142,7 @@ export class NodeWebSocketGateway {
     decision: Exclude<SocketAdmission, { kind: "http" }>,
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new NodeWebSocketConnection(ws);
+      const conn = new NodeWebSocketConnection(ws, socket);
       ws.on("error", (error) => this.log.debug(`socket ${conn.id}: ${error.message}`));
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
@@ -148,8 +166,16 @@ export class NodeWebSocketGateway {
       ws.on("pong", () => {
         conn.alive = true;
       });
+      // Only a pong proves the client reads: a socket that keeps uploading and never reads
+      // must not count as alive (its answers pile up; the outbound cap and this cut it).
       ws.on("message", (data, isBinary) => {
-        conn.alive = true;
+        const bytes = (data as Buffer).byteLength;
+        // Charged to the user before the bytes are even decoded: over budget, refusing is a
+        // length check.
+        if (!this.hub.budgets.charge(user.app, user.userId, bytes)) {
+          conn.close(CloseCode.tooSlowOrFast, "too many bytes; slow down and reconnect");
+          return;
+        }
         onData(isBinary ? (data as Buffer) : String(data));
       });
       if (decision.kind === "conversation") {

@@ -4,7 +4,6 @@
  * server key), and parties refuse any request from outside without it.
  */
 import type * as Party from "partykit/server";
-import type { ThreadItem } from "../core/types.ts";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
 import { gateSocket } from "../edge/socket-gate.ts";
 import type { Actors } from "../host/actor-directory.ts";
@@ -60,11 +59,11 @@ export function partykitActors(parties: Party.Context["parties"], env: Record<st
     },
     inbox: (app, userId, request) =>
       inboxes.get(inboxName(app, userId)).fetch(forward(request, env, "inbox", inboxName(app, userId))),
-    async deliverToInbox(app: string, userId: string, item: ThreadItem) {
+    async deliverToInbox(app: string, userId: string, frameText: string) {
       await inboxes.get(inboxName(app, userId)).fetch({
         method: "POST",
         headers: internalHeaders(env, new Headers({ "content-type": "application/json" })),
-        body: JSON.stringify(item),
+        body: frameText,
       });
     },
   };

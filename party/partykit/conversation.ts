@@ -16,9 +16,9 @@ export default class ConversationParty implements Party.Server {
     this.#room = new RoomActor(room.id, () => edgeConfig(room.env), {
       // Inboxes are other parties: each one drops a frame nobody listens to.
       isListening: () => true,
-      deliver: (app, userId, item) => {
+      deliver: (app, userId, frame) => {
         actors()
-          .deliverToInbox(app, userId, item)
+          .deliverToInbox(app, userId, frame.text)
           .catch((e: unknown) => console.error("parley: inbox delivery", e));
       },
     });

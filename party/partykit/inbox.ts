@@ -1,6 +1,5 @@
 /** A user's inbox as a PartyKit party, through the shared InboxActor. Rooms POST thread items here. */
 import type * as Party from "partykit/server";
-import type { ThreadItem } from "../core/types.ts";
 import { edgeConfig } from "../edge/config.ts";
 import { InboxActor } from "../edge/inbox-actor.ts";
 import { beforeConnect, internalOnly, isInternal } from "./actors.ts";
@@ -37,7 +36,7 @@ export default class InboxParty implements Party.Server {
   async onRequest(req: Party.Request) {
     const request = req as unknown as Request;
     if (!isInternal(request, this.room.env)) return new Response("Not Found", { status: 404 });
-    this.#inbox.deliver((await request.json()) as ThreadItem);
+    this.#inbox.deliver(await request.text());
     return new Response(null, { status: 204 });
   }
 

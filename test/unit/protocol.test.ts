@@ -5,7 +5,7 @@
  * without an example here does not compile.
  */
 import { describe, expect, it } from "vitest";
-import { frames } from "../../party/core/outbound-frame.ts";
+import { frames, threadFramesOf } from "../../party/core/outbound-frame.ts";
 import { parseClientFrame } from "../../party/core/room-socket-frames.ts";
 import {
   type ClientFrame,
@@ -77,6 +77,13 @@ describe("protocol", () => {
       expect(parseClientFrame(JSON.stringify(frame))).toEqual(frame);
     });
   }
+
+  it("thread frames spliced per member decode to the same item as the plain encoder's", () => {
+    const { lastReadSeq, unread, ...shared } = thread;
+    const spliced = threadFramesOf(shared)(lastReadSeq, unread);
+    expect(parseServerFrame(spliced.text)).toEqual(parseServerFrame(frames.thread(thread).text));
+    expect(parseServerFrame(spliced.text)).toEqual({ type: "thread", conversation: thread });
+  });
 
   it("the decoder drops malformed and unknown frames instead of passing them on", () => {
     for (const text of [

@@ -7,11 +7,11 @@
  */
 import type { Connection, ConnectionIdentity } from "../connection.ts";
 import { CloseCode } from "../errors.ts";
+import { InboundBudget, sendBounded } from "../flow-control.ts";
 import type { Limits } from "../limits.ts";
 import type { BufferedMessage } from "../message-buffer.ts";
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 import type { Store } from "../store.ts";
-import { TokenBucket } from "../token-bucket.ts";
 import type { Peer } from "./peer.ts";
 import type { RoomLog } from "./room-log.ts";
 
@@ -50,13 +50,12 @@ export class Fanout {
 
   /** Registers a connection with its own frame budget; `hold` keeps its user present. */
   add(conn: Connection, identity: ConnectionIdentity, live: boolean, releasePresence: () => void): Peer {
-    const { frameRate, frameBurst } = this.env.limits;
     const peer: Peer = {
       conn,
       identity,
       live,
       releasePresence,
-      frameBucket: new TokenBucket(frameRate, frameBurst, this.env.now()),
+      inbound: new InboundBudget(this.env.limits, this.env.now()),
     };
     this.#peers.add(peer);
     return peer;
@@ -83,19 +82,21 @@ export class Fanout {
 
   /** Sends one frame to every live peer (except `exceptUser`'s own connections). */
   broadcast(frame: OutboundFrame, exceptUser?: string): void {
-    const cap = this.env.limits.socketBufferBytes;
     for (const peer of this.#peers) {
       if (!peer.live || peer.identity.userId === exceptUser) continue;
-      if (peer.conn.bufferedAmount > cap) {
-        this.disconnect(
-          peer,
-          CloseCode.tooSlowOrFast,
-          "too slow: outbound buffer full; reconnect with after",
-        );
-        continue;
-      }
-      peer.conn.send(frame);
+      this.deliver(peer, frame);
     }
+  }
+
+  /**
+   * Sends one frame to one peer within its outbound cap (see flow-control.ts): a peer over it is
+   * closed with 4008 and forgotten. Answers to a peer's own frames go through here too, so a
+   * client that uploads and never reads is cut like one that only never reads.
+   */
+  deliver(peer: Peer, frame: OutboundFrame): boolean {
+    if (sendBounded(peer.conn, frame, this.env.limits.socketBufferBytes)) return true;
+    this.remove(peer);
+    return false;
   }
 
   /** Replays everything after `after` (nothing when undefined), then `synced` and the greeting. */
@@ -103,7 +104,7 @@ export class Fanout {
     this.#replaying++;
     try {
       let cursor = after === undefined ? this.log.lastSeq : Math.min(after, this.log.lastSeq);
-      const { pageSize } = this.env.limits;
+      const { pageSize, socketBufferBytes } = this.env.limits;
       while (cursor < this.log.lastSeq) {
         if (peer.conn.closed) return;
         const page = this.log.buffer.after(cursor, pageSize) ?? (await this.#readPage(cursor, pageSize));
@@ -117,13 +118,15 @@ export class Fanout {
             throw new Error(`replay gap: expected seq ${cursor + 1}, got ${message.seq}`);
           peer.conn.send(frame);
           cursor = message.seq;
+          // Backpressure after every frame, not every page: a page of large messages must not
+          // pile up in the socket's queue before the first look.
+          if (peer.conn.bufferedAmount > socketBufferBytes / 2 && !(await this.#drain(peer))) return;
         }
-        await this.#drain(peer);
       }
       if (peer.conn.closed || !this.#peers.has(peer)) return;
       peer.live = true;
-      peer.conn.send(frames.synced(this.log.lastSeq));
-      for (const frame of this.greeting(peer)) peer.conn.send(frame);
+      if (!this.deliver(peer, frames.synced(this.log.lastSeq))) return;
+      for (const frame of this.greeting(peer)) if (!this.deliver(peer, frame)) return;
     } catch (error) {
       this.env.onError(error, `replay in ${this.env.app}/${this.env.conversationId}`);
       this.disconnect(peer, CloseCode.internal, "replay failed; reconnect to resume");
@@ -134,23 +137,30 @@ export class Fanout {
 
   async #readPage(after: number, limit: number): Promise<BufferedMessage[]> {
     const { app, conversationId, store } = this.env;
-    const messages = await store.readRange(app, conversationId, { after, limit });
+    // Cut by bytes too: one replaying socket holds at most one such page.
+    const maxBytes = this.env.limits.pageBytes;
+    const messages = await store.readRange(app, conversationId, { after, limit, maxBytes });
     return messages.map((message) => ({ message, frame: frames.message(message) }));
   }
 
   /**
-   * Waits (bounded) while a replaying socket has more than half its buffer cap queued. A
-   * `Connection` has no drain event on every runtime, so this looks every few milliseconds.
+   * Waits (bounded) while a replaying socket has more than half its buffer cap queued; false
+   * when it was closed instead. It waits for the transport's drain where it has one, and looks
+   * every few milliseconds where it does not (workerd).
    */
-  async #drain(peer: Peer): Promise<void> {
+  async #drain(peer: Peer): Promise<boolean> {
     const cap = this.env.limits.socketBufferBytes;
-    for (let waited = 0; peer.conn.bufferedAmount > cap / 2 && !peer.conn.closed; waited += DRAIN_POLL_MS) {
-      if (waited > REPLAY_DRAIN_LIMIT_MS) {
+    const started = this.env.now();
+    for (let round = 0; peer.conn.bufferedAmount > cap / 2; round++) {
+      if (peer.conn.closed) return false;
+      if (this.env.now() - started > REPLAY_DRAIN_LIMIT_MS || round * DRAIN_POLL_MS > REPLAY_DRAIN_LIMIT_MS) {
         this.disconnect(peer, CloseCode.tooSlowOrFast, "too slow: the replay did not drain in 30 s");
-        return;
+        return false;
       }
-      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      const tick = new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      await (peer.conn.whenDrained ? Promise.race([peer.conn.whenDrained(), tick]) : tick);
     }
+    return !peer.conn.closed;
   }
 
   /** Closes every connection. */

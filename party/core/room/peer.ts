@@ -1,5 +1,5 @@
 import type { Connection, ConnectionIdentity } from "../connection.ts";
-import type { TokenBucket } from "../token-bucket.ts";
+import type { InboundBudget } from "../flow-control.ts";
 
 /** A connection as the room tracks it. */
 export interface Peer {
@@ -8,6 +8,6 @@ export interface Peer {
   /** False while replaying: live fan-out skips it until the replay has caught up. */
   live: boolean;
   readonly releasePresence: () => void;
-  /** Inbound frames per second this connection may send (4008 past the burst). */
-  readonly frameBucket: TokenBucket;
+  /** Frames and bytes this connection may send (4008 past either). */
+  readonly inbound: InboundBudget;
 }

@@ -1,0 +1,51 @@
+/**
+ * The bounds on what one client may cost the relay, in both directions, decided before any work
+ * is done for it: refusing must be cheaper than serving.
+ *
+ * - Outbound: every frame toward a connection (fan-out, replay, acks, errors, pongs, thread
+ *   items) goes through `sendBounded`. A connection whose queue is over its cap is closed with
+ *   4008 (the client resumes from its last seq) instead of queueing more.
+ * - Inbound: every frame from a connection is charged to its `InboundBudget` (frames and
+ *   bytes) before it is parsed; a connection over either is closed with 4008.
+ */
+import type { Connection } from "./connection.ts";
+import { CloseCode } from "./errors.ts";
+import type { Limits } from "./limits.ts";
+import type { OutboundFrame } from "./outbound-frame.ts";
+import { TokenBucket } from "./token-bucket.ts";
+
+/** Sends `frame` unless the connection already queues more than `capBytes`: then closes it (4008). */
+export function sendBounded(conn: Connection, frame: OutboundFrame, capBytes: number): boolean {
+  if (conn.bufferedAmount > capBytes) {
+    conn.close(CloseCode.tooSlowOrFast, "too slow: outbound buffer full; reconnect with after");
+    return false;
+  }
+  conn.send(frame);
+  return true;
+}
+
+/** What one connection may send: frames per second and bytes per second, each with a burst. */
+export class InboundBudget {
+  readonly #frames: TokenBucket;
+  readonly #bytes: TokenBucket;
+
+  constructor(limits: Limits, now: number) {
+    this.#frames = new TokenBucket(limits.frameRate, limits.frameBurst, now);
+    this.#bytes = new TokenBucket(limits.inboundBytesPerSecond, limits.inboundBytesBurst, now);
+  }
+
+  /** Charges one frame of `bytes`; the reason when the connection is over its budget. */
+  charge(bytes: number, now: number): string | undefined {
+    if (this.#frames.take(now) > 0) return "too many frames; slow down and reconnect";
+    if (this.#bytes.take(now, bytes) > 0) return "too many bytes; slow down and reconnect";
+    return undefined;
+  }
+}
+
+/**
+ * What a frame's data costs: its bytes, or for text already decoded its length in UTF-16 units
+ * (what parsing it costs; exact for ASCII, and not worth a second encoding pass otherwise).
+ */
+export function inboundSize(data: string | ArrayBuffer | ArrayBufferView): number {
+  return typeof data === "string" ? data.length : data.byteLength;
+}
