@@ -32,6 +32,11 @@ export interface Limits {
   inboxCoalesceMs: number;
   /** A user stays "online" this long after their last connection closed. */
   presenceGraceMs: number;
+  /**
+   * How long a socket the relay closed may take to answer the close handshake before it is
+   * cut (a client that stopped reading finds the close frame behind what it did not read).
+   */
+  closeTimeoutMs: number;
   /** Interval of server pings; a socket that misses one is dead. */
   heartbeatMs: number;
   /** Recent messages each room keeps in memory for fast resume and history. */
@@ -77,6 +82,7 @@ export const defaultLimits: Limits = {
   typingThrottleMs: 2_000,
   inboxCoalesceMs: 100,
   presenceGraceMs: 5_000,
+  closeTimeoutMs: 5_000,
   heartbeatMs: 25_000,
   bufferSize: 1_000,
   pageSize: 500,
@@ -106,6 +112,7 @@ export const limitEnv: Record<keyof Limits, string> = {
   typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
   inboxCoalesceMs: "PARLEY_INBOX_COALESCE_MS",
   presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
+  closeTimeoutMs: "PARLEY_CLOSE_TIMEOUT_MS",
   heartbeatMs: "PARLEY_HEARTBEAT_MS",
   bufferSize: "PARLEY_BUFFER_SIZE",
   pageSize: "PARLEY_PAGE_SIZE",

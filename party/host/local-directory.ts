@@ -184,6 +184,11 @@ export class RelayHub implements InboxRouter, Directory {
     this.budgets.sweep();
   }
 
+  /** Inbox actors in memory (one per user with an open inbox socket). */
+  get inboxCount(): number {
+    return this.#inboxes.size;
+  }
+
   get loadedRooms(): number {
     let loaded = 0;
     for (const host of this.#hosts.values()) if (host.room) loaded++;

@@ -1,4 +1,5 @@
 import type { Connection } from "../core/connection.ts";
+import { CloseCode } from "../core/errors.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 
 const encoder = new TextEncoder();
@@ -78,6 +79,17 @@ export class SseConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.#closed) return;
+    if (code === CloseCode.tooSlowOrFast) {
+      // Too slow: what is queued would wait for a reader that does not read. Abort the
+      // stream instead, which drops the queue and the connection (the client resumes).
+      try {
+        this.#controller.error(new Error("too slow: outbound buffer full"));
+      } catch {
+        // already cancelled
+      }
+      this.#finish();
+      return;
+    }
     this.#write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
     try {
       this.#controller.close();

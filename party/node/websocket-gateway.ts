@@ -31,6 +31,7 @@ class NodeWebSocketConnection implements Connection {
     readonly ws: WebSocket,
     /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
     private readonly socket: Duplex,
+    private readonly closeTimeoutMs: number,
   ) {}
 
   send(frame: OutboundFrame): void {
@@ -42,8 +43,8 @@ class NodeWebSocketConnection implements Connection {
   close(code: number, reason: string): void {
     if (this.ws.readyState >= WebSocket.CLOSING) return;
     this.ws.close(code, closeReason(reason));
-    // A peer that never answers the close handshake is cut after 5 s.
-    setTimeout(() => this.ws.terminate(), 5_000).unref();
+    // A peer that never answers the close handshake is cut after a while.
+    setTimeout(() => this.ws.terminate(), this.closeTimeoutMs).unref();
   }
 
   get bufferedAmount(): number {
@@ -81,7 +82,7 @@ export class NodeWebSocketGateway {
     private readonly hub: RelayHub,
     private readonly auth: Authenticator,
     private readonly origins: OriginPolicy,
-    limits: Limits,
+    private readonly limits: Limits,
     private readonly log: Logger,
   ) {
     this.wss = new WebSocketServer({
@@ -142,7 +143,7 @@ export class NodeWebSocketGateway {
     decision: Exclude<SocketAdmission, { kind: "http" }>,
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new NodeWebSocketConnection(ws, socket);
+      const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs);
       ws.on("error", (error) => this.log.debug(`socket ${conn.id}: ${error.message}`));
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);

@@ -346,11 +346,10 @@ describe("half-open sockets", () => {
       const users = Array.from({ length: n }, (_, i) => `h${i}`);
       const conv = await r.conversation("halfopen", [...users, "direct"]);
       const direct = await r.synced("direct", conv);
-      // Warm up the relay (store files, timers) before the fd baseline.
-      await (await r.as("direct")).post(`/v1/conversations/${conv}/messages`, {
-        clientMessageId: "warm",
-        body: "w",
-      });
+      // Warm up the relay (store files, timers) before the fd baseline. Over the socket, not
+      // HTTP: a keep-alive HTTP connection would close on its own during the count (one fd less).
+      direct.send({ type: "send", clientMessageId: "warm", body: "w" });
+      await direct.waitFor((f) => f.type === "ack");
       await sleep(heartbeat * 2);
       const pid = r.server.proc.pid;
       const baseline = fdCount(pid);

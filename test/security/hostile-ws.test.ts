@@ -200,15 +200,19 @@ describe("floods", () => {
 
   it("a burst of 150 sends: 40ish acked, the rest rate_limited with their keys; exactly the acked are stored", async () => {
     const { conv, u, v, ws } = await setup();
+    const started = performance.now();
     for (let i = 0; i < 150; i++) ws.send(Op.text, sendFrame(`f${i}`, `flood ${i}`));
     const answers = () =>
       ws.json.filter((f) => f.type === "ack" || (f.type === "error" && f.code === "rate_limited"));
-    for (let t = 0; t < 100 && answers().length < 150; t++) await sleep(50);
+    for (let t = 0; t < 400 && answers().length < 150; t++) await sleep(50);
+    // The bucket refills at 20/s while the burst is processed: how many is a matter of time, not
+    // of machine speed, so the bound is counted from the time it took.
+    const refilled = Math.ceil(((performance.now() - started) / 1000) * 20);
     const acked = ws.json.filter((f) => f.type === "ack");
     const limited = ws.json.filter((f) => f.type === "error" && f.code === "rate_limited");
     expect(acked.length + limited.length).toBe(150);
     expect(acked.length).toBeGreaterThanOrEqual(40);
-    expect(acked.length).toBeLessThanOrEqual(45); // burst 40 plus what refilled meanwhile
+    expect(acked.length).toBeLessThanOrEqual(40 + refilled); // burst 40 plus what refilled meanwhile
     for (const e of limited) expect(e.clientMessageId).toMatch(/^f\d+$/);
     const stored = await history(await w.as(v), conv);
     expect(stored.map((m) => m.clientMessageId).sort()).toEqual(

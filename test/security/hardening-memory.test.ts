@@ -1,0 +1,153 @@
+/**
+ * Hardening, memory: what one client can make the relay hold is bounded, whatever way it reads
+ * (or does not): history answers, replays over WebSocket and SSE, answers to its own frames,
+ * held long-polls. Each test reads the relay's RSS under the slow-client pattern and failed
+ * against the relay before the fix.
+ */
+import type net from "node:net";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { range, sleep, uid, useServer } from "../helpers/world.ts";
+import {
+  destroyAll,
+  getRequest,
+  largeConversation,
+  legitSendMs,
+  neverReading,
+  peakRssMiB,
+  relayRssMiB,
+} from "./hardening-kit.ts";
+import { encodeFrame, Op, RawWs } from "./raw-ws.ts";
+
+const w = useServer({
+  env: { PARLEY_SEND_RATE: "10000", PARLEY_SEND_BURST: "10000", PARLEY_MAX_CONNECTIONS_PER_USER: "30" },
+});
+const open: net.Socket[] = [];
+afterEach(() => destroyAll(open.splice(0)));
+
+/** One member and a conversation of 300 messages of 16 KiB (about 5 MB), made once. */
+let reader: string;
+let conv: string;
+beforeAll(async () => {
+  reader = uid("reader");
+  conv = await largeConversation(w, reader, 300, 16 * 1024 - 64);
+});
+
+/** A WebSocket upgrade request (the client then never reads the answer, nor anything after). */
+function upgradeRequest(path: string): string {
+  return [
+    `GET ${path} HTTP/1.1`,
+    "Host: 127.0.0.1",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+    "",
+    "",
+  ].join("\r\n");
+}
+
+describe("memory bounded per client", () => {
+  it("history requests whose client never reads: a bounded page each, a few per user (429 beyond)", async () => {
+    // A page of 200 of these messages is about 3.3 MB of JSON.
+    const token = await w.token(reader);
+    const before = relayRssMiB(w);
+    for (const _ of range(1, 40)) {
+      open.push(
+        await neverReading(w.server.port, getRequest(`/v1/conversations/${conv}/messages?limit=200`, token)),
+      );
+    }
+    const peak = await peakRssMiB(w, 2_000);
+    const sendMs = await legitSendMs(w);
+    // Before: 40 × the whole answer (about 1.4 GB in the audit's run). Now each answer is at
+    // most pageBytes (1 MiB), and at most maxReadsPerUser (8) are pinned at once.
+    expect(peak - before, `RSS grew from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`).toBeLessThan(120);
+    expect(sendMs).toBeLessThan(5_000);
+    // The client is told to ask again: a page of 200 large messages is cut short, with hasMore.
+    const page = await (await w.as(reader)).get(`/v1/conversations/${conv}/messages?after=0&limit=200`);
+    expect(page.status).toBe(200);
+    expect(page.json.messages.length).toBeLessThan(200);
+    expect(page.json.hasMore).toBe(true);
+  });
+
+  it("WebSocket and SSE resumes from 0 that never read: each holds about half a buffer cap, not a page", async () => {
+    const token = await w.token(reader);
+    const before = relayRssMiB(w);
+    for (const _ of range(1, 12)) {
+      open.push(
+        await neverReading(
+          w.server.port,
+          upgradeRequest(`/parties/conversation/${conv}?token=${token}&after=0`),
+        ),
+      );
+      open.push(
+        await neverReading(
+          w.server.port,
+          getRequest(`/v1/conversations/${conv}/events?after=0&token=${token}`, token),
+        ),
+      );
+    }
+    const peak = await peakRssMiB(w, 3_000);
+    // Before: each queued a whole replay page (300 × 16 KiB here) before looking at its buffer.
+    expect(peak - before, `RSS grew from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`).toBeLessThan(120);
+    expect(await legitSendMs(w)).toBeLessThan(5_000);
+  });
+
+  it("held long-polls count against the user's connection cap", async () => {
+    const user = uid("poller");
+    const conv = await w.conversation([user]);
+    const token = await w.token(user);
+    // The cap is 30 here (PARLEY_MAX_CONNECTIONS_PER_USER): 30 long-polls are held, the 31st refused.
+    for (const _ of range(1, 30)) {
+      open.push(
+        await neverReading(
+          w.server.port,
+          getRequest(`/v1/conversations/${conv}/messages?after=0&wait=30`, token),
+        ),
+      );
+    }
+    await sleep(500);
+    const refused = await fetch(`${w.server.url}/v1/conversations/${conv}/messages?after=0&wait=30`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(refused.status).toBe(429);
+    destroyAll(open.splice(0));
+    await sleep(500);
+    const again = await fetch(`${w.server.url}/v1/conversations/${conv}/messages?after=0&wait=0`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(again.status).toBe(200);
+  });
+});
+
+describe("a socket that uploads and never reads", () => {
+  // A short heartbeat: the relay pings every second, and only a pong proves the client reads.
+  const hb = useServer({ env: { PARLEY_HEARTBEAT_MS: "1000" } });
+
+  it("is cut within two heartbeats although it keeps sending (acks of a known key)", async () => {
+    const user = uid("uploader");
+    const conv = await hb.conversation([user]);
+    const ws = await RawWs.connect(
+      hb.server.port,
+      `/parties/conversation/${conv}?token=${await hb.token(user)}`,
+    );
+    await ws.waitFor((f) => f.type === "synced", 5_000, "synced");
+    const send = JSON.stringify({ type: "send", clientMessageId: "big", body: "y".repeat(4 * 1024) });
+    ws.send(Op.text, send);
+    await ws.waitFor((f) => f.type === "ack", 5_000, "the first ack");
+    ws.socket.pause(); // from now on it never reads (no pongs either)
+    // Re-sends of a known key skip the send rate limit, and each is answered with an ack.
+    const frame = encodeFrame(Op.text, Buffer.from(send));
+    let closed = false;
+    ws.socket.once("close", () => {
+      closed = true;
+    });
+    const started = Date.now();
+    for (let i = 0; i < 400 && !closed; i++) {
+      ws.socket.write(frame);
+      await sleep(25); // 40 frames/s: under the frame rate limit (50/s)
+    }
+    // Before: every inbound frame counted as a heartbeat, so it was never cut.
+    expect(closed, "the uploading socket was cut").toBe(true);
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+});
