@@ -1,14 +1,15 @@
 /**
  * The hostile side of the soak: two attacker users, mallory and trudy, who stay inside every
  * documented limit of the relay's defaults. They are members of two conversations of their own:
- * `den`, seeded with 16 KiB messages and kept busy with more of them, and `lair`, quiet, where
- * they keep one big message and one with a huge `meta` to send again. Each pattern of issue 12
- * runs as a number of slots; a slot whose connection the relay ends opens a new one at once, as a
- * real attacker would, and what each connection got is counted (see {@link PatternReport}).
+ * `den`, seeded with big messages (16 KiB stored, 64 KiB on the wire: see {@link bigBody}) and
+ * kept busy with more of them, and `lair`, quiet, where they keep one big message and one with a
+ * huge `meta` to send again. Each pattern of issue 12 runs as a number of slots; a slot whose
+ * connection the relay ends opens a new one at once, as a real attacker would, and what each
+ * connection got is counted (see {@link PatternReport}).
  *
  * (1) history requests of 200 large messages whose client never reads the answer;
  * (2) WebSocket and SSE resumes from `after=0` that never read;
- * (3) a socket that re-sends a known big message (each re-send is answered with an ack of 16 KiB)
+ * (3) a socket that re-sends a known big message (each re-send is answered with an ack of 64 KiB)
  *     just under the frame rate, and never reads;
  * (4) many long-polls held at once by one user;
  * (5) invalid 64 KiB frames just under the frame rate;
@@ -22,6 +23,21 @@ import type { ServerHandle } from "../helpers/server.ts";
 import { encodeFrame, Op } from "../security/raw-ws.ts";
 import { type Ledger, sendOverHttp, sleep } from "./soak-legit.ts";
 import { getRequest, observe, RawClient, type ReadMode, tcpTable, upgradeRequest } from "./soak-raw.ts";
+
+/** The relay's documented defaults that the attackers stay under. */
+const FRAME_RATE = 50;
+const MAX_FRAME_BYTES = 64 * 1024;
+const MAX_MESSAGE_BYTES = 16 * 1024;
+/** An upload is paused while this much of it waits in our socket (the relay is not reading us). */
+const UPLOAD_BACKLOG = 1024 * 1024;
+/** How long a connection the relay let go is read, to learn how it ended. */
+const DRAIN_MS = 3000;
+const RECONNECT_MS = 250;
+const MAX_CONNECTIONS_PER_SLOT = 10_000;
+
+const ATTACKERS = ["mallory", "trudy"] as const;
+const DEN = "den";
+const LAIR = "lair";
 
 /** The patterns that hold connections, by the name of their count in {@link HostileCounts}. */
 export const PATTERNS = [
@@ -74,21 +90,6 @@ export function hostileCounts(scale: number): HostileCounts {
     uploadRate: FRAME_RATE * 0.9, // a real attacker leaves a margin for jitter
   };
 }
-
-/** The relay's documented defaults that the attackers stay under. */
-const FRAME_RATE = 50;
-const MAX_FRAME_BYTES = 64 * 1024;
-const MAX_MESSAGE_BYTES = 16 * 1024;
-/** An upload is paused while this much of it waits in our socket (the relay is not reading us). */
-const UPLOAD_BACKLOG = 1024 * 1024;
-/** How long a connection the relay let go is read, to learn how it ended. */
-const DRAIN_MS = 3000;
-const RECONNECT_MS = 250;
-const MAX_CONNECTIONS_PER_SLOT = 10_000;
-
-const ATTACKERS = ["mallory", "trudy"] as const;
-const DEN = "den";
-const LAIR = "lair";
 
 /** Control characters that JSON writes as six bytes (`\u0001`); \b \t \n \f \r take two. */
 const ESCAPED = [1, 2, 3, 4, 5, 6, 7, 11, ...Array.from({ length: 18 }, (_, i) => 14 + i)].map((c) =>

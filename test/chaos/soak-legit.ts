@@ -195,6 +195,8 @@ export class Legit {
   retries = 0;
   #tokens = new Map<string, string>();
   #stopped = false;
+  /** Sends waiting for their ack, and since when. */
+  #inFlight = new Map<string, number>();
   #senders: Promise<void>[] = [];
   #closers: Array<() => void> = [];
 
@@ -249,7 +251,9 @@ export class Legit {
             for (let n = 0; n < 1_000_000 && Date.now() < until; n++) {
               const t0 = Date.now();
               const key = `${transport}-${conv}-${n}`;
+              this.#inFlight.set(key, t0);
               const acked = await send(key, `${transport} ${n} ${randomBytes(8).toString("hex")}`);
+              this.#inFlight.delete(key);
               if (acked) {
                 this.sends[transport].push({ at: Date.now(), ms: Date.now() - t0 });
                 this.retries += acked.retries;
@@ -260,6 +264,12 @@ export class Legit {
         );
       }
     }
+  }
+
+  /** Sends waiting for their ack now, and how long the oldest has waited. */
+  pending(): { count: number; oldestMs: number } {
+    const oldest = Math.min(Date.now(), ...this.#inFlight.values());
+    return { count: this.#inFlight.size, oldestMs: Date.now() - oldest };
   }
 
   /** Waits for every send already started to finish (each is bounded by its deadline). */

@@ -45,6 +45,8 @@ export interface Window {
   cpuPercent: number;
   fds: number;
   loopP99Ms: number;
+  /** Legitimate sends still waiting for their ack at the end of the window, and the oldest's age. */
+  pending: { count: number; oldestMs: number };
   open: Record<string, number>;
 }
 
@@ -150,6 +152,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         cpuPercent: ((cur.cpuMs - windowStart.cpuMs) / Math.max(1, now - windowStart.at)) * 100,
         fds: cur.fds,
         loopP99Ms: windowLoop.percentile(99) / 1e6,
+        pending: legit.pending(),
         open: hostile.openNow(),
       };
       windows.push(w);
@@ -347,7 +350,8 @@ export function soakFailures(r: SoakReport, limits: { maxRssMb?: number; maxP99M
   return failures;
 }
 
-const ms = (p: Percentiles) => `n=${p.n} p50 ${p.p50} p95 ${p.p95} p99 ${p.p99} max ${p.max} ms`;
+const ms = (p: Percentiles) =>
+  p.n === 0 ? "n=0" : `n=${p.n} p50 ${p.p50} p95 ${p.p95} p99 ${p.p99} max ${p.max} ms`;
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 function windowLine(w: Window): string {
@@ -356,7 +360,8 @@ function windowLine(w: Window): string {
     .join(", ");
   return (
     `[${String(w.fromS).padStart(4)}–${String(w.toS).padEnd(4)}s] relay rss ${w.rssMb.toFixed(0)} MiB ` +
-    `cpu ${w.cpuPercent.toFixed(0)}% fds ${w.fds} | sends ${ms(w.sends)} | deliveries p99 ${w.deliveries.p99} ms ` +
+    `cpu ${w.cpuPercent.toFixed(0)}% fds ${w.fds} | sends ${ms(w.sends)}, ${w.pending.count} waiting ` +
+    `(oldest ${(w.pending.oldestMs / 1000).toFixed(1)} s) | deliveries p99 ${w.deliveries.n ? w.deliveries.p99 : "–"} ms ` +
     `| harness loop p99 ${w.loopP99Ms.toFixed(0)} ms | open: ${open || "none"}`
   );
 }
@@ -375,7 +380,8 @@ export function formatReport(r: SoakReport): string {
     `legit sends HTTP    ${ms(r.sends.http)}`,
     `legit sends socket  ${ms(r.sends.ws)}`,
     `legit sends all     ${ms(r.sends.all)}; unacked ${r.sends.unacked}, retries ${r.sends.retries}`,
-    `  p99 per window    ${r.windows.map((w) => `${w.toS}s:${w.sends.p99}`).join(" ")} ms`,
+    `  p99 per window    ${r.windows.map((w) => `${w.toS}s:${w.sends.n ? w.sends.p99 : "–"}`).join(" ")} ms ` +
+      `(–: no send acked in that window)`,
     `deliveries WS       ${ms(r.deliveries.ws)}`,
     `deliveries SSE      ${ms(r.deliveries.sse)}`,
     `deliveries poll     ${ms(r.deliveries.longPoll)}`,
