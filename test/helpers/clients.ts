@@ -301,7 +301,12 @@ export class SseClient {
   private abort = new AbortController();
   private listeners = new Set<() => void>();
 
-  constructor(url: string, headers: Record<string, string> = {}) {
+  constructor(
+    url: string,
+    headers: Record<string, string> = {},
+    /** Called with each event as it arrives (a reader that times its deliveries). */
+    private readonly onEvent?: (event: SseEvent) => void,
+  ) {
     let markReady: () => void = () => undefined;
     this.ready = new Promise((r) => {
       markReady = r;
@@ -374,6 +379,7 @@ export class SseClient {
     if (id !== undefined) ev.id = id;
     if (event !== undefined) ev.event = event;
     this.events.push(ev);
+    this.onEvent?.(ev);
     this.notify();
   }
 

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -285,4 +286,33 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     },
   };
   return handle;
+}
+
+export interface ProcessStats {
+  /** Resident memory (VmRSS), bytes. */
+  rssBytes: number;
+  /** CPU time used so far, user + system, ms. */
+  cpuMs: number;
+  /** Open file descriptors (sockets included). */
+  fds: number;
+}
+
+/** What a running process costs, read from /proc (Linux); null when it is gone. */
+export function processStats(pid: number | undefined): ProcessStats | null {
+  if (pid === undefined) return null;
+  try {
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    // Fields after the command name, which may itself hold spaces and parentheses; utime and
+    // stime are fields 14 and 15 of the line, in USER_HZ ticks (100 a second on Linux).
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return {
+      rssBytes: rss ? Number(rss[1]) * 1024 : 0,
+      cpuMs: ticks * 10,
+      fds: readdirSync(`/proc/${pid}/fd`).length,
+    };
+  } catch {
+    return null;
+  }
 }
