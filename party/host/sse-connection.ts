@@ -3,22 +3,30 @@ import { CloseCode } from "../core/errors.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 
 const encoder = new TextEncoder();
-/** Bytes the stream holds before it reports backpressure to the room. */
-const HIGH_WATER_MARK = 64 * 1024;
 let nextId = 0;
 
 /**
  * A room connection carried by Server-Sent Events: message frames get `id: <seq>` so that
  * `Last-Event-ID` resumes them; other frames have no id. Close codes travel as a final
  * `close` event (`{ code, reason }`), since SSE has none of its own.
+ *
+ * The stream is pull-based: events wait in this connection's own queue, and the HTTP server
+ * takes the next one only when its socket drained. So `bufferedAmount` is what the client has
+ * not taken yet (the slow-consumer signal), and a connection closed for being too slow can
+ * drop that queue and still end with its `close` event.
  */
 export class SseConnection implements Connection {
   readonly id = `sse-${++nextId}`;
   readonly stream: ReadableStream<Uint8Array>;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  /** Set once the last event is queued: the stream closes when the queue is empty. */
+  #ending = false;
   #closed = false;
   #keepAlive: ReturnType<typeof setInterval>;
-  /** Waiting for the reader to want more (`whenDrained`). */
+  /** The HTTP server waits for the next event (its pull is pending). */
+  #wakePull: (() => void) | undefined;
+  /** Waiting for the queue to empty (`whenDrained`). */
   #drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -28,14 +36,10 @@ export class SseConnection implements Connection {
   ) {
     this.stream = new ReadableStream<Uint8Array>(
       {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        // The HTTP server pulls when the socket drained: the queue is below its high-water mark.
-        pull: () => this.#wakeDrainWaiters(),
+        pull: (controller) => this.#pull(controller),
         cancel: () => this.#finish(),
       },
-      new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER_MARK }),
+      { highWaterMark: 0 },
     );
     // Comments keep proxies from timing the stream out; clients ignore them.
     this.#keepAlive = setInterval(() => this.#write(": ping\n\n"), keepAliveMs);
@@ -55,20 +59,16 @@ export class SseConnection implements Connection {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#ending;
   }
 
   get bufferedAmount(): number {
-    return Math.max(0, HIGH_WATER_MARK - (this.#controller.desiredSize ?? 0));
+    return this.#queuedBytes;
   }
 
   whenDrained(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.closed || this.#queuedBytes === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  #wakeDrainWaiters(): void {
-    for (const wake of this.#drainWaiters.splice(0)) wake();
   }
 
   send(frame: OutboundFrame): void {
@@ -78,40 +78,68 @@ export class SseConnection implements Connection {
   }
 
   close(code: number, reason: string): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     if (code === CloseCode.tooSlowOrFast) {
-      // Too slow: what is queued would wait for a reader that does not read. Abort the
-      // stream instead, which drops the queue and the connection (the client resumes).
-      try {
-        this.#controller.error(new Error("too slow: outbound buffer full"));
-      } catch {
-        // already cancelled
-      }
-      this.#finish();
-      return;
+      // Too slow: what is queued would wait for a reader that does not read. Drop it; the
+      // client resumes from the last id it got.
+      this.#queue = [];
+      this.#queuedBytes = 0;
     }
     this.#write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
-    try {
-      this.#controller.close();
-    } catch {
-      // already cancelled by the client
-    }
-    this.#finish();
+    this.#ending = true;
+    this.#wakePull?.();
   }
 
   #write(text: string): void {
-    if (this.#closed) return;
-    try {
-      this.#controller.enqueue(encoder.encode(text));
-    } catch {
-      this.#finish();
+    if (this.closed) return;
+    const bytes = encoder.encode(text);
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.byteLength;
+    this.#wakePull?.();
+  }
+
+  /** The HTTP server wants the next chunk: hand it over now, or as soon as there is one. */
+  #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> | undefined {
+    if (this.#handOver(controller)) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#wakePull = () => {
+        if (!this.#handOver(controller)) return;
+        this.#wakePull = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Enqueues everything queued (or ends the stream); false when there was nothing to do. */
+  #handOver(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
+    if (this.#queue.length > 0) {
+      const chunks = this.#queue;
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      for (const chunk of chunks) controller.enqueue(chunk);
+      for (const wake of this.#drainWaiters.splice(0)) wake();
+      return true;
     }
+    if (this.#ending || this.#closed) {
+      try {
+        controller.close();
+      } catch {
+        // already cancelled by the client
+      }
+      this.#finish();
+      return true;
+    }
+    return false;
   }
 
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wakeDrainWaiters();
+    this.#ending = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+    this.#wakePull?.();
     clearInterval(this.#keepAlive);
     this.onClosed();
   }

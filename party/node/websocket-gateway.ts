@@ -55,17 +55,22 @@ class NodeWebSocketConnection implements Connection {
     return this.ws.readyState >= WebSocket.CLOSING;
   }
 
+  /** One wait for the socket's next `drain`, shared by every caller until it comes. */
+  #drained: Promise<void> | undefined;
+
   whenDrained(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed) return resolve();
+    if (this.closed) return Promise.resolve();
+    this.#drained ??= new Promise<void>((resolve) => {
       const done = () => {
         this.socket.off("drain", done);
         this.socket.off("close", done);
+        this.#drained = undefined;
         resolve();
       };
       this.socket.once("drain", done);
       this.socket.once("close", done);
     });
+    return this.#drained;
   }
 }
 
