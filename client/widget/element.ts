@@ -57,6 +57,8 @@ export class ParleyChat extends HTMLElement {
   #threadList: ThreadList;
   #online = new Map<string, string[]>();
   #inboxLoaded = false;
+  /** The first token could not be had (offline, the host's endpoint down): trying again. */
+  #signingIn = false;
   #unread = 0;
   #active: string | undefined;
   /** Titles fetched for conversations the thread list does not name. */
@@ -253,7 +255,13 @@ export class ParleyChat extends HTMLElement {
       return;
     }
     console.warn("parley-chat: getToken failed, trying again in 5 s:", error);
-    this.#notice(s.signInFailed, "reconnecting");
+    // Nothing is cached: the thread list and the main pane say what they wait for.
+    this.#signingIn = true;
+    const offline = globalThis.navigator?.onLine === false;
+    this.#notice(offline ? s.offline : s.signInFailed, offline ? "offline" : "reconnecting");
+    this.#renderThreads();
+    const single = this.hasAttribute("conversation") || this.hasAttribute("no-threads");
+    this.#ui.top.replaceChildren(h("p", { class: "empty" }, single ? s.messagesOffline : s.threadsOffline));
     const timer = setTimeout(() => {
       if (generation === this.#generation && this.isConnected) void this.#start();
     }, 5000);
@@ -273,6 +281,7 @@ export class ParleyChat extends HTMLElement {
     this.#active = undefined;
     this.#threads = [];
     this.#inboxLoaded = false;
+    this.#signingIn = false;
     this.#online.clear();
     this.#titles.clear();
     this.#renderThreads();
@@ -392,7 +401,10 @@ export class ParleyChat extends HTMLElement {
       me: this.#me,
       online: this.#online,
       loaded: this.#inboxLoaded,
-      offline: this.#inbox?.state === State.Reconnecting || globalThis.navigator?.onLine === false,
+      offline:
+        this.#signingIn ||
+        this.#inbox?.state === State.Reconnecting ||
+        globalThis.navigator?.onLine === false,
       visible: document.visibilityState !== "hidden",
       strings: s,
       title: (id) => this.#titleOf(id),
@@ -430,7 +442,8 @@ export class ParleyChat extends HTMLElement {
         ? s.threadsOffline
         : "";
     this.#ui.top.replaceChildren(...(text ? [h("p", { class: "empty" }, text)] : []));
-    setComposer(this.#ui, s.sendChoose);
+    // With conversations to choose from, say so; with none, the pane above says why.
+    setComposer(this.#ui, this.#threads.length ? s.sendChoose : "");
   }
 
   async #pollPresence(): Promise<void> {
@@ -516,6 +529,8 @@ export class ParleyChat extends HTMLElement {
     });
     document.addEventListener("visibilitychange", () => this.#renderThreads());
     const onNetwork = () => {
+      // Back online while waiting for the first token: ask now rather than at the next try.
+      if (this.#signingIn && globalThis.navigator?.onLine !== false) void this.#start();
       this.#renderThreads();
       this.#renderEmpty();
     };

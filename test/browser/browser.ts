@@ -58,11 +58,22 @@ const chat = document.querySelector("parley-chat");
   };
   if (q.get("token")) chat.setAttribute("token", q.get("token"));
   else chat.getToken = async () => {
+    window.__tokenCalls = (window.__tokenCalls || 0) + 1;
     const res = await fetch(relay + "/v1/dev/token?user=" + encodeURIComponent(q.get("user")));
+    // How a host page's getToken may answer: the bare JWT (default), or the relay's { token }
+    // as an object, as JSON text, or the Response itself; "bad" is a back end's own shape.
+    const as = q.get("tokenAs");
+    if (as === "response") return res;
     if (!res.ok) throw new Error("token " + res.status);
-    return (await res.json()).token;
+    if (as === "text") return res.text();
+    const json = await res.json();
+    if (as === "object") return json;
+    if (as === "bad") return { access_token: json.token, expires_in: 3600 };
+    return json.token;
   };
   if (q.get("no-threads")) chat.setAttribute("no-threads", "");
+  if (q.get("theme")) chat.setAttribute("theme", q.get("theme"));
+  if (q.get("strings")) chat.strings = JSON.parse(q.get("strings"));
   if (q.get("conversation")) chat.setAttribute("conversation", q.get("conversation"));
 }
 const script = document.createElement("script");
@@ -76,6 +87,10 @@ export interface Browsers {
   context(): Promise<BrowserContext>;
   /** A new context showing `user` in `conversation`, waited until the widget is live. */
   open(user: string, conversation: string, query?: Record<string, string>): Promise<Page>;
+  /** The same page, not waited for (states that never get live: refusals, offline). */
+  page(user: string, conversation: string, query?: Record<string, string>): Promise<Page>;
+  /** The origin of the host page (another port than the relay's). */
+  readonly hostUrl: string;
   /** A screenshot into test-artifacts/browser/. */
   shot(page: Page, name: string): Promise<string>;
 }
@@ -120,7 +135,15 @@ export function useBrowser(baseUrl: () => string): Browsers {
       contexts.push(context);
       return context;
     },
+    get hostUrl() {
+      return state.hostUrl;
+    },
     async open(user, conversation, query = {}) {
+      const page = await self.page(user, conversation, query);
+      await waitLive(page);
+      return page;
+    },
+    async page(user, conversation, query = {}) {
       const context = await self.context();
       const page = await context.newPage();
       page.on("pageerror", (e) => pageErrors.push(`${user}: ${String(e)}`));
@@ -129,10 +152,13 @@ export function useBrowser(baseUrl: () => string): Browsers {
         if (m.type() === "error" && /blocked|ERR_BLOCKED/i.test(m.text()))
           pageErrors.push(`${user}: ${m.text()}`);
       });
-      await page.goto(
-        `${state.hostUrl}/?${new URLSearchParams({ relay: baseUrl(), user, conversation, ...query })}`,
-      );
-      await waitLive(page);
+      const q = new URLSearchParams({
+        relay: baseUrl(),
+        user,
+        ...(conversation ? { conversation } : {}),
+        ...query,
+      });
+      await page.goto(`${state.hostUrl}/?${q}`);
       return page;
     },
     async shot(page, name) {
