@@ -4,12 +4,18 @@
  * or going, fonts): a ResizeObserver pins it again after each layout, before paint. Scrolled
  * up, nothing moves under them.
  */
+/**
+ * Within this many pixels of the end counts as at the bottom: a layout change can land
+ * between our own jump and its scroll event (the pill hiding, a line wrapping).
+ */
+const NEAR = 8;
+
 export class Pin {
   #atBottom = true;
   #observer: ResizeObserver | undefined;
   #onScroll = () => {
     const was = this.#atBottom;
-    this.#atBottom = this.distance() <= 2;
+    this.#atBottom = this.distance() <= NEAR;
     if (this.#atBottom && !was) this.onBottom();
   };
 
@@ -60,7 +66,7 @@ export class Pin {
     const box = el.getBoundingClientRect();
     if (box.bottom > view.bottom) s.scrollTop += box.bottom - view.bottom + 8;
     else if (box.top < view.top) s.scrollTop -= view.top - box.top + 8;
-    this.#atBottom = this.distance() <= 2;
+    this.#atBottom = this.distance() <= NEAR;
   }
 
   dispose(): void {

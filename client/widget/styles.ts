@@ -85,7 +85,7 @@ ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:2px
 .msg[data-status=failed] .body{background:none;color:var(--_fg);border:1px dashed var(--_danger)}
 .status,.seen{margin:2px 4px 0;font-size:12px;color:var(--_muted);display:flex;flex-wrap:wrap;gap:8px}
 .msg[data-status=failed] .status{color:var(--_danger)}
-.pill{align-self:center;position:relative;z-index:1;margin-top:-40px;margin-bottom:8px;border:0;border-radius:999px;padding:5px 14px;background:var(--_accent);color:var(--_accent-fg);font-size:13px;font-weight:600;box-shadow:0 2px 8px #0003}
+.pill{align-self:center;position:relative;z-index:1;height:28px;margin:-36px 0 8px;border:0;border-radius:999px;padding:0 14px;background:var(--_accent);color:var(--_accent-fg);font-size:13px;font-weight:600;box-shadow:0 2px 8px #0003}
 .typing{min-height:20px;padding:0 14px;font-size:12.5px;color:var(--_muted);font-style:italic}
 form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;padding:8px 10px 10px;border-top:1px solid var(--_border)}
 .note{flex-basis:100%;margin:0 4px;font-size:13px;color:var(--_muted)}

@@ -168,7 +168,10 @@ export class ConversationView {
       const first = this.#first;
       const page = await this.conversation.history({ before: first, limit: PAGE });
       if (this.#disposed) return;
-      const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+      // The reader's place is where the first row shown is: it must not move on screen,
+      // whatever changes above it (the older rows, its day line, the line at the top).
+      const anchor = this.#rows.get(first)?.li;
+      const was = anchor?.getBoundingClientRect().top ?? 0;
       const older = page.messages.filter((m) => m.seq < first);
       const fragment = document.createDocumentFragment();
       for (const m of older) {
@@ -185,13 +188,17 @@ export class ConversationView {
       }
       this.#mine = [...older.filter((m) => m.senderId === this.me).map((m) => m.seq), ...this.#mine];
       this.#hasMore = page.hasMore && older.length > 0;
-      if (!this.#pin.atBottom) scroller.scrollTop = scroller.scrollHeight - fromBottom;
+      this.#loadingEarlier = false;
+      this.#renderTop();
       this.#renderSeen();
+      if (anchor && !this.#pin.atBottom) scroller.scrollTop += anchor.getBoundingClientRect().top - was;
     } catch {
       // The reader can ask again (scroll, or the button).
     } finally {
-      this.#loadingEarlier = false;
-      if (!this.#disposed) this.#renderTop();
+      if (this.#loadingEarlier && !this.#disposed) {
+        this.#loadingEarlier = false;
+        this.#renderTop();
+      }
     }
   }
 
@@ -303,12 +310,18 @@ export class ConversationView {
   #renderTop(): void {
     const s = this.host.strings();
     const top = this.ui.top;
-    if (this.#loadingEarlier) {
-      top.replaceChildren(h("span", {}, s.loadingEarlier));
-    } else if (this.#hasMore) {
-      const button = h("button", { type: "button", class: "earlier" }, s.loadEarlier);
+    if (this.#hasMore) {
+      // Loading keeps the button's box (disabled, other words): nothing above the reader moves.
+      const loading = this.#loadingEarlier;
+      const button = h(
+        "button",
+        { type: "button", class: "earlier", disabled: loading },
+        loading ? s.loadingEarlier : s.loadEarlier,
+      );
       button.addEventListener("click", () => void this.loadEarlier());
       top.replaceChildren(button);
+    } else if (this.#loadingEarlier) {
+      top.replaceChildren(h("span", {}, s.loadingEarlier));
     } else if (!this.#loaded) {
       // Nothing is cached: say what the empty view waits for (a `p`, not the loaded `span`).
       const waiting =

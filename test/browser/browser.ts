@@ -7,7 +7,14 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { type Browser, type BrowserContext, chromium, type Frame, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Frame,
+  type Page,
+} from "playwright-core";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { repoRoot } from "../helpers/server.ts";
 
@@ -74,6 +81,7 @@ const chat = document.querySelector("parley-chat");
   if (q.get("no-threads")) chat.setAttribute("no-threads", "");
   if (q.get("theme")) chat.setAttribute("theme", q.get("theme"));
   if (q.get("strings")) chat.strings = JSON.parse(q.get("strings"));
+  if (q.get("lang")) chat.setAttribute("lang", q.get("lang"));
   if (q.get("conversation")) chat.setAttribute("conversation", q.get("conversation"));
 }
 const script = document.createElement("script");
@@ -84,11 +92,16 @@ document.head.append(script);
 export interface Browsers {
   browser: Browser;
   /** A fresh context (own storage, own IndexedDB). */
-  context(): Promise<BrowserContext>;
+  context(options?: BrowserContextOptions): Promise<BrowserContext>;
   /** A new context showing `user` in `conversation`, waited until the widget is live. */
   open(user: string, conversation: string, query?: Record<string, string>): Promise<Page>;
   /** The same page, not waited for (states that never get live: refusals, offline). */
-  page(user: string, conversation: string, query?: Record<string, string>): Promise<Page>;
+  page(
+    user: string,
+    conversation: string,
+    query?: Record<string, string>,
+    options?: BrowserContextOptions,
+  ): Promise<Page>;
   /** The origin of the host page (another port than the relay's). */
   readonly hostUrl: string;
   /** A screenshot into test-artifacts/browser/. */
@@ -129,8 +142,8 @@ export function useBrowser(baseUrl: () => string): Browsers {
     get browser() {
       return state.browser;
     },
-    async context() {
-      const context = await state.browser.newContext({ viewport: { width: 760, height: 560 } });
+    async context(options = {}) {
+      const context = await state.browser.newContext({ viewport: { width: 760, height: 560 }, ...options });
       context.setDefaultTimeout(10_000);
       contexts.push(context);
       return context;
@@ -143,8 +156,8 @@ export function useBrowser(baseUrl: () => string): Browsers {
       await waitLive(page);
       return page;
     },
-    async page(user, conversation, query = {}) {
-      const context = await self.context();
+    async page(user, conversation, query = {}, options = {}) {
+      const context = await self.context(options);
       const page = await context.newPage();
       page.on("pageerror", (e) => pageErrors.push(`${user}: ${String(e)}`));
       // Chromium reports a socket it could not open (blocked, refused) on the console.
