@@ -10,10 +10,10 @@ export function displayName(userId: string): string {
   return userId;
 }
 
-/** Up to two initials of a name ("Design review" → "DR", "agent-sam" → "AS"). */
+/** Up to two initials of a name ("Design review" → "DR", "agent-sam" → "AS", "user-42" → "U"). */
 export function initials(name: string): string {
-  const words = name.split(/[\s._@|+:-]+/).filter(Boolean);
-  const letters = words.length > 1 ? [words[0], words[1]] : [name];
+  const words = name.split(/[\s._@|+:-]+/).filter((w) => /^\p{L}/u.test(w));
+  const letters = words.length ? words.slice(0, 2) : [name];
   return (
     letters
       .map((w) => [...(w ?? "")][0] ?? "")

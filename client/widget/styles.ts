@@ -10,7 +10,7 @@
 const COLORS: ReadonlyArray<readonly [string, string, string, string]> = [
   ["bg", "bg", "#fff", "#16181d"],
   ["fg", "fg", "#1d2330", "#e6e9ef"],
-  ["muted", "muted", "#5f6b7a", "#a3adbb"],
+  ["muted", "muted", "#525c6a", "#a3adbb"],
   ["border", "border", "#dfe3ea", "#323844"],
   ["panel", "panel-bg", "#f5f7fa", "#1d2027"],
   ["accent", "accent", "#3558d8", "#4566e0"],
