@@ -59,6 +59,8 @@ export class ParleyChat extends HTMLElement {
   #inboxLoaded = false;
   /** The first token could not be had (offline, the host's endpoint down): trying again. */
   #signingIn = false;
+  /** Failures to get a first token in a row (the console hears of the first only). */
+  #tokenFailures = 0;
   #unread = 0;
   #active: string | undefined;
   /** Titles fetched for conversations the thread list does not name. */
@@ -179,6 +181,7 @@ export class ParleyChat extends HTMLElement {
       return;
     }
     if (generation !== this.#generation) return;
+    this.#tokenFailures = 0;
     let handedOut = false;
     const token = fn
       ? async () => {
@@ -254,7 +257,8 @@ export class ParleyChat extends HTMLElement {
       setComposer(this.#ui, s.sendSignIn);
       return;
     }
-    console.warn("parley-chat: getToken failed, trying again in 5 s:", error);
+    if (++this.#tokenFailures === 1)
+      console.warn("parley-chat: getToken failed, trying again every 5 s:", error);
     // Nothing is cached: the thread list and the main pane say what they wait for.
     this.#signingIn = true;
     const offline = globalThis.navigator?.onLine === false;
@@ -530,7 +534,11 @@ export class ParleyChat extends HTMLElement {
     document.addEventListener("visibilitychange", () => this.#renderThreads());
     const onNetwork = () => {
       // Back online while waiting for the first token: ask now rather than at the next try.
-      if (this.#signingIn && globalThis.navigator?.onLine !== false) void this.#start();
+      const offline = globalThis.navigator?.onLine === false;
+      if (this.#signingIn && !offline) void this.#start();
+      // Offline, who is online is unknown: no stale dots; back online, ask again.
+      if (offline) this.#online.clear();
+      else void this.#pollPresence();
       this.#renderThreads();
       this.#renderEmpty();
     };
