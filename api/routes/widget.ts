@@ -138,7 +138,15 @@ export const widgetRoutes = new Hono<ApiEnv>()
     if (c.req.header("if-none-match") === bundle.etag) return c.body(null, 304);
     if (/\bgzip\b/i.test(c.req.header("accept-encoding") ?? "")) {
       c.header("Content-Encoding", "gzip");
-      return c.body(bundle.gzip);
+      // workerd compresses a body itself when the response names an encoding, unless told the
+      // body is encoded already (`encodeBody: "manual"`): without it the edge sent gzip twice.
+      // Node and Deno ignore the extra field.
+      const init: ResponseInit & { encodeBody: "manual" } = {
+        status: 200,
+        headers: c.res.headers,
+        encodeBody: "manual",
+      };
+      return new Response(bundle.gzip, init);
     }
     return c.body(bundle.code);
   })

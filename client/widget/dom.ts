@@ -32,14 +32,3 @@ export function listOf(names: string[], locale: string | undefined): string {
     return names.join(", ");
   }
 }
-
-/** A short local time ("14:05"). */
-export function timeOf(iso: string, locale: string | undefined): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  try {
-    return new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" }).format(date);
-  } catch {
-    return date.toISOString().slice(11, 16);
-  }
-}

@@ -3,30 +3,40 @@
  *
  * ```html
  * <parley-chat url="https://chat.example.com" conversation="support-42"></parley-chat>
- * <script>document.querySelector("parley-chat").getToken = () => fetch("/chat-token").then((r) => r.text());</script>
+ * <script>document.querySelector("parley-chat").getToken = () => fetch("/chat-token").then((r) => r.json());</script>
  * ```
  *
  * Attributes: `url` (default: where the script came from), `conversation` (default: the most
  * recent thread), `token` (or the `getToken` property, called again when a token expires),
- * `no-threads` (hide the thread list). Properties: `strings` (translations), `clientOptions`
- * (SDK options such as `transport`).
+ * `no-threads` (hide the thread list), `theme` (`light`, `dark`, or `auto`: the system's).
+ * Properties: `strings` (translations), `clientOptions` (SDK options such as `transport`).
  */
 import { createParleyClient, type ParleyClient, type ParleyClientOptions } from "../client.ts";
 import type { Conversation } from "../conversation.ts";
 import type { Inbox } from "../inbox.ts";
+import { State } from "../state.ts";
 import { subjectOf } from "../token.ts";
 import type { ThreadItem } from "../types.ts";
 import { h, setText } from "./dom.ts";
+import { displayName } from "./people.ts";
 import { defaultStrings, fmt, type Strings } from "./strings.ts";
-import { applyStrings, buildUi, type Ui } from "./ui.ts";
+import { ThreadList } from "./threads.ts";
+import { TokenShapeError, tokenFrom } from "./token-input.ts";
+import { applyStrings, buildUi, setBanner, setComposer, type Ui } from "./ui.ts";
 import { ConversationView } from "./view.ts";
 
-type TokenFn = () => string | Promise<string>;
+/**
+ * Gives the user's token: the bare JWT, or `{ "token": "<jwt>" }` (the relay's own answer) as
+ * an object, its JSON text, or the fetch Response carrying it.
+ */
+type TokenFn = () => unknown;
 
 /** Presence of the threads not open is refreshed this often (while the page is visible). */
 const PRESENCE_POLL_MS = 20_000;
 /** At most this many threads get their presence polled. */
 const PRESENCE_THREADS = 20;
+/** A failed title lookup is tried again after 1, 2, 4 … s, at most this long apart. */
+const TITLE_RETRY_MAX_MS = 15_000;
 
 export class ParleyChat extends HTMLElement {
   static readonly observedAttributes = ["url", "token", "conversation", "no-threads"];
@@ -44,12 +54,18 @@ export class ParleyChat extends HTMLElement {
   /** Conversations left while their outbox still had messages: kept open until it empties. */
   #background = new Set<Conversation>();
   #threads: ThreadItem[] = [];
-  #threadButtons = new Map<string, { li: HTMLLIElement; button: HTMLButtonElement }>();
+  #threadList: ThreadList;
   #online = new Map<string, string[]>();
   #inboxLoaded = false;
+  /** The first token could not be had (offline, the host's endpoint down): trying again. */
+  #signingIn = false;
+  /** Failures to get a first token in a row (the console hears of the first only). */
+  #tokenFailures = 0;
   #unread = 0;
-  #emptyThreads = h("li", { class: "tpreview empty" });
   #active: string | undefined;
+  /** Titles fetched for conversations the thread list does not name. */
+  #titles = new Map<string, string>();
+  #titleTimer: ReturnType<typeof setTimeout> | undefined;
   #generation = 0;
   #restartQueued = false;
   #offs: Array<() => void> = [];
@@ -58,12 +74,16 @@ export class ParleyChat extends HTMLElement {
     super();
     const shadow = this.attachShadow({ mode: "open", delegatesFocus: false });
     this.#ui = buildUi(shadow, this.#strings);
+    this.#threadList = new ThreadList(this.#ui.threadList);
     this.#wire();
   }
 
   // ---- public properties -------------------------------------------------------------------
 
-  /** A function returning the user's token; called again when the relay refuses it (expired). */
+  /**
+   * A function giving the user's token (a JWT, or `{ "token": "<jwt>" }` as an object, JSON
+   * text or fetch Response); called again when the relay refuses it (expired).
+   */
   get getToken(): TokenFn | undefined {
     return this.#getToken;
   }
@@ -155,24 +175,27 @@ export class ParleyChat extends HTMLElement {
     // Learn the user (for "mine", the inbox and the outbox) from the first token.
     let first: string;
     try {
-      first = fn ? await fn() : (attr as string);
+      first = await tokenFrom(fn ? await fn() : attr);
     } catch (error) {
-      if (generation === this.#generation) {
-        this.#notice(
-          fmt(this.#strings.closed, { reason: String((error as Error)?.message ?? error) }),
-          "closed",
-        );
-        this.#retryStartLater(generation);
-      }
+      if (generation === this.#generation) this.#tokenFailed(error, generation);
       return;
     }
     if (generation !== this.#generation) return;
+    this.#tokenFailures = 0;
     let handedOut = false;
     const token = fn
-      ? () => {
-          if (handedOut) return fn();
-          handedOut = true;
-          return first;
+      ? async () => {
+          if (!handedOut) {
+            handedOut = true;
+            return first;
+          }
+          try {
+            return await tokenFrom(await fn());
+          } catch (error) {
+            // Not a token: stop here rather than let every connection ask again and again.
+            if (error instanceof TokenShapeError) queueMicrotask(() => this.#tokenFailed(error, generation));
+            throw error;
+          }
         }
       : first;
     this.#me = subjectOf(first);
@@ -183,28 +206,66 @@ export class ParleyChat extends HTMLElement {
       ...(this.#me === undefined ? {} : { userId: this.#me }),
     });
     this.#client = client;
-    if (!this.hasAttribute("no-threads")) {
-      const inbox = client.inbox();
-      this.#inbox = inbox;
-      this.#offs.push(
-        inbox.on("threads", (rows) => {
-          this.#threads = rows;
-          this.#inboxLoaded = true;
-          if (!this.#active && !this.getAttribute("conversation") && rows[0]) this.#open(rows[0].id);
-          this.#renderThreads();
-        }),
-      );
-      const presence = setInterval(() => void this.#pollPresence(), PRESENCE_POLL_MS);
-      this.#offs.push(() => clearInterval(presence));
-      this.#offs.push(inbox.once("threads", () => void this.#pollPresence()));
-    }
+    if (!this.hasAttribute("no-threads")) this.#startInbox(client);
     const conversation = this.getAttribute("conversation");
     if (conversation) this.#open(conversation);
-    else if (this.hasAttribute("no-threads")) this.#notice(this.#strings.chooseConversation);
-    else this.#notice("");
+    else this.#renderEmpty();
   }
 
-  #retryStartLater(generation: number): void {
+  #startInbox(client: ParleyClient): void {
+    const inbox = client.inbox();
+    this.#inbox = inbox;
+    this.#offs.push(
+      inbox.on("threads", (rows) => {
+        this.#threads = rows;
+        this.#inboxLoaded = true;
+        if (!this.#active && !this.getAttribute("conversation") && rows[0]) this.#open(rows[0].id);
+        this.#renderThreads();
+        this.#renderEmpty();
+      }),
+      inbox.on("state", ({ newState, reason }) => {
+        // The list is emitted just after the state: poll the presence of its rows then.
+        if (newState === State.Live) queueMicrotask(() => void this.#pollPresence());
+        else {
+          // Who is online is unknown while away: no stale dots.
+          this.#online.clear();
+          this.#renderThreads();
+          this.#renderEmpty();
+        }
+        if (newState === State.Closed && reason === "unauthorized" && !this.#view) {
+          this.#notice(this.#strings.unauthorized, "closed", [this.#strings.tryAgain, () => this.#start()]);
+          setComposer(this.#ui, this.#strings.sendSignIn);
+        }
+      }),
+    );
+    const presence = setInterval(() => void this.#pollPresence(), PRESENCE_POLL_MS);
+    this.#offs.push(() => clearInterval(presence));
+  }
+
+  /**
+   * `getToken` failed. A value that is not a token is the host page's mistake: said once on the
+   * console (its shape, never its contents) and shown, with no retry loop. A failure to get
+   * one (the network, the host's endpoint) is tried again shortly.
+   */
+  #tokenFailed(error: unknown, generation: number): void {
+    if (generation !== this.#generation) return;
+    const s = this.#strings;
+    if (error instanceof TokenShapeError) {
+      this.#stop();
+      console.error(error.message);
+      this.#notice(s.badToken, "closed", [s.tryAgain, () => this.#start()]);
+      setComposer(this.#ui, s.sendSignIn);
+      return;
+    }
+    if (++this.#tokenFailures === 1)
+      console.warn("parley-chat: getToken failed, trying again every 5 s:", error);
+    // Nothing is cached: the thread list and the main pane say what they wait for.
+    this.#signingIn = true;
+    const offline = globalThis.navigator?.onLine === false;
+    this.#notice(offline ? s.offline : s.signInFailed, offline ? "offline" : "reconnecting");
+    this.#renderThreads();
+    const single = this.hasAttribute("conversation") || this.hasAttribute("no-threads");
+    this.#ui.top.replaceChildren(h("p", { class: "empty" }, single ? s.messagesOffline : s.threadsOffline));
     const timer = setTimeout(() => {
       if (generation === this.#generation && this.isConnected) void this.#start();
     }, 5000);
@@ -216,6 +277,7 @@ export class ParleyChat extends HTMLElement {
     for (const off of this.#offs.splice(0)) off();
     this.#view?.dispose();
     this.#view = undefined;
+    clearTimeout(this.#titleTimer);
     this.#background.clear();
     this.#client?.close();
     this.#client = undefined;
@@ -223,10 +285,13 @@ export class ParleyChat extends HTMLElement {
     this.#active = undefined;
     this.#threads = [];
     this.#inboxLoaded = false;
+    this.#signingIn = false;
     this.#online.clear();
+    this.#titles.clear();
     this.#renderThreads();
-    this.#setComposerEnabled(false);
+    setComposer(this.#ui, "");
     const ui = this.#ui;
+    ui.pill.hidden = true;
     for (const el of [ui.list, ui.top, ui.typing, ui.presence, ui.title]) el.replaceChildren();
   }
 
@@ -243,32 +308,51 @@ export class ParleyChat extends HTMLElement {
     const view = new ConversationView(conversation, this.#me, this.#ui, {
       strings: () => this.#strings,
       locale: () => this.closest("[lang]")?.getAttribute("lang") || globalThis.navigator?.language,
+      name: displayName,
       onPresence: (cid, online) => {
-        this.#online.set(cid, online);
+        if (online.length) this.#online.set(cid, online);
+        else this.#online.delete(cid);
         this.#renderThreads();
       },
+      onLive: () => this.#fetchTitle(id),
       reopen: () => {
         this.#leave(true);
         this.#open(id, true);
       },
+      restart: () => void this.#start(),
     });
     this.#view = view;
     setText(this.#ui.title, this.#titleOf(id));
     view.start();
-    this.#setComposerEnabled(true);
     this.#renderThreads();
     this.#ui.root.classList.remove("open");
     this.#ui.toggle.setAttribute("aria-expanded", "false");
-    if (!this.#titleKnown(id)) {
-      void client.api.conversation(id).then(
-        (info) => {
-          if (this.#active === id && info.title) setText(this.#ui.title, info.title);
-        },
-        () => undefined,
-      );
-    }
+    this.#fetchTitle(id);
     if (focus) this.#ui.input.focus();
     this.dispatchEvent(new CustomEvent("parley-open", { detail: { conversation: id } }));
+  }
+
+  /**
+   * Asks the relay for the open conversation's title when the thread list does not have it.
+   * A failure (the relay down at load) is tried again, backing off, and when the conversation
+   * gets live: the header must not keep the raw id.
+   */
+  #fetchTitle(id: string, attempt = 0): void {
+    const client = this.#client;
+    if (!client || this.#active !== id || this.#titleKnown(id)) return;
+    clearTimeout(this.#titleTimer);
+    client.api.conversation(id).then(
+      (info) => {
+        this.#titles.set(id, info.title || "");
+        if (this.#active === id) setText(this.#ui.title, this.#titleOf(id));
+      },
+      (error: { status?: number }) => {
+        // Not a member, or no such conversation: the view says so; asking again cannot help.
+        if (error?.status === 403 || error?.status === 404 || this.#client !== client) return;
+        const delay = Math.min(TITLE_RETRY_MAX_MS, 1000 * 2 ** attempt);
+        this.#titleTimer = setTimeout(() => this.#fetchTitle(id, attempt + 1), delay);
+      },
+    );
   }
 
   /** Leaves the open conversation; one with unsent messages stays open until they are stored. */
@@ -297,87 +381,41 @@ export class ParleyChat extends HTMLElement {
   }
 
   #titleKnown(id: string): boolean {
-    return this.#threads.some((t) => t.id === id && t.title);
+    return this.#titles.has(id) || this.#threads.some((t) => t.id === id && t.title);
   }
 
   #titleOf(id: string): string {
     const t = this.#threads.find((row) => row.id === id);
-    if (!t) return id;
-    if (t.title) return t.title;
-    const others = t.members.filter((m) => m !== this.#me);
-    return others.length ? others.join(", ") : id;
+    const title = t?.title || this.#titles.get(id);
+    if (title) return title;
+    const others = t?.members.filter((m) => m !== this.#me) ?? [];
+    return others.length ? others.map(displayName).join(", ") : id;
   }
 
-  // ---- the thread list -----------------------------------------------------------------------
+  // ---- the thread list and the empty main pane ---------------------------------------------
 
   #renderThreads(): void {
     const ui = this.#ui;
     const s = this.#strings;
-    const list = ui.threadList;
     const focused = this.shadowRoot?.activeElement;
     const focusedId = focused instanceof HTMLElement ? focused.dataset.id : undefined;
-    const seen = new Set<string>();
-    let total = 0;
-    this.#threads.forEach((t, index) => {
-      seen.add(t.id);
-      let entry = this.#threadButtons.get(t.id);
-      if (!entry) {
-        const button = h("button", { type: "button", class: "thread", "data-id": t.id, part: "thread" });
-        entry = { li: h("li", {}, button), button };
-        this.#threadButtons.set(t.id, entry);
-      }
-      const active = t.id === this.#active;
-      const unread = active && document.visibilityState !== "hidden" ? 0 : t.unread;
-      total += unread;
-      const online = (this.#online.get(t.id) ?? []).some((u) => u !== this.#me);
-      const title = this.#titleOf(t.id);
-      const last = t.lastMessage;
-      const preview = last
-        ? (last.senderId === this.#me ? s.youPrefix : `${last.senderId}: `) + last.body
-        : "";
-      const { button } = entry;
-      if (active) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-      button.dataset.unread = String(unread);
-      const children: Array<Node | false> = [
-        h(
-          "span",
-          { class: "avatar", "aria-hidden": "true" },
-          (title.trim()[0] ?? "#").toUpperCase(),
-          online && h("span", { class: "dot", "data-online": "" }),
-        ),
-        h(
-          "span",
-          { class: "tmain" },
-          h("span", { class: "ttitle" }, title),
-          h("span", { class: "tpreview" }, preview.slice(0, 120)),
-        ),
-        unread > 0 &&
-          h("span", { class: "badge", "aria-hidden": "true" }, unread > 99 ? "99+" : String(unread)),
-        h(
-          "span",
-          { class: "sr" },
-          [unread > 0 ? fmt(s.unread, { count: unread }) : "", online ? s.online : ""]
-            .filter(Boolean)
-            .map((x) => `, ${x}`)
-            .join(""),
-        ),
-      ];
-      button.replaceChildren(...children.filter((c): c is Node => c !== false));
-      if (list.children[index] !== entry.li) list.insertBefore(entry.li, list.children[index] ?? null);
+    const total = this.#threadList.render({
+      threads: this.#threads,
+      active: this.#active,
+      me: this.#me,
+      online: this.#online,
+      loaded: this.#inboxLoaded,
+      offline:
+        this.#signingIn ||
+        this.#inbox?.state === State.Reconnecting ||
+        globalThis.navigator?.onLine === false,
+      visible: document.visibilityState !== "hidden",
+      strings: s,
+      title: (id) => this.#titleOf(id),
+      name: displayName,
     });
-    for (const [id, entry] of this.#threadButtons) {
-      if (!seen.has(id)) {
-        entry.li.remove();
-        this.#threadButtons.delete(id);
-      }
-    }
-    const empty = this.#threads.length === 0 && this.#inboxLoaded;
-    if (empty && !this.#emptyThreads.isConnected) list.append(this.#emptyThreads);
-    else if (!empty) this.#emptyThreads.remove();
-    setText(this.#emptyThreads, s.noThreads);
-    if (focusedId && this.shadowRoot?.activeElement !== focused)
-      this.#threadButtons.get(focusedId)?.button.focus();
+    if (focusedId && this.shadowRoot?.activeElement !== focused) this.#threadList.button(focusedId)?.focus();
+    if (this.#active) setText(ui.title, this.#titleOf(this.#active));
     const toggleLabel = total > 0 ? `${s.showThreads}, ${fmt(s.unread, { count: total })}` : s.showThreads;
     ui.toggle.setAttribute("aria-label", toggleLabel);
     ui.toggle.textContent = total > 0 ? `☰ ${total}` : "☰";
@@ -385,6 +423,31 @@ export class ParleyChat extends HTMLElement {
       this.#unread = total;
       this.dispatchEvent(new CustomEvent("parley-unread", { detail: { unread: total } }));
     }
+  }
+
+  /**
+   * The main pane while no conversation is open: why it is empty (no conversations at all, or
+   * not connected yet), also on a narrow screen where the thread list is a closed drawer.
+   */
+  #renderEmpty(): void {
+    if (this.#view || !this.#client) return;
+    const s = this.#strings;
+    const waiting = !this.#inboxLoaded && !this.hasAttribute("no-threads");
+    const offline = this.#inbox?.state === State.Reconnecting || globalThis.navigator?.onLine === false;
+    this.#notice(
+      waiting ? (offline ? s.reconnecting : s.connecting) : "",
+      offline ? "reconnecting" : "connecting",
+    );
+    const text = !waiting
+      ? this.#threads.length || this.hasAttribute("no-threads")
+        ? s.chooseConversation
+        : s.noThreadsHelp
+      : offline
+        ? s.threadsOffline
+        : "";
+    this.#ui.top.replaceChildren(...(text ? [h("p", { class: "empty" }, text)] : []));
+    // With conversations to choose from, say so; with none, the pane above says why.
+    setComposer(this.#ui, this.#threads.length ? s.sendChoose : "");
   }
 
   async #pollPresence(): Promise<void> {
@@ -400,7 +463,8 @@ export class ParleyChat extends HTMLElement {
           const online = await client.api.presence(id);
           if (this.#client === client && id !== this.#active) this.#online.set(id, online);
         } catch {
-          // Presence is a hint; try again next round.
+          // Unknown now: no dot rather than a stale one. Tried again next round.
+          this.#online.delete(id);
         }
       }),
     );
@@ -468,6 +532,18 @@ export class ParleyChat extends HTMLElement {
       if (ui.input.value.trim()) this.#view?.conversation.typing();
     });
     document.addEventListener("visibilitychange", () => this.#renderThreads());
+    const onNetwork = () => {
+      // Back online while waiting for the first token: ask now rather than at the next try.
+      const offline = globalThis.navigator?.onLine === false;
+      if (this.#signingIn && !offline) void this.#start();
+      // Offline, who is online is unknown: no stale dots; back online, ask again.
+      if (offline) this.#online.clear();
+      else void this.#pollPresence();
+      this.#renderThreads();
+      this.#renderEmpty();
+    };
+    globalThis.addEventListener?.("online", onNetwork);
+    globalThis.addEventListener?.("offline", onNetwork);
   }
 
   #closeDrawer(): void {
@@ -479,7 +555,7 @@ export class ParleyChat extends HTMLElement {
   #submit(): void {
     const view = this.#view;
     const body = this.#ui.input.value.trim();
-    if (!view || !body) return;
+    if (!view || !body || this.#ui.input.disabled) return;
     this.#ui.input.value = "";
     this.#autosize();
     view.send(body);
@@ -491,16 +567,10 @@ export class ParleyChat extends HTMLElement {
     input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
   }
 
-  #setComposerEnabled(enabled: boolean): void {
-    this.#ui.input.disabled = !enabled;
-    this.#ui.send.disabled = !enabled;
-  }
-
   /** A message in the banner while no conversation is open. */
-  #notice(text: string, state = "notice"): void {
+  #notice(text: string, state = "notice", action?: [string, () => void]): void {
     if (this.#view) return;
-    this.#ui.banner.dataset.state = state;
-    this.#ui.banner.replaceChildren(...(text ? [h("span", {}, text)] : []));
+    setBanner(this.#ui, state, text, action);
     if (!this.#active) setText(this.#ui.title, "");
   }
 }

@@ -1,22 +1,43 @@
 /**
- * The widget's stylesheet (inside its shadow root). Theme it from the host page with CSS
- * custom properties on `parley-chat` (they inherit through the shadow boundary), e.g.
- * `parley-chat { --parley-accent: #0a7; --parley-radius: 4px; }`. Parts (`::part(thread)`,
- * `::part(message)` …) are exposed for deeper changes.
+ * The widget's stylesheet (inside its shadow root). Light and dark: the system's choice
+ * (`prefers-color-scheme`) unless the `theme` attribute says `light` or `dark`. Theme it from
+ * the host page with CSS custom properties on `parley-chat` (they inherit through the shadow
+ * boundary and win over both themes), e.g. `parley-chat { --parley-accent: #0a7; }`. Parts
+ * (`::part(thread)`, `::part(message)` …) are exposed for deeper changes.
  */
+
+/** The colours: [private name, public custom property `--parley-…`, light, dark]. */
+const COLORS: ReadonlyArray<readonly [string, string, string, string]> = [
+  ["bg", "bg", "#fff", "#16181d"],
+  ["fg", "fg", "#1d2330", "#e6e9ef"],
+  ["muted", "muted", "#525c6a", "#a3adbb"],
+  ["border", "border", "#dfe3ea", "#323844"],
+  ["panel", "panel-bg", "#f5f7fa", "#1d2027"],
+  ["accent", "accent", "#3558d8", "#4566e0"],
+  ["accent-fg", "accent-fg", "#fff", "#fff"],
+  ["mine", "mine-bg", "var(--_accent)", "var(--_accent)"],
+  ["mine-fg", "mine-fg", "var(--_accent-fg)", "var(--_accent-fg)"],
+  ["theirs", "theirs-bg", "#eceff4", "#2b303b"],
+  ["theirs-fg", "theirs-fg", "var(--_fg)", "var(--_fg)"],
+  ["danger", "danger", "#b42318", "#ff8b80"],
+  ["online", "online", "#12a150", "#3ccf7a"],
+  ["ok", "ok-bg", "#e7f6ec", "#15331f"],
+  ["warn", "warn-bg", "#fff4d6", "#3a3115"],
+  ["focus", "focus", "#1a73e8", "#8ab4ff"],
+];
+
+/** One theme's private colours, each overridable by its `--parley-…` property. */
+const palette = (theme: 2 | 3) =>
+  `${COLORS.map((c) => `--_${c[0]}:var(--parley-${c[1]},${c[theme]})`).join(";")};color-scheme:${theme === 2 ? "light" : "dark"}`;
+
 export const styles = `
 :host{display:block;height:520px;position:relative;contain:content;container-type:inline-size;
 --_font:var(--parley-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);
---_bg:var(--parley-bg,#fff);--_fg:var(--parley-fg,#1d2330);--_muted:var(--parley-muted,#5f6b7a);
---_border:var(--parley-border,#dfe3ea);--_panel:var(--parley-panel-bg,#f5f7fa);
---_accent:var(--parley-accent,#3558d8);--_accent-fg:var(--parley-accent-fg,#fff);
---_mine:var(--parley-mine-bg,var(--_accent));--_mine-fg:var(--parley-mine-fg,var(--_accent-fg));
---_theirs:var(--parley-theirs-bg,#eceff4);--_theirs-fg:var(--parley-theirs-fg,var(--_fg));
---_danger:var(--parley-danger,#b42318);--_online:var(--parley-online,#12a150);
---_ok:var(--parley-ok-bg,#e7f6ec);--_warn:var(--parley-warn-bg,#fff4d6);
---_radius:var(--parley-radius,14px);--_focus:var(--parley-focus,#1a73e8);
+${palette(2)};--_radius:var(--parley-radius,14px);
 font:14px/1.4 var(--_font);color:var(--_fg)}
-:host([hidden]){display:none}
+:host([theme=dark]){${palette(3)}}
+@media (prefers-color-scheme:dark){:host(:not([theme=light])){${palette(3)}}}
+:host([hidden]),[hidden]{display:none!important}
 *{box-sizing:border-box}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 button{font:inherit;color:inherit;cursor:pointer}
@@ -25,14 +46,16 @@ button{font:inherit;color:inherit;cursor:pointer}
 .threads{flex:0 0 220px;display:flex;flex-direction:column;background:var(--_panel);border-right:1px solid var(--_border);min-width:0}
 .threads h2{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--_muted);margin:14px 14px 6px}
 .threads ul{list-style:none;margin:0;padding:4px;overflow-y:auto;flex:1}
-.thread{display:flex;align-items:center;gap:10px;width:100%;text-align:left;background:none;border:0;border-radius:10px;padding:8px}
+.thread{display:flex;align-items:center;gap:10px;width:100%;text-align:start;background:none;border:0;border-radius:10px;padding:8px}
 .thread:hover{background:color-mix(in srgb,var(--_fg) 6%,transparent)}
 .thread[aria-current]{background:color-mix(in srgb,var(--_accent) 14%,transparent)}
-.avatar{position:relative;flex:0 0 32px;height:32px;border-radius:50%;display:grid;place-items:center;font-weight:600;background:color-mix(in srgb,var(--_accent) 22%,var(--_bg));color:var(--_fg)}
+.avatar{position:relative;flex:0 0 32px;height:32px;border-radius:50%;display:grid;place-items:center;font-weight:600;font-size:13px;background:color-mix(in srgb,var(--_accent) 22%,var(--_bg));color:var(--_fg)}
+.meta .avatar{flex-basis:20px;height:20px;font-size:9px}
 .dot{position:absolute;right:-1px;bottom:-1px;width:11px;height:11px;border-radius:50%;background:var(--_online);border:2px solid var(--_panel)}
 .tmain{flex:1;min-width:0;display:flex;flex-direction:column}
 .ttitle,.tpreview{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .ttitle{font-weight:600}.tpreview{color:var(--_muted);font-size:12.5px}
+.threads .empty{padding:8px 10px;white-space:normal}
 .badge{min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:var(--_accent);color:var(--_accent-fg);font-size:12px;font-weight:700;display:grid;place-items:center}
 .chat{flex:1;display:flex;flex-direction:column;min-width:0}
 header{display:flex;align-items:center;gap:8px;padding:10px 14px;border-bottom:1px solid var(--_border);min-height:50px}
@@ -45,22 +68,27 @@ header h2{font-size:15px;margin:0;overflow:hidden;text-overflow:ellipsis;white-s
 .banner:empty{display:none}
 .banner button,.status button{background:none;border:0;padding:0;text-decoration:underline;color:inherit}
 .scroller{flex:1;overflow-y:auto;padding:10px 14px;display:flex;flex-direction:column}
-.top{align-self:center;margin:4px 0 10px;color:var(--_muted);font-size:12.5px}
+.top{align-self:center;margin:4px 0 10px;color:var(--_muted);font-size:12.5px;text-align:center}
 .top button{border:1px solid var(--_border);background:var(--_bg);border-radius:999px;padding:3px 12px}
+.empty{font-size:14px;max-width:34ch}
+p.empty{margin:24px 0}
 ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:2px}
+.day{align-self:center;margin:12px 0 2px;font-size:12px;font-weight:600;color:var(--_muted)}
 .msg{display:flex;flex-direction:column;align-items:flex-start;max-width:80%}
 .msg.mine{align-self:flex-end;align-items:flex-end}
-.meta{font-size:12px;color:var(--_muted);margin:8px 4px 2px;display:flex;gap:6px}
+.meta{font-size:12px;color:var(--_muted);margin:8px 4px 2px;display:flex;gap:6px;align-items:center}
 .msg.cont .meta{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .sender{font-weight:600}
 .body{margin:0;padding:7px 11px;border-radius:var(--_radius);background:var(--_theirs);color:var(--_theirs-fg);white-space:pre-wrap;overflow-wrap:anywhere}
 .mine .body{background:var(--_mine);color:var(--_mine-fg)}
 .msg[data-status=pending] .body{opacity:.65}
 .msg[data-status=failed] .body{background:none;color:var(--_fg);border:1px dashed var(--_danger)}
-.status,.seen{margin:2px 4px 0;font-size:12px;color:var(--_muted);display:flex;gap:8px}
+.status,.seen{margin:2px 4px 0;font-size:12px;color:var(--_muted);display:flex;flex-wrap:wrap;gap:8px}
 .msg[data-status=failed] .status{color:var(--_danger)}
+.pill{align-self:center;position:relative;z-index:1;height:28px;margin:-36px 0 8px;border:0;border-radius:999px;padding:0 14px;background:var(--_accent);color:var(--_accent-fg);font-size:13px;font-weight:600;box-shadow:0 2px 8px #0003}
 .typing{min-height:20px;padding:0 14px;font-size:12.5px;color:var(--_muted);font-style:italic}
-form{display:flex;gap:8px;align-items:flex-end;padding:8px 10px 10px;border-top:1px solid var(--_border)}
+form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;padding:8px 10px 10px;border-top:1px solid var(--_border)}
+.note{flex-basis:100%;margin:0 4px;font-size:13px;color:var(--_muted)}
 textarea{flex:1;resize:none;font:inherit;color:inherit;background:var(--_bg);border:1px solid var(--_border);border-radius:12px;padding:8px 10px;max-height:160px;min-height:38px}
 .send{border:0;border-radius:12px;padding:8px 14px;background:var(--_accent);color:var(--_accent-fg);font-weight:600;min-height:38px}
 .send:disabled,textarea:disabled{opacity:.5;cursor:default}
@@ -70,5 +98,4 @@ textarea{flex:1;resize:none;font:inherit;color:inherit;background:var(--_bg);bor
 .root.open .threads{display:flex}
 .toggle{display:inline-block}
 }
-@media (prefers-reduced-motion:no-preference){.scroller{scroll-behavior:auto}}
 `;

@@ -16,7 +16,11 @@ export interface Ui {
   top: HTMLDivElement;
   list: HTMLOListElement;
   typing: HTMLDivElement;
+  /** "New messages ↓", shown while the reader is scrolled up and others write. */
+  pill: HTMLButtonElement;
   announcer: HTMLDivElement;
+  /** Why the composer is off, in its place. */
+  note: HTMLParagraphElement;
   form: HTMLFormElement;
   input: HTMLTextAreaElement;
   send: HTMLButtonElement;
@@ -52,15 +56,24 @@ export function buildUi(shadow: ShadowRoot, s: Strings): Ui {
   );
   const typing = h("div", { class: "typing", part: "typing" });
   const announcer = h("div", { class: "sr", "aria-live": "polite", "aria-relevant": "additions" });
-  const input = h("textarea", { rows: "1", part: "input", enterkeyhint: "send" });
+  const pill = h("button", { type: "button", class: "pill", part: "pill", hidden: true });
+  const note = h("p", { class: "note", id: "composer-note", hidden: true });
+  const input = h("textarea", {
+    rows: "1",
+    part: "input",
+    enterkeyhint: "send",
+    dir: "auto",
+    "aria-describedby": "composer-note",
+  });
   const send = h("button", { type: "submit", class: "send", part: "send" });
-  const form = h("form", { part: "composer" }, input, send);
+  const form = h("form", { part: "composer" }, note, input, send);
   const chat = h(
     "section",
     { class: "chat", "aria-labelledby": "chat-title" },
     h("header", {}, toggle, title, presence),
     banner,
     scroller,
+    pill,
     typing,
     form,
     announcer,
@@ -80,7 +93,9 @@ export function buildUi(shadow: ShadowRoot, s: Strings): Ui {
     top,
     list,
     typing,
+    pill,
     announcer,
+    note,
     form,
     input,
     send,
@@ -98,4 +113,30 @@ export function applyStrings(ui: Ui, s: Strings): void {
   ui.input.setAttribute("aria-label", s.composer);
   ui.input.placeholder = s.placeholder;
   ui.send.textContent = s.send;
+  ui.pill.textContent = s.newMessages;
+}
+
+/** Turns the composer on (`reason` null) or off, saying why. */
+export function setComposer(ui: Ui, reason: string | null): void {
+  ui.input.disabled = ui.send.disabled = reason !== null;
+  ui.note.hidden = !reason;
+  ui.note.textContent = reason ?? "";
+}
+
+/** Shows `text` in the banner (`state` styles it), with one action button if given. */
+export function setBanner(
+  ui: Ui,
+  state: string,
+  text: string,
+  action?: [label: string, run: () => void],
+): void {
+  const banner = ui.banner;
+  banner.dataset.state = state;
+  const parts: Node[] = text ? [h("span", {}, text)] : [];
+  if (text && action) {
+    const button = h("button", { type: "button" }, action[0]);
+    button.addEventListener("click", action[1]);
+    parts.push(button);
+  }
+  banner.replaceChildren(...parts);
 }

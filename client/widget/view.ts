@@ -4,41 +4,36 @@
  * messages from the outbox, typing, "Seen by …", presence and the connection banner.
  */
 import type { Conversation } from "../conversation.ts";
-import type { ParleyClientError } from "../errors.ts";
-import type { OutboxEntry } from "../outbox/storage.ts";
 import { State, type StateChange } from "../state.ts";
 import type { Message } from "../types.ts";
-import { h, listOf, setText, timeOf } from "./dom.ts";
+import { closedState } from "./closed.ts";
+import { h, listOf, setText } from "./dom.ts";
+import { messageRow, type Row, regroup } from "./messages.ts";
+import { OutboxRows } from "./outbox-rows.ts";
+import { Pin } from "./scroll.ts";
 import { fmt, type Strings } from "./strings.ts";
-import type { Ui } from "./ui.ts";
+import { setBanner, setComposer, type Ui } from "./ui.ts";
 
 /** Messages per history page. */
 const PAGE = 40;
 /** Load an older page when the reader is this close to the top (px). */
 const TOP_MARGIN = 120;
-/** The sender is shown again after this much silence. */
-const GROUP_MS = 5 * 60_000;
 /** "Caught up" stays this long. */
 const CAUGHT_UP_MS = 3000;
 
 export interface ViewHost {
   strings(): Strings;
   locale(): string | undefined;
-  /** Presence of this conversation changed (for the thread list's dot). */
+  /** The name shown for a user. */
+  name(userId: string): string;
+  /** Presence of this conversation changed (for the thread list's dot); empty while unknown. */
   onPresence(conversationId: string, online: string[]): void;
-  /** The view closed for good (a refusal): offer a fresh start. */
+  /** The conversation is live (again): a good time to retry what failed while it was not. */
+  onLive(): void;
+  /** The view closed for good: offer this conversation again. */
   reopen(): void;
-}
-
-interface Row {
-  li: HTMLLIElement;
-  message: Message;
-}
-
-interface PendingRow {
-  li: HTMLLIElement;
-  body: string;
-  status: "pending" | "sent" | "failed";
+  /** The token was refused for good: start over with a new one. */
+  restart(): void;
 }
 
 export class ConversationView {
@@ -48,8 +43,10 @@ export class ConversationView {
   #last = 0;
   #mine: number[] = [];
   #mineKeys = new Set<string>();
-  #pending = new Map<string, PendingRow>();
+  #outbox: OutboxRows;
+  #pin: Pin;
   #buffer: Message[] | undefined = [];
+  #loaded = false;
   #hasMore = false;
   #loadingEarlier = false;
   #marked = 0;
@@ -64,13 +61,33 @@ export class ConversationView {
     private readonly me: string | undefined,
     private readonly ui: Ui,
     private readonly host: ViewHost,
-  ) {}
+  ) {
+    this.#outbox = new OutboxRows(ui.list, {
+      strings: () => host.strings(),
+      resend: (body) => {
+        this.send(body);
+        ui.input.focus();
+      },
+      edit: (body) => {
+        ui.input.value = ui.input.value ? `${body}\n${ui.input.value}` : body;
+        ui.input.dispatchEvent(new Event("input"));
+        ui.input.focus();
+      },
+      focus: () => ui.input.focus(),
+      reveal: (el) => this.#pin.reveal(el),
+    });
+    this.#pin = new Pin(ui.scroller, ui.list, () => {
+      ui.pill.hidden = true;
+      this.markRead();
+    });
+  }
 
   start(): void {
     const c = this.conversation;
     const ui = this.ui;
     ui.list.replaceChildren();
     ui.top.replaceChildren();
+    ui.pill.hidden = true;
     setText(ui.typing, "");
     this.#offs.push(
       c.on("message", (m) => (this.#buffer ? this.#buffer.push(m) : this.#live(m))),
@@ -82,36 +99,39 @@ export class ConversationView {
       c.on("typing", ({ users }) => this.#renderTyping(users)),
       c.on("read", () => this.#renderSeen()),
       c.on("presence", ({ online }) => this.#renderPresence(online)),
-      c.on("queued", (entry) => this.#addPending(entry)),
-      c.on("sent", ({ clientMessageId, message }) => this.#onSent(clientMessageId, message)),
-      c.on("failed", ({ clientMessageId, error }) => this.#onFailed(clientMessageId, error)),
-      c.on("error", (e) => {
-        if (c.state === State.Closed) this.#banner("closed", this.#closedText(e), true);
+      c.on("queued", (entry) => {
+        if (!this.#mineKeys.has(entry.clientMessageId)) this.#outbox.add(entry);
+        this.#renderTop();
       }),
+      c.on("sent", ({ clientMessageId, message }) => this.#outbox.sent(clientMessageId, message, this.#last)),
+      c.on("failed", ({ clientMessageId, error }) => this.#outbox.failed(clientMessageId, error)),
+      this.#pin.dispose.bind(this.#pin),
     );
     const onScroll = () => {
       if (ui.scroller.scrollTop < TOP_MARGIN) void this.loadEarlier();
     };
+    const onPill = () => this.#pin.toBottom();
     ui.scroller.addEventListener("scroll", onScroll, { passive: true });
-    this.#offs.push(() => ui.scroller.removeEventListener("scroll", onScroll));
+    ui.pill.addEventListener("click", onPill);
     // The browser knows it is offline before any socket notices.
-    const onNetwork = () => {
-      if (globalThis.navigator?.onLine === false) this.#banner("offline", this.host.strings().offline);
-      else this.#onState({ oldState: c.state, newState: c.state } as StateChange);
-    };
+    const onNetwork = () => this.#onState({ oldState: c.state, newState: c.state } as StateChange);
     const onVisible = () => this.markRead();
     globalThis.addEventListener?.("online", onNetwork);
     globalThis.addEventListener?.("offline", onNetwork);
     document.addEventListener("visibilitychange", onVisible);
     this.#offs.push(() => {
+      ui.scroller.removeEventListener("scroll", onScroll);
+      ui.pill.removeEventListener("click", onPill);
       globalThis.removeEventListener?.("online", onNetwork);
       globalThis.removeEventListener?.("offline", onNetwork);
       document.removeEventListener("visibilitychange", onVisible);
     });
+    setComposer(ui, null);
     this.#onState({ oldState: c.state, newState: c.state } as StateChange);
     this.#renderPresence(c.online);
     this.#renderTyping(c.typingUsers);
-    this.#showPending();
+    // Entries already in the outbox when this view opened (later ones arrive as `queued`).
+    for (const entry of c.pending) this.#outbox.add(entry);
     // Already caught up (an object kept open for its outbox): load from where it is.
     if (c.lastSeq !== undefined) void this.#load(c.lastSeq);
   }
@@ -127,53 +147,66 @@ export class ConversationView {
   send(body: string): void {
     // Shown at once by the `queued` event; refusals arrive as `failed` events.
     this.conversation.send(body).catch(() => undefined);
-    this.#scrollToBottom();
+    this.#pin.toBottom();
   }
 
-  /** Marks everything shown as read while the page is visible. */
+  /** Marks everything shown as read while the page is visible and the reader at the bottom. */
   markRead(): void {
     if (this.#disposed || document.visibilityState === "hidden" || this.#last <= this.#marked) return;
+    if (!this.#pin.atBottom) return;
     this.#marked = this.#last;
     void this.conversation.markRead(this.#last);
   }
 
-  /** Loads the page before the first message shown. */
+  /** Loads the page before the first message shown, keeping the reader's place. */
   async loadEarlier(): Promise<void> {
     if (!this.#hasMore || this.#loadingEarlier || this.#first === undefined || this.#disposed) return;
     this.#loadingEarlier = true;
     this.#renderTop();
     const scroller = this.ui.scroller;
     try {
-      const page = await this.conversation.history({ before: this.#first, limit: PAGE });
+      const first = this.#first;
+      const page = await this.conversation.history({ before: first, limit: PAGE });
       if (this.#disposed) return;
-      const fromBottom = scroller.scrollHeight - scroller.scrollTop;
-      const older = page.messages.filter((m) => m.seq < (this.#first as number));
+      // The reader's place is where the first row shown is: it must not move on screen,
+      // whatever changes above it (the older rows, its day line, the line at the top).
+      const anchor = this.#rows.get(first)?.li;
+      const was = anchor?.getBoundingClientRect().top ?? 0;
+      const older = page.messages.filter((m) => m.seq < first);
       const fragment = document.createDocumentFragment();
-      let prev: Message | undefined;
       for (const m of older) {
-        const li = this.#messageLi(m, prev);
-        this.#rows.set(m.seq, { li, message: m });
+        const row = messageRow(m, this.#context);
+        this.#rows.set(m.seq, row);
         if (m.senderId === this.me) this.#mineKeys.add(m.clientMessageId);
-        fragment.append(li);
-        prev = m;
+        fragment.append(row.li);
       }
-      const oldFirst = this.#rows.get(this.#first as number);
-      this.ui.list.prepend(fragment);
-      if (oldFirst) oldFirst.li.classList.toggle("cont", continues(prev, oldFirst.message));
-      if (older[0]) this.#first = older[0].seq;
+      const oldFirst = this.#rows.get(first);
+      (oldFirst?.day ?? oldFirst?.li)?.before(fragment);
+      if (older[0]) {
+        this.#first = older[0].seq;
+        regroup(this.#rows, older[0].seq, this.#context);
+      }
       this.#mine = [...older.filter((m) => m.senderId === this.me).map((m) => m.seq), ...this.#mine];
       this.#hasMore = page.hasMore && older.length > 0;
-      scroller.scrollTop = scroller.scrollHeight - fromBottom;
+      this.#loadingEarlier = false;
+      this.#renderTop();
       this.#renderSeen();
+      if (anchor && !this.#pin.atBottom) scroller.scrollTop += anchor.getBoundingClientRect().top - was;
     } catch {
       // The reader can ask again (scroll, or the button).
     } finally {
-      this.#loadingEarlier = false;
-      if (!this.#disposed) this.#renderTop();
+      if (this.#loadingEarlier && !this.#disposed) {
+        this.#loadingEarlier = false;
+        this.#renderTop();
+      }
     }
   }
 
   // ---- loading and live messages ----------------------------------------------------------
+
+  get #context() {
+    return { me: this.me, strings: this.host.strings, locale: this.host.locale, name: this.host.name };
+  }
 
   /** The latest page up to `base` (where the live stream starts), then what arrived meanwhile. */
   async #load(base: number): Promise<void> {
@@ -191,8 +224,9 @@ export class ConversationView {
     }
     this.#loadingEarlier = false;
     if (this.#disposed) return;
+    this.#loaded = true;
     this.#hasMore = page.hasMore;
-    for (const m of page.messages) this.#append(m, false);
+    for (const m of page.messages) this.#append(m);
     if (this.#first === undefined) this.#first = base + 1;
     this.#last = Math.max(this.#last, base);
     const buffered = this.#buffer ?? [];
@@ -200,7 +234,7 @@ export class ConversationView {
     for (const m of buffered) this.#live(m);
     this.#renderTop();
     this.#renderSeen();
-    this.#scrollToBottom();
+    this.#pin.toBottom();
     this.markRead();
     // Fill the view: a short page leaves nothing to scroll.
     for (
@@ -217,7 +251,10 @@ export class ConversationView {
    * there, and its seqs are handed out again. Start over from the relay's log; pending sends stay.
    */
   #reload(lastSeq: number): void {
-    for (const row of this.#rows.values()) row.li.remove();
+    for (const row of this.#rows.values()) {
+      row.li.remove();
+      row.day?.remove();
+    }
     this.#rows.clear();
     this.#first = undefined;
     this.#last = 0;
@@ -230,155 +267,77 @@ export class ConversationView {
 
   #live(m: Message): void {
     if (m.seq <= this.#last) return;
+    const wasEmpty = this.#rows.size === 0;
     const mine = m.senderId === this.me;
-    this.#append(m, !mine);
+    this.#append(m);
     this.#renderSeen();
-    if (!mine) this.#announce(m);
+    if (wasEmpty) this.#renderTop();
+    if (mine) this.#pin.toBottom();
+    else {
+      this.#announce(m);
+      // Scrolled up: nothing moves, a pill says there is more below.
+      if (!this.#pin.atBottom) this.ui.pill.hidden = false;
+    }
     this.markRead();
   }
 
-  #append(m: Message, keepPosition: boolean): void {
+  #append(m: Message): void {
     if (this.#rows.has(m.seq)) return;
-    const scroller = this.ui.scroller;
-    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-    const prev = this.#rows.get(m.seq - 1)?.message;
-    const li = this.#messageLi(m, prev);
-    this.#rows.set(m.seq, { li, message: m });
-    this.ui.list.insertBefore(li, this.#firstPendingLi());
+    const row = messageRow(m, this.#context);
+    this.#rows.set(m.seq, row);
+    this.ui.list.insertBefore(row.li, this.#outbox.first);
+    regroup(this.#rows, m.seq, this.#context);
     if (this.#first === undefined || m.seq < this.#first) this.#first = m.seq;
     this.#last = Math.max(this.#last, m.seq);
     if (m.senderId === this.me) {
       this.#mine.push(m.seq);
       this.#mineKeys.add(m.clientMessageId);
-      this.#dropPending(m.clientMessageId);
+      this.#outbox.drop(m.clientMessageId);
     }
-    if (!keepPosition || atBottom) this.#scrollToBottom();
-  }
-
-  #messageLi(m: Message, prev: Message | undefined): HTMLLIElement {
-    const mine = m.senderId === this.me;
-    const s = this.host.strings();
-    const li = h(
-      "li",
-      { class: `msg ${mine ? "mine" : "theirs"}`, "data-seq": m.seq, part: "message" },
-      h(
-        "div",
-        { class: "meta" },
-        h("span", { class: "sender" }, mine ? s.you : m.senderId),
-        h("time", { datetime: m.createdAt }, timeOf(m.createdAt, this.host.locale())),
-      ),
-      h("p", { class: "body" }, m.body),
-    );
-    if (continues(prev, m)) li.classList.add("cont");
-    return li;
-  }
-
-  #firstPendingLi(): HTMLLIElement | null {
-    for (const p of this.#pending.values()) return p.li;
-    return null;
   }
 
   #announce(m: Message): void {
     const line = h(
       "p",
       {},
-      fmt(this.host.strings().newMessage, { name: m.senderId, text: m.body.slice(0, 500) }),
+      fmt(this.host.strings().newMessage, { name: this.host.name(m.senderId), text: m.body.slice(0, 500) }),
     );
     this.ui.announcer.append(line);
     while (this.ui.announcer.childElementCount > 5) this.ui.announcer.firstElementChild?.remove();
   }
 
-  #scrollToBottom(): void {
-    const s = this.ui.scroller;
-    s.scrollTop = s.scrollHeight;
-  }
-
+  /** The line above the messages: older pages, the beginning, or why there is nothing yet. */
   #renderTop(): void {
     const s = this.host.strings();
     const top = this.ui.top;
-    if (this.#loadingEarlier) {
-      top.replaceChildren(h("span", {}, s.loadingEarlier));
-    } else if (this.#hasMore) {
-      const button = h("button", { type: "button", class: "earlier" }, s.loadEarlier);
+    if (this.#hasMore) {
+      // Loading keeps the button's box (disabled, other words): nothing above the reader moves.
+      const loading = this.#loadingEarlier;
+      const button = h(
+        "button",
+        { type: "button", class: "earlier", disabled: loading },
+        loading ? s.loadingEarlier : s.loadEarlier,
+      );
       button.addEventListener("click", () => void this.loadEarlier());
       top.replaceChildren(button);
+    } else if (this.#loadingEarlier) {
+      top.replaceChildren(h("span", {}, s.loadingEarlier));
+    } else if (!this.#loaded) {
+      // Nothing is cached: say what the empty view waits for (a `p`, not the loaded `span`).
+      const waiting =
+        this.conversation.state === State.Reconnecting || globalThis.navigator?.onLine === false;
+      top.replaceChildren(...(waiting ? [h("p", { class: "empty" }, s.messagesOffline)] : []));
     } else {
-      top.replaceChildren(h("span", {}, s.beginning));
+      const empty = this.#rows.size === 0 && this.#outbox.size === 0;
+      top.replaceChildren(h("span", { class: empty ? "empty" : "" }, empty ? s.noMessages : s.beginning));
     }
-  }
-
-  // ---- the outbox ---------------------------------------------------------------------------
-
-  #addPending(entry: OutboxEntry): void {
-    const key = entry.clientMessageId;
-    if (this.#pending.has(key) || this.#mineKeys.has(key)) return;
-    const s = this.host.strings();
-    const li = h(
-      "li",
-      { class: "msg mine", "data-status": "pending", "data-client-id": key, part: "message" },
-      h("p", { class: "body" }, entry.body),
-      h("p", { class: "status" }, s.sending),
-    );
-    this.#pending.set(key, { li, body: entry.body, status: "pending" });
-    this.ui.list.append(li);
-  }
-
-  /** Entries already in the outbox when this view opened (later ones arrive as `queued`). */
-  #showPending(): void {
-    for (const entry of this.conversation.pending) this.#addPending(entry);
-  }
-
-  #onSent(key: string, message: Message): void {
-    const row = this.#pending.get(key);
-    if (!row) return;
-    // Already shown, or older than what is shown (stored before a reload): nothing to wait for.
-    if (message.seq <= this.#last) {
-      this.#dropPending(key);
-      return;
-    }
-    row.status = "sent";
-    row.li.dataset.status = "sent";
-    row.li.querySelector(".status")?.remove();
-  }
-
-  #onFailed(key: string, error: ParleyClientError): void {
-    const row = this.#pending.get(key);
-    if (!row) return;
-    const s = this.host.strings();
-    row.status = "failed";
-    row.li.dataset.status = "failed";
-    const retry = h("button", { type: "button", class: "retry" }, s.retry);
-    const discard = h("button", { type: "button", class: "discard" }, s.discard);
-    retry.addEventListener("click", () => {
-      this.#dropPending(key);
-      this.send(row.body);
-      this.ui.input.focus();
-    });
-    discard.addEventListener("click", () => {
-      this.#dropPending(key);
-      this.ui.input.focus();
-    });
-    row.li
-      .querySelector(".status")
-      ?.replaceChildren(
-        h("span", {}, fmt(s.failed, { reason: error.message || error.code })),
-        retry,
-        discard,
-      );
-  }
-
-  #dropPending(key: string): void {
-    const row = this.#pending.get(key);
-    if (!row) return;
-    this.#pending.delete(key);
-    row.li.remove();
   }
 
   // ---- typing, seen, presence, connection -----------------------------------------------------
 
   #renderTyping(users: string[]): void {
     const s = this.host.strings();
-    const others = users.filter((u) => u !== this.me);
+    const others = users.filter((u) => u !== this.me).map(this.host.name);
     const text =
       others.length === 0
         ? ""
@@ -401,17 +360,14 @@ export class ConversationView {
     }
     const s = this.host.strings();
     for (const [seq, users] of byMessage) {
-      this.#rows
-        .get(seq)
-        ?.li.append(
-          h("p", { class: "seen" }, fmt(s.seenBy, { names: listOf(users.sort(), this.host.locale()) })),
-        );
+      const names = listOf(users.sort().map(this.host.name), this.host.locale());
+      this.#rows.get(seq)?.li.append(h("p", { class: "seen" }, fmt(s.seenBy, { names })));
     }
   }
 
   #renderPresence(online: string[]): void {
     this.host.onPresence(this.conversation.id, online);
-    const others = online.filter((u) => u !== this.me);
+    const others = online.filter((u) => u !== this.me).map(this.host.name);
     const s = this.host.strings();
     setText(
       this.ui.presence,
@@ -420,83 +376,62 @@ export class ConversationView {
   }
 
   #onState(change: StateChange): void {
+    if (this.#disposed) return;
     const s = this.host.strings();
+    const offline = globalThis.navigator?.onLine === false;
+    if (change.newState !== State.Live) clearTimeout(this.#bannerTimer);
     switch (change.newState) {
       case State.Connecting:
-        this.#banner("connecting", s.connecting);
-        return;
+        this.#banner(offline ? "offline" : "connecting", offline ? s.offline : s.connecting);
+        break;
       case State.Syncing:
         this.#banner(
           this.#wasDown ? "catching-up" : "connecting",
           this.#wasDown ? s.catchingUp : s.connecting,
         );
-        return;
+        break;
       case State.Live:
         if (this.#wasDown) {
           this.#wasDown = false;
           this.#banner("caught-up", s.caughtUp);
           clearTimeout(this.#bannerTimer);
           this.#bannerTimer = setTimeout(() => this.#banner("live", ""), CAUGHT_UP_MS);
-        } else if (globalThis.navigator?.onLine === false) {
+        } else if (offline) {
           this.#banner("offline", s.offline);
         } else if (this.ui.banner.dataset.state !== "caught-up") {
           this.#banner("live", "");
         }
         this.#renderPresence(this.conversation.online);
         this.markRead();
-        return;
-      case State.Reconnecting: {
+        this.host.onLive();
+        break;
+      case State.Reconnecting:
         this.#wasDown = true;
         this.#renderPresence([]); // unknown while away
-        const offline = globalThis.navigator?.onLine === false;
         this.#banner(offline ? "offline" : "reconnecting", offline ? s.offline : s.reconnecting);
-        return;
+        break;
+      case State.Closed: {
+        // The state's reason says why (the SDK emits its `error` just before): words, the one
+        // action that can help, and the composer off with its reason.
+        const closed = closedState(change.reason, s);
+        const action: [string, () => void] | undefined =
+          closed.action === "restart"
+            ? [s.tryAgain, () => this.host.restart()]
+            : closed.action === "reopen"
+              ? [s.reconnect, () => this.host.reopen()]
+              : undefined;
+        this.#renderPresence([]);
+        this.#banner("closed", closed.text, action);
+        setComposer(this.ui, closed.composer);
+        break;
       }
-      case State.Closed:
-        this.#banner("closed", fmt(s.closed, { reason: change.reason ?? "" }), true);
-        return;
     }
+    this.#renderTop();
   }
 
-  #closedText(error: ParleyClientError): string {
-    const s = this.host.strings();
-    const reason =
-      error.code === "forbidden"
-        ? s.forbidden
-        : error.code === "not_found"
-          ? s.notFound
-          : error.code === "unauthorized"
-            ? s.unauthorized
-            : error.message;
-    return fmt(s.closed, { reason });
+  #banner(state: string, text: string, action?: [string, () => void]): void {
+    if (!this.#disposed) setBanner(this.ui, state, text, action);
   }
-
-  #banner(state: string, text: string, reopen = false): void {
-    if (this.#disposed) return;
-    if (state !== "caught-up") clearTimeout(this.#bannerTimer);
-    const banner = this.ui.banner;
-    banner.dataset.state = state;
-    if (!text) {
-      banner.replaceChildren();
-      return;
-    }
-    const parts: Node[] = [h("span", {}, text)];
-    if (reopen) {
-      const button = h("button", { type: "button" }, this.host.strings().reconnect);
-      button.addEventListener("click", () => this.host.reopen());
-      parts.push(button);
-    }
-    banner.replaceChildren(...parts);
-  }
-}
-
-/** Whether `m` continues `prev`'s group (same sender, soon after): its sender is not repeated. */
-function continues(prev: Message | undefined, m: Message): boolean {
-  return (
-    prev !== undefined &&
-    prev.senderId === m.senderId &&
-    Date.parse(m.createdAt) - Date.parse(prev.createdAt) < GROUP_MS
-  );
 }
 
 /** The largest value of an ascending list that is ≤ `max`. */

@@ -6,6 +6,8 @@
  */
 import { getServerByName } from "partyserver";
 import { createApi } from "../../api/app.ts";
+// Written by `npm run build:widget`, which wrangler runs first (`build.command` in wrangler.jsonc).
+import widget from "../../dist/edge/widget.js.txt";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
 import { gateSocket } from "../edge/socket-gate.ts";
 import { ActorDirectory, type Actors } from "../host/actor-directory.ts";
@@ -52,6 +54,7 @@ export default {
       origins: config.origins,
       devMode: config.devMode,
       onError: logError,
+      widgetScript: async () => widget,
     });
     return api.fetch(request);
   },

@@ -5,6 +5,8 @@
  */
 import type * as Party from "partykit/server";
 import { createApi } from "../../api/app.ts";
+// Written by `npm run build:widget`, which PartyKit runs first (`build.command` in partykit.json).
+import widget from "../../dist/edge/widget.js.txt";
 import { edgeConfig } from "../edge/config.ts";
 import { ActorDirectory } from "../host/actor-directory.ts";
 import { partykitActors } from "./actors.ts";
@@ -32,6 +34,7 @@ export default class MainParty implements Party.Server {
       origins: config.origins,
       devMode: config.devMode,
       onError: logError,
+      widgetScript: async () => widget,
     });
     return api.fetch(req as unknown as Request) as unknown as Response;
   }

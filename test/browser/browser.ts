@@ -7,7 +7,14 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { type Browser, type BrowserContext, chromium, type Frame, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Frame,
+  type Page,
+} from "playwright-core";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { repoRoot } from "../helpers/server.ts";
 
@@ -58,11 +65,23 @@ const chat = document.querySelector("parley-chat");
   };
   if (q.get("token")) chat.setAttribute("token", q.get("token"));
   else chat.getToken = async () => {
+    window.__tokenCalls = (window.__tokenCalls || 0) + 1;
     const res = await fetch(relay + "/v1/dev/token?user=" + encodeURIComponent(q.get("user")));
+    // How a host page's getToken may answer: the bare JWT (default), or the relay's { token }
+    // as an object, as JSON text, or the Response itself; "bad" is a back end's own shape.
+    const as = q.get("tokenAs");
+    if (as === "response") return res;
     if (!res.ok) throw new Error("token " + res.status);
-    return (await res.json()).token;
+    if (as === "text") return res.text();
+    const json = await res.json();
+    if (as === "object") return json;
+    if (as === "bad") return { access_token: json.token, expires_in: 3600 };
+    return json.token;
   };
   if (q.get("no-threads")) chat.setAttribute("no-threads", "");
+  if (q.get("theme")) chat.setAttribute("theme", q.get("theme"));
+  if (q.get("strings")) chat.strings = JSON.parse(q.get("strings"));
+  if (q.get("lang")) chat.setAttribute("lang", q.get("lang"));
   if (q.get("conversation")) chat.setAttribute("conversation", q.get("conversation"));
 }
 const script = document.createElement("script");
@@ -73,9 +92,18 @@ document.head.append(script);
 export interface Browsers {
   browser: Browser;
   /** A fresh context (own storage, own IndexedDB). */
-  context(): Promise<BrowserContext>;
+  context(options?: BrowserContextOptions): Promise<BrowserContext>;
   /** A new context showing `user` in `conversation`, waited until the widget is live. */
   open(user: string, conversation: string, query?: Record<string, string>): Promise<Page>;
+  /** The same page, not waited for (states that never get live: refusals, offline). */
+  page(
+    user: string,
+    conversation: string,
+    query?: Record<string, string>,
+    options?: BrowserContextOptions,
+  ): Promise<Page>;
+  /** The origin of the host page (another port than the relay's). */
+  readonly hostUrl: string;
   /** A screenshot into test-artifacts/browser/. */
   shot(page: Page, name: string): Promise<string>;
 }
@@ -114,14 +142,22 @@ export function useBrowser(baseUrl: () => string): Browsers {
     get browser() {
       return state.browser;
     },
-    async context() {
-      const context = await state.browser.newContext({ viewport: { width: 760, height: 560 } });
+    async context(options = {}) {
+      const context = await state.browser.newContext({ viewport: { width: 760, height: 560 }, ...options });
       context.setDefaultTimeout(10_000);
       contexts.push(context);
       return context;
     },
+    get hostUrl() {
+      return state.hostUrl;
+    },
     async open(user, conversation, query = {}) {
-      const context = await self.context();
+      const page = await self.page(user, conversation, query);
+      await waitLive(page);
+      return page;
+    },
+    async page(user, conversation, query = {}, options = {}) {
+      const context = await self.context(options);
       const page = await context.newPage();
       page.on("pageerror", (e) => pageErrors.push(`${user}: ${String(e)}`));
       // Chromium reports a socket it could not open (blocked, refused) on the console.
@@ -129,10 +165,13 @@ export function useBrowser(baseUrl: () => string): Browsers {
         if (m.type() === "error" && /blocked|ERR_BLOCKED/i.test(m.text()))
           pageErrors.push(`${user}: ${m.text()}`);
       });
-      await page.goto(
-        `${state.hostUrl}/?${new URLSearchParams({ relay: baseUrl(), user, conversation, ...query })}`,
-      );
-      await waitLive(page);
+      const q = new URLSearchParams({
+        relay: baseUrl(),
+        user,
+        ...(conversation ? { conversation } : {}),
+        ...query,
+      });
+      await page.goto(`${state.hostUrl}/?${q}`);
       return page;
     },
     async shot(page, name) {
