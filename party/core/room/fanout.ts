@@ -9,9 +9,9 @@ import type { Connection, ConnectionIdentity } from "../connection.ts";
 import { CloseCode } from "../errors.ts";
 import { InboundBudget, sendBounded } from "../flow-control.ts";
 import type { Limits } from "../limits.ts";
-import type { BufferedMessage } from "../message-buffer.ts";
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 import type { Store } from "../store.ts";
+import type { Message } from "../types.ts";
 import type { Peer } from "./peer.ts";
 import type { RoomLog } from "./room-log.ts";
 
@@ -107,10 +107,15 @@ export class Fanout {
       const { pageSize, socketBufferBytes } = this.env.limits;
       while (cursor < this.log.lastSeq) {
         if (peer.conn.closed) return;
-        const page = this.log.buffer.after(cursor, pageSize) ?? (await this.#readPage(cursor, pageSize));
+        // From the window, frames are shared by every socket; from the store, each message is
+        // encoded only as it is sent, so a replaying socket holds one page of messages and
+        // what its buffer may queue, not a page of encoded frames.
+        const page: ReadonlyArray<{ message: Message; frame?: OutboundFrame }> =
+          this.log.buffer.after(cursor, pageSize) ??
+          (await this.#readPage(cursor, pageSize)).map((message) => ({ message }));
         if (page.length === 0)
           throw new Error(`replay found nothing after seq ${cursor} (lastSeq ${this.log.lastSeq})`);
-        for (const { message, frame } of page) {
+        for (const { message, frame = frames.message(message) } of page) {
           // A commit may land in the store before memory learns of it: never pass lastSeq,
           // or the live fan-out would send the same message again.
           if (message.seq > this.log.lastSeq) break;
@@ -135,12 +140,13 @@ export class Fanout {
     }
   }
 
-  async #readPage(after: number, limit: number): Promise<BufferedMessage[]> {
-    const { app, conversationId, store } = this.env;
-    // Cut by bytes too: one replaying socket holds at most one such page.
-    const maxBytes = this.env.limits.pageBytes;
+  async #readPage(after: number, limit: number): Promise<Message[]> {
+    const { app, conversationId, store, limits } = this.env;
+    // Cut by bytes too (a quarter of the outbound cap of stored text: JSON may make it several
+    // times that on the wire), so one replaying socket holds little of the store at a time.
+    const maxBytes = Math.min(limits.pageBytes, Math.max(1, Math.floor(limits.socketBufferBytes / 4)));
     const messages = await store.readRange(app, conversationId, { after, limit, maxBytes });
-    return messages.map((message) => ({ message, frame: frames.message(message) }));
+    return messages;
   }
 
   /**
