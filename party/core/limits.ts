@@ -141,3 +141,12 @@ export function limitsFromEnv(
   }
   return limits;
 }
+
+/** A combination of limits that cannot work, as one sentence naming the variables; else undefined. */
+export function inconsistentLimits(limits: Limits): string | undefined {
+  if (limits.inboundBytesBurst < limits.maxFrameBytes)
+    return `${limitEnv.inboundBytesBurst} (${limits.inboundBytesBurst}) must be at least ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes}): a frame of the largest size could never be accepted`;
+  if (limits.maxMessageBytes > limits.maxFrameBytes)
+    return `${limitEnv.maxMessageBytes} (${limits.maxMessageBytes}) must not exceed ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes})`;
+  return undefined;
+}

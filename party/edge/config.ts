@@ -5,7 +5,7 @@
 
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import { openWebStore } from "../../store/open-web.ts";
-import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import { type AppCredentials, Authenticator } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 
@@ -56,6 +56,8 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
       return n;
     }),
   };
+  const limitProblem = inconsistentLimits(limits);
+  if (limitProblem) throw new Error(`parley (edge): ${limitProblem}`);
   const devMode = vars.PARLEY_DEV === "1";
   let allowed: string[] | undefined;
   try {

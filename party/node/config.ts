@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
-import { defaultLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import type { AppCredentials } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
@@ -215,6 +215,8 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     keys.add(app.serverKey);
   }
   const limits = { ...defaultLimits, ...options.limits };
+  const limitProblem = inconsistentLimits(limits);
+  if (limitProblem) throw new ConfigError(limitProblem);
   return {
     port: options.port ?? 8787,
     host: options.host ?? "127.0.0.1",

@@ -138,6 +138,12 @@ describe("allowed origins", () => {
     ).rejects.toThrow(/"app\.example\.com" is not an origin/);
   });
 
+  it("limits that cannot work together stop the start with a message naming them", async () => {
+    await expect(startServer({ env: { PARLEY_INBOUND_BYTES_BURST: "1000" } })).rejects.toThrow(
+      /PARLEY_INBOUND_BYTES_BURST \(1000\) must be at least PARLEY_MAX_FRAME_BYTES/,
+    );
+  });
+
   it("a database that cannot be reached stops the start with the reason, not a failed query", async () => {
     // A port that was free a moment ago: nothing listens there.
     const probe = createServer();

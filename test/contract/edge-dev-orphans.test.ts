@@ -110,7 +110,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 const describeLinux = existsSync("/proc/self/stat") ? describe : describe.skip;
 
-describeLinux("edge dev launcher: no orphans", () => {
+describeLinux("dev launchers: no orphans", () => {
   let handle: ServerHandle | undefined;
   let recorded: Proc[] = [];
 
@@ -128,15 +128,18 @@ describeLinux("edge dev launcher: no orphans", () => {
     handle = undefined;
   });
 
-  async function start(runtime: "workers" | "partykit") {
+  async function start(runtime: "workers" | "partykit" | "deno-launcher") {
     handle = await startServer({ runtime });
     const launcher = handle.proc.pid;
     if (launcher === undefined) throw new Error("launcher has no pid");
     recorded = descendants(launcher);
     const names = recorded.map((p) => p.name);
     // The walk must have seen what matters, or "all gone" would prove nothing.
-    expect(names).toContain("sqld");
-    expect(names).toContain("workerd");
+    if (runtime === "deno-launcher") expect(names).toContain("deno");
+    else {
+      expect(names).toContain("sqld");
+      expect(names).toContain("workerd");
+    }
     return { server: handle, procs: recorded };
   }
 
@@ -154,6 +157,13 @@ describeLinux("edge dev launcher: no orphans", () => {
       await expectAllGone(procs, server.port);
     }, 60_000);
   }
+
+  it("npm run start:deno: SIGKILL of the launcher takes Deno with it", async () => {
+    const { server, procs } = await start("deno-launcher");
+    const exit = await server.kill();
+    expect(exit.signal).toBe("SIGKILL");
+    await expectAllGone(procs, server.port);
+  }, 60_000);
 
   it("workers: SIGTERM still stops everything, quickly", async () => {
     const { server, procs } = await start("workers");

@@ -32,7 +32,7 @@ export interface StartOptions {
   runtime?: Runtime;
 }
 
-export type Runtime = "node" | "deno" | "workers" | "partykit";
+export type Runtime = "node" | "deno" | "deno-launcher" | "workers" | "partykit";
 
 /** The command that runs the relay under a runtime. */
 function serverCommand(runtime: Runtime): { command: string; args: string[] } {
@@ -42,6 +42,9 @@ function serverCommand(runtime: Runtime): { command: string; args: string[] } {
     return { command: process.execPath, args: ["--import", "tsx", "bin/edge-dev.ts", runtime] };
   }
   if (runtime === "deno") return denoRelayCommand();
+  // `npm run start:deno`: the launcher that runs Deno through its lifeline supervisor.
+  if (runtime === "deno-launcher")
+    return { command: process.execPath, args: ["--import", "tsx", "bin/start-deno.ts"] };
   throw new Error(`unknown runtime ${runtime}`);
 }
 
