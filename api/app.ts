@@ -10,7 +10,9 @@ import { ReadSlots } from "./bounded-reads.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
+import { changeRoutes } from "./routes/changes.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
+import { logRoutes } from "./routes/log.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -32,7 +34,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.use(
     cors({
       allowed: (origin, host) => originAllowed(origin, deps.origins, host),
-      methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       headers: ["Authorization", "Content-Type", "Last-Event-ID"],
       expose: ["Retry-After"],
       maxAge: 600,
@@ -50,6 +52,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1", tokenRoutes);
   api.route("/v1/conversations", conversationRoutes);
   api.route("/v1/conversations", messageRoutes);
+  api.route("/v1/conversations", changeRoutes);
+  api.route("/v1/conversations", logRoutes);
   api.route("/v1/conversations", signalRoutes);
   api.route("/", widgetRoutes);
   api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));

@@ -128,6 +128,16 @@ export function intQuery(c: ApiContext, name: string): number | undefined {
   return Number(raw);
 }
 
+/** `wait=N` of a long-poll in ms (N seconds, clamped to the longest wait); 0 without it. */
+export function waitMsOf(c: ApiContext): number {
+  const raw = c.req.query("wait");
+  if (raw === undefined || raw === "") return 0;
+  const wait = Number(raw);
+  if (!Number.isFinite(wait) || wait < 0)
+    throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
+  return Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
+}
+
 /** 403 unless `userId` is a member; checked before the body, so a non-member learns nothing from a 400. */
 export async function requireMember(room: RoomApi, userId: string, who = "you are"): Promise<void> {
   if (!(await room.isMember(userId)))

@@ -79,10 +79,19 @@ async function measure(sync: SyncMode, size: number): Promise<Cost> {
           clientMessageId: `h${sender}-${n}`,
           body: `${sender} ${n} ${PAD}`,
           createdAt: at,
+          reactions: {},
+          replyCount: 0,
         };
         jobs.set(conv, [...(jobs.get(conv) ?? []), message]);
       }
-      return [...jobs].map(([conv, batch]) => ({ app: "default", conversationId: `c${conv}`, batch }));
+      return [...jobs].map(([conv, messages]) => ({
+        app: "default",
+        conversationId: `c${conv}`,
+        messages,
+        changes: [],
+        states: [],
+        scrub: [],
+      }));
     };
     for (let g = 0; g < WARMUP_GROUPS; g++) await connection.write(group());
     const groups = Array.from({ length: MEASURED_GROUPS }, group);

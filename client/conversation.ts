@@ -302,7 +302,7 @@ export class Conversation extends Session<ConversationEvents> {
         this.#applyPresence(frame.online);
         return;
       case "ack":
-        this.#settleAck(frame.clientMessageId, frame.message);
+        if (frame.clientMessageId !== undefined) this.#settleAck(frame.clientMessageId, frame.message);
         return;
       case "error": {
         const error = new ParleyClientError(frame.code, frame.message);

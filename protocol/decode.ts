@@ -31,13 +31,25 @@ export function isMessage(v: unknown): v is Message {
  * One check per server frame type. The table is keyed by every type of `ServerFrame`, so a
  * frame added to the protocol without a decoder does not compile.
  */
+const isChange = (v: unknown): boolean =>
+  isObject(v) &&
+  isSeq(v.seq) &&
+  isSeq(v.target) &&
+  typeof v.kind === "string" &&
+  (v.userId === null || typeof v.userId === "string") &&
+  typeof v.at === "string";
+
 const checks: { [T in ServerFrameType]: (v: Record<string, unknown>) => boolean } = {
   message: (v) => isMessage(v.message),
+  change: (v) => isChange(v.change) && isMessage(v.message),
   synced: (v) => isSeq(v.lastSeq),
   typing: (v) => typeof v.userId === "string" && typeof v.expiresAt === "string",
   read: (v) => typeof v.userId === "string" && isSeq(v.seq),
   presence: (v) => isStringList(v.online),
-  ack: (v) => typeof v.clientMessageId === "string" && isMessage(v.message),
+  ack: (v) =>
+    (v.clientMessageId === undefined || typeof v.clientMessageId === "string") &&
+    (v.ref === undefined || typeof v.ref === "string") &&
+    isMessage(v.message),
   pong: () => true,
   error: (v) => typeof v.code === "string" && typeof v.message === "string",
   thread: (v) => isObject(v.conversation) && typeof v.conversation.id === "string",

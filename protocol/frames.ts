@@ -5,24 +5,35 @@
  * the SDK's decoder are typed against these unions, so the compiler points at every place
  * that must handle it.
  */
-import type { Message, SendFields, ThreadItem } from "./shapes.ts";
+import type { Change, EditFields, Message, SendFields, ThreadItem } from "./shapes.ts";
 
 /** Server → client frames. */
 export type ServerFrame =
   | { type: "message"; message: Message }
+  /** A change entry; `message` is the target's state just after it (on replay: its latest). */
+  | { type: "change"; change: Change; message: Message }
   | { type: "synced"; lastSeq: number }
   | { type: "typing"; userId: string; expiresAt: string }
   | { type: "read"; userId: string; seq: number }
   | { type: "presence"; online: string[] }
-  | { type: "ack"; clientMessageId: string; message: Message }
+  /**
+   * Answers a `send` (with its `clientMessageId`) or a change frame (with its `ref`, when it
+   * had one), once durable.
+   */
+  | { type: "ack"; message: Message; clientMessageId?: string; ref?: string }
   | { type: "pong" }
-  | { type: "error"; code: string; message: string; clientMessageId?: string }
+  /** `clientMessageId` when it answers a `send`, `ref` when it answers a change frame. */
+  | { type: "error"; code: string; message: string; clientMessageId?: string; ref?: string }
   /** Inbox sockets only. */
   | { type: "thread"; conversation: ThreadItem };
 
 /** Client → server frames. The inbox socket takes only `ping`. */
 export type ClientFrame =
   | ({ type: "send" } & SendFields)
+  | ({ type: "edit"; seq: number; ref?: string | undefined } & EditFields)
+  | { type: "delete"; seq: number; ref?: string | undefined }
+  | { type: "react"; seq: number; key: string; ref?: string | undefined }
+  | { type: "unreact"; seq: number; key: string; ref?: string | undefined }
   | { type: "typing" }
   | { type: "read"; seq: number }
   | { type: "ping" };

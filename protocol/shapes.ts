@@ -4,19 +4,40 @@
  * import them from here, so there is one definition of each.
  */
 
-/** A stored chat message, exactly as the contract shows it to clients. */
+/** One reaction key on a message: how many reacted with it, and who. */
+export interface Reaction {
+  count: number;
+  users: string[];
+}
+
+/**
+ * A chat message in its latest state, exactly as the contract shows it to clients. It keeps
+ * the seq of the log entry that created it for life; changes (edits, deletion, reactions) are
+ * later entries that update it.
+ */
 export interface Message {
   id: string;
   conversationId: string;
-  /** Per-conversation number: 1, 2, 3 … with no gaps. */
+  /** Per-conversation number of the entry that created it: 1, 2, 3 … with no gaps. */
   seq: number;
   senderId: string;
   /** The sender's idempotency key. */
   clientMessageId: string;
+  /** "" once deleted. */
   body: string;
   meta?: Record<string, unknown>;
   /** ISO-8601, set by the server when the message is committed. */
   createdAt: string;
+  /** ISO-8601 of the last edit, if it was edited. */
+  editedAt?: string;
+  /** A tombstone: body "", no meta. */
+  deleted?: true;
+  /** Per reaction key: its count and users (the same for every viewer). */
+  reactions: Record<string, Reaction>;
+  /** The seq of the message (same conversation) this one answers; set at send, never changed. */
+  replyTo?: number;
+  /** How many messages answer this one. */
+  replyCount: number;
 }
 
 /** What a sender asks the relay to store (`POST …/messages`, a `send` frame). */
@@ -24,6 +45,38 @@ export interface SendFields {
   clientMessageId: string;
   body: string;
   meta?: Record<string, unknown> | undefined;
+  /** The seq of a message of the same conversation this one answers. */
+  replyTo?: number | undefined;
+}
+
+/** What a change does to its target message. */
+export type ChangeKind = "edit" | "delete" | "react" | "unreact";
+
+/**
+ * A change: a log entry (its own seq) that updates an earlier message. `userId` is the member
+ * who made it, or null when the app's back end did (server key).
+ */
+export interface Change {
+  seq: number;
+  /** The seq of the message it changes. */
+  target: number;
+  kind: ChangeKind;
+  userId: string | null;
+  /** ISO-8601, set by the server when the change is committed. */
+  at: string;
+  /** edit: the new body, when the edit set one (never sent again once the message is deleted). */
+  body?: string;
+  /** edit: the new meta, when the edit set one (null: removed). */
+  meta?: Record<string, unknown> | null;
+  /** react / unreact: the reaction key. */
+  key?: string;
+}
+
+/** What an edit sets (`PATCH …/messages/:seq`, an `edit` frame): at least one of the two. */
+export interface EditFields {
+  body?: string | undefined;
+  /** null removes the meta. */
+  meta?: Record<string, unknown> | null | undefined;
 }
 
 /** One row of a user's thread list (`GET /v1/conversations`, inbox `thread` frames). */
@@ -58,6 +111,26 @@ export interface HistoryPage {
   /** The conversation's last seq when the page was read. */
   lastSeq: number;
   /** With `after`: more above the page; with `before`: more below it. */
+  hasMore: boolean;
+}
+
+/** One log entry, exactly as its frame (`GET …/log`, replay): `message` in its latest state. */
+export type LogEntry =
+  | { type: "message"; message: Message }
+  | { type: "change"; change: Change; message: Message };
+
+/** A page of the log (`GET …/log`), ascending by seq. */
+export interface LogPage {
+  entries: LogEntry[];
+  /** The conversation's last seq when the page was read. */
+  lastSeq: number;
+  /** More entries above the page. */
+  hasMore: boolean;
+}
+
+/** The replies to one message (`GET …/messages/:seq/replies`), ascending by seq. */
+export interface RepliesPage {
+  messages: Message[];
   hasMore: boolean;
 }
 

@@ -1,61 +1,82 @@
 /**
- * The group commit's SQL, shared by the in-thread writer and the writer thread: many rooms'
- * batches become one transaction of multi-row INSERTs, and a retried key in one room's batch
- * does not fail the others.
+ * The group commit's SQL, shared by the in-process writer and a remote store: many rooms'
+ * batches of log entries become one transaction, and a retried key in one room's batch does not
+ * fail the others.
  */
 import type { InStatement } from "@libsql/client";
-import type { Message } from "../party/core/types.ts";
+import type { Change, Message } from "../party/core/types.ts";
+import {
+  CHANGE_COLUMNS,
+  CHANGE_PLACEHOLDERS,
+  changeValues,
+  MESSAGE_COLUMNS,
+  MESSAGE_PLACEHOLDERS,
+  messageValues,
+  SCRUB_EDITS_SQL,
+  stateValues,
+  UPDATE_STATE_SQL,
+} from "./rows.ts";
 
-/** One room's batch, as the writer receives it. */
+/** One room's batch of log entries, as the writer receives it. */
 export interface AppendRows {
   app: string;
   conversationId: string;
-  batch: readonly Message[];
+  /** New messages (their seqs). */
+  messages: readonly Message[];
+  /** New changes (their seqs). */
+  changes: readonly Change[];
+  /** The new latest state of existing messages (targets of the changes, parents of replies). */
+  states: readonly Message[];
+  /** Messages deleted by this batch: their edits' text is scrubbed. */
+  scrub: readonly number[];
 }
 
 /** What became of one room's batch: `undefined` when it is durable, else why not. */
 export type AppendOutcome = undefined | { error: unknown };
 
-const MESSAGE_COLUMNS =
-  "INSERT INTO messages (app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at) VALUES ";
-const ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** An INSERT of `rows` messages at once (9 parameters per row). */
+/** An INSERT of `rows` messages at once (14 parameters per row). */
 export const insertMessagesSql = (rows: number): string =>
-  MESSAGE_COLUMNS + Array(rows).fill(ROW_PLACEHOLDERS).join(", ");
+  `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${Array(rows).fill(MESSAGE_PLACEHOLDERS).join(", ")}`;
 
-/** One message's values, in the order of the INSERT's columns. */
-export function messageValues(
-  app: string,
-  conversationId: string,
-  m: Message,
-): Array<string | number | null> {
-  const meta = m.meta === undefined ? null : JSON.stringify(m.meta);
-  return [app, conversationId, m.seq, m.id, m.senderId, m.clientMessageId, m.body, meta, m.createdAt];
-}
-/** Rows per INSERT: 9 parameters each stays far below SQLite's parameter limit. */
-const ROWS_PER_INSERT = 500;
+/** An INSERT of `rows` changes at once (8 parameters per row). */
+export const insertChangesSql = (rows: number): string =>
+  `INSERT INTO changes (${CHANGE_COLUMNS}) VALUES ${Array(rows).fill(CHANGE_PLACEHOLDERS).join(", ")}`;
+
+/** Rows per INSERT: far below SQLite's parameter limit. */
+const ROWS_PER_INSERT = 200;
 
 /**
- * The INSERTs for some rooms' batches: one statement per 500 rows, whatever room they belong
- * to. The conversations' lastSeq follows by trigger (migration 0001).
+ * The statements for some rooms' batches: the INSERTs (one per 200 rows, whatever room they
+ * belong to), then each state update and scrub. The conversations' lastSeq follows by trigger.
  */
 export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
   const statements: InStatement[] = [];
-  let args: Array<string | number | null> = [];
-  let rows = 0;
-  const flush = () => {
-    if (rows === 0) return;
-    statements.push({ sql: insertMessagesSql(rows), args });
-    args = [];
-    rows = 0;
-  };
-  for (const { app, conversationId, batch } of jobs) {
-    for (const m of batch) {
-      args.push(...messageValues(app, conversationId, m));
-      if (++rows === ROWS_PER_INSERT) flush();
+  const batched = <T>(
+    rows: Array<[string, string, T]>,
+    sql: (n: number) => string,
+    values: (a: string, c: string, r: T) => Array<string | number | null>,
+  ) => {
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const slice = rows.slice(i, i + ROWS_PER_INSERT);
+      statements.push({ sql: sql(slice.length), args: slice.flatMap(([a, c, r]) => values(a, c, r)) });
     }
+  };
+  batched(
+    jobs.flatMap((j) => j.messages.map((m) => [j.app, j.conversationId, m] as [string, string, Message])),
+    insertMessagesSql,
+    messageValues,
+  );
+  batched(
+    jobs.flatMap((j) => j.changes.map((c) => [j.app, j.conversationId, c] as [string, string, Change])),
+    insertChangesSql,
+    changeValues,
+  );
+  for (const j of jobs) {
+    for (const m of j.states)
+      statements.push({ sql: UPDATE_STATE_SQL, args: stateValues(j.app, j.conversationId, m) });
+    for (const target of j.scrub)
+      statements.push({ sql: SCRUB_EDITS_SQL, args: [j.app, j.conversationId, target] });
   }
-  flush();
   return statements;
 }
 
@@ -64,7 +85,8 @@ export const isDuplicateKey = (error: unknown): boolean =>
   error instanceof Error && /UNIQUE constraint failed: .*client_message_id/.test(error.message);
 
 /** One conversation's identity across apps, for keeping its batches in order. */
-export const conversationKey = (job: AppendRows): string => `${job.app}\u0000${job.conversationId}`;
+export const conversationKey = (job: { app: string; conversationId: string }): string =>
+  `${job.app}\u0000${job.conversationId}`;
 
 /**
  * Commits the rooms' batches through `write`, which stores the batches it is given in one

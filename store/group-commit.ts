@@ -135,7 +135,7 @@ export class GroupCommit {
 
   /** The conversation's room re-planned after a failed batch: take its appends again. */
   release(app: string, conversationId: string): void {
-    this.#fenced.delete(conversationKey({ app, conversationId, batch: [] }));
+    this.#fenced.delete(conversationKey({ app, conversationId }));
   }
 }
 

@@ -1,40 +1,27 @@
 /**
  * The libSQL implementation of the durable log. One writer per conversation (its room); the
- * hot path (`appendMessages`) is one `batch` = one transaction, so a group of messages becomes
+ * hot path (`appendEntries`) is one `batch` = one transaction, so a group of messages becomes
  * durable together or not at all.
  */
 import type { Client } from "@libsql/client";
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import {
+  type CommitBatch,
   DuplicateMessageError,
+  type LogQuery,
   type RangeQuery,
   type Store,
   type ThreadCursor,
 } from "../party/core/store.ts";
-import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
+import type { ConversationRecord, LogEntry, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
 import { type AppendRows, insertStatements, isDuplicateKey } from "./append-rows.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { recoveringWrite } from "./recovering-write.ts";
+import { toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
 
 const { conversations, members, messages } = schema;
-
-type MessageRow = typeof messages.$inferSelect;
-
-function toMessage(row: MessageRow): Message {
-  const message: Message = {
-    id: row.id,
-    conversationId: row.conversationId,
-    seq: row.seq,
-    senderId: row.senderId,
-    clientMessageId: row.clientMessageId,
-    body: row.body,
-    createdAt: row.createdAt,
-  };
-  if (row.meta !== null) message.meta = JSON.parse(row.meta) as Record<string, unknown>;
-  return message;
-}
 
 /**
  * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
@@ -72,6 +59,13 @@ const asStoreError = (error: unknown) =>
   isDuplicateKey(error) && !(error instanceof DuplicateMessageError)
     ? new DuplicateMessageError(String(error))
     : error;
+
+/** An edit of a deleted message carries no text: a deleted text is never sent again, by any path. */
+function withoutDeletedText(change: ReturnType<typeof toChange>, target: Message) {
+  if (!target.deleted || change.kind !== "edit") return change;
+  const { body: _body, meta: _meta, ...rest } = change;
+  return rest;
+}
 
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
@@ -119,6 +113,7 @@ export class LibsqlStore implements Store {
       lastSeq: row.lastSeq,
       createdAt: row.createdAt,
       lastActivityAt: row.lastActivityAt,
+      messageCount: row.messageCount,
     };
     return { conversation, members: memberRows satisfies MemberRecord[] };
   }
@@ -189,9 +184,10 @@ export class LibsqlStore implements Store {
    * Queues a room's batch for the shared group commit (GroupCommit): the batches of every room
    * that arrive while a group gathers share one transaction.
    */
-  appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
-    return this.#group.append({ app, conversationId, batch });
+  appendEntries(app: string, conversationId: string, batch: CommitBatch): Promise<void> {
+    if (batch.messages.length === 0 && batch.changes.length === 0 && batch.states.length === 0)
+      return Promise.resolve();
+    return this.#group.append({ app, conversationId, ...batch });
   }
 
   resumeAppends(app: string, conversationId: string): void {
@@ -241,19 +237,117 @@ export class LibsqlStore implements Store {
             ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`,
       args,
     });
-    return result.rows.map((row) =>
-      toMessage({
-        app: String(row.app),
-        conversationId: String(row.conversation_id),
-        seq: Number(row.seq),
-        id: String(row.id),
-        senderId: String(row.sender_id),
-        clientMessageId: String(row.client_message_id),
-        body: String(row.body),
-        meta: row.meta === null ? null : String(row.meta),
-        createdAt: String(row.created_at),
-      }),
+    return result.rows.map((row) => toMessage(row as unknown as Parameters<typeof toMessage>[0]));
+  }
+
+  async readLog(app: string, conversationId: string, query: LogQuery): Promise<LogEntry[]> {
+    return this.#logPage(app, conversationId, "after", query.after, query.limit, query.maxBytes);
+  }
+
+  async readLogTail(app: string, conversationId: string, limit: number): Promise<LogEntry[]> {
+    return this.#logPage(app, conversationId, "tail", 0, limit, undefined);
+  }
+
+  /**
+   * Log entries from both tables in seq order: messages as they are now, changes with their
+   * target's latest state. Cut by the bytes of message bodies and meta too (`maxBytes`).
+   */
+  async #logPage(
+    app: string,
+    conversationId: string,
+    direction: "after" | "tail",
+    after: number,
+    limit: number,
+    maxBytes: number | undefined,
+  ): Promise<LogEntry[]> {
+    const bound = direction === "after" ? "AND seq > ?" : "";
+    const order = direction === "after" ? "ASC" : "DESC";
+    const scope = (table: string) =>
+      `SELECT seq, ${table === "messages" ? "'m'" : "'c'"} AS t, ${
+        table === "messages"
+          ? "(length(CAST(body AS BLOB)) + coalesce(length(CAST(meta AS BLOB)), 0)) AS size"
+          : "length(data) AS size"
+      } FROM ${table} WHERE app = ? AND conversation_id = ? ${bound}`;
+    const args: Array<string | number> = [];
+    const scopeArgs = direction === "after" ? [app, conversationId, after] : [app, conversationId];
+    args.push(...scopeArgs, ...scopeArgs, limit, maxBytes ?? Number.MAX_SAFE_INTEGER);
+    const heads = await this.client.execute({
+      sql: `SELECT seq, t FROM (
+              SELECT seq, t, sum(size) OVER (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING) - size AS before_bytes
+              FROM (SELECT * FROM (${scope("messages")} UNION ALL ${scope("changes")}) ORDER BY seq ${order} LIMIT ?)
+            ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`,
+      args,
+    });
+    const seqs = heads.rows.map((r) => ({ seq: Number(r.seq), change: r.t === "c" }));
+    if (seqs.length === 0) return [];
+    const changeSeqs = seqs.filter((h) => h.change).map((h) => h.seq);
+    const changes = changeSeqs.length === 0 ? [] : await this.#readChanges(app, conversationId, changeSeqs);
+    const wanted = new Set([
+      ...seqs.filter((h) => !h.change).map((h) => h.seq),
+      ...changes.map((c) => c.target),
+    ]);
+    const states = new Map(
+      (await this.readMessages(app, conversationId, [...wanted])).map((m) => [m.seq, m]),
     );
+    const changeBySeq = new Map(changes.map((c) => [c.seq, c]));
+    const entries: LogEntry[] = [];
+    for (const head of seqs) {
+      if (!head.change) {
+        const message = states.get(head.seq);
+        if (message) entries.push({ type: "message", message });
+        continue;
+      }
+      const change = changeBySeq.get(head.seq);
+      const message = change && states.get(change.target);
+      if (change && message)
+        entries.push({ type: "change", change: withoutDeletedText(change, message), message });
+    }
+    return entries;
+  }
+
+  async #readChanges(app: string, conversationId: string, seqs: readonly number[]) {
+    const result = await this.client.execute({
+      sql: `SELECT * FROM changes WHERE app = ? AND conversation_id = ? AND seq IN (${seqs.map(() => "?").join(", ")})`,
+      args: [app, conversationId, ...seqs],
+    });
+    return result.rows.map((row) => toChange(row as unknown as Record<string, unknown>));
+  }
+
+  async readMessages(app: string, conversationId: string, seqs: readonly number[]): Promise<Message[]> {
+    if (seqs.length === 0) return [];
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.app, app),
+          eq(messages.conversationId, conversationId),
+          inArray(messages.seq, [...seqs]),
+        ),
+      );
+    return rows.map(toMessage);
+  }
+
+  async readReplies(
+    app: string,
+    conversationId: string,
+    target: number,
+    page: { after: number; limit: number },
+  ) {
+    const rows = await this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.app, app),
+          eq(messages.conversationId, conversationId),
+          eq(messages.replyTo, target),
+          gt(messages.seq, page.after),
+        ),
+      )
+      .orderBy(asc(messages.seq))
+      .limit(page.limit);
+    return rows.map(toMessage);
   }
 
   async setLastRead(app: string, conversationId: string, userId: string, seq: number) {
@@ -328,7 +422,7 @@ export class LibsqlStore implements Store {
       .limit(page.limit);
     const lastMessages = await this.lastMessages(
       app,
-      rows.filter((r) => r.lastSeq > 0).map((r) => ({ id: r.id, seq: r.lastSeq })),
+      rows.filter((r) => r.lastSeq > 0).map((r) => r.id),
     );
     return rows.map((r): ThreadItem & { lastActivityAt: string } => ({
       id: r.id,
@@ -342,19 +436,18 @@ export class LibsqlStore implements Store {
     }));
   }
 
-  private async lastMessages(app: string, wanted: Array<{ id: string; seq: number }>) {
+  /** Each conversation's newest message (its lastSeq may be a change's). */
+  private async lastMessages(app: string, conversationIds: string[]) {
     const found = new Map<string, Message>();
-    if (wanted.length === 0) return found;
+    if (conversationIds.length === 0) return found;
     const rows = await this.db
       .select()
       .from(messages)
       .where(
         and(
           eq(messages.app, app),
-          sql`(${messages.conversationId}, ${messages.seq}) IN (${sql.join(
-            wanted.map((w) => sql`(${w.id}, ${w.seq})`),
-            sql`, `,
-          )})`,
+          inArray(messages.conversationId, conversationIds),
+          sql`${messages.seq} = (SELECT max(x.seq) FROM messages x WHERE x.app = ${messages.app} AND x.conversation_id = ${messages.conversationId})`,
         ),
       );
     for (const row of rows) found.set(row.conversationId, toMessage(row));

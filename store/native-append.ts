@@ -5,7 +5,8 @@
  * an exception — three of each per commit, on the path every message takes.
  */
 import Database from "libsql";
-import { type AppendRows, insertMessagesSql, messageValues } from "./append-rows.ts";
+import { type AppendRows, insertChangesSql, insertMessagesSql } from "./append-rows.ts";
+import { changeValues, messageValues, SCRUB_EDITS_SQL, stateValues, UPDATE_STATE_SQL } from "./rows.ts";
 
 /**
  * Rows per INSERT statement. A group's messages go in as few statements as this allows:
@@ -19,17 +20,49 @@ interface Open {
   db: Database.Database;
   begin: Database.Statement;
   commit: Database.Statement;
-  /** The INSERT of n rows at index n, prepared on first use. */
+  /** The INSERT of n message rows at index n, prepared on first use. */
   inserts: Array<Database.Statement | undefined>;
+  /** The same for change rows. */
+  changeInserts: Array<Database.Statement | undefined>;
+  updateState: Database.Statement;
+  scrubEdits: Database.Statement;
 }
 
-function insertRows(open: Open, rows: number, args: Array<string | number | null>): void {
-  let statement = open.inserts[rows];
+/** Runs the prepared INSERT of `rows` rows (made with `sql` on first use). */
+function insertRows(
+  open: Open,
+  cache: Array<Database.Statement | undefined>,
+  sql: (rows: number) => string,
+  rows: number,
+  args: Array<string | number | null>,
+): void {
+  let statement = cache[rows];
   if (!statement) {
-    statement = open.db.prepare(insertMessagesSql(rows));
-    open.inserts[rows] = statement;
+    statement = open.db.prepare(sql(rows));
+    cache[rows] = statement;
   }
   statement.run(args);
+}
+
+/** Inserts rows in statements of up to ROWS_PER_STATEMENT. */
+function insertAll<T>(
+  open: Open,
+  cache: Array<Database.Statement | undefined>,
+  sql: (rows: number) => string,
+  rows: Iterable<T>,
+  values: (row: T) => Array<string | number | null>,
+): void {
+  let args: Array<string | number | null> = [];
+  let count = 0;
+  for (const row of rows) {
+    args.push(...values(row));
+    if (++count === ROWS_PER_STATEMENT) {
+      insertRows(open, cache, sql, count, args);
+      args = [];
+      count = 0;
+    }
+  }
+  if (count > 0) insertRows(open, cache, sql, count, args);
 }
 
 export class NativeAppendConnection {
@@ -52,6 +85,9 @@ export class NativeAppendConnection {
         begin: db.prepare("BEGIN IMMEDIATE"),
         commit: db.prepare("COMMIT"),
         inserts: [],
+        changeInserts: [],
+        updateState: db.prepare(UPDATE_STATE_SQL),
+        scrubEdits: db.prepare(SCRUB_EDITS_SQL),
       };
       return this.#open;
     } catch (error) {
@@ -65,23 +101,42 @@ export class NativeAppendConnection {
     const open = this.#open ?? this.#connect();
     try {
       open.begin.run();
-      let args: Array<string | number | null> = [];
-      let rows = 0;
-      for (const { app, conversationId, batch } of jobs) {
-        for (const message of batch) {
-          args.push(...messageValues(app, conversationId, message));
-          if (++rows === ROWS_PER_STATEMENT) {
-            insertRows(open, rows, args);
-            args = [];
-            rows = 0;
-          }
-        }
+      insertAll(
+        open,
+        open.inserts,
+        insertMessagesSql,
+        jobs.flatMap((job) => job.messages.map((m) => [job, m] as const)),
+        ([job, m]) => messageValues(job.app, job.conversationId, m),
+      );
+      insertAll(
+        open,
+        open.changeInserts,
+        insertChangesSql,
+        jobs.flatMap((job) => job.changes.map((c) => [job, c] as const)),
+        ([job, c]) => changeValues(job.app, job.conversationId, c),
+      );
+      for (const job of jobs) {
+        for (const m of job.states) open.updateState.run(stateValues(job.app, job.conversationId, m));
+        for (const target of job.scrub) open.scrubEdits.run([job.app, job.conversationId, target]);
       }
-      if (rows > 0) insertRows(open, rows, args);
       open.commit.run();
+      if (jobs.some((job) => job.scrub.length > 0)) this.#checkpoint(open);
     } catch (error) {
       this.#reset(open);
       throw error;
+    }
+  }
+
+  /**
+   * After a deletion: move the WAL into the database file and truncate it, so the deleted text
+   * does not linger in old WAL frames (secure_delete already zeroes it in the file's pages).
+   * Best effort: a checkpoint that readers hold back finishes at a later one.
+   */
+  #checkpoint(open: Open): void {
+    try {
+      open.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // the deletion is committed; the WAL is truncated at the next checkpoint
     }
   }
 

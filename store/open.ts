@@ -83,6 +83,8 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     ? [
         `PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`,
         `PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`,
+        // A deleted message's text is overwritten with zeros in the file, not left in free space.
+        "PRAGMA secure_delete = ON",
       ]
     : [];
   try {

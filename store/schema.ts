@@ -14,6 +14,8 @@ export const conversations = sqliteTable(
     createdAt: text("created_at").notNull(),
     /** ISO time of the last message (or creation): orders the thread list. */
     lastActivityAt: text("last_activity_at").notNull(),
+    /** Messages in the log (changes not counted): unread counts are counted in messages. */
+    messageCount: integer("message_count").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.app, t.id] })],
 );
@@ -47,10 +49,44 @@ export const messages = sqliteTable(
     /** JSON text of the optional `meta` object, kept verbatim. */
     meta: text("meta"),
     createdAt: text("created_at").notNull(),
+    /** The message's latest state, kept beside the log so reads need not replay it. */
+    editedAt: text("edited_at"),
+    deleted: integer("deleted").notNull().default(0),
+    /** JSON text of `{ key: { count, users } }`. */
+    reactions: text("reactions").notNull().default("{}"),
+    replyTo: integer("reply_to"),
+    replyCount: integer("reply_count").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.app, t.conversationId, t.seq] }),
     // Idempotency lives in the store so that it survives restarts (ARCHITECTURE.md, rule 2).
     uniqueIndex("messages_idempotency").on(t.app, t.conversationId, t.senderId, t.clientMessageId),
+    // The replies to one message, in order.
+    index("messages_replies").on(t.app, t.conversationId, t.replyTo, t.seq),
+  ],
+);
+
+/**
+ * The log's other entries: changes (edit, delete, react, unreact) to earlier messages, under the
+ * same seq as messages. The target's latest state is updated in `messages` in the same
+ * transaction as its change is written.
+ */
+export const changes = sqliteTable(
+  "changes",
+  {
+    app: text("app").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+    target: integer("target").notNull(),
+    kind: text("kind").notNull(),
+    /** Null when the app's back end made the change (server key). */
+    userId: text("user_id"),
+    at: text("at").notNull(),
+    /** JSON text of `{ body?, meta?, key? }`; an edit's text is scrubbed when its message is deleted. */
+    data: text("data").notNull().default("{}"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.app, t.conversationId, t.seq] }),
+    index("changes_by_target").on(t.app, t.conversationId, t.target),
   ],
 );

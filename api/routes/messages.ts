@@ -11,6 +11,7 @@ import {
   principalOf,
   requireMember,
   userFromQueryOrHeader,
+  waitMsOf,
 } from "../context.ts";
 
 /** Splits the server key's `senderId` from the message fields. */
@@ -50,14 +51,7 @@ export const messageRoutes = new Hono<ApiEnv>()
       throw new ParleyError("bad_request", "use either after or before, not both");
     }
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
-    const waitRaw = c.req.query("wait");
-    let waitMs = 0;
-    if (waitRaw !== undefined && waitRaw !== "") {
-      const wait = Number(waitRaw);
-      if (!Number.isFinite(wait) || wait < 0)
-        throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
-      waitMs = Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
-    }
+    const waitMs = waitMsOf(c);
     const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
     const longPoll = waitMs > 0 && after !== undefined;
     // A held long-poll is an open connection like a socket: it counts against the user's cap.

@@ -6,26 +6,29 @@
  * (`room/fanout.ts`). It owns what joins them: sending rules, typing, reads, presence,
  * long-polls and membership changes. Runtime-free: web standards and the `Store` interface only.
  */
-import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
+import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../protocol/index.ts";
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
 import type { Limits } from "./limits.ts";
-import type { BufferedMessage } from "./message-buffer.ts";
 import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
 import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./room/commit-pipeline.ts";
 import { Fanout } from "./room/fanout.ts";
 import { InboxNotifier } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
+import type { Actor, ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
 import { RoomLog } from "./room/room-log.ts";
 import { type FrameTarget, receiveRoomFrame } from "./room-socket-frames.ts";
 import type { RangeQuery, Store } from "./store.ts";
 import { TokenBucket } from "./token-bucket.ts";
-import type { Message, SendInput, ThreadItem } from "./types.ts";
-import { checkBodySize, checkMetaSize } from "./validation.ts";
+import type { EditFields, LogEntry, Message, SendInput, ThreadItem } from "./types.ts";
+import { checkBodySize, checkMetaSize, unstorableText } from "./validation.ts";
 
-export type { HistoryPage, Peer, SendResult };
+export type { Actor, HistoryPage, LogPage, Peer, RepliesPage, SendResult };
+
+/** Who reads the log: a member, or the app's back end (server key). */
+export type Viewer = { userId: string } | { server: true };
 
 /** Where thread-list changes go: the inbox actors of the members. */
 export interface InboxRouter {
@@ -45,21 +48,18 @@ export interface RoomEnvironment extends PipelineEnvironment {
 }
 
 /**
- * The messages of a window page that fit in `maxBytes` (their frames' length; at least one),
- * keeping the `first` ones (reading forward) or the `last` ones (reading back).
+ * The first (reading forward) or last (reading back) items that fit in `maxBytes` of JSON,
+ * at least one.
  */
-function withinBytes(
-  entries: readonly BufferedMessage[],
-  maxBytes: number,
-  keep: "first" | "last",
-): Message[] {
-  const ordered = keep === "first" ? entries : [...entries].reverse();
-  const kept: Message[] = [];
+function withinBytes<T>(items: readonly T[], maxBytes: number, keep: "first" | "last"): T[] {
+  const ordered = keep === "first" ? items : [...items].reverse();
+  const kept: T[] = [];
   let bytes = 0;
-  for (const { message, frame } of ordered) {
-    if (kept.length > 0 && bytes + frame.text.length > maxBytes) break;
-    bytes += frame.text.length;
-    kept.push(message);
+  for (const item of ordered) {
+    const size = JSON.stringify(item).length;
+    if (kept.length > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    kept.push(item);
   }
   return keep === "first" ? kept : kept.reverse();
 }
@@ -102,7 +102,7 @@ export class ConversationRoom implements FrameTarget {
       this.#fanout.broadcast(frames.presence(this.#presence.online())),
     );
     this.#pipeline = new CommitPipeline(app, this.id, log, env, {
-      committed: (messages) => this.#committed(messages),
+      committed: (entries, states) => this.#committed(entries, states),
       replayed: (senderId) => this.#sendBuckets.get(senderId)?.refund(),
     });
     this.#fanout = new Fanout({ ...env, app, conversationId: this.id }, log, (peer) => this.#greeting(peer));
@@ -116,10 +116,10 @@ export class ConversationRoom implements FrameTarget {
     if (!loaded) return null;
     // A fresh room plans from the store: nothing of an earlier instance's failed batch is pending.
     env.store.resumeAppends(app, id);
-    const recent = await env.store.readRange(app, id, { limit: env.limits.bufferSize });
+    const recent = await env.store.readLogTail(app, id, env.limits.bufferSize);
     const unread = await env.store.countUnread(app, id);
     const log = new RoomLog(loaded.conversation, env.limits.bufferSize, recent);
-    const members = new Members(loaded.members, loaded.conversation.lastSeq, unread);
+    const members = new Members(loaded.members, log.messageCount, unread);
     return new ConversationRoom(app, log, members, env);
   }
 
@@ -178,13 +178,84 @@ export class ConversationRoom implements FrameTarget {
           { senderId, clientMessageId: input.clientMessageId },
         ]);
         if (old) return CommitPipeline.sameOrConflict(old, input);
-        throw new ParleyError(
-          "rate_limited",
-          `too many messages: at most ${this.env.limits.sendRate} per second per conversation`,
-          Math.max(1, Math.ceil(wait)),
-        );
+        throw this.#rateLimited(wait);
       }
-      return this.#pipeline.submit(senderId, input);
+      if (input.replyTo === undefined) return this.#pipeline.submit(senderId, input);
+      // The parent must exist; its state stays in memory until the reply is planned (its
+      // replyCount goes up in the same transaction).
+      const parent = await this.#messageState(input.replyTo);
+      if (!parent)
+        throw new ParleyError("bad_request", `replyTo: no message ${input.replyTo} in this conversation`);
+      return this.#pipeline.submit(senderId, input, this.#log.pin(parent));
+    });
+  }
+
+  #rateLimited(wait: number): ParleyError {
+    return new ParleyError(
+      "rate_limited",
+      `too many messages: at most ${this.env.limits.sendRate} per second per conversation`,
+      Math.max(1, Math.ceil(wait)),
+    );
+  }
+
+  /** A message's latest state: from memory, else from the store; undefined when there is none. */
+  async #messageState(seq: number): Promise<Message | undefined> {
+    const kept = this.#log.stateOf(seq);
+    if (kept) return kept;
+    if (seq > this.lastSeq) return undefined;
+    const [stored] = await this.env.store.readMessages(this.app, this.id, [seq]);
+    return this.#log.stateOf(seq) ?? stored;
+  }
+
+  // ---- changes: edit, delete, react, unreact ----------------------------------------------
+
+  /** Edits a message (its sender; the server key: any). Resolves with its state once durable. */
+  edit(actor: Actor, seq: number, fields: EditFields): Promise<SendResult> {
+    if (fields.body === undefined && fields.meta === undefined)
+      return Promise.reject(new ParleyError("bad_request", "an edit needs a body or a meta"));
+    if (fields.body !== undefined) {
+      const problem = unstorableText(fields.body);
+      if (problem) return Promise.reject(new ParleyError("bad_request", `body ${problem}`));
+    }
+    return this.#change({ kind: "edit", target: seq, actor, body: fields.body, meta: fields.meta }, () => {
+      if (fields.body !== undefined) checkBodySize(fields.body, this.env.limits.maxMessageBytes);
+      if (fields.meta) checkMetaSize(fields.meta, this.env.limits.maxMetaBytes);
+    });
+  }
+
+  /** Deletes a message (its sender, or the server key): it becomes a tombstone. */
+  deleteMessage(actor: Actor, seq: number): Promise<SendResult> {
+    return this.#change({ kind: "delete", target: seq, actor });
+  }
+
+  /** Adds `userId`'s reaction `key` to a message (nothing when it is there already). */
+  react(userId: string, seq: number, key: string): Promise<SendResult> {
+    return this.#change({ kind: "react", target: seq, actor: { userId }, key });
+  }
+
+  /** Removes `userId`'s reaction `key` (nothing when it is not there). */
+  unreact(userId: string, seq: number, key: string): Promise<SendResult> {
+    return this.#change({ kind: "unreact", target: seq, actor: { userId }, key });
+  }
+
+  /**
+   * A change to a message: its actor is checked (a member, within the send rate), its target
+   * loaded and kept in memory, then the pipeline applies it to the state the message will have
+   * when its turn comes (see message-changes.ts for the rules).
+   */
+  #change(request: ChangeRequest, check?: () => void): Promise<SendResult> {
+    return this.#hold(async () => {
+      this.#assertOpen();
+      const userId = request.actor.server ? undefined : request.actor.userId;
+      if (userId !== undefined) this.#members.require(userId);
+      check?.();
+      if (userId !== undefined) {
+        const wait = this.#sendBucket(userId).take(this.env.now());
+        if (wait > 0) throw this.#rateLimited(wait);
+      }
+      const target = await this.#messageState(request.target);
+      if (!target) throw new ParleyError("not_found", `no message ${request.target} in this conversation`);
+      return this.#pipeline.submitChange(request, this.#log.pin(target));
     });
   }
 
@@ -197,16 +268,26 @@ export class ConversationRoom implements FrameTarget {
     return bucket;
   }
 
-  /** Committed messages (in seq order) enter the log and go out; then long-polls and inboxes hear. */
-  #committed(messages: readonly Message[]): void {
-    for (const message of messages) {
-      const { frame } = this.#log.apply(message);
-      this.#typing.delete(message.senderId);
-      this.#members.sent(message.senderId);
+  /**
+   * Committed entries (in seq order) enter the log and go out, each with its message's state
+   * just after it; then the other changed states; then long-polls and inboxes hear.
+   */
+  #committed(entries: readonly LogEntry[], states: readonly Message[]): void {
+    let latestChanged = false;
+    for (const entry of entries) {
+      const frame = this.#log.apply(entry);
+      if (entry.type === "message") {
+        this.#typing.delete(entry.message.senderId);
+        this.#members.sent(entry.message.senderId);
+        latestChanged = true;
+      } else if (entry.message.seq === this.#log.latest()?.seq) latestChanged = true;
       this.#fanout.broadcast(frame);
     }
+    for (const state of states) this.#log.setState(state);
     for (const wake of [...this.#waiters.keys()]) wake();
-    this.#inboxes.mark(this.#members.ids);
+    // The thread list shows the last message and the unread count: a change to an older
+    // message moves neither.
+    if (latestChanged) this.#inboxes.mark(this.#members.ids);
   }
 
   // ---- connections: replay, then synced, then live ----------------------------------------
@@ -289,9 +370,9 @@ export class ConversationRoom implements FrameTarget {
   // ---- history and long-poll --------------------------------------------------------------
 
   /**
-   * A page of the log; with `after` and `waitMs`, a long-poll. A page holds at most `limit`
-   * messages and about `pageBytes` of them (at least one): `hasMore` says whether there is more
-   * beyond it in that direction, so a client asks again whichever bound cut it.
+   * A page of messages (latest state, changes folded in); with `after` and `waitMs`, a
+   * long-poll. A page holds at most `limit` messages and about `pageBytes` of them (at least
+   * one): `hasMore` says whether there are more beyond it in that direction.
    */
   history(userId: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.#hold(async () => {
@@ -299,26 +380,89 @@ export class ConversationRoom implements FrameTarget {
       const { limit } = query;
       const maxBytes = this.env.limits.pageBytes;
       if (query.after !== undefined) {
-        if (query.waitMs && query.waitMs > 0 && query.after >= this.lastSeq && !this.#closed) {
-          await this.#waitForMessage(userId, query.waitMs);
-          this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
-        }
-        const window = this.#log.buffer.after(query.after, limit);
-        const page = window
-          ? withinBytes(window, maxBytes, "first")
-          : await this.env.store.readRange(this.app, this.id, { after: query.after, limit, maxBytes });
-        const messages = page.filter((m) => m.seq <= this.lastSeq);
+        await this.#longPoll(userId, query.after, query.waitMs);
+        const page =
+          this.#log.messagesAfter(query.after, limit) ??
+          (await this.env.store.readRange(this.app, this.id, { after: query.after, limit, maxBytes }));
+        const messages = withinBytes(
+          page.filter((m) => m.seq <= this.lastSeq),
+          maxBytes,
+          "first",
+        );
         const last = messages.at(-1)?.seq ?? query.after;
-        return { messages, lastSeq: this.lastSeq, hasMore: last < this.lastSeq };
+        return { messages, lastSeq: this.lastSeq, hasMore: last < (this.#log.latest()?.seq ?? 0) };
       }
-      const window = this.#log.buffer.before(query.before, limit);
-      const page = window
-        ? withinBytes(window, maxBytes, "last")
-        : await this.env.store.readRange(this.app, this.id, { before: query.before, limit, maxBytes });
-      const messages = page.filter((m) => m.seq <= this.lastSeq);
-      // Seqs are 1..lastSeq without gaps: anything above 1 at the start has older ones below.
+      const page =
+        this.#log.messagesBefore(query.before, limit) ??
+        (await this.env.store.readRange(this.app, this.id, { before: query.before, limit, maxBytes }));
+      const messages = withinBytes(
+        page.filter((m) => m.seq <= this.lastSeq),
+        maxBytes,
+        "last",
+      );
+      // The log's first entry is always a message (seq 1): anything above it has older ones below.
       return { messages, lastSeq: this.lastSeq, hasMore: (messages[0]?.seq ?? 1) > 1 };
     });
+  }
+
+  /**
+   * The log's entries above `after` (messages and changes, each message in its latest state):
+   * what gap fill, long-poll clients and back ends read. A member's or the server key's.
+   */
+  logPage(
+    viewer: Viewer,
+    query: { after: number; limit: number; waitMs?: number | undefined },
+  ): Promise<LogPage> {
+    return this.#hold(async () => {
+      if (!("server" in viewer)) {
+        this.#members.require(viewer.userId);
+        await this.#longPoll(viewer.userId, query.after, query.waitMs);
+      }
+      const maxBytes = this.env.limits.pageBytes;
+      const page =
+        this.#log.logAfter(query.after, query.limit) ??
+        (await this.env.store.readLog(this.app, this.id, {
+          after: query.after,
+          limit: query.limit,
+          maxBytes,
+        }));
+      const entries = withinBytes(
+        page.filter((e) => (e.type === "message" ? e.message.seq : e.change.seq) <= this.lastSeq),
+        maxBytes,
+        "first",
+      );
+      const lastEntry = entries.at(-1);
+      const last = lastEntry
+        ? lastEntry.type === "message"
+          ? lastEntry.message.seq
+          : lastEntry.change.seq
+        : query.after;
+      return { entries, lastSeq: this.lastSeq, hasMore: last < this.lastSeq };
+    });
+  }
+
+  /** The replies to one message, ascending by seq. */
+  replies(userId: string, seq: number, query: { after: number; limit: number }): Promise<RepliesPage> {
+    return this.#hold(async () => {
+      this.#members.require(userId);
+      if (!(await this.#messageState(seq)))
+        throw new ParleyError("not_found", `no message ${seq} in this conversation`);
+      const page = await this.env.store.readReplies(this.app, this.id, seq, {
+        after: query.after,
+        limit: query.limit + 1,
+      });
+      // A reply committed in the store before memory learned of it is not shown yet.
+      const visible = page.filter((m) => m.seq <= this.lastSeq).map((m) => this.#log.stateOf(m.seq) ?? m);
+      const messages = withinBytes(visible.slice(0, query.limit), this.env.limits.pageBytes, "first");
+      return { messages, hasMore: visible.length > messages.length };
+    });
+  }
+
+  /** With `waitMs`, holds a read above `after` until the next commit (or the timeout). */
+  async #longPoll(userId: string, after: number, waitMs: number | undefined): Promise<void> {
+    if (!waitMs || waitMs <= 0 || after < this.lastSeq || this.#closed) return;
+    await this.#waitForMessage(userId, waitMs);
+    this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
   }
 
   /** Holds a long-poll until the next commit or the timeout; counts as presence meanwhile. */
@@ -370,7 +514,7 @@ export class ConversationRoom implements FrameTarget {
       }
       const unread = await this.#unreadAbove(userId, target);
       // A later read moved the position further meanwhile: that one tells everyone.
-      if (!this.#members.settleRead(userId, target, this.lastSeq, unread)) return;
+      if (!this.#members.settleRead(userId, target, this.#log.messageCount, unread)) return;
       this.#fanout.broadcast(frames.read(userId, target));
       this.#inboxes.mark([userId]);
     });
@@ -378,12 +522,11 @@ export class ConversationRoom implements FrameTarget {
 
   /** Others' messages above `seq`: counted in memory where the window reaches, else in the store. */
   async #unreadAbove(userId: string, seq: number): Promise<number> {
-    const { buffer } = this.#log;
-    const first = buffer.firstSeq ?? this.lastSeq + 1;
+    const first = this.#log.firstSeq ?? this.lastSeq + 1;
     let unread = 0;
     if (seq + 1 < first)
       unread = await this.env.store.countUnreadFor(this.app, this.id, userId, seq, first - 1);
-    for (const { message } of buffer.after(Math.max(seq, first - 1), this.env.limits.bufferSize) ?? []) {
+    for (const message of this.#log.windowMessagesAfter(Math.max(seq, first - 1)) ?? []) {
       if (message.senderId !== userId) unread++;
     }
     return unread;
@@ -414,7 +557,7 @@ export class ConversationRoom implements FrameTarget {
       members: this.#members.ids,
       lastSeq: this.lastSeq,
       lastReadSeq: this.#members.lastReadSeq(userId),
-      unread: this.#members.unread(userId, this.lastSeq),
+      unread: this.#members.unread(userId, this.#log.messageCount),
       lastMessage: this.#log.latest(),
     };
   }
@@ -433,7 +576,10 @@ export class ConversationRoom implements FrameTarget {
       lastMessage: this.#log.latest(),
     });
     for (const userId of listening) {
-      const frame = frameFor(this.#members.lastReadSeq(userId), this.#members.unread(userId, this.lastSeq));
+      const frame = frameFor(
+        this.#members.lastReadSeq(userId),
+        this.#members.unread(userId, this.#log.messageCount),
+      );
       this.env.inbox.deliver(this.app, userId, frame);
     }
   }
@@ -444,7 +590,7 @@ export class ConversationRoom implements FrameTarget {
       if (this.#members.has(userId)) return;
       await this.env.store.addMember(this.app, this.id, userId, joinedAt);
       const unread = await this.#unreadAbove(userId, 0);
-      this.#members.add(userId, this.lastSeq, unread);
+      this.#members.add(userId, this.#log.messageCount, unread);
       // Every member's thread item lists the members: all of their inboxes hear of it.
       this.#inboxes.mark(this.#members.ids);
     });

@@ -6,6 +6,10 @@ export interface Limits {
   maxMetaBytes: number;
   /** Largest HTTP body or socket frame, in bytes. */
   maxFrameBytes: number;
+  /** Distinct reaction keys on one message. */
+  reactionKeysPerMessage: number;
+  /** Reaction keys one user may have on one message. */
+  reactionKeysPerUser: number;
   /** Sends per second per user per conversation (token bucket refill). */
   sendRate: number;
   /** Token bucket size for sends. */
@@ -71,6 +75,8 @@ export const defaultLimits: Limits = {
   maxMessageBytes: 16 * 1024,
   maxMetaBytes: 8 * 1024,
   maxFrameBytes: 64 * 1024,
+  reactionKeysPerMessage: 20,
+  reactionKeysPerUser: 10,
   sendRate: 20,
   sendBurst: 40,
   frameRate: 50,
@@ -102,6 +108,8 @@ export const limitEnv: Record<keyof Limits, string> = {
   maxMessageBytes: "PARLEY_MAX_MESSAGE_BYTES",
   maxMetaBytes: "PARLEY_MAX_META_BYTES",
   maxFrameBytes: "PARLEY_MAX_FRAME_BYTES",
+  reactionKeysPerMessage: "PARLEY_REACTION_KEYS_PER_MESSAGE",
+  reactionKeysPerUser: "PARLEY_REACTION_KEYS_PER_USER",
   sendRate: "PARLEY_SEND_RATE",
   sendBurst: "PARLEY_SEND_BURST",
   frameRate: "PARLEY_FRAME_RATE",

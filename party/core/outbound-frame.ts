@@ -3,7 +3,7 @@
  * relay writes is what the SDK's decoder reads (`protocol/decode.ts`; a test round-trips each).
  */
 import type { FrameOf, ServerFrame, ServerFrameType } from "../../protocol/index.ts";
-import type { Message, ThreadItem } from "./types.ts";
+import type { Change, Message, ThreadItem } from "./types.ts";
 
 const encoder = new TextEncoder();
 
@@ -32,22 +32,26 @@ export function encodeFrame(frame: ServerFrame, seq?: number): OutboundFrame {
   return new OutboundFrame(JSON.stringify(frame), seq);
 }
 
+/** Which client frame an answer is for: a send's key, or a change frame's ref. */
+export type Answers = { clientMessageId?: string } | { ref?: string };
+
 type Encoders = { [T in ServerFrameType]: (...args: never[]) => OutboundFrame };
 
 /** One encoder per server frame type (the `satisfies` makes a missing one a compile error). */
 export const frames = {
   message: (message: Message) => encodeFrame({ type: "message", message }, message.seq),
+  change: (change: Change, message: Message) => encodeFrame({ type: "change", change, message }, change.seq),
   synced: (lastSeq: number) => encodeFrame({ type: "synced", lastSeq }),
   typing: (userId: string, expiresAt: number) =>
     encodeFrame({ type: "typing", userId, expiresAt: new Date(expiresAt).toISOString() }),
   read: (userId: string, seq: number) => encodeFrame({ type: "read", userId, seq }),
   presence: (online: string[]) => encodeFrame({ type: "presence", online }),
-  ack: (clientMessageId: string, message: Message) => encodeFrame({ type: "ack", clientMessageId, message }),
+  /** The ack of a `send` (by its key) or of a change frame (by its `ref`, when it had one). */
+  ack: (answers: Answers, message: Message) => encodeFrame({ type: "ack", ...answers, message }),
   pong: () => PONG,
-  error: (code: string, message: string, clientMessageId?: string) => {
+  error: (code: string, message: string, answers?: Answers) => {
     const frame: FrameOf<ServerFrame, "error"> = { type: "error", code, message };
-    if (clientMessageId !== undefined) frame.clientMessageId = clientMessageId;
-    return encodeFrame(frame);
+    return encodeFrame({ ...frame, ...answers });
   },
   thread: (conversation: ThreadItem) => encodeFrame({ type: "thread", conversation }),
 } satisfies Encoders;

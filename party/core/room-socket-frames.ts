@@ -8,16 +8,14 @@ import type { ClientFrameType, FrameOf } from "../../protocol/index.ts";
 import type { SocketData } from "./connection.ts";
 import { CloseCode, isParleyError } from "./errors.ts";
 import { inboundSize } from "./flow-control.ts";
-import { frames, type OutboundFrame } from "./outbound-frame.ts";
+import { type Answers, frames, type OutboundFrame } from "./outbound-frame.ts";
 import type { SendResult } from "./room/commit-pipeline.ts";
 import type { Peer } from "./room/peer.ts";
-import type { SendInput } from "./types.ts";
+import type { EditFields, SendInput } from "./types.ts";
 import { type ClientFrame, clientFrameSchema, clientMessageIdSchema, describeIssues } from "./validation.ts";
 
 /** Parses a client frame; a refusal is `{ error }`, never an exception. */
-export function parseClientFrame(
-  text: string,
-): ClientFrame | { error: string; clientMessageId?: string | undefined } {
+export function parseClientFrame(text: string): ClientFrame | { error: string; answers?: Answers } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -26,23 +24,31 @@ export function parseClientFrame(
   }
   const result = clientFrameSchema.safeParse(value);
   if (!result.success) {
-    return { error: `invalid frame: ${describeIssues(result.error)}`, clientMessageId: sendKeyOf(value) };
+    return { error: `invalid frame: ${describeIssues(result.error)}`, answers: answersOfMalformed(value) };
   }
   return result.data;
 }
 
-/** The key of a malformed `send`, when it has a valid one: the error must name the send it answers. */
-function sendKeyOf(value: unknown): string | undefined {
+/**
+ * Whom an error about a malformed frame is for, when it says so validly: a `send`'s key, or a
+ * change frame's `ref` (the error must name the request it answers).
+ */
+function answersOfMalformed(value: unknown): Answers | undefined {
   if (value === null || typeof value !== "object") return undefined;
-  const { type, clientMessageId } = value as Record<string, unknown>;
-  return type === "send" && clientMessageIdSchema.safeParse(clientMessageId).success
-    ? (clientMessageId as string)
-    : undefined;
+  const { type, clientMessageId, ref } = value as Record<string, unknown>;
+  if (type === "send" && clientMessageIdSchema.safeParse(clientMessageId).success)
+    return { clientMessageId: clientMessageId as string };
+  if (typeof ref === "string" && ref.length > 0 && ref.length <= 64) return { ref };
+  return undefined;
 }
 
 /** What the frame handlers need from the room. */
 export interface FrameTarget {
   send(senderId: string, input: SendInput): Promise<SendResult>;
+  edit(actor: { userId: string }, seq: number, fields: EditFields): Promise<SendResult>;
+  deleteMessage(actor: { userId: string }, seq: number): Promise<SendResult>;
+  react(userId: string, seq: number, key: string): Promise<SendResult>;
+  unreact(userId: string, seq: number, key: string): Promise<SendResult>;
   typing(userId: string): void;
   markRead(userId: string, seq: number): Promise<void>;
   /** Answers the peer alone, within its outbound cap (4008 past it). */
@@ -64,11 +70,40 @@ const handlers: Handlers = {
   typing: (room, peer) => room.typing(peer.identity.userId),
   read: (room, peer, frame) => room.markRead(peer.identity.userId, frame.seq),
   send: async (room, peer, frame) => {
-    const input = { clientMessageId: frame.clientMessageId, body: frame.body, meta: frame.meta };
+    const { type: _, ...input } = frame;
     const { message } = await room.send(peer.identity.userId, input);
-    room.reply(peer, frames.ack(frame.clientMessageId, message));
+    room.reply(peer, frames.ack({ clientMessageId: frame.clientMessageId }, message));
+  },
+  edit: async (room, peer, frame) => {
+    const { message } = await room.edit({ userId: peer.identity.userId }, frame.seq, {
+      body: frame.body,
+      meta: frame.meta,
+    });
+    room.reply(peer, frames.ack(refOf(frame), message));
+  },
+  delete: async (room, peer, frame) => {
+    const { message } = await room.deleteMessage({ userId: peer.identity.userId }, frame.seq);
+    room.reply(peer, frames.ack(refOf(frame), message));
+  },
+  react: async (room, peer, frame) => {
+    const { message } = await room.react(peer.identity.userId, frame.seq, frame.key);
+    room.reply(peer, frames.ack(refOf(frame), message));
+  },
+  unreact: async (room, peer, frame) => {
+    const { message } = await room.unreact(peer.identity.userId, frame.seq, frame.key);
+    room.reply(peer, frames.ack(refOf(frame), message));
   },
 };
+
+/** Whom an answer is for: a send's key, or a change frame's `ref` (when it had one). */
+function answersOf(frame: ClientFrame): Answers | undefined {
+  if (frame.type === "send") return { clientMessageId: frame.clientMessageId };
+  if ("ref" in frame) return refOf(frame);
+  return undefined;
+}
+
+const refOf = (frame: { ref?: string | undefined }): Answers =>
+  frame.ref === undefined ? {} : { ref: frame.ref };
 
 /**
  * Handles one frame from a conversation socket. Its cost is charged before anything is parsed,
@@ -92,7 +127,7 @@ export async function receiveRoomFrame(
   }
   const frame = parseClientFrame(data);
   if ("error" in frame) {
-    room.reply(peer, frames.error("bad_frame", frame.error, frame.clientMessageId));
+    room.reply(peer, frames.error("bad_frame", frame.error, frame.answers));
     return;
   }
   try {
@@ -102,6 +137,6 @@ export async function receiveRoomFrame(
     if (!isParleyError(error)) onError(error, "socket frame");
     const code = isParleyError(error) ? error.code : "internal";
     const message = isParleyError(error) ? error.message : "internal error";
-    room.reply(peer, frames.error(code, message, frame.type === "send" ? frame.clientMessageId : undefined));
+    room.reply(peer, frames.error(code, message, answersOf(frame)));
   }
 }

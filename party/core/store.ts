@@ -1,4 +1,4 @@
-import type { ConversationRecord, MemberRecord, Message, ThreadItem } from "./types.ts";
+import type { Change, ConversationRecord, LogEntry, MemberRecord, Message, ThreadItem } from "./types.ts";
 
 /** A page request over one conversation's log; results are always ascending by seq. */
 export interface RangeQuery {
@@ -20,7 +20,7 @@ export interface ThreadCursor {
 }
 
 /**
- * Thrown by `appendMessages` when a message's (sender, clientMessageId) is already stored:
+ * Thrown by `appendEntries` when a message's (sender, clientMessageId) is already stored:
  * nothing of that batch was written. The room then looks the keys up and retries without them.
  */
 export class DuplicateMessageError extends Error {
@@ -28,16 +28,36 @@ export class DuplicateMessageError extends Error {
 }
 
 /**
- * Thrown by `appendMessages` for a batch that was not written because an earlier batch of the
+ * Thrown by `appendEntries` for a batch that was not written because an earlier batch of the
  * same conversation failed: its seqs followed that one's. The room plans it again.
  */
 export class SupersededBatchError extends Error {
   override readonly name = "SupersededBatchError";
 }
 
+/** One room's committed batch: new log entries, and the latest state of the messages they changed. */
+export interface CommitBatch {
+  /** New messages, at their seqs. */
+  messages: readonly Message[];
+  /** New changes, at their seqs. */
+  changes: readonly Change[];
+  /** Existing messages in their new latest state (targets of the changes, parents of replies). */
+  states: readonly Message[];
+  /** Messages this batch deleted: the text their edits carried is scrubbed too. */
+  scrub: readonly number[];
+}
+
+/** A page request over one conversation's log (messages and changes), ascending by seq. */
+export interface LogQuery {
+  after: number;
+  limit: number;
+  /** Also stop before the page's message bodies and meta pass this many bytes (at least one entry). */
+  maxBytes?: number | undefined;
+}
+
 /**
  * The durable log, as the actors see it. Implementations must be safe for one writer per
- * conversation (the room) and many readers; `appendMessages` is one transaction.
+ * conversation (the room) and many readers; `appendEntries` is one transaction.
  */
 export interface Store {
   loadConversation(
@@ -56,17 +76,32 @@ export interface Store {
     keys: ReadonlyArray<{ senderId: string; clientMessageId: string }>,
   ): Promise<Message[]>;
   /**
-   * Writes a batch and moves the conversation's lastSeq, in one transaction (group commit).
-   * Throws DuplicateMessageError, and writes nothing, when a key of the batch is already stored.
-   * A room may hand in its next batch before the last one is durable: one conversation's
-   * batches are written in the order they were handed in, and once one of them fails, its later
-   * ones that are not written yet, and any new one, fail with SupersededBatchError (nothing
-   * written) until `resumeAppends` — so a failure never leaves a gap in the seqs.
+   * Writes a batch of log entries and the states they change, and moves the conversation's
+   * lastSeq, in one transaction (group commit). Throws DuplicateMessageError, and writes
+   * nothing, when a message's key is already stored. A room may hand in its next batch before
+   * the last one is durable: one conversation's batches are written in the order they were
+   * handed in, and once one of them fails, its later ones that are not written yet, and any new
+   * one, fail with SupersededBatchError (nothing written) until `resumeAppends` — so a failure
+   * never leaves a gap in the seqs.
    */
-  appendMessages(app: string, conversationId: string, batch: readonly Message[]): Promise<void>;
+  appendEntries(app: string, conversationId: string, batch: CommitBatch): Promise<void>;
   /** The room has re-planned after a failed batch: its appends are taken again. */
   resumeAppends(app: string, conversationId: string): void;
+  /** Messages (latest state), paged by seq: history. */
   readRange(app: string, conversationId: string, query: RangeQuery): Promise<Message[]>;
+  /** Log entries above `after`, in seq order, each message in its latest state. */
+  readLog(app: string, conversationId: string, query: LogQuery): Promise<LogEntry[]>;
+  /** The last `limit` log entries (a room loading its window). */
+  readLogTail(app: string, conversationId: string, limit: number): Promise<LogEntry[]>;
+  /** These messages in their latest state (seqs that are not messages are left out). */
+  readMessages(app: string, conversationId: string, seqs: readonly number[]): Promise<Message[]>;
+  /** The replies to one message, ascending by seq. */
+  readReplies(
+    app: string,
+    conversationId: string,
+    target: number,
+    page: { after: number; limit: number },
+  ): Promise<Message[]>;
   /** Moves a member's read position forward only. */
   setLastRead(app: string, conversationId: string, userId: string, seq: number): Promise<void>;
   /** Unread count per member: others' messages above their lastReadSeq. */

@@ -2,7 +2,16 @@
  * The relay's data types. What clients see is defined once, in `protocol/`; the records here
  * are the store's view of a conversation.
  */
-export type { Message, SendFields as SendInput, ThreadItem } from "../../protocol/index.ts";
+export type {
+  Change,
+  ChangeKind,
+  EditFields,
+  LogEntry,
+  Message,
+  Reaction,
+  SendFields as SendInput,
+  ThreadItem,
+} from "../../protocol/index.ts";
 
 /** A conversation's durable header. */
 export interface ConversationRecord {
@@ -11,6 +20,8 @@ export interface ConversationRecord {
   lastSeq: number;
   createdAt: string;
   lastActivityAt: string;
+  /** Messages in the log (changes not counted). */
+  messageCount?: number;
 }
 
 export interface MemberRecord {

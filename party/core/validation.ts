@@ -63,18 +63,58 @@ const storableText = z.string().superRefine((text, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+const seqSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** A message's seq (entries start at 1). */
+export const messageSeqSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
 export const sendInputSchema = z.strictObject({
   clientMessageId: clientMessageIdSchema,
   body: storableText,
   meta: metaSchema.optional(),
+  replyTo: messageSeqSchema.optional(),
 });
 
-export const readInputSchema = z.strictObject({
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+export const readInputSchema = z.strictObject({ seq: seqSchema });
+
+const encoderForKeys = new TextEncoder();
+
+/**
+ * A reaction key: 1–32 bytes of UTF-8 (an emoji or a short name), no control characters, no
+ * lone surrogates (it is stored as text and compared exactly).
+ */
+export const reactionKeySchema = z.string().superRefine((key, ctx) => {
+  const bytes = encoderForKeys.encode(key).byteLength;
+  if (bytes < 1 || bytes > 32)
+    ctx.addIssue({ code: "custom", message: "a reaction key is 1-32 bytes of UTF-8" });
+  else if (!key.isWellFormed() || /\p{Cc}/u.test(key))
+    ctx.addIssue({ code: "custom", message: "a reaction key may not contain control characters" });
 });
+
+/** What an edit sets: a body, a meta (null removes it), or both; at least one. */
+export const editInputSchema = z
+  .strictObject({ body: storableText.optional(), meta: metaSchema.nullable().optional() })
+  .refine((e) => e.body !== undefined || e.meta !== undefined, "an edit needs a body or a meta");
+
+/** A change frame's optional correlation id, echoed in its ack or error. */
+const refSchema = z.string().min(1).max(64).optional();
 
 export const clientFrameSchema = z.discriminatedUnion("type", [
   sendInputSchema.extend({ type: z.literal("send") }),
+  z.strictObject({
+    type: z.literal("edit"),
+    seq: messageSeqSchema,
+    ref: refSchema,
+    body: storableText.optional(),
+    meta: metaSchema.nullable().optional(),
+  }),
+  z.strictObject({ type: z.literal("delete"), seq: messageSeqSchema, ref: refSchema }),
+  z.strictObject({ type: z.literal("react"), seq: messageSeqSchema, key: reactionKeySchema, ref: refSchema }),
+  z.strictObject({
+    type: z.literal("unreact"),
+    seq: messageSeqSchema,
+    key: reactionKeySchema,
+    ref: refSchema,
+  }),
   z.strictObject({ type: z.literal("typing") }),
   readInputSchema.extend({ type: z.literal("read") }),
   z.strictObject({ type: z.literal("ping") }),

@@ -4,10 +4,10 @@
  * does not compile), and both ends of the RPC are built from that list: `remoteRoom` on the
  * caller's side, `callRoom` on the actor's.
  */
-import type { ConversationView, HistoryPage } from "../../protocol/index.ts";
-import type { HistoryQuery, SendResult } from "../core/conversation-room.ts";
+import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../protocol/index.ts";
+import type { Actor, HistoryQuery, SendResult, Viewer } from "../core/conversation-room.ts";
 import { ParleyError } from "../core/errors.ts";
-import type { SendInput } from "../core/types.ts";
+import type { EditFields, SendInput } from "../core/types.ts";
 import { fromWire, type WireResult } from "./wire-errors.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -17,6 +17,15 @@ export interface RoomApi {
   isMember(userId: string): MaybePromise<boolean>;
   send(senderId: string, input: SendInput): Promise<SendResult>;
   history(userId: string, query: HistoryQuery): Promise<HistoryPage>;
+  logPage(
+    viewer: Viewer,
+    query: { after: number; limit: number; waitMs?: number | undefined },
+  ): Promise<LogPage>;
+  replies(userId: string, seq: number, query: { after: number; limit: number }): Promise<RepliesPage>;
+  edit(actor: Actor, seq: number, fields: EditFields): Promise<SendResult>;
+  deleteMessage(actor: Actor, seq: number): Promise<SendResult>;
+  react(userId: string, seq: number, key: string): Promise<SendResult>;
+  unreact(userId: string, seq: number, key: string): Promise<SendResult>;
   typing(userId: string): MaybePromise<void>;
   markRead(userId: string, seq: number): Promise<void>;
   presence(userId: string): MaybePromise<string[]>;
@@ -32,6 +41,12 @@ export const ROOM_METHODS = [
   "isMember",
   "send",
   "history",
+  "logPage",
+  "replies",
+  "edit",
+  "deleteMessage",
+  "react",
+  "unreact",
   "typing",
   "markRead",
   "presence",

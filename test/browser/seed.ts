@@ -19,10 +19,8 @@ export async function seedHistory(w: World, conv: string, messages: Seed[]): Pro
   await w.server.stop();
   const store = await openStore({ url: `file:${path.join(w.server.dbDir, "parley.db")}`, sync: "full" });
   try {
-    await store.appendMessages(
-      "default",
-      conv,
-      messages.map((m, i) => ({
+    await store.appendEntries("default", conv, {
+      messages: messages.map((m, i) => ({
         id: randomUUID(),
         conversationId: conv,
         seq: i + 1,
@@ -30,8 +28,13 @@ export async function seedHistory(w: World, conv: string, messages: Seed[]): Pro
         clientMessageId: `seed-${i + 1}`,
         body: m.body,
         createdAt: m.createdAt.toISOString(),
+        reactions: {},
+        replyCount: 0,
       })),
-    );
+      changes: [],
+      states: [],
+      scrub: [],
+    });
   } finally {
     await store.close();
   }

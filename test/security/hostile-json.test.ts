@@ -198,8 +198,19 @@ describe("prototype keys", () => {
     const m = await (await w.as(v)).post(msgPath(fresh), { clientMessageId: "clean", body: "clean" });
     expect(m.status).toBe(201);
     expect(m.json.message.meta).toBeUndefined();
+    // The contract's fields (v1.1 adds reactions and replyCount), and nothing else.
     expect(Object.keys(m.json.message).sort()).toEqual(
-      ["body", "clientMessageId", "conversationId", "createdAt", "id", "senderId", "seq"].sort(),
+      [
+        "body",
+        "clientMessageId",
+        "conversationId",
+        "createdAt",
+        "id",
+        "senderId",
+        "seq",
+        "reactions",
+        "replyCount",
+      ].sort(),
     );
     ws.destroy();
   });

@@ -38,8 +38,10 @@ function rows(conv: string, key: string, sender = "a"): AppendRows {
     clientMessageId: key,
     body: key,
     createdAt: new Date().toISOString(),
+    reactions: {},
+    replyCount: 0,
   };
-  return { app: "default", conversationId: conv, batch: [message] };
+  return { app: "default", conversationId: conv, messages: [message], changes: [], states: [], scrub: [] };
 }
 
 /** A GroupCommit on the store's own commit connection that records each transaction's conversations. */

@@ -40,11 +40,13 @@ function batch(conv: string, fromSeq: number, count: number, key = (seq: number)
       clientMessageId: key(seq),
       body: `${conv} ${seq}`,
       createdAt: new Date(1_700_000_000_000 + seq).toISOString(),
+      reactions: {},
+      replyCount: 0,
     };
     if (seq % 5 === 0) message.meta = { n: seq };
     messages.push(message);
   }
-  return { app: "default", conversationId: conv, batch: messages };
+  return { app: "default", conversationId: conv, messages, changes: [], states: [], scrub: [] };
 }
 
 const read = (conv: string) => store.readRange("default", conv, { after: 0, limit: 10_000 });
@@ -55,13 +57,13 @@ describe("the commit connection's multi-row INSERTs", () => {
     if (!connection) throw new Error("a file database has a commit connection");
     // 2 full statements and a partial one, with rooms' batches crossing the statement borders.
     const jobs = [batch("a", 1, 50), batch("b", 1, 70), batch("a", 51, 9), batch("c", 1, 1)];
-    const total = jobs.reduce((n, j) => n + j.batch.length, 0);
+    const total = jobs.reduce((n, j) => n + j.messages.length, 0);
     expect(total).toBeGreaterThan(2 * ROWS_PER_STATEMENT);
     await connection.write(jobs);
     const a = await read("a");
     expect(a.map((m) => m.seq)).toEqual(Array.from({ length: 59 }, (_, i) => i + 1));
-    expect(a[9]).toEqual(batch("a", 10, 1).batch[0]);
-    expect((await read("b")).map((m) => m.body)).toEqual(batch("b", 1, 70).batch.map((m) => m.body));
+    expect(a[9]).toEqual(batch("a", 10, 1).messages[0]);
+    expect((await read("b")).map((m) => m.body)).toEqual(batch("b", 1, 70).messages.map((m) => m.body));
     expect(await read("c")).toHaveLength(1);
     expect((await store.loadConversation("default", "b"))?.conversation.lastSeq).toBe(70);
   });
@@ -72,7 +74,7 @@ describe("the commit connection's multi-row INSERTs", () => {
     await connection.write([batch("a", 1, 1)]);
     // Row 100 of the group (the second statement) repeats u1's key k1 of conversation a.
     const clash = batch("a", 2, 120, (seq) => (seq === 101 ? "k1" : `k${seq}`));
-    expect(clash.batch[99]?.senderId).toBe("u1");
+    expect(clash.messages[99]?.senderId).toBe("u1");
     expect(() => connection.write([batch("b", 1, 3), clash])).toThrow(/UNIQUE constraint failed/);
     expect((await read("a")).map((m) => m.seq)).toEqual([1]);
     expect(await read("b")).toEqual([]);

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { frames, threadFramesOf } from "../../party/core/outbound-frame.ts";
 import { parseClientFrame } from "../../party/core/room-socket-frames.ts";
 import {
+  type Change,
   type ClientFrame,
   type ClientFrameType,
   type FrameOf,
@@ -27,6 +28,19 @@ const message: Message = {
   body: "héllo \u{1F44B} <b>",
   meta: { kind: "note", nested: { list: [1, "two", null] } },
   createdAt: "2026-12-01T10:00:00.000Z",
+  editedAt: "2026-12-01T10:05:00.000Z",
+  reactions: { "\u{1F44D}": { count: 2, users: ["ann", "bob"] } },
+  replyTo: 3,
+  replyCount: 1,
+};
+
+const change: Change = {
+  seq: 9,
+  target: 7,
+  kind: "edit",
+  userId: "ann",
+  at: "2026-12-01T10:05:00.000Z",
+  body: "fixed",
 };
 
 const thread: ThreadItem = {
@@ -42,6 +56,7 @@ const thread: ThreadItem = {
 /** Each server frame, and how the relay encodes it. */
 const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => { text: string }] } = {
   message: [{ type: "message", message }, () => frames.message(message)],
+  change: [{ type: "change", change, message }, () => frames.change(change, message)],
   synced: [{ type: "synced", lastSeq: 42 }, () => frames.synced(42)],
   typing: [
     { type: "typing", userId: "bob", expiresAt: "2026-12-01T10:00:06.000Z" },
@@ -49,17 +64,24 @@ const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => 
   ],
   read: [{ type: "read", userId: "bob", seq: 7 }, () => frames.read("bob", 7)],
   presence: [{ type: "presence", online: ["ann", "bob"] }, () => frames.presence(["ann", "bob"])],
-  ack: [{ type: "ack", clientMessageId: "k1", message }, () => frames.ack("k1", message)],
+  ack: [
+    { type: "ack", clientMessageId: "k1", message },
+    () => frames.ack({ clientMessageId: "k1" }, message),
+  ],
   pong: [{ type: "pong" }, () => frames.pong()],
   error: [
     { type: "error", code: "rate_limited", message: "slow down", clientMessageId: "k9" },
-    () => frames.error("rate_limited", "slow down", "k9"),
+    () => frames.error("rate_limited", "slow down", { clientMessageId: "k9" }),
   ],
   thread: [{ type: "thread", conversation: thread }, () => frames.thread(thread)],
 };
 
 const clientExamples: { [T in ClientFrameType]: FrameOf<ClientFrame, T> } = {
-  send: { type: "send", clientMessageId: "k1", body: "hi", meta: { a: [1, { b: true }] } },
+  send: { type: "send", clientMessageId: "k1", body: "hi", meta: { a: [1, { b: true }] }, replyTo: 3 },
+  edit: { type: "edit", seq: 7, body: "fixed", meta: null, ref: "r1" },
+  delete: { type: "delete", seq: 7, ref: "r2" },
+  react: { type: "react", seq: 7, key: "\u{1F44D}", ref: "r3" },
+  unreact: { type: "unreact", seq: 7, key: "thumbs_up" },
   typing: { type: "typing" },
   read: { type: "read", seq: 12 },
   ping: { type: "ping" },

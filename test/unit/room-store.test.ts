@@ -56,9 +56,9 @@ function countingBatches(): { store: Store; batches: number } {
   const counter = {
     batches: 0,
     store: overriding(store, {
-      appendMessages: (app, id, batch) => {
+      appendEntries: (app, id, batch) => {
         counter.batches++;
-        return store.appendMessages(app, id, batch);
+        return store.appendEntries(app, id, batch);
       },
     }),
   };
@@ -200,8 +200,8 @@ describe("store failures", () => {
   it("recovers when a write landed but reported failure: no duplicate, subscribers get it once", async () => {
     let failNext = true;
     const flaky = overriding(store, {
-      appendMessages: async (app, id, batch) => {
-        await store.appendMessages(app, id, batch);
+      appendEntries: async (app, id, batch) => {
+        await store.appendEntries(app, id, batch);
         if (failNext) {
           failNext = false;
           throw new Error("connection reset after commit");
@@ -350,13 +350,13 @@ describe("a room's batches in flight together (pipelined)", () => {
     let failAppend = true;
     let failReads = 0;
     const flaky = overriding(store, {
-      appendMessages: async (app, id, batch) => {
+      appendEntries: async (app, id, batch) => {
         if (failAppend) {
           failAppend = false;
           failReads = 1; // ...and the resync right after fails too
           throw new Error("disk I/O error");
         }
-        return store.appendMessages(app, id, batch);
+        return store.appendEntries(app, id, batch);
       },
       readRange: async (app, id, query) => {
         if (failReads > 0) {

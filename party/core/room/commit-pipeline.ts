@@ -1,17 +1,19 @@
 /**
- * A room's commit pipeline: sends wait here until they are durable. It keeps each send's
- * idempotency key while it is in flight (a retry joins the first attempt), plans batches (seqs
- * follow the last planned one), hands them to the store's group commit, and after each commit
- * tells the room, which acks and fans out. Up to MAX_BATCHES_IN_FLIGHT batches may be on their
- * way at once. When one fails, the store supersedes the room's later batches; the pipeline
- * waits for them to come back, re-plans from the store's truth, and sends them again, so a
- * failure never leaves a gap in the seqs. Everything waits on promises; nothing polls.
+ * A room's commit pipeline: sends and changes wait here until they are durable. It keeps each
+ * send's idempotency key while it is in flight (a retry joins the first attempt), plans
+ * batches (seqs follow the last planned one; a change applies to the state its message will
+ * have after every earlier entry), hands them to the store's group commit, and after each
+ * commit tells the room, which acks and fans out. Up to MAX_BATCHES_IN_FLIGHT batches may be on
+ * their way at once. When one fails, the store supersedes the room's later batches; the
+ * pipeline waits for them to come back, re-plans from the store's truth, and sends them again,
+ * so a failure never leaves a gap in the seqs. Everything waits on promises; nothing polls.
  */
 import { idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { Limits } from "../limits.ts";
-import { DuplicateMessageError, type Store, SupersededBatchError } from "../store.ts";
-import type { Message, SendInput } from "../types.ts";
+import { type CommitBatch, DuplicateMessageError, type Store, SupersededBatchError } from "../store.ts";
+import type { Change, LogEntry, Message, SendInput } from "../types.ts";
+import { applyChange, type ChangeRequest } from "./message-changes.ts";
 import type { RoomLog } from "./room-log.ts";
 
 /**
@@ -23,7 +25,7 @@ export const MAX_BATCHES_IN_FLIGHT = 4;
 
 export interface SendResult {
   message: Message;
-  /** False when the key was seen before (HTTP 200 instead of 201). */
+  /** False when the key was seen before (HTTP 200 instead of 201), or a change changed nothing. */
   created: boolean;
 }
 
@@ -40,41 +42,60 @@ export interface PipelineEnvironment {
 
 /** What the pipeline tells the room. */
 export interface PipelineListener {
-  /** Messages that just became durable, in seq order (also after a resync found more). */
-  committed(messages: readonly Message[]): void;
+  /**
+   * Entries that just became durable, in seq order, each with its message's state just after
+   * it (also after a resync found more), and the final states of the messages the batch
+   * changed without an entry of their own (a reply's parent).
+   */
+  committed(entries: readonly LogEntry[], states: readonly Message[]): void;
   /** A send turned out to be a replay of a stored key (its rate-limit token goes back). */
   replayed(senderId: string): void;
 }
 
-interface PendingSend {
-  key: string;
-  senderId: string;
-  input: SendInput;
+type Work =
+  | { kind: "send"; key: string; senderId: string; input: SendInput }
+  | { kind: "change"; request: ChangeRequest };
+
+interface Pending {
+  work: Work;
   promise: Promise<SendResult>;
   resolve: (result: SendResult) => void;
   reject: (error: unknown) => void;
+  /** Keeps the states this work reads (its target, its parent) in memory until it settles. */
+  release: () => void;
 }
 
-interface CommitPlan {
-  fresh: Array<{ entry: PendingSend; message: Message }>;
-  stored: Array<{ entry: PendingSend; message: Message }>;
+interface Plan {
+  /** New entries, in seq order, with the work they answer. */
+  entries: Array<{ pending: Pending; entry: LogEntry }>;
+  /** Work answered without an entry: a stored key, a change that changed nothing. */
+  answered: Array<{ pending: Pending; result: SendResult }>;
+  /** Work refused at planning time (the state it applies to forbids it). */
+  refused: Array<{ pending: Pending; error: unknown }>;
+  batch: CommitBatch;
+  /** Final states of messages changed without an entry of their own (reply parents). */
+  states: Message[];
 }
 
 const conflict = () =>
   new ParleyError("conflict", "this clientMessageId was already used with a different body or meta");
 
+const isEmpty = (batch: CommitBatch) => batch.messages.length === 0 && batch.changes.length === 0;
+
 export class CommitPipeline {
-  #pending: PendingSend[] = [];
+  #pending: Pending[] = [];
   /** Sends queued or being committed, by key: a retry joins the first attempt. */
-  #inFlight = new Map<string, PendingSend>();
+  #inFlight = new Map<string, Pending>();
   /** Batches handed to the store and not settled yet, oldest first. */
   #batches = new Set<Promise<void>>();
   /** The highest seq handed to the store, committed or not: the next batch follows it. */
   #plannedSeq = 0;
+  /** Message states as planned batches leave them (not committed yet), with the seq that set each. */
+  #plannedStates = new Map<number, { message: Message; seq: number }>();
   /** A batch failed: no new batch leaves until the room has re-planned (`#recover`). */
   #recovering = false;
-  /** Sends of batches the store superseded after that failure, in order: they go out again. */
-  #superseded: PendingSend[] = [];
+  /** Work of batches the store superseded after that failure, in order: it goes out again. */
+  #superseded: Pending[] = [];
   #flushScheduled = false;
   /** Set after a failed commit: memory may be behind the store until the next resync. */
   #stale = false;
@@ -89,7 +110,7 @@ export class CommitPipeline {
     private readonly listener: PipelineListener,
   ) {}
 
-  /** True while a send is queued, being written, or being recovered. */
+  /** True while work is queued, being written, or being recovered. */
   get busy(): boolean {
     return (
       this.#pending.length > 0 ||
@@ -111,36 +132,79 @@ export class CommitPipeline {
     const stored = this.log.known(key);
     if (stored) return CommitPipeline.sameOrConflict(stored, input);
     const inFlight = this.#inFlight.get(key);
-    if (!inFlight) return undefined;
-    if (!sameContent(inFlight.input, input)) throw conflict();
+    if (inFlight?.work.kind !== "send") return undefined;
+    if (!sameContent(inFlight.work.input, input)) throw conflict();
     return inFlight.promise.then(({ message }) => ({ message, created: false }));
   }
 
-  /** The answer for a stored message found by its key: the same content, or 409. */
+  /**
+   * The answer for a stored message found by its key: itself, or 409 for other content. A
+   * message that was edited or deleted since no longer shows what it was sent with: a retry of
+   * its key is answered with it as it is now.
+   */
   static sameOrConflict(stored: Message, input: SendInput): SendResult {
-    if (!sameContent(stored, input)) throw conflict();
+    const changed = stored.editedAt !== undefined || stored.deleted === true;
+    if (
+      !changed &&
+      (!sameContent(stored, input) || (stored.replyTo ?? undefined) !== (input.replyTo ?? undefined))
+    )
+      throw conflict();
     return { message: stored, created: false };
   }
 
   /**
    * Queues a send; resolves once it is durable. A key that is already known or in flight is
-   * answered as `known` does (never queued twice).
+   * answered as `known` does (never queued twice). `release` runs when it settles (it keeps a
+   * reply's parent state in memory meanwhile).
    */
-  submit(senderId: string, input: SendInput): Promise<SendResult> {
+  submit(senderId: string, input: SendInput, release: () => void = () => {}): Promise<SendResult> {
     const known = this.known(senderId, input);
-    if (known) return Promise.resolve(known);
+    if (known) {
+      release();
+      return Promise.resolve(known);
+    }
     const key = idempotencyKey(senderId, input.clientMessageId);
+    const pending = this.#queue({ kind: "send", key, senderId, input }, release);
+    this.#inFlight.set(key, pending);
+    return pending.promise;
+  }
+
+  /**
+   * Queues a change to a message whose state memory holds (the room pinned it; `release` lets
+   * go of it when the change settles). Resolves with the message's state once the change is
+   * durable, or at once when it changes nothing.
+   */
+  submitChange(request: ChangeRequest, release: () => void): Promise<SendResult> {
+    return this.#queue({ kind: "change", request }, release).promise;
+  }
+
+  #queue(work: Work, release: () => void): Pending {
     let resolve!: (r: SendResult) => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<SendResult>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const entry: PendingSend = { key, senderId, input, promise, resolve, reject };
-    this.#pending.push(entry);
-    this.#inFlight.set(key, entry);
+    const settled = () => {
+      release();
+      if (work.kind === "send" && this.#inFlight.get(work.key) === pending) this.#inFlight.delete(work.key);
+    };
+    const pending: Pending = {
+      work,
+      promise,
+      resolve: (r) => {
+        settled();
+        resolve(r);
+      },
+      reject: (e) => {
+        settled();
+        reject(e);
+      },
+      release,
+    };
+    this.#pending.push(pending);
     this.#scheduleFlush();
-    return promise;
+    return pending;
   }
 
   /** Resolves once nothing is queued, in flight or recovering (a closing room waits here). */
@@ -171,7 +235,7 @@ export class CommitPipeline {
 
   /**
    * Hands everything pending to the store as one batch. The next batch may leave before this
-   * one is durable (its seqs follow this one's), so sends that arrive while a group commit is
+   * one is durable (its seqs follow this one's), so work that arrives while a group commit is
    * still gathering can join it; acks and fan-out still wait for each batch's commit.
    */
   #flush(): void {
@@ -203,8 +267,8 @@ export class CommitPipeline {
     return later;
   }
 
-  async #commit(batch: PendingSend[], laterBatches: () => Promise<void>[]): Promise<void> {
-    let plan: CommitPlan;
+  async #commit(batch: Pending[], laterBatches: () => Promise<void>[]): Promise<void> {
+    let plan: Plan;
     try {
       if (this.#stale) await this.#resync();
       plan = await this.#write(batch, laterBatches);
@@ -221,31 +285,31 @@ export class CommitPipeline {
       this.env.onError(error, `store write in ${this.app}/${this.conversationId}`);
       const refusal = new ParleyError(
         "store_unavailable",
-        "the message store is unavailable; nothing was acknowledged; retry with the same clientMessageId",
+        "the message store is unavailable; nothing was acknowledged; retry (with the same clientMessageId for a send)",
         1,
       );
-      for (const entry of batch) {
-        if (this.#inFlight.get(entry.key) === entry) {
-          this.#inFlight.delete(entry.key);
-          entry.reject(refusal);
-        }
-      }
+      for (const pending of batch) pending.reject(refusal);
       await this.#recover();
       return;
     }
-    for (const { entry, message } of plan.stored) {
-      this.#inFlight.delete(entry.key);
+    for (const { pending, result } of plan.answered) {
       // A replayed key does not count against the rate limit, but the room could not know it
       // was one (memory no longer held the key) and took a token for it.
-      this.listener.replayed(entry.senderId);
-      if (sameContent(message, entry.input)) entry.resolve({ message, created: false });
-      else entry.reject(conflict());
+      if (pending.work.kind === "send" && !result.created) this.listener.replayed(pending.work.senderId);
+      pending.resolve(result);
     }
-    if (plan.fresh.length > 0) {
-      const messages = plan.fresh.map((f) => f.message);
-      for (const { entry } of plan.fresh) this.#inFlight.delete(entry.key);
-      this.listener.committed(messages);
-      for (const { entry, message } of plan.fresh) entry.resolve({ message, created: true });
+    for (const { pending, error } of plan.refused) pending.reject(error);
+    if (plan.entries.length > 0) {
+      const committedUpTo = (plan.entries.at(-1) as { entry: LogEntry }).entry;
+      const last = committedUpTo.type === "message" ? committedUpTo.message.seq : committedUpTo.change.seq;
+      for (const [seq, planned] of this.#plannedStates)
+        if (planned.seq <= last) this.#plannedStates.delete(seq);
+      this.listener.committed(
+        plan.entries.map((e) => e.entry),
+        plan.states,
+      );
+      for (const { pending, entry } of plan.entries)
+        pending.resolve({ message: entry.message, created: true });
     }
     if (this.#recovering) await this.#recover();
   }
@@ -256,15 +320,13 @@ export class CommitPipeline {
    * the rest is planned and written once more. Any failure first waits for the room's later
    * batches to come back superseded, so the retry's seqs follow the last committed one.
    */
-  async #write(batch: PendingSend[], laterBatches: () => Promise<void>[]): Promise<CommitPlan> {
+  async #write(batch: Pending[], laterBatches: () => Promise<void>[]): Promise<Plan> {
     let storedKeys = new Map<string, Message>();
     for (let attempt = 0; ; attempt++) {
       const plan = this.#plan(batch, storedKeys);
-      const fresh = plan.fresh.map((f) => f.message);
-      if (fresh.length === 0) return plan;
-      this.#plannedSeq = (fresh.at(-1) as Message).seq;
+      if (isEmpty(plan.batch)) return plan;
       try {
-        await this.env.store.appendMessages(this.app, this.conversationId, fresh);
+        await this.env.store.appendEntries(this.app, this.conversationId, plan.batch);
         return plan;
       } catch (error) {
         if (error instanceof SupersededBatchError) throw error;
@@ -273,6 +335,7 @@ export class CommitPipeline {
         // supersedes them now; wait until they have come back before planning again.
         await Promise.allSettled(laterBatches());
         this.#plannedSeq = this.log.lastSeq;
+        this.#plannedStates.clear();
         if (!(error instanceof DuplicateMessageError) || attempt > 0) throw error;
         storedKeys = await this.#lookupKeys(batch);
         this.env.store.resumeAppends(this.app, this.conversationId);
@@ -281,7 +344,7 @@ export class CommitPipeline {
   }
 
   /**
-   * Ends a recovery: memory catches up with the store, superseded sends go out first, appends
+   * Ends a recovery: memory catches up with the store, superseded work goes out first, appends
    * resume. If the store cannot be read yet, the room stays stale and the next batch resyncs
    * first (and is refused with 503 if it still cannot).
    */
@@ -294,6 +357,7 @@ export class CommitPipeline {
       }
     }
     this.#plannedSeq = this.log.lastSeq;
+    this.#plannedStates.clear();
     this.env.store.resumeAppends(this.app, this.conversationId);
     this.#recovering = false;
     this.#pending = [...this.#superseded, ...this.#pending];
@@ -301,49 +365,123 @@ export class CommitPipeline {
     if (this.#pending.length > 0) this.#scheduleFlush();
   }
 
-  /** Splits a batch into keys already stored and new messages with their seqs. */
-  #plan(batch: PendingSend[], storedKeys: Map<string, Message>): CommitPlan {
-    const plan: CommitPlan = { fresh: [], stored: [] };
-    const createdAt = new Date(this.env.now()).toISOString();
+  /** A message's state as the batches planned so far leave it. */
+  #stateOf(seq: number): Message | undefined {
+    return this.#plannedStates.get(seq)?.message ?? this.log.stateOf(seq);
+  }
+
+  /** Plans a batch: entries with their seqs and states, what is answered at once, what is refused. */
+  #plan(batch: Pending[], storedKeys: Map<string, Message>): Plan {
+    const plan: Plan = {
+      entries: [],
+      answered: [],
+      refused: [],
+      batch: { messages: [], changes: [], states: [], scrub: [] },
+      states: [],
+    };
+    const at = new Date(this.env.now()).toISOString();
     let seq = Math.max(this.log.lastSeq, this.#plannedSeq);
-    for (const entry of batch) {
-      // Memory too: a resync (or an earlier batch) may have learned the key since it was queued.
-      const stored = storedKeys.get(entry.key) ?? this.log.known(entry.key);
-      if (stored) {
-        plan.stored.push({ entry, message: stored });
+    /** Final states of existing messages this batch changes, by seq. */
+    const changed = new Map<number, Message>();
+    const setState = (message: Message) => {
+      changed.set(message.seq, message);
+      this.#plannedStates.set(message.seq, { message, seq });
+    };
+    for (const pending of batch) {
+      const work = pending.work;
+      if (work.kind === "send") {
+        // Memory too: a resync (or an earlier batch) may have learned the key since it was queued.
+        const stored = storedKeys.get(work.key) ?? this.log.known(work.key);
+        if (stored) {
+          try {
+            plan.answered.push({ pending, result: CommitPipeline.sameOrConflict(stored, work.input) });
+          } catch (error) {
+            plan.refused.push({ pending, error });
+          }
+          continue;
+        }
+        const parentSeq = work.input.replyTo;
+        const parent = parentSeq === undefined ? undefined : this.#stateOf(parentSeq);
+        if (parentSeq !== undefined && !parent) {
+          plan.refused.push({
+            pending,
+            error: new ParleyError("bad_request", `no message ${parentSeq} to reply to`),
+          });
+          continue;
+        }
+        seq++;
+        const message: Message = {
+          id: this.env.newMessageId(),
+          conversationId: this.conversationId,
+          seq,
+          senderId: work.senderId,
+          clientMessageId: work.input.clientMessageId,
+          body: work.input.body,
+          createdAt: at,
+          reactions: {},
+          replyCount: 0,
+        };
+        if (work.input.meta !== undefined) message.meta = work.input.meta;
+        if (parent) {
+          message.replyTo = parent.seq;
+          setState({ ...parent, replyCount: parent.replyCount + 1 });
+        }
+        plan.batch.messages = [...plan.batch.messages, message];
+        plan.entries.push({ pending, entry: { type: "message", message } });
+        continue;
+      }
+      const current = this.#stateOf(work.request.target);
+      if (!current) {
+        plan.refused.push({
+          pending,
+          error: new ParleyError("not_found", `no message ${work.request.target}`),
+        });
+        continue;
+      }
+      let outcome: ReturnType<typeof applyChange>;
+      try {
+        outcome = applyChange(current, work.request, at, this.env.limits);
+      } catch (error) {
+        plan.refused.push({ pending, error });
+        continue;
+      }
+      if (outcome.kind === "noop") {
+        plan.answered.push({ pending, result: { message: current, created: false } });
         continue;
       }
       seq++;
-      const message: Message = {
-        id: this.env.newMessageId(),
-        conversationId: this.conversationId,
-        seq,
-        senderId: entry.senderId,
-        clientMessageId: entry.input.clientMessageId,
-        body: entry.input.body,
-        createdAt,
-      };
-      if (entry.input.meta !== undefined) message.meta = entry.input.meta;
-      plan.fresh.push({ entry, message });
+      const change: Change = { seq, ...outcome.change };
+      setState(outcome.message);
+      if (change.kind === "delete") plan.batch.scrub = [...plan.batch.scrub, change.target];
+      plan.batch.changes = [...plan.batch.changes, change];
+      plan.entries.push({ pending, entry: { type: "change", change, message: outcome.message } });
     }
+    plan.batch.states = [...changed.values()];
+    // States the entries themselves do not carry: reply parents that no change of this batch touched.
+    const carried = new Set(
+      plan.entries.filter((e) => e.entry.type === "change").map((e) => e.entry.message.seq),
+    );
+    plan.states = plan.batch.states.filter((m) => !carried.has(m.seq));
+    if (plan.entries.length > 0) this.#plannedSeq = seq;
     return plan;
   }
 
-  async #lookupKeys(batch: PendingSend[]): Promise<Map<string, Message>> {
+  async #lookupKeys(batch: Pending[]): Promise<Map<string, Message>> {
+    const sends = batch.flatMap((p) => (p.work.kind === "send" ? [p.work] : []));
     const rows = await this.env.store.findByClientIds(
       this.app,
       this.conversationId,
-      batch.map((e) => ({ senderId: e.senderId, clientMessageId: e.input.clientMessageId })),
+      sends.map((s) => ({ senderId: s.senderId, clientMessageId: s.input.clientMessageId })),
     );
     return new Map(rows.map((m) => [idempotencyKey(m.senderId, m.clientMessageId), m]));
   }
 
   /** After a failed commit: pick up anything the store has that memory does not. */
   async #resync(): Promise<void> {
-    const landed: Message[] = [];
+    const landed: LogEntry[] = [];
     for (let guard = 0; guard < 10_000; guard++) {
       const after = this.log.lastSeq + landed.length;
-      const page = await this.env.store.readRange(this.app, this.conversationId, {
+      const page = await this.env.store.readLog(this.app, this.conversationId, {
         after,
         limit: this.env.limits.pageSize,
       });
@@ -351,6 +489,6 @@ export class CommitPipeline {
       if (page.length < this.env.limits.pageSize) break;
     }
     this.#stale = false;
-    if (landed.length > 0) this.listener.committed(landed);
+    if (landed.length > 0) this.listener.committed(landed, []);
   }
 }

@@ -11,13 +11,17 @@ import { InboundBudget, sendBounded } from "../flow-control.ts";
 import type { Limits } from "../limits.ts";
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 import type { Store } from "../store.ts";
-import type { Message } from "../types.ts";
+import type { LogEntry } from "../types.ts";
 import type { Peer } from "./peer.ts";
 import type { RoomLog } from "./room-log.ts";
 
 /** Longest a replaying connection may sit over half its buffer cap before it is cut (4008). */
 const REPLAY_DRAIN_LIMIT_MS = 30_000;
 const DRAIN_POLL_MS = 10;
+
+const entrySeq = (entry: LogEntry) => (entry.type === "message" ? entry.message.seq : entry.change.seq);
+const entryFrame = (entry: LogEntry) =>
+  entry.type === "message" ? frames.message(entry.message) : frames.change(entry.change, entry.message);
 
 export interface FanoutEnvironment {
   app: string;
@@ -107,22 +111,24 @@ export class Fanout {
       const { pageSize, socketBufferBytes } = this.env.limits;
       while (cursor < this.log.lastSeq) {
         if (peer.conn.closed) return;
-        // From the window, frames are shared by every socket; from the store, each message is
-        // encoded only as it is sent, so a replaying socket holds one page of messages and
-        // what its buffer may queue, not a page of encoded frames.
-        const page: ReadonlyArray<{ message: Message; frame?: OutboundFrame }> =
-          this.log.buffer.after(cursor, pageSize) ??
-          (await this.#readPage(cursor, pageSize)).map((message) => ({ message }));
+        // From the window, frames are shared by every socket (each encoded once per state of its
+        // message); from the store, each entry is encoded only as it is sent, so a replaying
+        // socket holds one page of entries and what its buffer may queue, not a page of frames.
+        const page: ReadonlyArray<{ seq: number; frame: () => OutboundFrame }> =
+          this.log.after(cursor, pageSize)?.map((e) => ({ seq: e.seq, frame: () => e.frame })) ??
+          (await this.#readPage(cursor, pageSize)).map((entry) => ({
+            seq: entrySeq(entry),
+            frame: () => entryFrame(entry),
+          }));
         if (page.length === 0)
           throw new Error(`replay found nothing after seq ${cursor} (lastSeq ${this.log.lastSeq})`);
-        for (const { message, frame = frames.message(message) } of page) {
+        for (const { seq, frame } of page) {
           // A commit may land in the store before memory learns of it: never pass lastSeq,
-          // or the live fan-out would send the same message again.
-          if (message.seq > this.log.lastSeq) break;
-          if (message.seq !== cursor + 1)
-            throw new Error(`replay gap: expected seq ${cursor + 1}, got ${message.seq}`);
-          peer.conn.send(frame);
-          cursor = message.seq;
+          // or the live fan-out would send the same entry again.
+          if (seq > this.log.lastSeq) break;
+          if (seq !== cursor + 1) throw new Error(`replay gap: expected seq ${cursor + 1}, got ${seq}`);
+          peer.conn.send(frame());
+          cursor = seq;
           // Backpressure after every frame, not every page: a page of large messages must not
           // pile up in the socket's queue before the first look.
           if (peer.conn.bufferedAmount > socketBufferBytes / 2 && !(await this.#drain(peer))) return;
@@ -140,13 +146,12 @@ export class Fanout {
     }
   }
 
-  async #readPage(after: number, limit: number): Promise<Message[]> {
+  async #readPage(after: number, limit: number): Promise<LogEntry[]> {
     const { app, conversationId, store, limits } = this.env;
     // Cut by bytes too (a quarter of the outbound cap of stored text: JSON may make it several
     // times that on the wire), so one replaying socket holds little of the store at a time.
     const maxBytes = Math.min(limits.pageBytes, Math.max(1, Math.floor(limits.socketBufferBytes / 4)));
-    const messages = await store.readRange(app, conversationId, { after, limit, maxBytes });
-    return messages;
+    return store.readLog(app, conversationId, { after, limit, maxBytes });
   }
 
   /**

@@ -1,28 +1,35 @@
 /**
- * The members of one conversation and their read positions. Unread counts are kept without
- * touching every member on every commit: each member carries the number of their own messages
- * above their read position, and unread (others' messages above it) is derived from that.
+ * The members of one conversation and their read positions. Unread counts (others' messages
+ * above the read position; changes never count) are kept without touching every member on
+ * every commit: each member carries how many of the log's messages were at or below their
+ * read position when it last moved, and how many of their own came after; unread is the
+ * conversation's message count minus both.
  */
 import { ParleyError } from "../errors.ts";
 import type { MemberRecord } from "../types.ts";
 
 interface MemberState {
   lastReadSeq: number;
-  /** The member's own messages above lastReadSeq. */
-  ownAboveRead: number;
+  /** Messages of the log not unread for this member when the read position last moved. */
+  readMessages: number;
+  /** The member's own messages since. */
+  ownSinceRead: number;
 }
 
 export class Members {
   #members = new Map<string, MemberState>();
   #ids: string[] = [];
 
-  /** `unread`: each member's unread count as the store counted it when the room loaded. */
-  constructor(records: readonly MemberRecord[], lastSeq: number, unread: ReadonlyMap<string, number>) {
+  /**
+   * `messageCount`: the log's messages; `unread`: each member's unread count as the store
+   * counted it when the room loaded.
+   */
+  constructor(records: readonly MemberRecord[], messageCount: number, unread: ReadonlyMap<string, number>) {
     for (const m of records) {
-      const aboveRead = lastSeq - m.lastReadSeq;
       this.#members.set(m.userId, {
         lastReadSeq: m.lastReadSeq,
-        ownAboveRead: aboveRead - (unread.get(m.userId) ?? 0),
+        readMessages: messageCount - (unread.get(m.userId) ?? 0),
+        ownSinceRead: 0,
       });
     }
     this.#ids = [...this.#members.keys()];
@@ -47,16 +54,16 @@ export class Members {
     return this.#members.get(userId)?.lastReadSeq ?? 0;
   }
 
-  /** Others' messages above the member's read position, given the conversation's lastSeq. */
-  unread(userId: string, lastSeq: number): number {
+  /** Others' messages above the member's read position, given the log's message count. */
+  unread(userId: string, messageCount: number): number {
     const m = this.#members.get(userId);
-    return m ? lastSeq - m.lastReadSeq - m.ownAboveRead : 0;
+    return m ? messageCount - m.readMessages - m.ownSinceRead : 0;
   }
 
   /** The member sent a message (above their read position, so it is never unread for them). */
   sent(userId: string): void {
     const m = this.#members.get(userId);
-    if (m) m.ownAboveRead++;
+    if (m) m.ownSinceRead++;
   }
 
   /** Moves the read position forward only; false when it would not move. */
@@ -68,19 +75,21 @@ export class Members {
   }
 
   /**
-   * After the store confirmed a read at `seq`: recount the member's own messages above it from
-   * `unreadAbove` (others' messages above `seq`, up to `lastSeq`). False when a later read
-   * moved the position further meanwhile (that one settles it).
+   * After the store confirmed a read at `seq`: `unreadAbove` is others' messages above it, out
+   * of `messageCount`. False when a later read moved the position further meanwhile (that one
+   * settles it).
    */
-  settleRead(userId: string, seq: number, lastSeq: number, unreadAbove: number): boolean {
+  settleRead(userId: string, seq: number, messageCount: number, unreadAbove: number): boolean {
     const m = this.#members.get(userId);
     if (!m || m.lastReadSeq !== seq) return false;
-    m.ownAboveRead = lastSeq - seq - unreadAbove;
+    m.readMessages = messageCount - unreadAbove;
+    m.ownSinceRead = 0;
     return true;
   }
 
-  add(userId: string, lastSeq: number, unreadAbove: number): void {
-    this.#members.set(userId, { lastReadSeq: 0, ownAboveRead: lastSeq - unreadAbove });
+  /** A new member, who has read nothing: `unreadAbove` is others' messages in the whole log. */
+  add(userId: string, messageCount: number, unreadAbove: number): void {
+    this.#members.set(userId, { lastReadSeq: 0, readMessages: messageCount - unreadAbove, ownSinceRead: 0 });
     this.#ids = [...this.#members.keys()];
   }
 

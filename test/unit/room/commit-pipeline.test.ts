@@ -27,9 +27,12 @@ function pipelineOver(s: Store, log: RoomLog) {
   const replayed: string[] = [];
   const { env, errors } = environment(s);
   const pipeline = new CommitPipeline("default", log.conversation.id, log, env, {
-    committed: (messages) => {
-      for (const m of messages) log.apply(m);
-      committed.push(...messages);
+    committed: (entries, states) => {
+      for (const entry of entries) {
+        log.apply(entry);
+        if (entry.type === "message") committed.push(entry.message);
+      }
+      for (const state of states) log.setState(state);
     },
     replayed: (sender) => replayed.push(sender),
   });
@@ -43,9 +46,9 @@ describe("commit pipeline", () => {
   it("gives concurrent sends gap-free seqs in the order they were submitted, in few batches", async () => {
     let batches = 0;
     const counting = overriding(store, {
-      appendMessages: (app, id, batch) => {
+      appendEntries: (app, id, batch) => {
         batches++;
-        return store.appendMessages(app, id, batch);
+        return store.appendEntries(app, id, batch);
       },
     });
     const log = await freshLog(store, "c", ["a"]);
@@ -154,7 +157,7 @@ describe("commit pipeline", () => {
     let fenced = false;
     let failures = 1;
     const lateFence = overriding(store, {
-      appendMessages: async (app, id, batch) => {
+      appendEntries: async (app, id, batch) => {
         if (failures > 0) {
           failures--;
           fenced = true;
@@ -165,7 +168,7 @@ describe("commit pipeline", () => {
           await new Promise((r) => setTimeout(r, 20));
           throw new SupersededBatchError("an earlier batch failed");
         }
-        return store.appendMessages(app, id, batch);
+        return store.appendEntries(app, id, batch);
       },
       resumeAppends: (app, id) => {
         fenced = false;

@@ -10,7 +10,7 @@ import { frames } from "../../../party/core/outbound-frame.ts";
 import { Fanout } from "../../../party/core/room/fanout.ts";
 import type { RoomLog } from "../../../party/core/room/room-log.ts";
 import type { LibsqlStore } from "../../../store/libsql-store.ts";
-import { freshLog, inMemoryStore, message, RecordingConnection } from "./fixtures.ts";
+import { freshLog, inMemoryStore, message, messagesBatch, RecordingConnection } from "./fixtures.ts";
 
 let store: LibsqlStore;
 beforeEach(async () => {
@@ -24,8 +24,8 @@ afterEach(async () => {
 async function logWith(count: number, window: number): Promise<RoomLog> {
   const log = await freshLog(store, "c", ["a", "b"], window);
   const messages = Array.from({ length: count }, (_, i) => message("c", i + 1));
-  await store.appendMessages("default", "c", messages);
-  for (const m of messages) log.apply(m);
+  await store.appendEntries("default", "c", messagesBatch(messages));
+  for (const m of messages) log.apply({ type: "message", message: m });
   return log;
 }
 
@@ -60,7 +60,7 @@ describe("fan-out", () => {
     expect(conn.types().slice(-2)).toEqual(["synced", "presence"]);
     expect(conn.frames.at(-2)).toEqual({ type: "synced", lastSeq: 10 });
     const next = message("c", 11);
-    log.apply(next);
+    log.apply({ type: "message", message: next });
     fanout.broadcast(frames.message(next));
     expect(conn.seqs().at(-1)).toBe(11);
     expect(errors).toEqual([]);

@@ -76,7 +76,12 @@ export const message = (conv: string, seq: number, sender = "a"): Message => ({
   clientMessageId: `k${seq}`,
   body: `body ${seq}`,
   createdAt: "2026-12-01T00:00:00.000Z",
+  reactions: {},
+  replyCount: 0,
 });
+
+/** A batch of new messages only. */
+export const messagesBatch = (messages: Message[]) => ({ messages, changes: [], states: [], scrub: [] });
 
 /** The real store with one method replaced (fault injection over a real database). */
 export function overriding(base: Store, overrides: Partial<Store>): Store {

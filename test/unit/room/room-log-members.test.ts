@@ -10,12 +10,53 @@ const header = () => ({ id: "c", title: null, lastSeq: 0, createdAt: "", lastAct
 describe("room log", () => {
   it("keeps the keys of the window only, and follows lastSeq and the last activity", () => {
     const log = new RoomLog(header(), 2, []);
-    for (let seq = 1; seq <= 3; seq++) log.apply(message("c", seq));
+    for (let seq = 1; seq <= 3; seq++) log.apply({ type: "message", message: message("c", seq) });
     expect(log.lastSeq).toBe(3);
     expect(log.known(idempotencyKey("a", "k1"))).toBeUndefined(); // left the window
     expect(log.known(idempotencyKey("a", "k3"))?.seq).toBe(3);
     expect(log.latest()?.seq).toBe(3);
     expect(log.conversation.lastActivityAt).toBe(message("c", 3).createdAt);
+    expect(log.messageCount).toBe(3);
+  });
+
+  it("replays each entry with its message in its latest state, and never a deleted text", () => {
+    const log = new RoomLog(header(), 10, []);
+    const original = message("c", 1);
+    log.apply({ type: "message", message: original });
+    const edited = { ...original, body: "fixed", editedAt: "2026-12-01T00:01:00.000Z" };
+    const editFrame = log.apply({
+      type: "change",
+      change: { seq: 2, target: 1, kind: "edit", userId: "a", at: edited.editedAt, body: "fixed" },
+      message: edited,
+    });
+    // Live: the change with the state just after it.
+    expect(JSON.parse(editFrame.text).message.body).toBe("fixed");
+    const deleted = { ...edited, body: "", deleted: true as const, reactions: {} };
+    log.apply({
+      type: "change",
+      change: { seq: 3, target: 1, kind: "delete", userId: "a", at: "t" },
+      message: deleted,
+    });
+    expect(log.lastSeq).toBe(3);
+    expect(log.messageCount).toBe(1);
+    // Replay: every entry shows the tombstone; the edit no longer carries its text.
+    const replayed = (log.after(0, 10) ?? []).map((e) => JSON.parse(e.frame.text));
+    expect(replayed.map((f) => f.type)).toEqual(["message", "change", "change"]);
+    expect(replayed.every((f) => f.message.deleted === true && f.message.body === "")).toBe(true);
+    expect(replayed[1].change.body).toBeUndefined();
+    expect(JSON.stringify(replayed)).not.toContain("fixed");
+    // History reads messages only, in their latest state.
+    expect(log.messagesAfter(0, 10)?.map((m) => m.body)).toEqual([""]);
+    expect(log.latest()?.deleted).toBe(true);
+  });
+
+  it("keeps a state loaded for a pending change until it is released, then forgets it", () => {
+    const log = new RoomLog({ ...header(), lastSeq: 50 }, 10, []);
+    const old = message("c", 7);
+    const release = log.pin(old);
+    expect(log.stateOf(7)).toBe(old);
+    release();
+    expect(log.stateOf(7)).toBeUndefined();
   });
 });
 

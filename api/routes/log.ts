@@ -1,0 +1,33 @@
+/**
+ * `GET /v1/conversations/:id/log`: the conversation's log above `after`, messages and changes,
+ * each entry exactly as its socket frame with the message in its latest state, with long-poll
+ * `wait` as history has. What gap fill, long-poll clients and back ends read.
+ */
+import { Hono } from "hono";
+import { ParleyError } from "../../party/core/errors.ts";
+import { jsonReleasing } from "../bounded-reads.ts";
+import { type ApiEnv, conversationIdOf, intQuery, principalOf, waitMsOf } from "../context.ts";
+
+export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
+  const token = c.req.query("token");
+  const principal = token ? await c.var.deps.auth.verifyUserToken(token) : await principalOf(c);
+  const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+  const after = intQuery(c, "after") ?? 0;
+  const limit = Math.min(Math.max(intQuery(c, "limit") ?? 100, 1), 500);
+  const waitMs = waitMsOf(c);
+  if (principal.kind === "server") {
+    return c.json(await room.logPage({ server: true }, { after, limit }));
+  }
+  // A held long-poll is an open connection like a socket: it counts against the user's cap.
+  const releaseConnection =
+    waitMs > 0 ? c.var.deps.acquireConnection?.(principal.app, principal.userId) : undefined;
+  if (releaseConnection === null)
+    throw new ParleyError("rate_limited", "too many open connections for this user", 5);
+  let page: Awaited<ReturnType<typeof room.logPage>>;
+  try {
+    page = await room.logPage({ userId: principal.userId }, { after, limit, waitMs });
+  } finally {
+    releaseConnection?.();
+  }
+  return jsonReleasing(c, page, c.var.reads.acquire(principal.app, principal.userId));
+});
