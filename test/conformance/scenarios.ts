@@ -17,6 +17,7 @@ export type Scenario =
   | "thread list"
   | "auth refusals"
   | "inbox flood"
+  | "message changes"
   | "crash safety";
 
 export interface Fixture {
@@ -191,6 +192,34 @@ export function conformanceSuite(fixture: Fixture): void {
       await again.opened;
       again.send({ type: "ping" });
       await again.waitFor((f) => f.type === "pong");
+    });
+
+    scenario("message changes", async () => {
+      // Edit, react and delete as log entries: the live socket gets each change frame once, a
+      // resume after the first message gets them in order, and /log shows the latest state.
+      const conv = await w.conversation(["ann", "bob"]);
+      const ann = await w.as("ann");
+      const bob = await w.synced("bob", conv);
+      const posted = await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "c1", body: "draft" });
+      expect(posted.status).toBe(201);
+      const seq = posted.json.message.seq as number;
+      const edited = await ann.request("PATCH", `/v1/conversations/${conv}/messages/${seq}`, { body: "final" });
+      expect(edited.json.message.body).toBe("final");
+      const bobApi = await w.as("bob");
+      expect((await bobApi.put(`/v1/conversations/${conv}/messages/${seq}/reactions/ok`)).status).toBe(200);
+      expect((await ann.del(`/v1/conversations/${conv}/messages/${seq}`)).json.message.deleted).toBe(true);
+      const changes = await bob.until(() => {
+        const seen = bob.ofType("change");
+        return seen.length >= 3 ? seen : undefined;
+      }, 10_000);
+      expect(changes.map((f) => f.change.kind)).toEqual(["edit", "react", "delete"]);
+      expect(changes.map((f) => f.change.seq)).toEqual([seq + 1, seq + 2, seq + 3]);
+      const resumed = await w.synced("bob", conv, { after: seq });
+      expect(resumed.ofType("change").map((f) => f.change.kind)).toEqual(["edit", "react", "delete"]);
+      expect(JSON.stringify(resumed.ofType("change"))).not.toContain("final");
+      const log = await bobApi.get(`/v1/conversations/${conv}/log?after=0`);
+      expect(log.json.lastSeq).toBe(seq + 3);
+      expect(log.json.entries[0].message).toMatchObject({ deleted: true, body: "" });
     });
 
     scenario("crash safety", async () => {
