@@ -1,9 +1,11 @@
 /**
  * The Jepsen-style chaos workload, shared by `chaos.test.ts` (bounded, in CI) and `run.ts`
- * (`npm run test:chaos`, full size): senders that retry with their idempotency keys and
- * WebSocket subscribers that resume with `after`, while the relay is SIGKILLed and restarted.
- * Then a checker: acked ⊆ stored ⊆ attempted; no key stored twice; seqs 1..N gap-free per
- * conversation; every subscriber gap-free and duplicate-free.
+ * (`npm run test:chaos`, full size): senders that retry with their idempotency keys, and
+ * reactions (a change entry each) that are retried until acknowledged, and WebSocket
+ * subscribers that resume with `after`, while the relay is SIGKILLed and restarted. Then a
+ * checker over the log: acked ⊆ stored ⊆ attempted for messages and changes; no key and no
+ * reaction stored twice; entries 1..N gap-free per conversation; every subscriber gap-free and
+ * duplicate-free over all entries.
  *
  * No vitest here: the script runs it without a test runner.
  */
@@ -49,6 +51,13 @@ export interface ChaosResult {
   subscriberDeliveries: number;
   subscriberGaps: number;
   subscriberDuplicates: number;
+  /** Reactions (change entries) started, acknowledged, and found in the log. */
+  changesAttempted: number;
+  changesAcked: number;
+  changesStored: number;
+  /** Acked reactions missing from the log, or present more than once. */
+  changesLost: number;
+  changesDuplicated: number;
   /** Subscribers that did not reach the conversation's last seq at the end. */
   subscribersBehind: number;
   reconnects: number;
@@ -70,7 +79,11 @@ export function isClean(r: ChaosResult): boolean {
     r.subscribersBehind === 0 &&
     r.unacked === 0 &&
     r.acked === r.attempted &&
-    r.stored === r.attempted
+    r.stored === r.attempted &&
+    r.changesLost === 0 &&
+    r.changesDuplicated === 0 &&
+    r.changesAcked === r.changesAttempted &&
+    r.changesStored === r.changesAttempted
   );
 }
 
@@ -80,6 +93,7 @@ export function chaosLine(r: ChaosResult): string {
     `chaos: kills=${r.kills} attempted=${r.attempted} acked=${r.acked} stored=${r.stored} ` +
     `duplicates=${r.duplicates} gaps=${r.gaps} lostAcked=${r.lostAcked} phantom=${r.phantom} ` +
     `unacked=${r.unacked} unexpected=${r.unexpected} retries=${r.retries} ` +
+    `changes=${r.changesAttempted}/${r.changesAcked}/${r.changesStored} changesLost=${r.changesLost} changesDuplicated=${r.changesDuplicated} ` +
     `subscriberDeliveries=${r.subscriberDeliveries} subscriberGaps=${r.subscriberGaps} ` +
     `subscriberDuplicates=${r.subscriberDuplicates} subscribersBehind=${r.subscribersBehind} ` +
     `reconnects=${r.reconnects} maxAckMs=${r.maxAckMs} seconds=${(r.durationMs / 1000).toFixed(1)}`
@@ -96,6 +110,25 @@ interface Attempt {
   body: string;
   startedAt: number;
 }
+
+/** A reaction: one change entry, retried until acknowledged (a retry of a done one is a no-op). */
+interface ReactionAttempt {
+  conv: string;
+  sender: string;
+  target: number;
+  key: string;
+}
+
+/** One stored log entry, as `/log` returns it. */
+type StoredEntry =
+  | { type: "message"; message: Message }
+  | {
+      type: "change";
+      change: { seq: number; target: number; kind: string; userId: string | null; key?: string };
+      message: Message;
+    };
+
+const entrySeq = (e: StoredEntry) => (e.type === "message" ? e.message.seq : e.change.seq);
 
 /** A subscriber that resumes with `after` on every close, and counts gaps and duplicates. */
 class Subscriber {
@@ -126,14 +159,20 @@ class Subscriber {
     this.ws = ws;
     ws.on("message", (data) => {
       if (ws !== this.ws) return;
-      let frame: { type?: string; message?: { seq?: number } };
+      let frame: { type?: string; message?: { seq?: number }; change?: { seq?: number } };
       try {
         frame = JSON.parse(String(data));
       } catch {
         return;
       }
-      if (frame.type !== "message" || typeof frame.message?.seq !== "number") return;
-      const seq = frame.message.seq;
+      // Every log entry counts: a change has its own seq, like a message.
+      const seq =
+        frame.type === "message"
+          ? frame.message?.seq
+          : frame.type === "change"
+            ? frame.change?.seq
+            : undefined;
+      if (typeof seq !== "number") return;
       if (seq <= this.lastSeq) {
         this.duplicates++;
         return;
@@ -254,9 +293,52 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             unexpected++;
           }
           acked.set(id, { seq: message.seq, body: message.body });
+          newest.set(a.conv, Math.max(newest.get(a.conv) ?? 0, message.seq));
           maxAckMs = Math.max(maxAckMs, Date.now() - a.startedAt);
           return;
         }
+        await sleep(retryAfter > 0 ? Math.min(retryAfter * 1000, 2000) : jitter(100, 400));
+      }
+    };
+
+    // ---- reactions: retried until acknowledged; the key is unique, so an acked one is one entry.
+    const reactions = new Map<string, ReactionAttempt>(); // `${conv}/${sender}/${target}/${key}`
+    const reactionsAcked = new Set<string>();
+    /** The newest acknowledged message of each conversation (a reaction's target). */
+    const newest = new Map<string, number>();
+    const reactOne = async (r: ReactionAttempt): Promise<void> => {
+      const client = apis.get(r.sender) as Api;
+      const id = `${r.conv}/${r.sender}/${r.target}/${r.key}`;
+      for (let attempt = 0; attempt < 10_000 && Date.now() < sendDeadline; attempt++) {
+        if (attempt > 0) retries++;
+        let status = 0;
+        let retryAfter = 0;
+        try {
+          const res = await client.put(
+            `/v1/conversations/${r.conv}/messages/${r.target}/reactions/${r.key}`,
+            undefined,
+            {
+              timeoutMs: 8000,
+            },
+          );
+          status = res.status;
+          retryAfter = Number(res.headers.get("retry-after") ?? 0);
+          if (status === 200) {
+            if (!res.json?.message?.reactions?.[r.key]?.users?.includes(r.sender)) unexpected++;
+            reactionsAcked.add(id);
+            return;
+          }
+          if (status !== 503 && status !== 429) {
+            unexpected++;
+            if (unexpectedSamples.length < 5)
+              unexpectedSamples.push(`react ${status} ${res.text.slice(0, 200)}`);
+            return;
+          }
+        } catch {
+          status = 0;
+        }
+        const why = status === 0 ? "network" : String(status);
+        failures.set(why, (failures.get(why) ?? 0) + 1);
         await sleep(retryAfter > 0 ? Math.min(retryAfter * 1000, 2000) : jitter(100, 400));
       }
     };
@@ -271,6 +353,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         for (; issued < due && inflight < 5000; issued++) {
           const c = convs[issued % convs.length] as (typeof convs)[number];
           const sender = c.senders[Math.floor(issued / convs.length) % c.senders.length] as string;
+          const target = newest.get(c.id);
+          if (issued % 4 === 3 && target !== undefined) {
+            // A reaction instead of a send, on the conversation's newest acknowledged message.
+            const r: ReactionAttempt = { conv: c.id, sender, target, key: `x${issued}` };
+            reactions.set(`${r.conv}/${r.sender}/${r.target}/${r.key}`, r);
+            inflight++;
+            const p = reactOne(r).finally(() => {
+              inflight--;
+              running.delete(p);
+            });
+            running.add(p);
+            continue;
+          }
           const key = `k${issued}`;
           const a: Attempt = {
             conv: c.id,
@@ -316,22 +411,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // ---- read back what is stored
     const stored = new Map<string, Message[]>();
+    const storedEntries = new Map<string, StoredEntry[]>();
     for (const c of convs) {
-      const reader = apis.get(c.subs[0] ?? c.senders[0] ?? "") as Api;
-      const all: Message[] = [];
+      const all: StoredEntry[] = [];
       let after = 0;
       for (let page = 0; page < 10_000; page++) {
-        const res = await reader.get(`/v1/conversations/${c.id}/messages?after=${after}&limit=200`);
-        if (res.status !== 200) throw new Error(`history ${c.id}: ${res.status} ${res.text}`);
-        const msgs = res.json.messages as Message[];
-        all.push(...msgs);
-        if (!res.json.hasMore || msgs.length === 0) break;
-        after = (msgs.at(-1) as Message).seq;
+        const res = await admin.get(`/v1/conversations/${c.id}/log?after=${after}&limit=500`);
+        if (res.status !== 200) throw new Error(`log ${c.id}: ${res.status} ${res.text}`);
+        const entries = res.json.entries as StoredEntry[];
+        all.push(...entries);
+        if (!res.json.hasMore || entries.length === 0) break;
+        after = entrySeq(entries.at(-1) as StoredEntry);
       }
-      stored.set(c.id, all);
+      storedEntries.set(c.id, all);
+      stored.set(
+        c.id,
+        all.flatMap((e) => (e.type === "message" ? [e.message] : [])),
+      );
     }
     // Subscribers catch up (bounded).
-    const lastOf = (conv: string) => stored.get(conv)?.length ?? 0;
+    const lastOf = (conv: string) => storedEntries.get(conv)?.length ?? 0;
     const behind = () =>
       subs.filter((s, i) => s.lastSeq < lastOf(convs[Math.floor(i / subscribersPer)]?.id ?? ""));
     for (let i = 0; i < 300 && behind().length > 0; i++) await sleep(100);
@@ -356,9 +455,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         const a = attempts.get(id);
         if (!a || a.body !== m.body) phantom++;
       }
-      const maxSeq = msgs.reduce((mx, m) => Math.max(mx, m.seq), 0);
-      for (let s = 1; s <= maxSeq; s++) if (!seqs.has(s)) gaps++;
     }
+    // Gaps over every entry of the log (messages and changes share one seq).
+    let changesStored = 0;
+    let changesDuplicated = 0;
+    const storedReactions = new Set<string>();
+    for (const [conv, entries] of storedEntries) {
+      const seqs = new Set(entries.map(entrySeq));
+      const maxSeq = entries.reduce((mx, e) => Math.max(mx, entrySeq(e)), 0);
+      for (let s = 1; s <= maxSeq; s++) if (!seqs.has(s)) gaps++;
+      for (const e of entries) {
+        if (e.type !== "change") continue;
+        changesStored++;
+        const id = `${conv}/${e.change.userId}/${e.change.target}/${e.change.key}`;
+        if (e.change.kind !== "react" || !reactions.has(id)) phantom++;
+        if (storedReactions.has(id)) changesDuplicated++;
+        storedReactions.add(id);
+      }
+    }
+    let changesLost = 0;
+    for (const id of reactionsAcked) if (!storedReactions.has(id)) changesLost++;
     for (const [id, ack] of acked) {
       const conv = id.slice(0, id.indexOf("/"));
       const m = bySeq.get(`${conv}#${ack.seq}`);
@@ -377,6 +493,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ackConflicts,
       unexpected,
       retries,
+      changesAttempted: reactions.size,
+      changesAcked: reactionsAcked.size,
+      changesStored,
+      changesLost,
+      changesDuplicated,
       subscriberDeliveries: subs.reduce((n, s) => n + s.deliveries, 0),
       subscriberGaps: subs.reduce((n, s) => n + s.gaps, 0),
       subscriberDuplicates: subs.reduce((n, s) => n + s.duplicates, 0),
