@@ -4,7 +4,7 @@
  * so absolute numbers mean little). Servers run as child processes; this process is the load generator.
  *
  * Flags:
- *   --only fanout,http,memory   run some metrics only (default: all three)
+ *   --only fanout,http,memory,reactions   run some metrics only (default: all four; reactions is relay only)
  *   --side floor|relay|both     which servers to run (default: both; relay is skipped if bin/parley.ts is missing)
  *   --rounds N                  repeat each metric N times (floor and relay alternate) and report medians (default 3)
  *   --messages N                fan-out messages per measured phase (default 1500)
@@ -20,12 +20,13 @@ import { parseArgs } from "node:util";
 import { type FanoutResult, runFanout } from "./harness/fanout.ts";
 import { type HttpResult, runHttp } from "./harness/http-load.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
+import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
 import { median } from "./harness/stats.ts";
 import { relayAvailable, type Side, startTarget, type Target } from "./harness/target.ts";
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "fanout,http,memory" },
+    only: { type: "string", default: "fanout,http,memory,reactions" },
     side: { type: "string", default: "both" },
     rounds: { type: "string", default: "3" },
     messages: { type: "string", default: "1500" },
@@ -37,7 +38,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const METRICS = ["fanout", "http", "memory"] as const;
+const METRICS = ["fanout", "http", "memory", "reactions"] as const;
 type Metric = (typeof METRICS)[number];
 const only = new Set((args.only ?? "").split(",").map((s) => s.trim()));
 const metrics = METRICS.filter((m) => only.has(m));
@@ -101,10 +102,11 @@ type Results = {
   fanout: FanoutResult[];
   http: HttpResult[];
   memory: MemoryResult[];
+  reactions: ReactionsResult[];
 };
 const results: Record<Side, Results> = {
-  floor: { fanout: [], http: [], memory: [] },
-  relay: { fanout: [], http: [], memory: [] },
+  floor: { fanout: [], http: [], memory: [], reactions: [] },
+  relay: { fanout: [], http: [], memory: [], reactions: [] },
 };
 const errors: Record<Side, string[]> = { floor: [], relay: [] };
 
@@ -162,6 +164,18 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       results[side].http.push(r);
       console.log(
         `  ${label} ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.latency.count} samples, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%`,
+      );
+    }
+  } else if (metric === "reactions") {
+    // Relay only: the floor stores nothing and has no changes.
+    if (side !== "relay") return;
+    const r = await withTarget(side, (t) =>
+      runReactions(t, { users: 32, warmupMs: 1000, durationMs: (Number(args.duration) || 5) * 1000 }),
+    );
+    if (r) {
+      results[side].reactions.push(r);
+      console.log(
+        `  ${label} ${fmt(r.changesPerSec)} durable reactions/s on one message, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%`,
       );
     }
   } else {
@@ -284,6 +298,30 @@ if (metrics.includes("memory")) {
   summary.memory = { floor: fl, relay: rl, ratio };
 }
 
+if (metrics.includes("reactions") && haveRelay) {
+  const rl = med(r.reactions.map((x) => x.changesPerSec));
+  const sends = med(r.http.map((x) => x.sendsPerSec));
+  const ratio = ratioOf(rl, sends);
+  const p99 = med(r.reactions.map((x) => x.latency.p99));
+  rows.push({
+    metric: "durable reactions/s, one message, 32 users",
+    floor: "—",
+    relay: fmt(rl),
+    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}× sends` : "— (no http)",
+    target: "(info)",
+    result: "",
+  });
+  rows.push({
+    metric: "  reaction ack latency p99 (ms)",
+    floor: "—",
+    relay: fmt(p99, 2),
+    ratio: "",
+    target: "(info)",
+    result: "",
+  });
+  summary.reactions = { relay: rl, p99, ratioToSends: ratio };
+}
+
 const header: Row = {
   metric: "metric",
   floor: "floor",
@@ -306,7 +344,12 @@ for (const row of rows) console.log(line(row));
 const notes: string[] = [];
 for (const side of ["floor", "relay"] as const) {
   for (const e of errors[side]) notes.push(`${side}: ${e}`);
-  for (const x of [...results[side].fanout, ...results[side].http, ...results[side].memory]) {
+  for (const x of [
+    ...results[side].fanout,
+    ...results[side].http,
+    ...results[side].memory,
+    ...results[side].reactions,
+  ]) {
     for (const n of x.notes) notes.push(`${side}: ${n}`);
   }
   for (const [name, xs] of [

@@ -30,6 +30,45 @@ interface Reply {
   body: string;
 }
 
+/** One keep-alive request with a bearer token (a JSON body when `payload` is given). */
+export function request(
+  agent: http.Agent,
+  method: string,
+  url: URL,
+  token: string,
+  payload?: string,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(payload === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("request timeout (10 s)")));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
 function post(agent: http.Agent, url: URL, token: string, payload: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(

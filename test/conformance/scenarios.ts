@@ -200,10 +200,15 @@ export function conformanceSuite(fixture: Fixture): void {
       const conv = await w.conversation(["ann", "bob"]);
       const ann = await w.as("ann");
       const bob = await w.synced("bob", conv);
-      const posted = await ann.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "c1", body: "draft" });
+      const posted = await ann.post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "c1",
+        body: "draft",
+      });
       expect(posted.status).toBe(201);
       const seq = posted.json.message.seq as number;
-      const edited = await ann.request("PATCH", `/v1/conversations/${conv}/messages/${seq}`, { body: "final" });
+      const edited = await ann.request("PATCH", `/v1/conversations/${conv}/messages/${seq}`, {
+        body: "final",
+      });
       expect(edited.json.message.body).toBe("final");
       const bobApi = await w.as("bob");
       expect((await bobApi.put(`/v1/conversations/${conv}/messages/${seq}/reactions/ok`)).status).toBe(200);

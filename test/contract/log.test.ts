@@ -31,7 +31,12 @@ describe("changes over HTTP", () => {
     const m = await send(a, conv, "k1", "helo");
     const edited = await patch(a, `${msgs(conv)}/${m.seq}`, { body: "hello", meta: { fixed: true } });
     expect(edited.status).toBe(200);
-    expect(edited.json.message).toMatchObject({ seq: 1, body: "hello", meta: { fixed: true }, replyCount: 0 });
+    expect(edited.json.message).toMatchObject({
+      seq: 1,
+      body: "hello",
+      meta: { fixed: true },
+      replyCount: 0,
+    });
     expect(typeof edited.json.message.editedAt).toBe("string");
     const log = await a.get(`/v1/conversations/${conv}/log?after=0`);
     expect(log.json.lastSeq).toBe(2);
@@ -58,7 +63,11 @@ describe("changes over HTTP", () => {
     const log = await a.get(`/v1/conversations/${conv}/log?after=1`);
     expect(log.json.entries[0].change.userId).toBeNull();
     expectError(await patch(a, `${msgs(conv)}/99`, { body: "x" }), 404, "not_found");
-    expectError(await patch(a, `${msgs(conv)}/${m.seq}`, { body: "x".repeat(16 * 1024 + 1) }), 413, "too_large");
+    expectError(
+      await patch(a, `${msgs(conv)}/${m.seq}`, { body: "x".repeat(16 * 1024 + 1) }),
+      413,
+      "too_large",
+    );
     expectError(await patch(a, `${msgs(conv)}/${m.seq}`, {}), 400, "bad_request");
     expectError(await patch(a, `${msgs(conv)}/abc`, { body: "x" }), 400, "bad_request");
     // A change's seq is not a message: 404.
@@ -127,9 +136,17 @@ describe("changes over HTTP", () => {
   it("replies: replyTo must exist; the parent's replyCount follows; GET …/replies lists them in order", async () => {
     const { conv, a, b } = await pair();
     const parent = await send(a, conv, "p", "question?");
-    expectError(await b.post(msgs(conv), { clientMessageId: "bad", body: "x", replyTo: 42 }), 400, "bad_request");
+    expectError(
+      await b.post(msgs(conv), { clientMessageId: "bad", body: "x", replyTo: 42 }),
+      400,
+      "bad_request",
+    );
     for (const i of range(1, 3)) {
-      const r = await b.post(msgs(conv), { clientMessageId: `r${i}`, body: `answer ${i}`, replyTo: parent.seq });
+      const r = await b.post(msgs(conv), {
+        clientMessageId: `r${i}`,
+        body: `answer ${i}`,
+        replyTo: parent.seq,
+      });
       expect(r.status).toBe(201);
       expect(r.json.message.replyTo).toBe(parent.seq);
     }
@@ -162,10 +179,14 @@ describe("changes over HTTP", () => {
     expect(next.json.hasMore).toBe(false);
     // Reading up to a change seq is fine: nothing is unread any more.
     expect((await b.post(`/v1/conversations/${conv}/read`, { seq: 4 })).status).toBe(204);
-    const after = (await b.get("/v1/conversations")).json.conversations.find((t: { id: string }) => t.id === conv);
+    const after = (await b.get("/v1/conversations")).json.conversations.find(
+      (t: { id: string }) => t.id === conv,
+    );
     expect(after.unread).toBe(0);
     // And the sender never has own messages unread.
-    const own = (await a.get("/v1/conversations")).json.conversations.find((t: { id: string }) => t.id === conv);
+    const own = (await a.get("/v1/conversations")).json.conversations.find(
+      (t: { id: string }) => t.id === conv,
+    );
     expect(own.unread).toBe(0);
     void ann;
   });
@@ -198,7 +219,11 @@ describe("changes over HTTP", () => {
     await patch(a, `${msgs(conv)}/${m.seq}`, { body: "hi!" });
     const woke = await poll;
     expect(woke.json.entries).toHaveLength(1);
-    expect(woke.json.entries[0]).toMatchObject({ type: "change", change: { seq: 3, kind: "edit" }, message: { body: "hi!" } });
+    expect(woke.json.entries[0]).toMatchObject({
+      type: "change",
+      change: { seq: 3, kind: "edit" },
+      message: { body: "hi!" },
+    });
   });
 });
 
@@ -213,9 +238,14 @@ describe("changes over the socket", () => {
     expect(ack.message.body).toBe("hi all");
     // Everyone gets the change frame, with the state just after it.
     const seen = await sb.waitFor((f) => f.type === "change");
-    expect(seen).toMatchObject({ change: { seq: 2, target: 1, kind: "edit", userId: ann }, message: { body: "hi all" } });
+    expect(seen).toMatchObject({
+      change: { seq: 2, target: 1, kind: "edit", userId: ann },
+      message: { body: "hi all" },
+    });
     sb.send({ type: "react", seq: m.seq, key: "👍", ref: "r1" });
-    expect((await sb.waitFor((f) => f.type === "ack" && f.ref === "r1")).message.reactions["👍"].count).toBe(1);
+    expect((await sb.waitFor((f) => f.type === "ack" && f.ref === "r1")).message.reactions["👍"].count).toBe(
+      1,
+    );
     sb.send({ type: "edit", seq: m.seq, body: "not mine", ref: "e2" });
     const refused = await sb.waitFor((f) => f.type === "error" && f.ref === "e2");
     expect(refused.code).toBe("forbidden");
@@ -229,7 +259,9 @@ describe("changes over the socket", () => {
     expect((await sa.waitFor((f) => f.type === "error" && f.ref === "malformed")).code).toBe("bad_frame");
     // send with replyTo over the socket.
     sb.send({ type: "send", clientMessageId: "rep", body: "re", replyTo: 1 });
-    expect((await sb.waitFor((f) => f.type === "ack" && f.clientMessageId === "rep")).message.replyTo).toBe(1);
+    expect((await sb.waitFor((f) => f.type === "ack" && f.clientMessageId === "rep")).message.replyTo).toBe(
+      1,
+    );
   });
 });
 
@@ -249,8 +281,11 @@ describe("resume after changes", () => {
       { seq: 5, type: "change", kind: "delete" },
       { seq: 6, type: "message" },
     ];
-    const shape = (f: { type: string; change?: { seq: number; kind: string }; message: Message }) =>
-      f.type === "change" ? { seq: f.change?.seq, type: "change", kind: f.change?.kind } : { seq: f.message.seq, type: "message" };
+    // biome-ignore lint/suspicious/noExplicitAny: frames and log entries as the tests read them
+    const shape = (f: any) =>
+      f.type === "change"
+        ? { seq: f.change?.seq, type: "change", kind: f.change?.kind }
+        : { seq: f.message.seq, type: "message" };
     // WebSocket
     const ws = await w.synced(bob, conv, { after: 2 });
     const wsFrames = [...ws.ofType("change"), ...ws.ofType("message")].sort(
