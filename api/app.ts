@@ -16,6 +16,7 @@ import { logRoutes } from "./routes/log.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { widgetRoutes } from "./routes/widget.ts";
 import { cachedWidgetBundle } from "./widget-bundle.ts";
 
@@ -55,6 +56,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1/conversations", changeRoutes);
   api.route("/v1/conversations", logRoutes);
   api.route("/v1/conversations", signalRoutes);
+  api.route("/v1/webhooks", webhookRoutes);
   api.route("/", widgetRoutes);
   api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));
   api.onError((error, c) => errorResponse(c, error, deps.onError));

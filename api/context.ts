@@ -7,6 +7,7 @@ import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts"
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
+import type { WebhookAdmin } from "../party/host/webhooks/endpoints.ts";
 import type { ReadSlots } from "./bounded-reads.ts";
 import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
 
@@ -34,6 +35,8 @@ export interface ApiDeps {
   acquireConnection?: (app: string, userId: string) => (() => void) | null;
   /** The widget's script for `/widget.js` (bundled by the host); without it, `/widget.js` is 404. */
   widgetScript?: WidgetScript;
+  /** `/v1/webhooks`: the host's webhook endpoints (without it, 404). */
+  webhooks?: WebhookAdmin;
 }
 
 export type ApiEnv = {

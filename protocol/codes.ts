@@ -29,11 +29,15 @@ export const ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  /** The app's pre-send hook refused the message. */
+  rejected: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   store_unavailable: 503,
   shutting_down: 503,
+  /** The app's pre-send hook did not answer, and the app refuses sends then. */
+  hook_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

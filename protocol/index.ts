@@ -7,3 +7,5 @@ export * from "./codes.ts";
 export * from "./decode.ts";
 export type * from "./frames.ts";
 export type * from "./shapes.ts";
+export type * from "./webhooks.ts";
+export { WEBHOOK_EVENT_TYPES } from "./webhooks.ts";

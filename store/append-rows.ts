@@ -29,12 +29,18 @@ export interface AppendRows {
   states: readonly Message[];
   /** Messages deleted by this batch: their edits' text is scrubbed. */
   scrub: readonly number[];
+  /** Per new message's seq, the JSON of its webhook recipients (when recorded). */
+  recipients?: ReadonlyMap<number, string> | undefined;
 }
+
+/** A new message's INSERT values, with its recipients when its batch recorded them. */
+export const newMessageValues = (job: AppendRows, m: Message) =>
+  messageValues(job.app, job.conversationId, m, job.recipients?.get(m.seq) ?? null);
 
 /** What became of one room's batch: `undefined` when it is durable, else why not. */
 export type AppendOutcome = undefined | { error: unknown };
 
-/** An INSERT of `rows` messages at once (14 parameters per row). */
+/** An INSERT of `rows` messages at once (16 parameters per row). */
 export const insertMessagesSql = (rows: number): string =>
   `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${Array(rows).fill(MESSAGE_PLACEHOLDERS).join(", ")}`;
 
@@ -62,9 +68,11 @@ export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
     }
   };
   batched(
-    jobs.flatMap((j) => j.messages.map((m) => [j.app, j.conversationId, m] as [string, string, Message])),
+    jobs.flatMap((j) =>
+      j.messages.map((m) => [j.app, j.conversationId, [j, m]] as [string, string, [AppendRows, Message]]),
+    ),
     insertMessagesSql,
-    messageValues,
+    (_a, _c, [job, m]) => newMessageValues(job, m),
   );
   batched(
     jobs.flatMap((j) => j.changes.map((c) => [j.app, j.conversationId, c] as [string, string, Change])),

@@ -4,7 +4,7 @@
  * durable together or not at all.
  */
 import type { Client } from "@libsql/client";
-import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import {
   type CommitBatch,
@@ -16,12 +16,21 @@ import {
 } from "../party/core/store.ts";
 import type { ConversationRecord, LogEntry, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
 import { type AppendRows, insertStatements, isDuplicateKey } from "./append-rows.ts";
+import {
+  addMemberStatements,
+  createConversationStatements,
+  removeMemberStatements,
+} from "./conversation-events.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { recoveringWrite } from "./recovering-write.ts";
-import { toChange, toMessage } from "./rows.ts";
+import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
+import { LibsqlWebhookStore } from "./webhook-tables.ts";
 
 const { conversations, members, messages } = schema;
+
+/** A message row without its webhook recipients (large in large rooms, read only by delivery). */
+const { recipients: _recipients, ...messageColumns } = getTableColumns(messages);
 
 /**
  * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
@@ -74,12 +83,15 @@ export class LibsqlStore implements Store {
   readonly #group: GroupCommit;
   /** The group commit's own connection, when it has one (local files). */
   readonly appendConnection: AppendConnection | undefined;
+  /** Webhook endpoints, cursors and events (read by delivery). */
+  readonly webhooks: LibsqlWebhookStore;
 
   constructor(
     readonly client: Client,
     options: LibsqlStoreOptions = {},
   ) {
     this.db = drizzle(client, { schema });
+    this.webhooks = new LibsqlWebhookStore(client);
     this.#pragmas = options.pragmas ?? [];
     this.#reconnect = options.reconnectAfterFailure ?? true;
     this.appendConnection = options.appendConnection;
@@ -123,40 +135,26 @@ export class LibsqlStore implements Store {
   }
 
   async #createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
-    const inserted = await this.db
-      .insert(conversations)
-      .values({ app, ...conversation })
-      .onConflictDoNothing()
-      .returning({ id: conversations.id });
-    if (inserted.length === 0) return false;
-    if (memberIds.length > 0) {
-      await this.db
-        .insert(members)
-        .values(
-          memberIds.map((userId) => ({
-            app,
-            conversationId: conversation.id,
-            userId,
-            joinedAt: conversation.createdAt,
-          })),
-        )
-        .onConflictDoNothing();
-    }
-    return true;
+    const [inserted] = await this.client.batch(
+      createConversationStatements(app, conversation, memberIds),
+      "write",
+    );
+    return inserted?.rowsAffected === 1;
   }
 
   async addMember(app: string, conversationId: string, userId: string, joinedAt: string) {
     await this.#write(() =>
-      this.db.insert(members).values({ app, conversationId, userId, joinedAt }).onConflictDoNothing(),
+      this.client.batch(addMemberStatements(app, conversationId, userId, joinedAt), "write"),
     );
   }
 
   async removeMember(app: string, conversationId: string, userId: string) {
-    await this.db
-      .delete(members)
-      .where(
-        and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
-      );
+    await this.#write(() =>
+      this.client.batch(
+        removeMemberStatements(app, conversationId, userId, new Date().toISOString()),
+        "write",
+      ),
+    );
   }
 
   async findByClientIds(
@@ -167,7 +165,7 @@ export class LibsqlStore implements Store {
     if (keys.length === 0) return [];
     // One query per batch, by key; the sender is matched in memory (keys are per sender).
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(
@@ -200,7 +198,7 @@ export class LibsqlStore implements Store {
     const scope = and(eq(messages.app, app), eq(messages.conversationId, conversationId));
     if (query.after !== undefined) {
       const rows = await this.db
-        .select()
+        .select(messageColumns)
         .from(messages)
         .where(and(scope, gt(messages.seq, query.after)))
         .orderBy(asc(messages.seq))
@@ -208,7 +206,7 @@ export class LibsqlStore implements Store {
       return rows.map(toMessage);
     }
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(query.before === undefined ? scope : and(scope, lt(messages.seq, query.before)))
       .orderBy(desc(messages.seq))
@@ -231,7 +229,8 @@ export class LibsqlStore implements Store {
     const size = "(length(CAST(body AS BLOB)) + coalesce(length(CAST(meta AS BLOB)), 0))";
     const order = ascending ? "ASC" : "DESC";
     const result = await this.client.execute({
-      sql: `SELECT app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at FROM (
+      // Every column toMessage reads: a page from the store shows reactions, edits and replies.
+      sql: `SELECT ${MESSAGE_READ_COLUMNS} FROM (
               SELECT *, sum(${size}) OVER (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING) - ${size} AS before_bytes
               FROM (SELECT * FROM messages WHERE app = ? AND conversation_id = ? ${bound} ORDER BY seq ${order} LIMIT ?)
             ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`,
@@ -316,7 +315,7 @@ export class LibsqlStore implements Store {
   async readMessages(app: string, conversationId: string, seqs: readonly number[]): Promise<Message[]> {
     if (seqs.length === 0) return [];
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(
@@ -335,7 +334,7 @@ export class LibsqlStore implements Store {
     page: { after: number; limit: number },
   ) {
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(
@@ -441,7 +440,7 @@ export class LibsqlStore implements Store {
     const found = new Map<string, Message>();
     if (conversationIds.length === 0) return found;
     const rows = await this.db
-      .select()
+      .select(messageColumns)
       .from(messages)
       .where(
         and(

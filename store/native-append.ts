@@ -5,8 +5,8 @@
  * an exception — three of each per commit, on the path every message takes.
  */
 import Database from "libsql";
-import { type AppendRows, insertChangesSql, insertMessagesSql } from "./append-rows.ts";
-import { changeValues, messageValues, SCRUB_EDITS_SQL, stateValues, UPDATE_STATE_SQL } from "./rows.ts";
+import { type AppendRows, insertChangesSql, insertMessagesSql, newMessageValues } from "./append-rows.ts";
+import { changeValues, SCRUB_EDITS_SQL, stateValues, UPDATE_STATE_SQL } from "./rows.ts";
 
 /**
  * Rows per INSERT statement. A group's messages go in as few statements as this allows:
@@ -106,7 +106,7 @@ export class NativeAppendConnection {
         open.inserts,
         insertMessagesSql,
         jobs.flatMap((job) => job.messages.map((m) => [job, m] as const)),
-        ([job, m]) => messageValues(job.app, job.conversationId, m),
+        ([job, m]) => newMessageValues(job, m),
       );
       insertAll(
         open,

@@ -1,4 +1,5 @@
 /** Rows of the log's two tables, and the protocol's shapes they hold. */
+import { isRewritten, markRewritten } from "../party/core/rewritten.ts";
 import type { Change, ChangeKind, Message, Reaction } from "../party/core/types.ts";
 
 /** A `messages` row as the drivers return it (snake_case, integers as numbers or bigints). */
@@ -23,6 +24,7 @@ export interface MessageRowLike {
   replyTo?: unknown;
   reply_count?: unknown;
   replyCount?: unknown;
+  rewritten?: unknown;
 }
 
 const pick = (row: Record<string, unknown>, camel: string, snake: string) =>
@@ -49,14 +51,19 @@ export function toMessage(row: MessageRowLike): Message {
   if (Number(r.deleted) === 1) message.deleted = true;
   const replyTo = pick(r, "replyTo", "reply_to");
   if (replyTo !== null && replyTo !== undefined) message.replyTo = Number(replyTo);
+  if (Number(r.rewritten ?? 0) === 1) markRewritten(message);
   return message;
 }
 
-/** A message's columns beside its key, as one INSERT's values. */
+/**
+ * A message's columns beside its key, as one INSERT's values. `recipients` is the JSON of its
+ * webhook recipients, when the room recorded them.
+ */
 export function messageValues(
   app: string,
   conversationId: string,
   m: Message,
+  recipients: string | null = null,
 ): Array<string | number | null> {
   return [
     app,
@@ -73,12 +80,17 @@ export function messageValues(
     JSON.stringify(m.reactions),
     m.replyTo ?? null,
     m.replyCount,
+    recipients,
+    isRewritten(m) ? 1 : 0,
   ];
 }
 
 export const MESSAGE_COLUMNS =
-  "app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at, edited_at, deleted, reactions, reply_to, reply_count";
-export const MESSAGE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  "app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at, edited_at, deleted, reactions, reply_to, reply_count, recipients, rewritten";
+/** The columns a read of messages needs (`toMessage`): all but the webhook recipients. */
+export const MESSAGE_READ_COLUMNS =
+  "app, conversation_id, seq, id, sender_id, client_message_id, body, meta, created_at, edited_at, deleted, reactions, reply_to, reply_count, rewritten";
+export const MESSAGE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /** The state columns of an existing message, rewritten whole by a change (and a reply's parent). */
 export const UPDATE_STATE_SQL =

@@ -56,6 +56,14 @@ export const messages = sqliteTable(
     reactions: text("reactions").notNull().default("{}"),
     replyTo: integer("reply_to"),
     replyCount: integer("reply_count").notNull().default(0),
+    /**
+     * JSON `{ online, offline }`: the other members, split by whether they had a live connection
+     * when the message was committed (a webhook's `data.recipients`). Recorded only while the
+     * app has webhook endpoints.
+     */
+    recipients: text("recipients"),
+    /** 1 when the pre-send hook rewrote the message: a retry of its key is a replay, not a conflict. */
+    rewritten: integer("rewritten").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.app, t.conversationId, t.seq] }),
@@ -89,4 +97,63 @@ export const changes = sqliteTable(
     primaryKey({ columns: [t.app, t.conversationId, t.seq] }),
     index("changes_by_target").on(t.app, t.conversationId, t.target),
   ],
+);
+
+/** An app's webhook endpoints: where its back end hears its conversations. */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    app: text("app").notNull(),
+    id: text("id").notNull(),
+    url: text("url").notNull(),
+    /** `whsec_…`: signs every delivery (Standard Webhooks). */
+    secret: text("secret").notNull(),
+    /** JSON list of event types; empty: every event. */
+    events: text("events").notNull().default("[]"),
+    /** `active`, or `failing` (paused after a lane failed past the retry window). */
+    status: text("status").notNull().default("active"),
+    /** The last failure of any of its lanes, while one of them fails. */
+    lastError: text("last_error"),
+    /** When its oldest failing lane began to fail (ISO), while one of them fails. */
+    failingSince: text("failing_since"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.id] })],
+);
+
+/**
+ * Per endpoint and conversation (a lane), how far delivery got: the last log seq answered 2xx,
+ * and the last conversation event. Moved only after a 2xx, so a restart resumes where it
+ * stopped. While the lane's next delivery keeps failing: since when, and why.
+ */
+export const webhookCursors = sqliteTable(
+  "webhook_cursors",
+  {
+    app: text("app").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastEvent: integer("last_event").notNull().default(0),
+    failingSince: text("failing_since"),
+    lastError: text("last_error"),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.endpointId, t.conversationId] })],
+);
+
+/**
+ * What happens to a conversation outside its log (created, a member added or removed), placed
+ * in its order by the log's lastSeq at the time: webhooks deliver them between the entries.
+ */
+export const conversationEvents = sqliteTable(
+  "conversation_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    app: text("app").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    afterSeq: integer("after_seq").notNull(),
+    type: text("type").notNull(),
+    data: text("data").notNull().default("{}"),
+    at: text("at").notNull(),
+  },
+  (t) => [index("conversation_events_by_conversation").on(t.app, t.conversationId, t.id)],
 );

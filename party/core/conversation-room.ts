@@ -18,7 +18,9 @@ import { InboxNotifier } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
 import type { Actor, ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
+import type { Attendance } from "./room/recipients.ts";
 import { RoomLog } from "./room/room-log.ts";
+import { rejection, Screening, type SendScreen } from "./room/screening.ts";
 import { type FrameTarget, receiveRoomFrame } from "./room-socket-frames.ts";
 import type { RangeQuery, Store } from "./store.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -38,11 +40,23 @@ export interface InboxRouter {
   deliver(app: string, userId: string, frame: OutboundFrame): void;
 }
 
+/** The app's webhooks, as far as a room is concerned. */
+export interface RoomWebhooks {
+  /** Whether the app has endpoints now: its messages then record their recipients. */
+  active(app: string): boolean;
+  /** Entries or conversation events were just committed: delivery may have work. */
+  changed(app: string, conversationId: string): void;
+}
+
 /** What a room needs from its host. */
 export interface RoomEnvironment extends PipelineEnvironment {
   store: Store;
   limits: Limits;
   inbox: InboxRouter;
+  /** Webhook delivery's seam (none: the host has no webhooks). */
+  webhooks?: RoomWebhooks | undefined;
+  /** The apps' pre-send hooks (none: no app has one). */
+  screen?: SendScreen | undefined;
   /** Background failures (fan-out, persistence, replay) end here; they never crash the host. */
   onError: (error: unknown, context: string) => void;
 }
@@ -81,6 +95,10 @@ export class ConversationRoom implements FrameTarget {
   #inboxes: InboxNotifier;
   /** Waiting long-polls: each one's wake-up, by the user it serves. */
   #waiters = new Map<() => void, string>();
+  /** When each long-poll client last had an answer: between two polls it is still there. */
+  #polledAt = new Map<string, number>();
+  /** Sends waiting for the app's pre-send hook. */
+  #screening = new Screening();
   #typing = new Map<string, { expiresAt: number; broadcastAt: number }>();
   #sendBuckets = new Map<string, TokenBucket>();
   /** Public operations running now: the room is not unloaded under them. */
@@ -104,6 +122,7 @@ export class ConversationRoom implements FrameTarget {
     this.#pipeline = new CommitPipeline(app, this.id, log, env, {
       committed: (entries, states) => this.#committed(entries, states),
       replayed: (senderId) => this.#sendBuckets.get(senderId)?.refund(),
+      attendance: () => this.#attendance(),
     });
     this.#fanout = new Fanout({ ...env, app, conversationId: this.id }, log, (peer) => this.#greeting(peer));
     this.#inboxes = new InboxNotifier(env.limits.inboxCoalesceMs, (users) => this.#sendThreads(users));
@@ -134,6 +153,7 @@ export class ConversationRoom implements FrameTarget {
       this.#fanout.size === 0 &&
       !this.#fanout.replaying &&
       !this.#pipeline.busy &&
+      this.#screening.size === 0 &&
       this.#waiters.size === 0 &&
       !this.#inboxes.pending &&
       !this.#presence.active
@@ -169,7 +189,7 @@ export class ConversationRoom implements FrameTarget {
       checkBodySize(input.body, this.env.limits.maxMessageBytes);
       checkMetaSize(input.meta, this.env.limits.maxMetaBytes);
       // Decided without awaiting: a retry in the same turn must find the first attempt in flight.
-      const known = this.#pipeline.known(senderId, input);
+      const known = this.#pipeline.known(senderId, input) ?? this.#screening.known(senderId, input);
       if (known) return known;
       const wait = this.#sendBucket(senderId).take(this.env.now());
       if (wait > 0) {
@@ -180,14 +200,49 @@ export class ConversationRoom implements FrameTarget {
         if (old) return CommitPipeline.sameOrConflict(old, input);
         throw this.#rateLimited(wait);
       }
-      if (input.replyTo === undefined) return this.#pipeline.submit(senderId, input);
-      // The parent must exist; its state stays in memory until the reply is planned (its
-      // replyCount goes up in the same transaction).
-      const parent = await this.#messageState(input.replyTo);
-      if (!parent)
-        throw new ParleyError("bad_request", `replyTo: no message ${input.replyTo} in this conversation`);
-      return this.#pipeline.submit(senderId, input, this.#log.pin(parent));
+      const screening = this.env.screen?.screen(this.app, this.id, senderId, input);
+      if (!screening) return this.#submit(senderId, input);
+      // Sends are ordered as the hook accepts them; other sends, here and elsewhere, go on.
+      return this.#screening.track(
+        senderId,
+        input,
+        screening.then((verdict) => {
+          if (!verdict.accept) throw rejection(verdict.message);
+          this.#assertOpen();
+          return this.#submit(senderId, input, verdict.rewrite);
+        }),
+      );
     });
+  }
+
+  /** Hands a send to the pipeline; a reply's parent must exist and stays in memory until planned. */
+  async #submit(senderId: string, input: SendInput, rewrite?: SendInput): Promise<SendResult> {
+    if (input.replyTo === undefined) return this.#pipeline.submit(senderId, input, undefined, rewrite);
+    // Its replyCount goes up in the same transaction as the reply.
+    const parent = await this.#messageState(input.replyTo);
+    if (!parent)
+      throw new ParleyError("bad_request", `replyTo: no message ${input.replyTo} in this conversation`);
+    return this.#pipeline.submit(senderId, input, this.#log.pin(parent), rewrite);
+  }
+
+  /**
+   * Who is connected now (see room/recipients.ts for the rule), when the app has webhooks: the
+   * pipeline stores it with each new message.
+   */
+  #attendance(): Attendance | undefined {
+    if (!this.env.webhooks?.active(this.app)) return undefined;
+    const online = new Set<string>();
+    for (const peer of this.#fanout.peers()) online.add(peer.identity.userId);
+    for (const userId of this.#waiters.values()) online.add(userId);
+    const since = this.env.now() - this.env.limits.presenceGraceMs;
+    for (const [userId, at] of this.#polledAt) {
+      if (at >= since) online.add(userId);
+      else this.#polledAt.delete(userId);
+    }
+    const members = this.#members.ids;
+    for (const userId of members)
+      if (!online.has(userId) && this.env.inbox.isListening(this.app, userId)) online.add(userId);
+    return { members, online };
   }
 
   #rateLimited(wait: number): ParleyError {
@@ -285,6 +340,7 @@ export class ConversationRoom implements FrameTarget {
     }
     for (const state of states) this.#log.setState(state);
     for (const wake of [...this.#waiters.keys()]) wake();
+    if (entries.length > 0) this.env.webhooks?.changed(this.app, this.id);
     // The thread list shows the last message and the unread count: a change to an older
     // message moves neither.
     if (latestChanged) this.#inboxes.mark(this.#members.ids);
@@ -460,8 +516,12 @@ export class ConversationRoom implements FrameTarget {
 
   /** With `waitMs`, holds a read above `after` until the next commit (or the timeout). */
   async #longPoll(userId: string, after: number, waitMs: number | undefined): Promise<void> {
-    if (!waitMs || waitMs <= 0 || after < this.lastSeq || this.#closed) return;
+    if (!waitMs || waitMs <= 0) return;
+    // A long-poll client counts as connected from one poll to the next (webhook recipients).
+    this.#polledAt.set(userId, this.env.now());
+    if (after < this.lastSeq || this.#closed) return;
     await this.#waitForMessage(userId, waitMs);
+    this.#polledAt.set(userId, this.env.now());
     this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
   }
 
@@ -591,6 +651,7 @@ export class ConversationRoom implements FrameTarget {
       await this.env.store.addMember(this.app, this.id, userId, joinedAt);
       const unread = await this.#unreadAbove(userId, 0);
       this.#members.add(userId, this.#log.messageCount, unread);
+      this.env.webhooks?.changed(this.app, this.id);
       // Every member's thread item lists the members: all of their inboxes hear of it.
       this.#inboxes.mark(this.#members.ids);
     });
@@ -602,6 +663,8 @@ export class ConversationRoom implements FrameTarget {
       this.#assertOpen();
       await this.env.store.removeMember(this.app, this.id, userId);
       if (!this.#members.remove(userId)) return;
+      this.env.webhooks?.changed(this.app, this.id);
+      this.#polledAt.delete(userId);
       for (const peer of this.#fanout.peers(userId))
         this.#fanout.disconnect(peer, CloseCode.forbidden, "removed from the conversation");
       this.#typing.delete(userId);

@@ -69,6 +69,20 @@ export interface Limits {
   handshakeTimeoutMs: number;
   /** Interval of SSE comment lines: keeps proxies from idling the stream out, lets clients see a stall. */
   sseKeepAliveMs: number;
+  /** A webhook delivery (or a pre-send hook call) that has not answered by then has failed. */
+  webhookTimeoutMs: number;
+  /** First wait after a failed delivery; it doubles per failure (with jitter) up to `webhookRetryMaxMs`. */
+  webhookRetryBaseMs: number;
+  /** Longest wait between two attempts of one delivery (a `Retry-After` may ask for up to an hour). */
+  webhookRetryMaxMs: number;
+  /** An endpoint failing for this long is marked `failing` and paused (until `resume`). */
+  webhookRetryWindowMs: number;
+  /** Deliveries on their way at once, over all endpoints and conversations (one host). */
+  webhookConcurrency: number;
+  /** How often the host looks in the store for deliveries no commit woke (after a restart, say). */
+  webhookScanMs: number;
+  /** How long a send waits for the app's pre-send hook. */
+  hookTimeoutMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -101,6 +115,13 @@ export const defaultLimits: Limits = {
   maxConnectionsPerUser: 100,
   handshakeTimeoutMs: 10_000,
   sseKeepAliveMs: 15_000,
+  webhookTimeoutMs: 10_000,
+  webhookRetryBaseMs: 1_000,
+  webhookRetryMaxMs: 10 * 60_000,
+  webhookRetryWindowMs: 24 * 60 * 60_000,
+  webhookConcurrency: 16,
+  webhookScanMs: 30_000,
+  hookTimeoutMs: 2_000,
 };
 
 /** The environment variable of each limit (README's configuration table). */
@@ -132,6 +153,13 @@ export const limitEnv: Record<keyof Limits, string> = {
   maxConnectionsPerUser: "PARLEY_MAX_CONNECTIONS_PER_USER",
   handshakeTimeoutMs: "PARLEY_HANDSHAKE_TIMEOUT_MS",
   sseKeepAliveMs: "PARLEY_SSE_KEEPALIVE_MS",
+  webhookTimeoutMs: "PARLEY_WEBHOOK_TIMEOUT_MS",
+  webhookRetryBaseMs: "PARLEY_WEBHOOK_RETRY_BASE_MS",
+  webhookRetryMaxMs: "PARLEY_WEBHOOK_RETRY_MAX_MS",
+  webhookRetryWindowMs: "PARLEY_WEBHOOK_RETRY_WINDOW_MS",
+  webhookConcurrency: "PARLEY_WEBHOOK_CONCURRENCY",
+  webhookScanMs: "PARLEY_WEBHOOK_SCAN_MS",
+  hookTimeoutMs: "PARLEY_HOOK_TIMEOUT_MS",
 };
 
 /**

@@ -45,6 +45,11 @@ export interface CommitBatch {
   states: readonly Message[];
   /** Messages this batch deleted: the text their edits carried is scrubbed too. */
   scrub: readonly number[];
+  /**
+   * Per new message's seq, the JSON `{ online, offline }` of its webhook recipients: recorded
+   * only while the app has webhook endpoints (see room/recipients.ts).
+   */
+  recipients?: ReadonlyMap<number, string> | undefined;
 }
 
 /** A page request over one conversation's log (messages and changes), ascending by seq. */

@@ -4,12 +4,18 @@
  * inbox exists while someone listens to it. It also counts each user's open connections.
  */
 import type { Connection, ConnectionIdentity } from "../core/connection.ts";
-import type { ConversationRoom, InboxRouter, RoomEnvironment } from "../core/conversation-room.ts";
+import type {
+  ConversationRoom,
+  InboxRouter,
+  RoomEnvironment,
+  RoomWebhooks,
+} from "../core/conversation-room.ts";
 import { CloseCode, ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
 import type { Limits } from "../core/limits.ts";
 import { frames, type OutboundFrame } from "../core/outbound-frame.ts";
+import type { SendScreen } from "../core/room/screening.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { createConversation } from "./new-conversation.ts";
@@ -23,6 +29,10 @@ export interface HubOptions {
   onError: (error: unknown, context: string) => void;
   now?: () => number;
   defer?: (fn: () => void) => void;
+  /** Webhook delivery (rooms record recipients and wake it after commits). */
+  webhooks?: RoomWebhooks | undefined;
+  /** The apps' pre-send hooks. */
+  screen?: SendScreen | undefined;
 }
 
 const keyOf = (app: string, id: string) => `${app}\u0000${id}`;
@@ -50,6 +60,8 @@ export class RelayHub implements InboxRouter, Directory {
       now: options.now ?? Date.now,
       defer: options.defer ?? ((fn) => setTimeout(fn, 0)),
       newMessageId: () => randomId("m_"),
+      webhooks: options.webhooks,
+      screen: options.screen,
     };
     this.budgets = new UserBudgets(this.limits, this.env.now);
     this.#sweeper = setInterval(() => this.sweep(), Math.max(1_000, this.limits.roomIdleMs / 2));
@@ -102,6 +114,7 @@ export class RelayHub implements InboxRouter, Directory {
   /** Creates a conversation (409 when the id is taken) and tells its members' inboxes. */
   async createConversation(app: string, input: NewConversation) {
     const { view, thread } = await createConversation(this.store, app, input, this.env.onError);
+    this.env.webhooks?.changed(app, view.id);
     for (const { userId } of view.members)
       if (this.isListening(app, userId)) this.deliver(app, userId, frames.thread(thread));
     return view;

@@ -11,6 +11,13 @@ import { localDbPath, type SyncMode } from "../../store/open.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import type { AppCredentials } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
+import {
+  type AppWebhookConfig,
+  appWebhookConfig,
+  appWebhookEntries,
+  defaultAppWebhooks,
+  type HookFailurePolicy,
+} from "../host/webhooks/config.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 
 /** Options of `createRelay`; every one has an environment variable (see README). */
@@ -31,8 +38,20 @@ export interface RelayOptions {
   secret?: string;
   /** The default app's server key (`PARLEY_SERVER_KEY`). */
   serverKey?: string;
-  /** More tenants beside `default` (`PARLEY_APPS` JSON or `PARLEY_APPS_FILE`). */
-  apps?: AppCredentials[];
+  /**
+   * More tenants beside `default` (`PARLEY_APPS` JSON or `PARLEY_APPS_FILE`), each with its
+   * own `webhooks` (endpoints from the configuration) and `hook` if it wants them.
+   */
+  apps?: AppOptions[];
+  /** The default app's webhook endpoint (`PARLEY_WEBHOOK_URL`, `PARLEY_WEBHOOK_SECRET`, `PARLEY_WEBHOOK_EVENTS`). */
+  webhook?: { url: string; secret: string; events?: string[] };
+  /** The default app's pre-send hook (`PARLEY_HOOK_URL`, `PARLEY_HOOK_SECRET`, `PARLEY_HOOK_ON_FAILURE`). */
+  hook?: { url: string; secret: string; onFailure?: HookFailurePolicy };
+  /**
+   * Let endpoints registered through `/v1/webhooks` point at private addresses in production
+   * (`PARLEY_WEBHOOK_ALLOW_PRIVATE=1`); always allowed in dev mode.
+   */
+  webhookAllowPrivate?: boolean;
   /** Browser origins allowed to call the API and open sockets (`PARLEY_ALLOWED_ORIGINS`). */
   allowedOrigins?: string[];
   /** Production mode (`NODE_ENV=production`): no dev endpoints, secrets required. */
@@ -47,6 +66,12 @@ export interface RelayOptions {
   logger?: Logger;
 }
 
+/** One more tenant: its credentials, and its webhooks and hook if it has them. */
+export type AppOptions = AppCredentials & {
+  webhooks?: Array<{ id?: string; url: string; secret: string; events?: string[] }>;
+  hook?: { url: string; secret: string; onFailure?: HookFailurePolicy };
+};
+
 export interface RelayConfig {
   port: number;
   host: string;
@@ -60,6 +85,10 @@ export interface RelayConfig {
   dataDir: string;
   limits: Limits;
   logger: Logger;
+  /** Each app's webhooks and hook from the configuration (apps without any are absent). */
+  webhooks: Map<string, AppWebhookConfig>;
+  /** Endpoints registered through the API may not point at private addresses. */
+  webhookPublicOnly: boolean;
   /** Set in dev mode when the default app's secrets come from this file. */
   devSecretsFile: string | undefined;
 }
@@ -77,15 +106,15 @@ function positiveNumber(name: string, raw: string): number {
   return n;
 }
 
-const appsSchema = z.array(
-  z.strictObject({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-    secret: z.string(),
-    serverKey: z.string().min(16),
-  }),
-);
+const appSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  secret: z.string(),
+  serverKey: z.string().min(16),
+  ...appWebhookEntries,
+});
+const appsSchema = z.array(appSchema);
 
-async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppCredentials[] | undefined> {
+async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppOptions[] | undefined> {
   let raw = env.PARLEY_APPS;
   let source = "PARLEY_APPS";
   if (!raw && env.PARLEY_APPS_FILE) {
@@ -103,11 +132,12 @@ async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppCredentials[] | u
   }
   const parsed = appsSchema.safeParse(value);
   if (!parsed.success) {
+    const issue = parsed.error.issues[0];
     throw new ConfigError(
-      `${source} must be a JSON array of { id, secret, serverKey }: ${parsed.error.issues[0]?.message}`,
+      `${source} must be a JSON array of { id, secret, serverKey, webhooks?, hook? }: ${issue?.path.join(".")} ${issue?.message}`,
     );
   }
-  return parsed.data;
+  return parsed.data as AppOptions[];
 }
 
 function allowedOrigins(entries: readonly string[]): string[] {
@@ -153,6 +183,22 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     options.logLevel = env.PARLEY_LOG as LogLevel;
   }
   options.limits = limitsFromEnv(env, positiveNumber);
+  let hooks: AppWebhookConfig;
+  try {
+    hooks = defaultAppWebhooks(env);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const [webhook] = hooks.webhooks;
+  if (webhook) options.webhook = { url: webhook.url, secret: webhook.secret, events: webhook.events };
+  if (hooks.hook) options.hook = hooks.hook;
+  if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== undefined && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "") {
+    if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1" && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "0")
+      throw new ConfigError(
+        `PARLEY_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got "${env.PARLEY_WEBHOOK_ALLOW_PRIVATE}"`,
+      );
+    options.webhookAllowPrivate = env.PARLEY_WEBHOOK_ALLOW_PRIVATE === "1";
+  }
   const apps = await appsFromEnv(env);
   if (apps) options.apps = apps;
   return options;
@@ -200,7 +246,10 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     secret ??= generated.secret;
     serverKey ??= generated.serverKey;
   }
-  const apps: AppCredentials[] = [{ id: "default", secret, serverKey }, ...(options.apps ?? [])];
+  const apps: AppCredentials[] = [
+    { id: "default", secret, serverKey },
+    ...(options.apps ?? []).map(({ id, secret, serverKey }) => ({ id, secret, serverKey })),
+  ];
   const ids = new Set<string>();
   const keys = new Set<string>();
   for (const app of apps) {
@@ -217,6 +266,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
   const limits = { ...defaultLimits, ...options.limits };
   const limitProblem = inconsistentLimits(limits);
   if (limitProblem) throw new ConfigError(limitProblem);
+  const webhooks = webhookConfig(options);
   return {
     port: options.port ?? 8787,
     host: options.host ?? "127.0.0.1",
@@ -233,6 +283,31 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     dataDir,
     limits,
     logger: options.logger ?? consoleLogger(options.logLevel ?? "info"),
+    webhooks,
+    webhookPublicOnly: production && !options.webhookAllowPrivate,
     devSecretsFile,
   };
+}
+
+/** Every app's webhooks and hook from the options, checked as the environment's are. */
+function webhookConfig(options: RelayOptions): Map<string, AppWebhookConfig> {
+  const configs = new Map<string, AppWebhookConfig>();
+  const entries = [
+    {
+      id: "default",
+      webhooks: options.webhook ? [{ id: "env", ...options.webhook }] : undefined,
+      hook: options.hook,
+    },
+    ...(options.apps ?? []),
+  ];
+  for (const entry of entries) {
+    const parsed = z.object(appWebhookEntries).safeParse({ webhooks: entry.webhooks, hook: entry.hook });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(`app "${entry.id}": ${issue?.path.join(".")} ${issue?.message}`);
+    }
+    const config = appWebhookConfig(parsed.data);
+    if (config.webhooks.length > 0 || config.hook) configs.set(entry.id, config);
+  }
+  return configs;
 }

@@ -12,8 +12,11 @@ import { openStore } from "../../store/open.ts";
 import type { Limits } from "../core/limits.ts";
 import { Authenticator } from "../host/auth.ts";
 import { RelayHub } from "../host/local-directory.ts";
+import { WebhookDispatcher } from "../host/webhooks/dispatcher.ts";
+import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
+import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 import { bundleWidget } from "./widget-bundle.ts";
 
@@ -59,7 +62,34 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     schedule: setImmediate,
   });
   const onError = (error: unknown, context: string) => log.error(context, error);
-  const hub = new RelayHub({ store, limits, onError, defer: setImmediate });
+  const webhooks = new WebhookDispatcher({
+    store,
+    webhooks: store.webhooks,
+    transport: nodeWebhookTransport,
+    limits,
+    configured: new Map([...config.webhooks].map(([app, c]) => [app, c.webhooks])),
+    publicOnly: config.webhookPublicOnly,
+    onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
+    warn: (message) => log.warn(message),
+  });
+  const hooks = new Map([...config.webhooks].flatMap(([app, c]) => (c.hook ? [[app, c.hook] as const] : [])));
+  const screen =
+    hooks.size === 0
+      ? undefined
+      : new PreSendHooks({
+          hooks,
+          transport: nodeWebhookTransport,
+          limits,
+          now: Date.now,
+          onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
+        });
+  const hub = new RelayHub({ store, limits, onError, defer: setImmediate, webhooks, screen });
+  try {
+    await webhooks.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const auth = new Authenticator(config.apps);
   const api = createApi({
     directory: hub,
@@ -72,6 +102,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     widgetScript: bundleWidget,
     chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),
     acquireConnection: (app, userId) => hub.acquireConnection(app, userId),
+    webhooks,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);
@@ -117,6 +148,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
       closing ??= (async () => {
         for (const server of servers) server.close();
         await hub.close();
+        await webhooks.close();
         gateway.close();
         for (const server of servers) server.closeAllConnections();
         await store.close();

@@ -11,9 +11,11 @@
 import { idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { Limits } from "../limits.ts";
+import { isRewritten, markRewritten } from "../rewritten.ts";
 import { type CommitBatch, DuplicateMessageError, type Store, SupersededBatchError } from "../store.ts";
 import type { Change, LogEntry, Message, SendInput } from "../types.ts";
 import { applyChange, type ChangeRequest } from "./message-changes.ts";
+import { type Attendance, recipientsJson } from "./recipients.ts";
 import type { RoomLog } from "./room-log.ts";
 
 /**
@@ -50,10 +52,23 @@ export interface PipelineListener {
   committed(entries: readonly LogEntry[], states: readonly Message[]): void;
   /** A send turned out to be a replay of a stored key (its rate-limit token goes back). */
   replayed(senderId: string): void;
+  /**
+   * Who is connected, when the app wants webhook recipients recorded (else undefined): asked
+   * once per batch that has new messages.
+   */
+  attendance(): Attendance | undefined;
 }
 
 type Work =
-  | { kind: "send"; key: string; senderId: string; input: SendInput }
+  | {
+      kind: "send";
+      key: string;
+      senderId: string;
+      /** What is stored: the sender's input, or the pre-send hook's rewrite of it. */
+      input: SendInput;
+      /** What the sender sent, when the hook rewrote it: a retry is compared with this. */
+      submitted?: SendInput | undefined;
+    }
   | { kind: "change"; request: ChangeRequest };
 
 interface Pending {
@@ -133,7 +148,7 @@ export class CommitPipeline {
     if (stored) return CommitPipeline.sameOrConflict(stored, input);
     const inFlight = this.#inFlight.get(key);
     if (inFlight?.work.kind !== "send") return undefined;
-    if (!sameContent(inFlight.work.input, input)) throw conflict();
+    if (!sameContent(inFlight.work.submitted ?? inFlight.work.input, input)) throw conflict();
     return inFlight.promise.then(({ message }) => ({ message, created: false }));
   }
 
@@ -143,7 +158,8 @@ export class CommitPipeline {
    * its key is answered with it as it is now.
    */
   static sameOrConflict(stored: Message, input: SendInput): SendResult {
-    const changed = stored.editedAt !== undefined || stored.deleted === true;
+    // A message the hook rewrote does not show what it was sent with either.
+    const changed = stored.editedAt !== undefined || stored.deleted === true || isRewritten(stored);
     if (
       !changed &&
       (!sameContent(stored, input) || (stored.replyTo ?? undefined) !== (input.replyTo ?? undefined))
@@ -155,16 +171,25 @@ export class CommitPipeline {
   /**
    * Queues a send; resolves once it is durable. A key that is already known or in flight is
    * answered as `known` does (never queued twice). `release` runs when it settles (it keeps a
-   * reply's parent state in memory meanwhile).
+   * reply's parent state in memory meanwhile). `rewrite` is what the pre-send hook made of
+   * `input`: it is stored instead, and the message is marked rewritten.
    */
-  submit(senderId: string, input: SendInput, release: () => void = () => {}): Promise<SendResult> {
+  submit(
+    senderId: string,
+    input: SendInput,
+    release: () => void = () => {},
+    rewrite?: SendInput,
+  ): Promise<SendResult> {
     const known = this.known(senderId, input);
     if (known) {
       release();
       return Promise.resolve(known);
     }
     const key = idempotencyKey(senderId, input.clientMessageId);
-    const pending = this.#queue({ kind: "send", key, senderId, input }, release);
+    const work: Work = rewrite
+      ? { kind: "send", key, senderId, input: rewrite, submitted: input }
+      : { kind: "send", key, senderId, input };
+    const pending = this.#queue(work, release);
     this.#inFlight.set(key, pending);
     return pending.promise;
   }
@@ -394,7 +419,10 @@ export class CommitPipeline {
         const stored = storedKeys.get(work.key) ?? this.log.known(work.key);
         if (stored) {
           try {
-            plan.answered.push({ pending, result: CommitPipeline.sameOrConflict(stored, work.input) });
+            plan.answered.push({
+              pending,
+              result: CommitPipeline.sameOrConflict(stored, work.submitted ?? work.input),
+            });
           } catch (error) {
             plan.refused.push({ pending, error });
           }
@@ -422,6 +450,7 @@ export class CommitPipeline {
           replyCount: 0,
         };
         if (work.input.meta !== undefined) message.meta = work.input.meta;
+        if (work.submitted) markRewritten(message);
         if (parent) {
           message.replyTo = parent.seq;
           setState({ ...parent, replyCount: parent.replyCount + 1 });
@@ -457,6 +486,13 @@ export class CommitPipeline {
       plan.entries.push({ pending, entry: { type: "change", change, message: outcome.message } });
     }
     plan.batch.states = [...changed.values()];
+    if (plan.batch.messages.length > 0) {
+      const attendance = this.listener.attendance();
+      if (attendance)
+        plan.batch.recipients = new Map(
+          plan.batch.messages.map((m) => [m.seq, recipientsJson(attendance, m.senderId)]),
+        );
+    }
     // States the entries themselves do not carry: reply parents that no change of this batch touched.
     const carried = new Set(
       plan.entries.filter((e) => e.entry.type === "change").map((e) => e.entry.message.seq),

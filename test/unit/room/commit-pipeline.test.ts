@@ -35,6 +35,7 @@ function pipelineOver(s: Store, log: RoomLog) {
       for (const state of states) log.setState(state);
     },
     replayed: (sender) => replayed.push(sender),
+    attendance: () => undefined,
   });
   return { pipeline, committed, replayed, errors };
 }

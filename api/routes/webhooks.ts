@@ -1,0 +1,43 @@
+/** `/v1/webhooks`: an app's back end manages its endpoints with the server key. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ParleyError } from "../../party/core/errors.ts";
+import { parseOrThrow } from "../../party/core/validation.ts";
+import type { WebhookAdmin } from "../../party/host/webhooks/endpoints.ts";
+import { WEBHOOK_EVENT_TYPES } from "../../protocol/index.ts";
+import { type ApiContext, type ApiEnv, bodyOf, serverOf } from "../context.ts";
+
+const newEndpointSchema = z.strictObject({
+  url: z.string().min(1),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length).optional(),
+});
+
+const endpointIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not an endpoint id");
+
+function adminOf(c: ApiContext): WebhookAdmin {
+  const admin = c.var.deps.webhooks;
+  if (!admin) throw new ParleyError("not_found", "this host has no webhooks");
+  return admin;
+}
+
+const endpointIdOf = (c: ApiContext) => parseOrThrow(endpointIdSchema, c.req.param("id"), "endpoint id");
+
+export const webhookRoutes = new Hono<ApiEnv>()
+  .post("/", async (c) => {
+    const { app } = await serverOf(c);
+    const input = await bodyOf(c, newEndpointSchema, "webhook endpoint");
+    return c.json({ webhook: await adminOf(c).create(app, input) }, 201);
+  })
+  .get("/", async (c) => {
+    const { app } = await serverOf(c);
+    return c.json({ webhooks: await adminOf(c).list(app) });
+  })
+  .delete("/:id", async (c) => {
+    const { app } = await serverOf(c);
+    await adminOf(c).remove(app, endpointIdOf(c));
+    return c.body(null, 204);
+  })
+  .post("/:id/resume", async (c) => {
+    const { app } = await serverOf(c);
+    return c.json({ webhook: await adminOf(c).resume(app, endpointIdOf(c)) });
+  });

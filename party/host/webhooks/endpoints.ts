@@ -1,0 +1,82 @@
+/**
+ * Managing an app's endpoints with its server key (`/v1/webhooks`): the rules every host
+ * shares — how a new endpoint is made, how one is shown, what may be removed.
+ */
+import type { WebhookEndpointView, WebhookEventType } from "../../../protocol/index.ts";
+import { ParleyError } from "../../core/errors.ts";
+import { randomId } from "../../core/ids.ts";
+import { newWebhookSecret } from "./signature.ts";
+import { checkWebhookUrl } from "./url-policy.ts";
+import type { WebhookEndpointRecord } from "./webhook-store.ts";
+
+/** Endpoints one app may register (the configuration's are not counted). */
+export const MAX_ENDPOINTS_PER_APP = 20;
+
+/** What `/v1/webhooks` asks of its host. */
+export interface WebhookAdmin {
+  /** Registers an endpoint; its view carries its secret, shown this once. */
+  create(
+    app: string,
+    input: { url: string; events?: WebhookEventType[] | undefined },
+  ): Promise<WebhookEndpointView & { secret: string }>;
+  list(app: string): Promise<WebhookEndpointView[]>;
+  /** 404 when there is no such endpoint; 409 for one from the relay's configuration. */
+  remove(app: string, id: string): Promise<void>;
+  /** A paused endpoint goes on from its cursors; 404 when there is none. */
+  resume(app: string, id: string): Promise<WebhookEndpointView>;
+}
+
+/** How an endpoint is shown: never its secret (except once, at creation). */
+export function endpointView(record: WebhookEndpointRecord): WebhookEndpointView {
+  const view: WebhookEndpointView = {
+    id: record.id,
+    url: record.url,
+    events: record.events,
+    status: record.status,
+    createdAt: record.createdAt,
+  };
+  if (record.failingSince !== null) view.failingSince = record.failingSince;
+  if (record.lastError !== null) view.lastError = record.lastError;
+  return view;
+}
+
+/** Endpoints whose id starts so come from the relay's configuration. */
+export const isConfigured = (id: string) => id.startsWith("cfg_");
+
+/** A new endpoint's record, after checking its URL and the app's count. */
+export function newEndpoint(
+  app: string,
+  input: { url: string; events?: WebhookEventType[] | undefined },
+  existing: readonly WebhookEndpointRecord[],
+  publicOnly: boolean,
+  now: number,
+): WebhookEndpointRecord {
+  if (existing.filter((e) => !isConfigured(e.id)).length >= MAX_ENDPOINTS_PER_APP)
+    throw new ParleyError(
+      "conflict",
+      `an app may register at most ${MAX_ENDPOINTS_PER_APP} webhook endpoints`,
+    );
+  checkWebhookUrl(input.url, publicOnly);
+  return {
+    app,
+    id: randomId("wh_"),
+    url: input.url,
+    secret: newWebhookSecret(),
+    events: [...new Set(input.events ?? [])],
+    status: "active",
+    lastError: null,
+    failingSince: null,
+    createdAt: new Date(now).toISOString(),
+  };
+}
+
+/** Refuses to remove an endpoint the configuration declares (it would come back at the next start). */
+export function assertRemovable(id: string): void {
+  if (isConfigured(id))
+    throw new ParleyError(
+      "conflict",
+      "this endpoint comes from the relay's configuration (PARLEY_WEBHOOK_URL or PARLEY_APPS): remove it there",
+    );
+}
+
+export const noSuchEndpoint = (id: string) => new ParleyError("not_found", `no webhook endpoint "${id}"`);

@@ -1,0 +1,140 @@
+/**
+ * The pre-send hook: before a send gets its seq, the app's hook URL receives it (signed like a
+ * webhook) and answers `{}` (accept), `{ body?, meta? }` (accept, rewritten) or
+ * `{ reject: { message } }`. No answer within `hookTimeoutMs`, a non-2xx or an answer that is
+ * not one of those is a failure, and the app's `onFailure` decides: accept the send as it is
+ * (default), or refuse it with 503 `hook_unavailable`. A call only ever holds its own send:
+ * other sends, of this room and of others, go on meanwhile.
+ */
+import { z } from "zod";
+import type { HookRequest } from "../../../protocol/index.ts";
+import { ParleyError } from "../../core/errors.ts";
+import type { Limits } from "../../core/limits.ts";
+import type { ScreenVerdict, SendScreen } from "../../core/room/screening.ts";
+import type { SendInput } from "../../core/types.ts";
+import { checkBodySize, checkMetaSize, unstorableText } from "../../core/validation.ts";
+import type { HookConfig } from "./config.ts";
+import { signedHeaders } from "./signature.ts";
+import type { WebhookTransport } from "./transport.ts";
+
+/** A hook's answer is small; more than this is not an answer. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+const verdictSchema = z.union([
+  z.strictObject({ reject: z.strictObject({ message: z.string().max(500).optional() }) }),
+  z.strictObject({
+    body: z.string().optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+
+const encoder = new TextEncoder();
+
+/** The same send (app, conversation, sender, key) always has the same `webhook-id`. */
+async function hookCallId(
+  app: string,
+  conversationId: string,
+  senderId: string,
+  key: string,
+): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    encoder.encode(`${app}\u0000${conversationId}\u0000${senderId}\u0000${key}`),
+  );
+  let binary = "";
+  for (const byte of new Uint8Array(digest).subarray(0, 18)) binary += String.fromCharCode(byte);
+  return `send_${btoa(binary).replaceAll("+", "-").replaceAll("/", "_")}`;
+}
+
+export interface HookDependencies {
+  /** Each app's hook, by app id (apps without one are absent). */
+  hooks: ReadonlyMap<string, HookConfig>;
+  transport: WebhookTransport;
+  limits: Limits;
+  now: () => number;
+  onError: (error: unknown, context: string) => void;
+}
+
+export class PreSendHooks implements SendScreen {
+  constructor(private readonly deps: HookDependencies) {}
+
+  screen(
+    app: string,
+    conversationId: string,
+    senderId: string,
+    input: SendInput,
+  ): Promise<ScreenVerdict> | undefined {
+    const hook = this.deps.hooks.get(app);
+    if (!hook) return undefined;
+    return this.#call(hook, app, conversationId, senderId, input).catch((error: unknown) => {
+      this.deps.onError(error, `pre-send hook of ${app} (${hook.url})`);
+      if (hook.onFailure === "accept") return { accept: true };
+      throw new ParleyError("hook_unavailable", "the app's pre-send hook did not answer; retry shortly", 1);
+    });
+  }
+
+  /** Calls the hook; throws on any failure (the policy is applied by `screen`). */
+  async #call(
+    hook: HookConfig,
+    app: string,
+    conversationId: string,
+    senderId: string,
+    input: SendInput,
+  ): Promise<ScreenVerdict> {
+    const request: HookRequest = {
+      type: "message.sending",
+      app,
+      conversationId,
+      timestamp: new Date(this.deps.now()).toISOString(),
+      data: { senderId, clientMessageId: input.clientMessageId, body: input.body },
+    };
+    if (input.meta !== undefined) request.data.meta = input.meta;
+    if (input.replyTo !== undefined) request.data.replyTo = input.replyTo;
+    const body = JSON.stringify(request);
+    const id = await hookCallId(app, conversationId, senderId, input.clientMessageId);
+    const answer = await this.deps.transport({
+      url: hook.url,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "Parley-Hook/1",
+        ...(await signedHeaders(hook.secret, id, Math.floor(this.deps.now() / 1000), body)),
+      },
+      body,
+      timeoutMs: this.deps.limits.hookTimeoutMs,
+      // The operator configured this URL: it may be on their own network.
+      publicOnly: false,
+      readBodyBytes: MAX_ANSWER_BYTES,
+    });
+    if (answer.status < 200 || answer.status >= 300)
+      throw new Error(`the hook answered HTTP ${answer.status}`);
+    const text = answer.body?.trim() ?? "";
+    let parsed: unknown = {};
+    if (text !== "") {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new Error("the hook's answer is not JSON");
+      }
+    }
+    const verdict = verdictSchema.safeParse(parsed);
+    if (!verdict.success)
+      throw new Error(
+        `the hook's answer is not {}, { body?, meta? } or { reject }: ${verdict.error.issues[0]?.message}`,
+      );
+    if ("reject" in verdict.data) return { accept: false, message: verdict.data.reject.message ?? "" };
+    const { body: newBody, meta } = verdict.data;
+    if (newBody === undefined && meta === undefined) return { accept: true };
+    const rewrite: SendInput = { ...input };
+    if (newBody !== undefined) {
+      const problem = unstorableText(newBody);
+      if (problem) throw new Error(`the hook's body ${problem}`);
+      checkBodySize(newBody, this.deps.limits.maxMessageBytes);
+      rewrite.body = newBody;
+    }
+    if (meta !== undefined) {
+      checkMetaSize(meta, this.deps.limits.maxMetaBytes);
+      rewrite.meta = meta;
+    }
+    return { accept: true, rewrite };
+  }
+}
