@@ -1,0 +1,188 @@
+/**
+ * The pre-send hook (CONTRACT.md v1.1): each send goes to the app's hook before it gets a seq;
+ * accept, rewrite and reject, with the sender's answer over HTTP and the socket; a timeout or a
+ * failure decided by the app's setting; a rejected send uses no seq; one slow hook call holds
+ * only its own send.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { api, mintToken } from "../helpers/clients.ts";
+import { startServer } from "../helpers/server.ts";
+import { type Receiver, startReceiver, whsec } from "../helpers/webhook-receiver.ts";
+import { expectError, history, send, uid, useServer } from "../helpers/world.ts";
+
+const secret = whsec();
+const hook: Receiver = await startReceiver(secret);
+/** Answers by the body it screens: the test's script for the hook. */
+hook.reply = (request) => {
+  const body = String(request.event.data.body);
+  if (body.startsWith("reject"))
+    return { status: 200, body: JSON.stringify({ reject: { message: "not here" } }) };
+  if (body.startsWith("rewrite"))
+    return { status: 200, body: JSON.stringify({ body: "[redacted]", meta: { moderated: true } }) };
+  if (body.startsWith("slow")) return { status: 200, body: "{}", delayMs: 700 };
+  if (body.startsWith("hang")) return { hang: true };
+  if (body.startsWith("fail")) return { status: 500 };
+  if (body.startsWith("garbage")) return { status: 200, body: "<html>" };
+  return { status: 200, body: "{}" };
+};
+afterAll(() => hook.close());
+
+const env = {
+  PARLEY_HOOK_URL: `${hook.url}/screen`,
+  PARLEY_HOOK_SECRET: secret,
+  PARLEY_HOOK_TIMEOUT_MS: "400",
+  PARLEY_SEND_RATE: "1000",
+  PARLEY_SEND_BURST: "1000",
+};
+const w = useServer({ env });
+
+const post = async (user: string, conv: string, body: Record<string, unknown>) =>
+  (await w.as(user)).post(`/v1/conversations/${conv}/messages`, body);
+
+describe("accept, rewrite, reject", () => {
+  it("the hook gets each send, signed, before it has a seq; {} accepts it as sent", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const conv = await w.conversation([ann, bob]);
+    const res = await post(ann, conv, { clientMessageId: "k1", body: "hello", meta: { a: 1 } });
+    expect(res.status).toBe(201);
+    expect(res.json.message).toMatchObject({ seq: 1, body: "hello", meta: { a: 1 } });
+    const call = hook.requests.find((r) => r.event.conversationId === conv);
+    expect(call?.verified).toBe(true);
+    expect(call?.path).toBe("/screen");
+    expect(call?.event).toMatchObject({
+      type: "message.sending",
+      app: "default",
+      conversationId: conv,
+      data: { senderId: ann, clientMessageId: "k1", body: "hello", meta: { a: 1 } },
+    });
+    expect(hook.forged).toEqual([]);
+  });
+
+  it("a rewrite is stored and fanned out rewritten; a retry of its key is answered with it (not 409)", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const conv = await w.conversation([ann, bob]);
+    const listener = await w.synced(bob, conv);
+    const res = await post(ann, conv, { clientMessageId: "k1", body: "rewrite this" });
+    expect(res.status).toBe(201);
+    expect(res.json.message).toMatchObject({ seq: 1, body: "[redacted]", meta: { moderated: true } });
+    const frame = await listener.waitFor((f) => f.type === "message", 5000);
+    expect(frame.message.body).toBe("[redacted]");
+    const retry = await post(ann, conv, { clientMessageId: "k1", body: "rewrite this" });
+    expect(retry.status).toBe(200);
+    expect(retry.json.message).toEqual(res.json.message);
+    const stored = await history(await w.as(bob), conv);
+    expect(stored.map((m) => m.body)).toEqual(["[redacted]"]);
+  });
+
+  it("a rejection is 422 rejected with the hook's message; nothing is stored and no seq is used", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const a = await w.as(ann);
+    await send(a, conv, "k1", "first");
+    const refused = await post(ann, conv, { clientMessageId: "k2", body: "reject this" });
+    expectError(refused, 422, "rejected");
+    expect(refused.json.error.message).toBe("not here");
+    const next = await send(a, conv, "k3", "third try");
+    expect(next.seq).toBe(2);
+    expect((await history(a, conv)).map((m) => m.seq)).toEqual([1, 2]);
+  });
+
+  it("over the socket: a rejection is an error frame for that send, and the socket stays open", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const socket = await w.synced(ann, conv);
+    socket.send({ type: "send", clientMessageId: "k1", body: "reject me" });
+    const error = await socket.waitFor((f) => f.type === "error" && f.clientMessageId === "k1", 5000);
+    expect(error).toMatchObject({ code: "rejected", message: "not here" });
+    socket.send({ type: "send", clientMessageId: "k2", body: "fine" });
+    const ack = await socket.waitFor((f) => f.type === "ack" && f.clientMessageId === "k2", 5000);
+    expect(ack.message).toMatchObject({ seq: 1, body: "fine" });
+  });
+});
+
+describe("timeouts and failures (the default: accept)", () => {
+  it("a hook that does not answer in time, answers 500, or answers nonsense: the send is stored as sent", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    for (const [key, body] of [
+      ["k1", "hang here"],
+      ["k2", "fail here"],
+      ["k3", "garbage here"],
+    ] as const) {
+      const res = await post(ann, conv, { clientMessageId: key, body });
+      expect(res.status, res.text).toBe(201);
+      expect(res.json.message.body).toBe(body);
+    }
+    expect(w.server.output()).toContain("pre-send hook of default");
+  });
+});
+
+describe("one conversation's hook never holds another's sends", () => {
+  it("a slow screening in one room; another room's sends are answered meanwhile", async () => {
+    const [ann] = [uid("ann")];
+    const slowRoom = await w.conversation([ann]);
+    const fastRoom = await w.conversation([ann]);
+    const done: string[] = [];
+    const slow = post(ann, slowRoom, { clientMessageId: "s1", body: "slow one" }).then((r) => {
+      done.push("slow");
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const fast = await post(ann, fastRoom, { clientMessageId: "f1", body: "quick one" });
+    done.push("fast");
+    expect(fast.status).toBe(201);
+    expect((await slow).status).toBe(201);
+    expect(done).toEqual(["fast", "slow"]);
+  });
+
+  it("in one room, sends are ordered as the hook accepted them: a quick send passes a slow one", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const slow = post(ann, conv, { clientMessageId: "s1", body: "slow one" });
+    await new Promise((r) => setTimeout(r, 50));
+    const quick = await post(ann, conv, { clientMessageId: "q1", body: "quick one" });
+    expect(quick.json.message.seq).toBe(1);
+    expect((await slow).json.message.seq).toBe(2);
+  });
+
+  it("a retry while the hook is still screening joins it: one call, one message", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const before = hook.requests.filter((r) => r.event.conversationId === conv).length;
+    const [first, second] = await Promise.all([
+      post(ann, conv, { clientMessageId: "same", body: "slow twice" }),
+      new Promise((r) => setTimeout(r, 50)).then(() =>
+        post(ann, conv, { clientMessageId: "same", body: "slow twice" }),
+      ),
+    ]);
+    expect([first.status, second.status].sort()).toEqual([200, 201]);
+    expect(first.json.message.seq).toBe(1);
+    expect(second.json.message.seq).toBe(1);
+    expect(hook.requests.filter((r) => r.event.conversationId === conv).length - before).toBe(1);
+    const conflict = await post(ann, conv, { clientMessageId: "same", body: "other content" });
+    expectError(conflict, 409, "conflict");
+  });
+});
+
+describe("PARLEY_HOOK_ON_FAILURE=reject", () => {
+  it("a timeout or a failure refuses the send with 503 hook_unavailable (Retry-After), and uses no seq", async () => {
+    const server = await startServer({ env: { ...env, PARLEY_HOOK_ON_FAILURE: "reject" } });
+    try {
+      const admin = api(server.url, server.serverKey);
+      const ann = uid("ann");
+      const conv = uid("c");
+      expect((await admin.post("/v1/conversations", { id: conv, members: [ann] })).status).toBe(201);
+      const a = api(server.url, await mintToken(server.secret, ann));
+      const path = `/v1/conversations/${conv}/messages`;
+      const hung = await a.post(path, { clientMessageId: "k1", body: "hang here" });
+      expectError(hung, 503, "hook_unavailable");
+      expect(hung.headers.get("retry-after")).toBe("1");
+      expectError(await a.post(path, { clientMessageId: "k2", body: "fail here" }), 503, "hook_unavailable");
+      const ok = await a.post(path, { clientMessageId: "k3", body: "all good" });
+      expect(ok.status).toBe(201);
+      expect(ok.json.message.seq).toBe(1);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
