@@ -144,6 +144,34 @@ describe("allowed origins", () => {
     );
   });
 
+  it("webhook and hook settings that cannot work stop the start with a message naming them", async () => {
+    await expect(startServer({ env: { PARLEY_WEBHOOK_URL: "https://hooks.example.com/x" } })).rejects.toThrow(
+      /PARLEY_WEBHOOK_URL needs PARLEY_WEBHOOK_SECRET; make one with/,
+    );
+    await expect(
+      startServer({
+        env: { PARLEY_WEBHOOK_URL: "https://hooks.example.com/x", PARLEY_WEBHOOK_SECRET: "hunter2" },
+      }),
+    ).rejects.toThrow(/PARLEY_WEBHOOK_SECRET must be a whsec_ secret/);
+    await expect(
+      startServer({ env: { PARLEY_HOOK_URL: "ftp://x", PARLEY_HOOK_SECRET: `whsec_${"A".repeat(44)}` } }),
+    ).rejects.toThrow(/PARLEY_HOOK_URL url: only http and https/);
+    await expect(
+      startServer({
+        env: {
+          PARLEY_APPS: JSON.stringify([
+            {
+              id: "acme",
+              secret: "a".repeat(40),
+              serverKey: "acme_server_key_1",
+              webhooks: [{ url: "https://x.example/" }],
+            },
+          ]),
+        },
+      }),
+    ).rejects.toThrow(/PARLEY_APPS must be a JSON array .*webhooks\.0\.secret/);
+  }, 120_000);
+
   it("a database that cannot be reached stops the start with the reason, not a failed query", async () => {
     // A port that was free a moment ago: nothing listens there.
     const probe = createServer();

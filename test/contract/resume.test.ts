@@ -139,3 +139,31 @@ describe("resume after disconnect", () => {
     expect(c.messages()).toEqual(range(3, 61));
   });
 });
+
+describe("history read from the store", () => {
+  it("older pages (beyond the room's memory) show messages in their latest state: reactions, edits, deletions, replies", async () => {
+    const conv = await w.conversation(["hs-a", "hs-b"]);
+    const a = await w.as("hs-a");
+    const b = await w.as("hs-b");
+    await send(a, conv, "first", "first words");
+    await a.request("PATCH", `/v1/conversations/${conv}/messages/1`, { body: "first words, edited" });
+    await b.put(`/v1/conversations/${conv}/messages/1/reactions/ok`);
+    await send(b, conv, "second", "to be deleted");
+    await b.del(`/v1/conversations/${conv}/messages/4`);
+    await b.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "reply", body: "re", replyTo: 1 });
+    // Push those out of the room's window (20 entries).
+    await fill(conv, "hs-a", 40, "later");
+    const page = await a.get(`/v1/conversations/${conv}/messages?before=7&limit=5`);
+    expect(page.status).toBe(200);
+    const [first, second, reply] = page.json.messages;
+    expect(first).toMatchObject({
+      seq: 1,
+      body: "first words, edited",
+      replyCount: 1,
+      reactions: { ok: { count: 1, users: ["hs-b"] } },
+    });
+    expect(typeof first.editedAt).toBe("string");
+    expect(second).toMatchObject({ seq: 4, body: "", deleted: true });
+    expect(reply).toMatchObject({ seq: 6, replyTo: 1 });
+  });
+});
