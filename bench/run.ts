@@ -4,7 +4,8 @@
  * so absolute numbers mean little). Servers run as child processes; this process is the load generator.
  *
  * Flags:
- *   --only fanout,http,memory,reactions   run some metrics only (default: all four; reactions is relay only)
+ *   --only fanout,http,memory,reactions,webhooks   run some metrics only (default: all; reactions and
+ *                               webhooks are relay only: durable sends with no endpoint, one that is down, one that answers)
  *   --side floor|relay|both     which servers to run (default: both; relay is skipped if bin/parley.ts is missing)
  *   --rounds N                  repeat each metric N times (floor and relay alternate) and report medians (default 3)
  *   --messages N                fan-out messages per measured phase (default 1500)
@@ -23,10 +24,11 @@ import { type MemoryResult, runMemory } from "./harness/memory.ts";
 import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
 import { median } from "./harness/stats.ts";
 import { relayAvailable, type Side, startTarget, type Target } from "./harness/target.ts";
+import { benchWebhookSecret, downUrl, startWebhookSink } from "./harness/webhook-sink.ts";
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "fanout,http,memory,reactions" },
+    only: { type: "string", default: "fanout,http,memory,reactions,webhooks" },
     side: { type: "string", default: "both" },
     rounds: { type: "string", default: "3" },
     messages: { type: "string", default: "1500" },
@@ -38,7 +40,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const METRICS = ["fanout", "http", "memory", "reactions"] as const;
+const METRICS = ["fanout", "http", "memory", "reactions", "webhooks"] as const;
 type Metric = (typeof METRICS)[number];
 const only = new Set((args.only ?? "").split(",").map((s) => s.trim()));
 const metrics = METRICS.filter((m) => only.has(m));
@@ -98,22 +100,31 @@ console.log(`metrics: ${metrics.join(", ")}; sides: ${sides.join(", ")}; rounds:
 const extra = Object.entries(relayExtraEnv).map(([k, v]) => `${k}=${v}`);
 console.log(`relay env beyond the defaults: ${extra.length ? extra.join(" ") : "none"}\n`);
 
+/** Durable sends with webhooks: without an endpoint, with one that is down, with one that answers. */
+type WebhookVariant = "none" | "down" | "up";
+const WEBHOOK_VARIANTS: readonly WebhookVariant[] = ["none", "down", "up"];
+
 type Results = {
   fanout: FanoutResult[];
   http: HttpResult[];
   memory: MemoryResult[];
   reactions: ReactionsResult[];
+  webhooks: Array<{ variant: WebhookVariant; result: HttpResult; delivered: number }>;
 };
 const results: Record<Side, Results> = {
-  floor: { fanout: [], http: [], memory: [], reactions: [] },
-  relay: { fanout: [], http: [], memory: [], reactions: [] },
+  floor: { fanout: [], http: [], memory: [], reactions: [], webhooks: [] },
+  relay: { fanout: [], http: [], memory: [], reactions: [], webhooks: [] },
 };
 const errors: Record<Side, string[]> = { floor: [], relay: [] };
 
-async function withTarget<T>(side: Side, fn: (t: Target) => Promise<T>): Promise<T | undefined> {
+async function withTarget<T>(
+  side: Side,
+  fn: (t: Target) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T | undefined> {
   let target: Target | undefined;
   try {
-    target = await startTarget(side, side === "relay" ? relayExtraEnv : {});
+    target = await startTarget(side, side === "relay" ? { ...relayExtraEnv, ...env } : {});
     return await fn(target);
   } catch (err) {
     const msg = (err as Error).message.split("\n").slice(0, 6).join("\n    ");
@@ -177,6 +188,41 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       console.log(
         `  ${label} ${fmt(r.changesPerSec)} durable reactions/s on one message, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%`,
       );
+    }
+  } else if (metric === "webhooks") {
+    if (side !== "relay") return;
+    // The three variants back to back, in a rotating order, so drift favours none of them.
+    const order = WEBHOOK_VARIANTS.map(
+      (_, i) => WEBHOOK_VARIANTS[(i + round) % WEBHOOK_VARIANTS.length] as WebhookVariant,
+    );
+    for (const variant of order) {
+      const sink = variant === "up" ? await startWebhookSink() : undefined;
+      const url = variant === "up" ? sink?.url : variant === "down" ? await downUrl() : undefined;
+      const env: Record<string, string> = url
+        ? { PARLEY_WEBHOOK_URL: url, PARLEY_WEBHOOK_SECRET: benchWebhookSecret() }
+        : {};
+      try {
+        const r = await withTarget(
+          side,
+          (t) =>
+            runHttp(t, {
+              senders: 32,
+              conversations: 8,
+              warmupMs: 1000,
+              durationMs: (Number(args.duration) || 5) * 1000,
+              bodyBytes: 120,
+            }),
+          env,
+        );
+        if (r) {
+          results[side].webhooks.push({ variant, result: r, delivered: sink?.received ?? 0 });
+          console.log(
+            `  ${label} endpoint ${variant}: ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors${sink ? `, ${fmt(sink.received)} deliveries` : ""}; CPU server ${fmt(r.cpu.server)}%`,
+          );
+        }
+      } finally {
+        await sink?.close();
+      }
     }
   } else {
     const r = await withTarget(side, (t) =>
@@ -320,6 +366,41 @@ if (metrics.includes("reactions") && haveRelay) {
     result: "",
   });
   summary.reactions = { relay: rl, p99, ratioToSends: ratio };
+}
+
+if (metrics.includes("webhooks") && haveRelay) {
+  const of = (variant: WebhookVariant) =>
+    r.webhooks.filter((x) => x.variant === variant).map((x) => x.result);
+  const none = of("none");
+  const base = med(none.map((x) => x.sendsPerSec));
+  const baseP99 = med(none.map((x) => x.latency.p99));
+  const entry: Record<string, unknown> = {};
+  for (const variant of WEBHOOK_VARIANTS) {
+    const xs = of(variant);
+    const sends = med(xs.map((x) => x.sendsPerSec));
+    const p99 = med(xs.map((x) => x.latency.p99));
+    const label =
+      variant === "none" ? "no endpoint" : variant === "down" ? "endpoint down" : "endpoint answering";
+    rows.push({
+      metric: `durable sends/s, ${label}`,
+      floor: "—",
+      relay: fmt(sends),
+      ratio: variant === "none" ? "" : `${ratioOf(sends, base).toFixed(2)}× none`,
+      target: variant === "none" ? "(info)" : "≥ 0.8× none",
+      result:
+        variant === "none" ? "" : verdict(Number.isFinite(sends) ? ratioOf(sends, base) >= 0.8 : undefined),
+    });
+    rows.push({
+      metric: "  send ack latency p99 (ms)",
+      floor: "—",
+      relay: fmt(p99, 2),
+      ratio: variant === "none" ? "" : `${ratioOf(p99, baseP99).toFixed(2)}× none`,
+      target: "(info)",
+      result: "",
+    });
+    entry[variant] = { sendsPerSec: sends, p99 };
+  }
+  summary.webhooks = entry;
 }
 
 const header: Row = {

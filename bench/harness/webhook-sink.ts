@@ -1,0 +1,49 @@
+/**
+ * Webhook endpoints for the bench: one that answers every delivery 204 (as fast as loopback
+ * allows), and the URL of one that is down (a port nobody listens on).
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface WebhookSink {
+  url: string;
+  /** Deliveries answered so far. */
+  readonly received: number;
+  close(): Promise<void>;
+}
+
+export const benchWebhookSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
+
+export async function startWebhookSink(): Promise<WebhookSink> {
+  let received = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      received++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    get received() {
+      return received;
+    },
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A URL where nothing listens: a port that was free a moment ago. */
+export async function downUrl(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return `http://127.0.0.1:${port}/`;
+}
