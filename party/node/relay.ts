@@ -102,7 +102,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     widgetScript: bundleWidget,
     chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),
     acquireConnection: (app, userId) => hub.acquireConnection(app, userId),
-    webhooks,
+    webhooks: webhooks.admin,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);

@@ -7,19 +7,11 @@
  * share the slots fairly with other endpoints'; a failing lane waits with exponential backoff
  * and jitter, or as long as `Retry-After` asks.
  */
-import type { WebhookEndpointView, WebhookEventType } from "../../../protocol/index.ts";
 import type { RoomWebhooks } from "../../core/conversation-room.ts";
 import type { Limits } from "../../core/limits.ts";
 import type { Store } from "../../core/store.ts";
 import type { ConfiguredEndpoint } from "./config.ts";
-import {
-  assertRemovable,
-  endpointView,
-  isConfigured,
-  newEndpoint,
-  noSuchEndpoint,
-  type WebhookAdmin,
-} from "./endpoints.ts";
+import { isConfigured, StoreWebhookAdmin, type WebhookAdmin } from "./endpoints.ts";
 import { type LaneOutcome, runLane } from "./lane.ts";
 import type { WebhookTransport } from "./transport.ts";
 import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
@@ -70,7 +62,7 @@ const endpointKey = (app: string, id: string) => `${app}\u0000${id}`;
 const laneKey = (app: string, id: string, conversationId: string) =>
   `${app}\u0000${id}\u0000${conversationId}`;
 
-export class WebhookDispatcher implements RoomWebhooks, WebhookAdmin {
+export class WebhookDispatcher implements RoomWebhooks {
   #endpoints = new Map<string, Endpoint>();
   /** Endpoint keys by app, for the room's per-commit lookup. */
   #byApp = new Map<string, Set<string>>();
@@ -83,9 +75,24 @@ export class WebhookDispatcher implements RoomWebhooks, WebhookAdmin {
   readonly #now: () => number;
   readonly #random: () => number;
 
+  /** `/v1/webhooks` for this host: endpoints change in the store, then in memory. */
+  readonly admin: WebhookAdmin;
+
   constructor(private readonly options: DispatcherOptions) {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.admin = new StoreWebhookAdmin(
+      options.webhooks,
+      options.publicOnly,
+      {
+        changed: (app, id, record) => {
+          this.#forget(app, id);
+          if (record) this.#remember(record);
+        },
+        resumed: (app, id) => this.scan({ app, endpointId: id }),
+      },
+      this.#now,
+    );
   }
 
   /**
@@ -149,34 +156,7 @@ export class WebhookDispatcher implements RoomWebhooks, WebhookAdmin {
     }
   }
 
-  // ---- /v1/webhooks ------------------------------------------------------------------------
-
-  async create(app: string, input: { url: string; events?: WebhookEventType[] | undefined }) {
-    const existing = await this.options.webhooks.listEndpoints(app);
-    const record = newEndpoint(app, input, existing, this.options.publicOnly, this.#now());
-    await this.options.webhooks.createEndpoint(record);
-    this.#remember(record);
-    return { ...endpointView(record), secret: record.secret };
-  }
-
-  async list(app: string): Promise<WebhookEndpointView[]> {
-    return (await this.options.webhooks.listEndpoints(app)).map(endpointView);
-  }
-
-  async remove(app: string, id: string): Promise<void> {
-    assertRemovable(id);
-    if (!(await this.options.webhooks.deleteEndpoint(app, id))) throw noSuchEndpoint(id);
-    this.#forget(app, id);
-  }
-
-  async resume(app: string, id: string): Promise<WebhookEndpointView> {
-    const record = await this.options.webhooks.resumeEndpoint(app, id);
-    if (!record) throw noSuchEndpoint(id);
-    this.#forget(app, id);
-    this.#remember(record);
-    await this.scan({ app, endpointId: id });
-    return endpointView(record);
-  }
+  // ---- /v1/webhooks ----------------------------------------------------------------------
 
   // ---- lanes -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import { ParleyError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
 import { newWebhookSecret } from "./signature.ts";
 import { checkWebhookUrl } from "./url-policy.ts";
-import type { WebhookEndpointRecord } from "./webhook-store.ts";
+import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
 
 /** Endpoints one app may register (the configuration's are not counted). */
 export const MAX_ENDPOINTS_PER_APP = 20;
@@ -80,3 +80,46 @@ export function assertRemovable(id: string): void {
 }
 
 export const noSuchEndpoint = (id: string) => new ParleyError("not_found", `no webhook endpoint "${id}"`);
+
+/** What a host does when an app's endpoints change. */
+export interface EndpointListener {
+  /** An endpoint was created, removed or resumed (`record` undefined: removed). */
+  changed(app: string, id: string, record: WebhookEndpointRecord | undefined): void;
+  /** A resumed endpoint: deliver what its cursors are behind on. */
+  resumed(app: string, id: string): Promise<void>;
+}
+
+/** `/v1/webhooks` over the store, the same on every host; the host hears of each change. */
+export class StoreWebhookAdmin implements WebhookAdmin {
+  constructor(
+    private readonly store: WebhookStore,
+    private readonly publicOnly: boolean,
+    private readonly listener: EndpointListener,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(app: string, input: { url: string; events?: WebhookEventType[] | undefined }) {
+    const record = newEndpoint(app, input, await this.store.listEndpoints(app), this.publicOnly, this.now());
+    await this.store.createEndpoint(record);
+    this.listener.changed(app, record.id, record);
+    return { ...endpointView(record), secret: record.secret };
+  }
+
+  async list(app: string): Promise<WebhookEndpointView[]> {
+    return (await this.store.listEndpoints(app)).map(endpointView);
+  }
+
+  async remove(app: string, id: string): Promise<void> {
+    assertRemovable(id);
+    if (!(await this.store.deleteEndpoint(app, id))) throw noSuchEndpoint(id);
+    this.listener.changed(app, id, undefined);
+  }
+
+  async resume(app: string, id: string): Promise<WebhookEndpointView> {
+    const record = await this.store.resumeEndpoint(app, id);
+    if (!record) throw noSuchEndpoint(id);
+    this.listener.changed(app, id, record);
+    await this.listener.resumed(app, id);
+    return endpointView(record);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Webhook delivery for one conversation's actor on the edge (a Durable Object): no process
+ * outlives a request there, so the room's alarm drives the same lanes the Node dispatcher runs,
+ * from the same cursors in the store. A commit sets the alarm; the alarm runs every endpoint's
+ * lane of this conversation for a bounded time and sets the next alarm for the earliest retry.
+ * Alarms are durable, so a failing lane is retried after an eviction or a restart, and the
+ * backoff needs no memory: each wait is about as long as the lane has been failing (so the
+ * waits double), with jitter, within the configured bounds.
+ */
+import type { RoomWebhooks } from "../../core/conversation-room.ts";
+import type { Limits } from "../../core/limits.ts";
+import type { Store } from "../../core/store.ts";
+import { isConfigured } from "./endpoints.ts";
+import { type LaneOutcome, runLane } from "./lane.ts";
+import type { WebhookTransport } from "./transport.ts";
+import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
+
+export interface ActorWebhookDeps {
+  store: Store;
+  webhooks: WebhookStore;
+  transport: WebhookTransport;
+  limits: Limits;
+  /** Endpoints registered through the API may not point inward (production). */
+  publicOnly: boolean;
+  /** Asks the runtime to run `run` at `at` (ms since the epoch), or sooner if already set sooner. */
+  setAlarm: (at: number) => void;
+  onError: (error: unknown, context: string) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** How long an alarm may deliver before it hands over to the next one. */
+const ALARM_BUDGET_MS = 20_000;
+/** Endpoints are read again at most this often (a new endpoint is seen within it). */
+const ENDPOINTS_TTL_MS = 5_000;
+
+export class ActorWebhooks implements RoomWebhooks {
+  #endpoints: WebhookEndpointRecord[] = [];
+  #loadedAt = Number.NEGATIVE_INFINITY;
+  #loading: Promise<void> | undefined;
+  readonly #now: () => number;
+  readonly #random: () => number;
+
+  constructor(
+    private readonly app: string,
+    private readonly conversationId: string,
+    private readonly deps: ActorWebhookDeps,
+  ) {
+    this.#now = deps.now ?? Date.now;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** Reads the app's endpoints (at most once per TTL unless `force`). */
+  async refresh(force = false): Promise<void> {
+    if (!force && this.#now() - this.#loadedAt < ENDPOINTS_TTL_MS) return;
+    this.#loading ??= this.deps.webhooks
+      .listEndpoints(this.app)
+      .then((endpoints) => {
+        this.#endpoints = endpoints;
+        this.#loadedAt = this.#now();
+      })
+      .finally(() => {
+        this.#loading = undefined;
+      });
+    await this.#loading;
+  }
+
+  active(app: string): boolean {
+    if (app !== this.app) return false;
+    if (this.#now() - this.#loadedAt >= ENDPOINTS_TTL_MS) void this.refresh().catch(() => undefined);
+    return this.#endpoints.length > 0;
+  }
+
+  /**
+   * Something was committed: deliver soon. With no endpoint known, look again first (one may be
+   * new); an entry is never left without an alarm because a list was stale.
+   */
+  changed(app: string, conversationId: string): void {
+    if (app !== this.app || conversationId !== this.conversationId) return;
+    if (this.#endpoints.some((e) => e.status === "active")) {
+      this.deps.setAlarm(this.#now());
+      return;
+    }
+    this.refresh(true).then(
+      () => {
+        if (this.#endpoints.some((e) => e.status === "active")) this.deps.setAlarm(this.#now());
+      },
+      (error: unknown) => this.deps.onError(error, `webhook endpoints of ${this.app}`),
+    );
+  }
+
+  /**
+   * The alarm: runs every active endpoint's lane of this conversation (side by side) until they
+   * are caught up, fail, or the budget is spent. Returns when to run again, or undefined.
+   */
+  async run(): Promise<number | undefined> {
+    await this.refresh(true);
+    const deadline = this.#now() + ALARM_BUDGET_MS;
+    const outcomes = await Promise.all(
+      this.#endpoints
+        .filter((e) => e.status === "active")
+        .map((endpoint) =>
+          runLane(
+            {
+              store: this.deps.store,
+              webhooks: this.deps.webhooks,
+              transport: this.deps.transport,
+              limits: this.deps.limits,
+              now: this.#now,
+              publicOnly: this.deps.publicOnly && !isConfigured(endpoint.id),
+              deadline,
+            },
+            endpoint,
+            this.conversationId,
+          ).then(
+            (outcome) => this.#nextRun(endpoint, outcome),
+            (error: unknown) => {
+              this.deps.onError(error, `webhook lane ${endpoint.id} / ${this.conversationId}`);
+              return this.#now() + this.deps.limits.webhookRetryBaseMs;
+            },
+          ),
+        ),
+    );
+    const next = outcomes.filter((at): at is number => at !== undefined);
+    return next.length === 0 ? undefined : Math.min(...next);
+  }
+
+  /** When this lane wants to run again: now for more, after a backoff for a failure, never when done. */
+  async #nextRun(endpoint: WebhookEndpointRecord, outcome: LaneOutcome): Promise<number | undefined> {
+    const now = this.#now();
+    if (outcome.kind === "done") return undefined;
+    if (outcome.kind === "more") return now;
+    if (outcome.paused) return undefined;
+    if (outcome.retryAfterMs !== undefined) return now + outcome.retryAfterMs;
+    const { failingSince } = await this.deps.webhooks.readCursor(
+      endpoint.app,
+      endpoint.id,
+      this.conversationId,
+    );
+    const failingFor = failingSince === null ? 0 : now - Date.parse(failingSince);
+    const { webhookRetryBaseMs: base, webhookRetryMaxMs: max } = this.deps.limits;
+    const wait = Math.min(max, Math.max(base, failingFor));
+    return now + wait / 2 + (this.#random() * wait) / 2;
+  }
+}
