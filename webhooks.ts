@@ -3,6 +3,8 @@
  * types of what Parley sends. WebCrypto only: it runs on Node ≥ 20, Deno, Bun and Workers.
  * `standardwebhooks` and `svix` verify the same signatures.
  */
+
+export { type HeaderSource, newWebhookSecret, verifyWebhook } from "./party/host/webhooks/signature.ts";
 export type {
   ConversationCreatedEvent,
   HookRequest,
@@ -16,4 +18,3 @@ export type {
   WebhookEventType,
 } from "./protocol/index.ts";
 export { WEBHOOK_EVENT_TYPES } from "./protocol/index.ts";
-export { type HeaderSource, newWebhookSecret, verifyWebhook } from "./party/host/webhooks/signature.ts";
