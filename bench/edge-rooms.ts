@@ -19,15 +19,20 @@
  *   --only one,many              which phases (default both)
  *   --conversations N            conversations of the many phase (default 1000)
  *   --members N                  members per conversation (default 64)
- *   --users N                    distinct users the many phase draws members from (default
- *                                conversations × members: nobody shares a conversation)
+ *   --users N                    distinct users the many phase draws each conversation's members
+ *                                from (default 4096: each user is in ~16 conversations). Each
+ *                                user's inbox is an object the setup creates (a new conversation
+ *                                tells every member's inbox once), and local workerd keeps a SQLite
+ *                                database per object: with 64,000 users (nobody sharing), the
+ *                                setup alone took 11 minutes here and left workerd unresponsive.
  *   --senders N                  closed-loop senders (default 32)
- *   --warmup S / --duration S    seconds of warm-up and of measurement per phase (default 2 / 10)
+ *   --warmup S / --duration S    seconds of warm-up and of measurement per phase (default 5 / 15;
+ *                                the many phase first waits until every conversation answered once)
  *   --no-node                    skip the Node side of the one phase
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -43,10 +48,10 @@ const { values: args } = parseArgs({
     only: { type: "string", default: "one,many" },
     conversations: { type: "string", default: "1000" },
     members: { type: "string", default: "64" },
-    users: { type: "string" },
+    users: { type: "string", default: "4096" },
     senders: { type: "string", default: "32" },
-    warmup: { type: "string", default: "2" },
-    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "5" },
+    duration: { type: "string", default: "15" },
     "no-node": { type: "boolean", default: false },
   },
 });
@@ -66,14 +71,19 @@ const phases = new Set((args.only ?? "").split(",").map((s) => s.trim()));
 if (!phases.has("one") && !phases.has("many")) fail("--only wants one, many or both");
 const CONVERSATIONS = int(args.conversations, "conversations", 1, 100_000);
 const MEMBERS = int(args.members, "members", 1, 5_000);
-const USERS =
-  args.users === undefined ? CONVERSATIONS * MEMBERS : int(args.users, "users", MEMBERS, 10_000_000);
+const USERS = int(args.users, "users", MEMBERS, 10_000_000);
 const SENDERS = int(args.senders, "senders", 1, 512);
 const WARMUP_MS = int(args.warmup, "warmup", 0, 600) * 1000;
 const DURATION_MS = int(args.duration, "duration", 1, 3600) * 1000;
 /** Conversations created at once during the setup. */
 const CREATE_CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A conversation's creation tells every member's inbox: under load it may take a while. */
+const CREATE_TIMEOUT_MS = 60_000;
+/** The most time the many phase waits for every conversation to answer once. */
+const COVER_LIMIT_MS = 900_000;
+/** Names this run's conversations and server logs. */
+const stamp = Date.now().toString(36);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) =>
@@ -216,6 +226,10 @@ async function startRelay(kind: "workers" | "partykit" | "node"): Promise<Relay>
         await Promise.race([exited, sleep(3000)]);
       }
       rmSync(dir, { recursive: true, force: true });
+      // Kept for a look afterwards (workerd's own errors land here, not in the answers).
+      const log = join(os.tmpdir(), `parley-bench-edge-${kind}-${stamp}.log`);
+      writeFileSync(log, output);
+      console.log(`    server output: ${log}`);
     },
   };
 }
@@ -227,7 +241,13 @@ interface Reply {
   body: string;
 }
 
-function request(agent: http.Agent, url: URL, auth: string, payload: string): Promise<Reply> {
+function request(
+  agent: http.Agent,
+  url: URL,
+  auth: string,
+  payload: string,
+  timeoutMs = REQUEST_TIMEOUT_MS,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -241,7 +261,7 @@ function request(agent: http.Agent, url: URL, auth: string, payload: string): Pr
           "content-type": "application/json",
           "content-length": Buffer.byteLength(payload),
         },
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -252,7 +272,7 @@ function request(agent: http.Agent, url: URL, auth: string, payload: string): Pr
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error(`request timeout (${REQUEST_TIMEOUT_MS / 1000} s)`)));
+    req.on("timeout", () => req.destroy(new Error(`request timeout (${timeoutMs / 1000} s)`)));
     req.on("error", reject);
     req.end(payload);
   });
@@ -277,8 +297,8 @@ async function createConversations(
       const payload = JSON.stringify({ id, title: id, members: membersOf(index) });
       let reply: Reply | undefined;
       // A setup request may fail under load: a few tries, then the bench stops with the reason.
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        reply = await request(agent, url, relay.serverKey, payload).catch((e: Error) => ({
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        reply = await request(agent, url, relay.serverKey, payload, CREATE_TIMEOUT_MS).catch((e: Error) => ({
           status: 0,
           body: e.message,
         }));
@@ -317,11 +337,14 @@ interface LoadResult {
 
 /**
  * `SENDERS` closed-loop senders; `pick(sender, n)` names the conversation and the member for
- * a sender's n-th send.
+ * a sender's n-th send. With `cover`, the warm-up lasts until that many distinct conversations
+ * have answered once (every room has started: on local workerd a room's first start creates
+ * its SQLite file, which costs far more than a send), then `WARMUP_MS` more, then the measure.
  */
 async function closedLoop(
   relay: Relay,
   pick: (sender: number, n: number) => { conversation: string; userId: string },
+  cover = 0,
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
   const body = `${"x".repeat(100)}`;
@@ -331,18 +354,19 @@ async function closedLoop(
   let errors = 0;
   let completed = 0;
   const t0 = performance.now();
-  const measureFrom = t0 + WARMUP_MS;
-  const measureTo = measureFrom + DURATION_MS;
+  const answered = new Set<string>();
+  let measureFrom = cover > 0 ? Number.POSITIVE_INFINITY : t0 + WARMUP_MS;
+  let measureTo = cover > 0 ? t0 + COVER_LIMIT_MS : measureFrom + DURATION_MS;
   let cpuStart: { at: number; server: Map<string, number>; bench: NodeJS.CpuUsage } | undefined;
-  const meter = setTimeout(() => {
-    cpuStart = { at: performance.now(), server: relay.cpu(), bench: process.cpuUsage() };
-  }, WARMUP_MS);
+  let lastReport = t0;
   const loop = async (sender: number) => {
     for (let n = 0; n < 10_000_000 && performance.now() < measureTo; n++) {
       const { conversation, userId } = pick(sender, n);
       const url = new URL(`${relay.baseUrl}/v1/conversations/${encodeURIComponent(conversation)}/messages`);
       const payload = JSON.stringify({ clientMessageId: `s${sender}-${n}`, body });
       const token = await relay.token(userId);
+      if (!cpuStart && performance.now() >= measureFrom)
+        cpuStart = { at: performance.now(), server: relay.cpu(), bench: process.cpuUsage() };
       const start = performance.now();
       let reply: Reply;
       try {
@@ -361,6 +385,21 @@ async function closedLoop(
         continue;
       }
       statuses.set("201", (statuses.get("201") ?? 0) + 1);
+      if (measureFrom === Number.POSITIVE_INFINITY) {
+        answered.add(conversation);
+        if (answered.size >= cover) {
+          measureFrom = end + WARMUP_MS;
+          measureTo = measureFrom + DURATION_MS;
+          console.log(
+            `  every conversation has answered once (${fmt((end - t0) / 1000, 0)} s); measuring after ${WARMUP_MS / 1000} s more`,
+          );
+        } else if (end - lastReport > 10_000) {
+          lastReport = end;
+          console.log(
+            `  warming up: ${answered.size}/${cover} conversations answered (${fmt((end - t0) / 1000, 0)} s)`,
+          );
+        }
+      }
       if (end >= measureFrom && end <= measureTo) {
         latencies.push(end - start);
         completed++;
@@ -370,9 +409,10 @@ async function closedLoop(
   try {
     await Promise.all(Array.from({ length: SENDERS }, (_, i) => loop(i)));
   } finally {
-    clearTimeout(meter);
     agent.destroy();
   }
+  if (measureFrom === Number.POSITIVE_INFINITY)
+    notes.push(`only ${answered.size}/${cover} conversations answered within ${COVER_LIMIT_MS / 1000} s`);
   const cpu = new Map<string, number>();
   if (cpuStart) {
     const wall = (performance.now() - cpuStart.at) / 1000;
@@ -413,8 +453,6 @@ function starts(output: string): { rooms: number; inboxes: number } {
 
 // ---- phases -------------------------------------------------------------------------------
 
-const stamp = Date.now().toString(36);
-
 async function phaseOne(kind: "workers" | "partykit" | "node"): Promise<LoadResult | undefined> {
   const relay = await startRelay(kind);
   try {
@@ -447,10 +485,14 @@ async function phaseMany(kind: "workers" | "partykit"): Promise<LoadResult | und
     const before = starts(relay.output());
     // Sender i's n-th send goes to conversation (i + n × senders) mod N, as its (n mod M)-th member:
     // every conversation gets sends, evenly, and every room is woken.
-    const result = await closedLoop(relay, (sender, n) => {
-      const c = (sender + n * SENDERS) % CONVERSATIONS;
-      return { conversation: ids[c] as string, userId: member(c, n % MEMBERS) };
-    });
+    const result = await closedLoop(
+      relay,
+      (sender, n) => {
+        const c = (sender + n * SENDERS) % CONVERSATIONS;
+        return { conversation: ids[c] as string, userId: member(c, n % MEMBERS) };
+      },
+      CONVERSATIONS,
+    );
     const after = starts(relay.output());
     report(`${CONVERSATIONS} conversations × ${MEMBERS} members, ${SENDERS} senders, ${kind}`, result);
     console.log(
