@@ -5,9 +5,10 @@
  * `{"type":"ping"}` is answered by the runtime's auto-response without waking the object.
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
-import { edgeConfig, inboxName } from "../edge/config.ts";
+import { edgeConfig } from "../edge/config.ts";
 import { RoomActor } from "../edge/room-actor.ts";
 import type { Env } from "./env.ts";
+import { objectCalls } from "./object-calls.ts";
 
 export class ConversationServer extends Server<Env> {
   static override options = { hibernate: true };
@@ -15,14 +16,9 @@ export class ConversationServer extends Server<Env> {
 
   get #room(): RoomActor {
     this.#actor ??= new RoomActor(this.name, () => edgeConfig(this.env), {
-      // Inboxes are other objects: each one drops a frame nobody listens to.
-      isListening: () => true,
-      deliver: (app, userId, frame) => {
-        const inbox = this.env.Inbox.get(this.env.Inbox.idFromName(inboxName(app, userId)));
-        this.ctx.waitUntil(
-          inbox.deliver(frame.text).catch((e: unknown) => console.error("parley: inbox delivery", e)),
-        );
-      },
+      // Which members' inboxes listen is kept in the object's own storage (see actor-storage.ts).
+      storage: this.ctx.storage,
+      deliverToInbox: objectCalls(this.env).deliverToInbox,
     });
     return this.#actor;
   }
@@ -53,7 +49,7 @@ export class ConversationServer extends Server<Env> {
     return this.#room.events(request);
   }
 
-  /** The HTTP API's calls (RoomApi over Durable Object RPC). */
+  /** The HTTP API's calls (RoomApi over Durable Object RPC), and inboxes' `listen` / `unlisten`. */
   rpc(method: string, args: unknown[]) {
     return this.#room.call(method, args);
   }

@@ -10,9 +10,12 @@ export interface ConversationRpc extends Rpc.DurableObjectBranded {
   rpc(method: string, args: unknown[]): Promise<WireResult<unknown>>;
 }
 
-/** What rooms call on an inbox object (`InboxServer`). */
+/** What rooms and the Worker call on an inbox object (`InboxServer`). */
 export interface InboxRpc extends Rpc.DurableObjectBranded {
-  deliver(frameText: string): void;
+  /** One thread changed; true while the inbox listens. */
+  deliver(conversationId: string, frameText: string): Promise<boolean>;
+  /** Registers with the user's rooms before a socket is forwarded. */
+  prepare(): Promise<void>;
 }
 
 export interface Env extends EdgeVars {

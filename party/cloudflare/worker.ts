@@ -14,6 +14,7 @@ import { ActorDirectory, type Actors } from "../host/actor-directory.ts";
 import { ConversationServer } from "./conversation-server.ts";
 import type { Env } from "./env.ts";
 import { InboxServer } from "./inbox-server.ts";
+import { objectCalls } from "./object-calls.ts";
 
 export { ConversationServer, InboxServer };
 
@@ -33,9 +34,7 @@ function actorsOf(env: Env): Actors {
       const stub = await getServerByName<Env, InboxServer>(namespace, inboxName(app, userId));
       return stub.fetch(request) as unknown as Promise<Response>;
     },
-    async deliverToInbox(app, userId, frameText) {
-      await env.Inbox.get(env.Inbox.idFromName(inboxName(app, userId))).deliver(frameText);
-    },
+    ...objectCalls(env),
   };
 }
 

@@ -3,36 +3,86 @@
  * party): the shared RoomHost, with the actor's sockets as Connections. The two runtimes' shells
  * only route their callbacks here, so both behave the same: the same room, rebuilt from libSQL
  * on wake, hibernation-safe socket state, SSE, and one RPC entry point for the HTTP API.
+ *
+ * Thread-list changes go only to the members whose inbox listens (`ListeningInboxes`, kept in
+ * the actor's own storage): inbox actors register here when their first socket opens and
+ * unregister when their last one closes, so a commit wakes no inbox that nobody watches.
  */
 import type { ConnectionIdentity, SocketData } from "../core/connection.ts";
 import type { InboxRouter } from "../core/conversation-room.ts";
+import { ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
+import { frames } from "../core/outbound-frame.ts";
 import { identityOf, resumePointOf } from "../host/forwarded-identity.ts";
 import { RoomHost } from "../host/room-host.ts";
-import type { WireResult } from "../host/wire-errors.ts";
+import { toWire, type WireResult } from "../host/wire-errors.ts";
+import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
+import { ListeningInboxes } from "./listening-inboxes.ts";
+
+/** What a room actor needs from its runtime. */
+export interface RoomActorPorts {
+  /** The actor's own storage (see actor-storage.ts). */
+  storage: ActorStorage;
+  /**
+   * Sends one encoded `thread` frame of this conversation to a user's inbox actor; resolves to
+   * whether that inbox still listens.
+   */
+  deliverToInbox(app: string, userId: string, conversationId: string, frameText: string): Promise<boolean>;
+}
 
 export class RoomActor {
   #host: RoomHost | undefined;
+  readonly #listening: ListeningInboxes;
+  readonly #app: string;
+  readonly #conversationId: string;
 
   constructor(
     /** The actor's name: `app:conversationId`. */
     private readonly name: string,
     private readonly config: () => EdgeConfig,
-    /** Where thread-list changes go: the members' inbox actors. */
-    private readonly inbox: InboxRouter,
-  ) {}
+    private readonly ports: RoomActorPorts,
+  ) {
+    const { app, key } = splitName(name);
+    this.#app = app;
+    this.#conversationId = key;
+    this.#listening = new ListeningInboxes(ports.storage);
+  }
 
-  /** The host, made on first use (the configuration is read from the actor's variables). */
+  /** Where thread-list changes go: the inbox actors that listen, and no others. */
+  readonly #inbox: InboxRouter = {
+    isListening: (_app, userId) => this.#listening.has(userId),
+    deliver: (app, userId, frame) => {
+      void this.#deliver(app, userId, frame.text);
+    },
+  };
+
+  /** One delivery; an inbox that answers it no longer listens is dropped from the set. */
+  async #deliver(app: string, userId: string, frameText: string): Promise<void> {
+    const registration = this.#listening.registration(userId);
+    try {
+      const listening = await this.ports.deliverToInbox(app, userId, this.#conversationId, frameText);
+      if (listening || registration === undefined) return;
+      // Left behind by an inbox that could not unregister (evicted, say): it cost this one wake.
+      if (await this.#listening.lapsed(userId, registration))
+        console.log(`parley: room ${this.name} dropped the inbox of ${userId}: it no longer listens`);
+    } catch (error) {
+      console.error("parley: inbox delivery", error);
+    }
+  }
+
+  /**
+   * The host, made on first use (the configuration is read from the actor's variables). Every
+   * entry point below reads the listening set first, so the room never asks it before it is known.
+   */
   get host(): RoomHost {
     if (!this.#host) {
-      const { app, key } = splitName(this.name);
       const { store, limits } = this.config();
-      this.#host = new RoomHost(app, key, {
+      this.#host = new RoomHost(this.#app, this.#conversationId, {
         store,
         limits,
-        inbox: this.inbox,
+        inbox: this.#inbox,
         onError: (error, context) => console.error(`parley: ${context}`, error),
         now: Date.now,
         defer: (fn) => setTimeout(fn, 0),
@@ -42,11 +92,19 @@ export class RoomActor {
     return this.#host;
   }
 
-  /** After a wake: sockets kept through hibernation are live again (no replay: they had everything). */
+  /**
+   * After a wake: sockets kept through hibernation are live again (no replay: they had
+   * everything). With no socket kept there is nothing to adopt, and the room is loaded from
+   * libSQL by its first use instead: an actor woken only to be told that an inbox listens
+   * reads its own storage, never the database.
+   */
   async start(kept: Iterable<EdgeWebSocket>): Promise<void> {
-    await this.host.adopt(keptSockets(kept));
+    await this.#listening.load();
+    const sockets = keptSockets(kept);
+    if (sockets.length === 0) return;
+    await this.host.adopt(sockets);
     const room = this.host.room;
-    // One line per (re)start: after hibernation it shows the sockets that were kept.
+    // One line per (re)start with sockets: after hibernation it shows the sockets that were kept.
     if (room)
       console.log(
         `parley: room ${this.name} started at seq ${room.lastSeq} with ${this.host.connections} kept sockets`,
@@ -61,6 +119,7 @@ export class RoomActor {
   ): Promise<void> {
     const identity = identityOf(request.headers);
     remember(identity);
+    await this.#listening.load();
     await this.host.connect(new EdgeSocket(ws), identity, resumePointOf(request));
   }
 
@@ -73,12 +132,47 @@ export class RoomActor {
   }
 
   /** An SSE subscriber, forwarded by the front door with the verified identity. */
-  events(request: Request): Promise<Response> {
+  async events(request: Request): Promise<Response> {
+    await this.#listening.load();
     return this.host.events(identityOf(request.headers), resumePointOf(request), request.signal);
   }
 
-  /** RPC from the HTTP API; refusals travel as data. */
-  call(method: string, args: unknown[]): Promise<WireResult<unknown>> {
-    return this.host.call(method, args);
+  /**
+   * RPC: the HTTP API's calls (refusals travel as data), and an inbox actor's `listen` and
+   * `unlisten`, which touch only the listening set. A member added is told of the conversation
+   * at once (their inbox registers here if it listens); a member removed is dropped from the set.
+   */
+  async call(method: string, args: unknown[]): Promise<WireResult<unknown>> {
+    if (method === "listen" || method === "unlisten") {
+      return toWire(() => {
+        const userId = args[0];
+        if (typeof userId !== "string" || userId === "")
+          throw new ParleyError("bad_request", `${method} wants a user id`);
+        return method === "listen" ? this.#listening.listen(userId) : this.#listening.unlisten(userId);
+      });
+    }
+    const loaded = await toWire(() => this.#listening.load());
+    if (!loaded.ok) return loaded;
+    const result = await this.host.call(method, args);
+    if (result.ok && typeof args[0] === "string") {
+      if (method === "addMember") await this.#tellNewMember(args[0]);
+      else if (method === "removeMember")
+        await this.#listening.unlisten(args[0]).catch((e: unknown) => console.error("parley: unlisten", e));
+    }
+    return result;
+  }
+
+  /**
+   * A new member's inbox hears of the conversation once, directly: it is not in the listening
+   * set yet, and if it listens it registers here before answering (the inbox actor does that
+   * for a conversation it did not know), so the member's next thread frames follow.
+   */
+  async #tellNewMember(userId: string): Promise<void> {
+    const room = this.host.room;
+    if (!room?.isMember(userId)) return;
+    const frame = frames.thread(room.threadItem(userId)).text;
+    await this.ports
+      .deliverToInbox(this.#app, userId, this.#conversationId, frame)
+      .catch((e: unknown) => console.error("parley: inbox delivery", e));
   }
 }

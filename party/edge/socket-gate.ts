@@ -25,7 +25,7 @@ export function refuseSocket(code: number, reason: string): Response {
 export async function gateSocket(
   request: Request,
   config: EdgeConfig,
-  actors: Pick<Actors, "room" | "inbox">,
+  actors: Pick<Actors, "room" | "inbox" | "prepareInbox">,
 ): Promise<Response | null> {
   const url = new URL(request.url);
   const decision = await admitSocket(
@@ -47,6 +47,12 @@ export async function gateSocket(
     case "refuse":
       return refuseSocket(decision.code, decision.reason);
     case "inbox":
+      // The inbox registers with the user's rooms before the socket is forwarded, so the client
+      // sees `open` only once every commit from then on reaches it. Should that fail, the socket
+      // still opens and the inbox tries again on its own.
+      await actors
+        .prepareInbox(decision.user.app, decision.owner)
+        .catch((e: unknown) => console.error("parley: inbox registration", e));
       return actors.inbox(
         decision.user.app,
         decision.owner,

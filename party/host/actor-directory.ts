@@ -9,7 +9,7 @@ import type { Store, ThreadCursor } from "../core/store.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { IDENTITY_HEADERS } from "./forwarded-identity.ts";
 import { createConversation } from "./new-conversation.ts";
-import { type Admission, type RoomApi, type RoomCall, remoteRoom } from "./room-api.ts";
+import { type Admission, type ListenCall, type RoomApi, type RoomCall, remoteRoom } from "./room-api.ts";
 import { fromWire } from "./wire-errors.ts";
 
 /** How a runtime reaches its actors. */
@@ -18,8 +18,21 @@ export interface Actors {
   room(app: string, conversationId: string): Promise<RoomActor>;
   /** Forwards an inbox socket to the user's inbox actor. */
   inbox(app: string, userId: string, request: Request): Promise<Response>;
-  /** Sends an encoded `thread` frame to a user's inbox actor. */
-  deliverToInbox(app: string, userId: string, frameText: string): Promise<void>;
+  /**
+   * Sends an encoded `thread` frame of a conversation to a user's inbox actor; resolves to
+   * whether that inbox listens (a room drops an inbox that does not).
+   */
+  deliverToInbox(app: string, userId: string, conversationId: string, frameText: string): Promise<boolean>;
+  /**
+   * Readies a user's inbox actor for a socket: resolves once the rooms of the user's
+   * conversations know that it listens (see party/edge/inbox-actor.ts).
+   */
+  prepareInbox(app: string, userId: string): Promise<void>;
+  /**
+   * A host-level call from an inbox actor to a room actor: the user's inbox listens there, or
+   * no longer does. It reaches the actor without starting its room (no database read).
+   */
+  tellRoom(app: string, conversationId: string, method: ListenCall["method"], userId: string): Promise<void>;
 }
 
 export interface RoomActor {
@@ -48,8 +61,10 @@ export class ActorDirectory implements Directory {
   async createConversation(app: string, input: NewConversation) {
     const { view, thread } = await createConversation(this.store(), app, input, this.onError);
     const frame = frames.thread(thread).text;
+    // Every member's inbox hears of it once; one that listens registers with the new room
+    // before it answers, so the conversation's later thread frames reach it.
     await Promise.allSettled(
-      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, frame)),
+      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, view.id, frame)),
     );
     return view;
   }

@@ -68,15 +68,29 @@ export type Admission = "ok" | "not_found" | "forbidden";
 
 /**
  * What a room actor answers over RPC: the room's own methods, plus two the host answers
- * even when the conversation does not exist.
+ * even when the conversation does not exist, and two that only edge actors make and answer
+ * (`party/edge/room-actor.ts`): an inbox actor telling a room that its user's inbox listens, or
+ * no longer does. Those two never load the room (they touch only the actor's own storage), so
+ * an inbox that registers with a thousand rooms never reads the database through them.
  */
 export type ActorCall =
   | { method: RoomMethod; args: unknown[] }
   | { method: "exists"; args: [] }
-  | { method: "admission"; args: [userId: string] };
+  | { method: "admission"; args: [userId: string] }
+  | { method: "listen"; args: [userId: string] }
+  | { method: "unlisten"; args: [userId: string] };
+
+/** The host-level calls an inbox actor makes on its user's rooms. */
+export type ListenCall = Extract<ActorCall, { method: "listen" | "unlisten" }>;
+
+/** The arguments of one actor call, by its method. */
+export type ActorArgs<M extends ActorCall["method"]> = Extract<ActorCall, { method: M }>["args"];
 
 /** Sends one call to a room actor; refusals come back as data (see wire-errors.ts). */
-export type RoomCall = (method: ActorCall["method"], args: unknown[]) => Promise<WireResult<unknown>>;
+export type RoomCall = <M extends ActorCall["method"]>(
+  method: M,
+  args: ActorArgs<M>,
+) => Promise<WireResult<unknown>>;
 
 /** RoomApi over an RPC call: every method of the list, every refusal rethrown as a ParleyError. */
 export function remoteRoom(call: RoomCall): RoomApi {

@@ -7,9 +7,11 @@ import type * as Party from "partykit/server";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
 import { gateSocket } from "../edge/socket-gate.ts";
 import type { Actors } from "../host/actor-directory.ts";
-import type { WireResult } from "../host/wire-errors.ts";
+import { fromWire, type WireResult } from "../host/wire-errors.ts";
 
 export const INTERNAL_HEADER = "x-parley-internal";
+/** Which call an internal request to an inbox party is: `prepare`, or `deliver <conversationId>`. */
+export const INBOX_CALL_HEADER = "x-parley-inbox-call";
 
 /** True for a request one of our own parties made (it carries the server key). */
 export function isInternal(request: Request, env: Record<string, unknown>): boolean {
@@ -59,12 +61,37 @@ export function partykitActors(parties: Party.Context["parties"], env: Record<st
     },
     inbox: (app, userId, request) =>
       inboxes.get(inboxName(app, userId)).fetch(forward(request, env, "inbox", inboxName(app, userId))),
-    async deliverToInbox(app: string, userId: string, frameText: string) {
-      await inboxes.get(inboxName(app, userId)).fetch({
+    async deliverToInbox(app, userId, conversationId, frameText) {
+      const response = await inboxes.get(inboxName(app, userId)).fetch({
         method: "POST",
-        headers: internalHeaders(env, new Headers({ "content-type": "application/json" })),
+        headers: internalHeaders(
+          env,
+          new Headers({
+            "content-type": "application/json",
+            [INBOX_CALL_HEADER]: `deliver ${conversationId}`,
+          }),
+        ),
         body: frameText,
       });
+      return ((await response.json()) as { listening: boolean }).listening;
+    },
+    async prepareInbox(app, userId) {
+      const response = await inboxes.get(inboxName(app, userId)).fetch({
+        method: "POST",
+        headers: internalHeaders(env, new Headers({ [INBOX_CALL_HEADER]: "prepare" })),
+      });
+      if (!response.ok) throw new Error(`inbox prepare answered ${response.status}`);
+    },
+    async tellRoom(app, conversationId, method, userId) {
+      const response = await conversations.get(roomName(app, conversationId)).fetch({
+        method: "POST",
+        headers: internalHeaders(
+          env,
+          new Headers({ "content-type": "application/json", "x-parley-rpc": "1" }),
+        ),
+        body: JSON.stringify({ method, args: [userId] }),
+      });
+      fromWire((await response.json()) as WireResult<unknown>);
     },
   };
 }

@@ -12,15 +12,11 @@ export default class ConversationParty implements Party.Server {
   readonly #room: RoomActor;
 
   constructor(readonly room: Party.Room) {
-    const actors = () => partykitActors(room.context.parties, room.env);
     this.#room = new RoomActor(room.id, () => edgeConfig(room.env), {
-      // Inboxes are other parties: each one drops a frame nobody listens to.
-      isListening: () => true,
-      deliver: (app, userId, frame) => {
-        actors()
-          .deliverToInbox(app, userId, frame.text)
-          .catch((e: unknown) => console.error("parley: inbox delivery", e));
-      },
+      // Which members' inboxes listen is kept in the party's own storage (see actor-storage.ts).
+      storage: room.storage,
+      deliverToInbox: (app, userId, conversationId, frameText) =>
+        partykitActors(room.context.parties, room.env).deliverToInbox(app, userId, conversationId, frameText),
     });
   }
 
@@ -44,7 +40,7 @@ export default class ConversationParty implements Party.Server {
     this.#room.forget(conn);
   }
 
-  /** Internal only: RPC from the API (`x-parley-rpc`) and SSE subscribers. */
+  /** Internal only: RPC from the API and from inboxes (`x-parley-rpc`), and SSE subscribers. */
   async onRequest(req: Party.Request) {
     const request = req as unknown as Request;
     if (!isInternal(request, this.room.env)) return new Response("Not Found", { status: 404 });

@@ -1,19 +1,28 @@
-/** A user's inbox as a PartyKit party, through the shared InboxActor. Rooms POST thread items here. */
+/**
+ * A user's inbox as a PartyKit party, through the shared InboxActor. Internal requests: the
+ * main party's `prepare` before it forwards a socket, and rooms delivering one changed thread.
+ */
 import type * as Party from "partykit/server";
 import { edgeConfig } from "../edge/config.ts";
 import { InboxActor } from "../edge/inbox-actor.ts";
-import { beforeConnect, internalOnly, isInternal } from "./actors.ts";
+import { beforeConnect, INBOX_CALL_HEADER, internalOnly, isInternal, partykitActors } from "./actors.ts";
 
 export default class InboxParty implements Party.Server {
   readonly options: Party.ServerOptions = { hibernate: true };
   readonly #inbox: InboxActor;
 
   constructor(readonly room: Party.Room) {
-    this.#inbox = new InboxActor(room.id, () => edgeConfig(room.env));
+    this.#inbox = new InboxActor(room.id, () => edgeConfig(room.env), {
+      // Which rooms it registered with is kept in the party's own storage (see actor-storage.ts).
+      storage: room.storage,
+      kept: () => room.getConnections(),
+      tellRoom: (app, conversationId, method, userId) =>
+        partykitActors(room.context.parties, room.env).tellRoom(app, conversationId, method, userId),
+    });
   }
 
   onStart() {
-    this.#inbox.start(this.room.getConnections());
+    this.#inbox.start();
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext) {
@@ -32,12 +41,20 @@ export default class InboxParty implements Party.Server {
     this.#inbox.forget(conn);
   }
 
-  /** Internal only: a room delivering one changed thread. */
+  /** Internal only: `prepare` (204 once registered) or `deliver <conversationId>` (whether it listens). */
   async onRequest(req: Party.Request) {
     const request = req as unknown as Request;
     if (!isInternal(request, this.room.env)) return new Response("Not Found", { status: 404 });
-    this.#inbox.deliver(await request.text());
-    return new Response(null, { status: 204 });
+    const call = request.headers.get(INBOX_CALL_HEADER) ?? "";
+    if (call === "prepare") {
+      await this.#inbox.prepare();
+      return new Response(null, { status: 204 });
+    }
+    if (call.startsWith("deliver ")) {
+      const listening = await this.#inbox.deliver(call.slice("deliver ".length), await request.text());
+      return Response.json({ listening });
+    }
+    return new Response("Bad Request", { status: 400 });
   }
 
   static onBeforeConnect = beforeConnect;
