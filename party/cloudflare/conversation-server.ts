@@ -2,7 +2,8 @@
  * One conversation as a Durable Object (partyserver), hosting the runtime-free room through the
  * shared RoomActor (the same code as the PartyKit party). Hibernation is on: between messages
  * the object may be evicted, its sockets stay open, and `onStart` adopts them on the next wake.
- * `{"type":"ping"}` is answered by the runtime's auto-response without waking the object.
+ * `{"type":"ping"}` is answered by the runtime's auto-response without waking the object. The
+ * object's alarm drives the conversation's webhook deliveries.
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
 import { edgeConfig } from "../edge/config.ts";
@@ -19,6 +20,7 @@ export class ConversationServer extends Server<Env> {
       // Which members' inboxes listen is kept in the object's own storage (see actor-storage.ts).
       storage: this.ctx.storage,
       deliverToInbox: objectCalls(this.env).deliverToInbox,
+      setAlarm: (at) => this.#setAlarm(at),
     });
     return this.#actor;
   }
@@ -42,6 +44,18 @@ export class ConversationServer extends Server<Env> {
 
   override onError(ws: PartyConnection): void {
     this.#room.forget(ws);
+  }
+
+  /** Webhook delivery (partyserver restores the object's name before it calls this). */
+  override async onAlarm(): Promise<void> {
+    const next = await this.#room.alarm();
+    if (next !== undefined) await this.#setAlarm(next);
+  }
+
+  /** Sets the alarm to `at` unless it is already set sooner (an alarm that rang is unset). */
+  async #setAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** SSE subscribers, forwarded by the Worker with the verified identity. */

@@ -5,12 +5,12 @@
  * object's name, so tenants never share one.
  */
 import { getServerByName } from "partyserver";
-import { createApi } from "../../api/app.ts";
 // Written by `npm run build:widget`, which wrangler runs first (`build.command` in wrangler.jsonc).
 import widget from "../../dist/edge/widget.js.txt";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
+import { type EdgeApi, edgeApi } from "../edge/edge-api.ts";
 import { gateSocket } from "../edge/socket-gate.ts";
-import { ActorDirectory, type Actors } from "../host/actor-directory.ts";
+import type { Actors } from "../host/actor-directory.ts";
 import { ConversationServer } from "./conversation-server.ts";
 import type { Env } from "./env.ts";
 import { InboxServer } from "./inbox-server.ts";
@@ -38,23 +38,14 @@ function actorsOf(env: Env): Actors {
   };
 }
 
-const logError = (error: unknown, context: string) => console.error(`parley: ${context}`, error);
-let api: ReturnType<typeof createApi> | undefined;
+let api: EdgeApi | undefined;
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const config = edgeConfig(env);
     const socket = await gateSocket(request, config, actorsOf(env));
     if (socket) return socket;
-    api ??= createApi({
-      directory: new ActorDirectory(actorsOf(env), () => edgeConfig(env).store, logError),
-      auth: config.auth,
-      limits: config.limits,
-      origins: config.origins,
-      devMode: config.devMode,
-      onError: logError,
-      widgetScript: async () => widget,
-    });
+    api ??= edgeApi(config, actorsOf(env), widget);
     return api.fetch(request);
   },
 };

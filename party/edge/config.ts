@@ -6,8 +6,11 @@
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import { openWebStore } from "../../store/open-web.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import { type AppCredentials, Authenticator } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
+import { type AppWebhookConfig, defaultAppWebhooks } from "../host/webhooks/config.ts";
+import { EdgeWebhooks } from "./edge-webhooks.ts";
 
 /** The variables the edge adapters read (README's configuration table, edge subset). */
 export interface EdgeVars {
@@ -19,6 +22,15 @@ export interface EdgeVars {
   PARLEY_ALLOWED_ORIGINS?: string;
   /** "1" in the dev scripts: dev endpoints (`/v1/dev/token`) on, localhost origins allowed. */
   PARLEY_DEV?: string;
+  /** The default app's webhook endpoint and pre-send hook (see README, "Your back end"). */
+  PARLEY_WEBHOOK_URL?: string;
+  PARLEY_WEBHOOK_SECRET?: string;
+  PARLEY_WEBHOOK_EVENTS?: string;
+  PARLEY_HOOK_URL?: string;
+  PARLEY_HOOK_SECRET?: string;
+  PARLEY_HOOK_ON_FAILURE?: string;
+  /** "1": endpoints registered through `/v1/webhooks` may point at private addresses in production. */
+  PARLEY_WEBHOOK_ALLOW_PRIVATE?: string;
 }
 
 export interface EdgeConfig {
@@ -27,6 +39,8 @@ export interface EdgeConfig {
   limits: Limits;
   origins: OriginPolicy;
   devMode: boolean;
+  /** Webhooks and pre-send hooks (the configuration's, and `/v1/webhooks`). */
+  webhooks: EdgeWebhooks;
 }
 
 let cached: EdgeConfig | undefined;
@@ -41,10 +55,6 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   }
   if (!vars.PARLEY_DB_URL)
     throw new Error("parley (edge): set PARLEY_DB_URL to a libSQL server (Turso, or sqld)");
-  const apps: AppCredentials[] = [
-    { id: "default", secret: vars.PARLEY_SECRET, serverKey: vars.PARLEY_SERVER_KEY },
-    ...(vars.PARLEY_APPS ? (JSON.parse(vars.PARLEY_APPS) as AppCredentials[]) : []),
-  ];
   const strings = Object.fromEntries(
     Object.entries(vars).filter((e): e is [string, string] => typeof e[1] === "string"),
   );
@@ -56,6 +66,21 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
       return n;
     }),
   };
+  let credentials: AppCredentials[];
+  let backEnds: Map<string, AppWebhookConfig>;
+  try {
+    const apps = vars.PARLEY_APPS ? parseApps(vars.PARLEY_APPS, "PARLEY_APPS") : [];
+    credentials = [
+      { id: "default", secret: vars.PARLEY_SECRET, serverKey: vars.PARLEY_SERVER_KEY },
+      ...apps.map(({ id, secret, serverKey }) => ({ id, secret, serverKey })),
+    ];
+    checkAppCredentials(credentials);
+    const defaults = defaultAppWebhooks(strings);
+    backEnds = appsWebhookConfig(apps);
+    if (defaults.webhooks.length > 0 || defaults.hook) backEnds.set("default", defaults);
+  } catch (error) {
+    throw new Error(`parley (edge): ${(error as Error).message}`);
+  }
   const limitProblem = inconsistentLimits(limits);
   if (limitProblem) throw new Error(`parley (edge): ${limitProblem}`);
   const devMode = vars.PARLEY_DEV === "1";
@@ -68,12 +93,15 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   } catch (error) {
     throw new Error(`parley (edge): ${(error as Error).message}`);
   }
+  const store = openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN);
+  const publicOnly = !devMode && vars.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1";
   cached = {
-    store: openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN),
-    auth: new Authenticator(apps),
+    store,
+    auth: new Authenticator(credentials),
     limits,
     origins: { allowed: allowed ?? [], allowLocalhost: devMode && !allowed },
     devMode,
+    webhooks: new EdgeWebhooks(store, backEnds, limits, publicOnly),
   };
   return cached;
 }

@@ -15,6 +15,7 @@ import { randomId } from "../core/ids.ts";
 import { frames } from "../core/outbound-frame.ts";
 import { identityOf, resumePointOf } from "../host/forwarded-identity.ts";
 import { RoomHost } from "../host/room-host.ts";
+import type { ActorWebhooks } from "../host/webhooks/actor-webhooks.ts";
 import { toWire, type WireResult } from "../host/wire-errors.ts";
 import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
@@ -30,10 +31,13 @@ export interface RoomActorPorts {
    * whether that inbox still listens.
    */
   deliverToInbox(app: string, userId: string, conversationId: string, frameText: string): Promise<boolean>;
+  /** Sets the actor's alarm to `at` (ms since the epoch) unless it is already set sooner. */
+  setAlarm(at: number): Promise<void>;
 }
 
 export class RoomActor {
   #host: RoomHost | undefined;
+  #webhooks: ActorWebhooks | undefined;
   readonly #listening: ListeningInboxes;
   readonly #app: string;
   readonly #conversationId: string;
@@ -78,11 +82,13 @@ export class RoomActor {
    */
   get host(): RoomHost {
     if (!this.#host) {
-      const { store, limits } = this.config();
+      const { store, limits, webhooks } = this.config();
       this.#host = new RoomHost(this.#app, this.#conversationId, {
         store,
         limits,
         inbox: this.#inbox,
+        webhooks: this.webhooks,
+        screen: webhooks.screen,
         onError: (error, context) => console.error(`parley: ${context}`, error),
         now: Date.now,
         defer: (fn) => setTimeout(fn, 0),
@@ -92,6 +98,45 @@ export class RoomActor {
     return this.#host;
   }
 
+  /** This conversation's webhook delivery, driven by the actor's alarm. */
+  get webhooks(): ActorWebhooks {
+    this.#webhooks ??= this.config().webhooks.forRoom(this.#app, this.#conversationId, (at) => {
+      this.ports.setAlarm(at).catch((e: unknown) => console.error("parley: setting the webhook alarm", e));
+    });
+    return this.#webhooks;
+  }
+
+  /**
+   * What every entry point reads before the room acts: which inboxes listen, and whether the
+   * app has webhook endpoints (its messages then record who was connected). The endpoints are
+   * read once; a store that cannot answer them costs the recipients, never the send.
+   */
+  async #ready(): Promise<void> {
+    await this.#listening.load();
+    try {
+      await this.config().webhooks.ready();
+      await this.webhooks.ready();
+    } catch (error) {
+      console.error(`parley: room ${this.name} could not read its webhook endpoints`, error);
+    }
+  }
+
+  /**
+   * The alarm: delivers this conversation's webhook events (see actor-webhooks.ts) and answers
+   * when the next alarm should ring (a lane has more to do, or must wait to retry), or
+   * undefined. It never throws, so the runtime's own alarm retries never run a second
+   * delivery beside ours; the shell sets the alarm it answers.
+   */
+  async alarm(): Promise<number | undefined> {
+    try {
+      await this.config().webhooks.ready();
+      return await this.webhooks.run();
+    } catch (error) {
+      console.error(`parley: webhook alarm of room ${this.name}`, error);
+      return Date.now() + this.config().limits.webhookRetryBaseMs;
+    }
+  }
+
   /**
    * After a wake: sockets kept through hibernation are live again (no replay: they had
    * everything). With no socket kept there is nothing to adopt, and the room is loaded from
@@ -99,7 +144,7 @@ export class RoomActor {
    * reads its own storage, never the database.
    */
   async start(kept: Iterable<EdgeWebSocket>): Promise<void> {
-    await this.#listening.load();
+    await this.#ready();
     const sockets = keptSockets(kept);
     if (sockets.length === 0) return;
     await this.host.adopt(sockets);
@@ -119,11 +164,12 @@ export class RoomActor {
   ): Promise<void> {
     const identity = identityOf(request.headers);
     remember(identity);
-    await this.#listening.load();
+    await this.#ready();
     await this.host.connect(new EdgeSocket(ws), identity, resumePointOf(request));
   }
 
-  message(ws: EdgeWebSocket, data: SocketData): Promise<void> {
+  async message(ws: EdgeWebSocket, data: SocketData): Promise<void> {
+    await this.#ready();
     return this.host.receive(ws.id, data);
   }
 
@@ -133,16 +179,23 @@ export class RoomActor {
 
   /** An SSE subscriber, forwarded by the front door with the verified identity. */
   async events(request: Request): Promise<Response> {
-    await this.#listening.load();
+    await this.#ready();
     return this.host.events(identityOf(request.headers), resumePointOf(request), request.signal);
   }
 
   /**
-   * RPC: the HTTP API's calls (refusals travel as data), and an inbox actor's `listen` and
-   * `unlisten`, which touch only the listening set. A member added is told of the conversation
+   * RPC: the HTTP API's calls (refusals travel as data); an inbox actor's `listen` and
+   * `unlisten`, which touch only the listening set; and `wakeWebhooks` (a new conversation, a
+   * resumed endpoint), which sets the alarm if an endpoint has work, without loading the room. A member added is told of the conversation
    * at once (their inbox registers here if it listens); a member removed is dropped from the set.
    */
   async call(method: string, args: unknown[]): Promise<WireResult<unknown>> {
+    if (method === "wakeWebhooks") {
+      return toWire(async () => {
+        await this.config().webhooks.ready();
+        this.webhooks.changed(this.#app, this.#conversationId);
+      });
+    }
     if (method === "listen" || method === "unlisten") {
       return toWire(() => {
         const userId = args[0];
@@ -151,7 +204,7 @@ export class RoomActor {
         return method === "listen" ? this.#listening.listen(userId) : this.#listening.unlisten(userId);
       });
     }
-    const loaded = await toWire(() => this.#listening.load());
+    const loaded = await toWire(() => this.#ready());
     if (!loaded.ok) return loaded;
     const result = await this.host.call(method, args);
     if (result.ok && typeof args[0] === "string") {

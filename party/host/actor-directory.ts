@@ -33,6 +33,11 @@ export interface Actors {
    * no longer does. It reaches the actor without starting its room (no database read).
    */
   tellRoom(app: string, conversationId: string, method: ListenCall["method"], userId: string): Promise<void>;
+  /**
+   * Wakes a room actor's webhook delivery (its alarm), without starting its room: for events
+   * no commit of the room announces (a conversation created, an endpoint resumed).
+   */
+  wakeWebhooks(app: string, conversationId: string): Promise<void>;
 }
 
 export interface RoomActor {
@@ -62,10 +67,14 @@ export class ActorDirectory implements Directory {
     const { view, thread } = await createConversation(this.store(), app, input, this.onError);
     const frame = frames.thread(thread).text;
     // Every member's inbox hears of it once; one that listens registers with the new room
-    // before it answers, so the conversation's later thread frames reach it.
-    await Promise.allSettled(
-      view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, view.id, frame)),
-    );
+    // before it answers, so the conversation's later thread frames reach it. The room's
+    // webhook delivery hears of it too (`conversation.created`, when the app has endpoints).
+    const told = await Promise.allSettled([
+      this.actors.wakeWebhooks(app, view.id),
+      ...view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, view.id, frame)),
+    ]);
+    if (told[0]?.status === "rejected")
+      this.onError(told[0].reason, `waking the webhooks of ${app}/${view.id}`);
     return view;
   }
 

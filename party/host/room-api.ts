@@ -68,9 +68,9 @@ export type Admission = "ok" | "not_found" | "forbidden";
 
 /**
  * What a room actor answers over RPC: the room's own methods, plus two the host answers
- * even when the conversation does not exist, and two that only edge actors make and answer
+ * even when the conversation does not exist, and three that only edge actors make and answer
  * (`party/edge/room-actor.ts`): an inbox actor telling a room that its user's inbox listens, or
- * no longer does. Those two never load the room (they touch only the actor's own storage), so
+ * no longer does, and the API waking a room's webhook delivery. Those never load the room (they touch only the actor's own storage), so
  * an inbox that registers with a thousand rooms never reads the database through them.
  */
 export type ActorCall =
@@ -78,7 +78,8 @@ export type ActorCall =
   | { method: "exists"; args: [] }
   | { method: "admission"; args: [userId: string] }
   | { method: "listen"; args: [userId: string] }
-  | { method: "unlisten"; args: [userId: string] };
+  | { method: "unlisten"; args: [userId: string] }
+  | { method: "wakeWebhooks"; args: [] };
 
 /** The host-level calls an inbox actor makes on its user's rooms. */
 export type ListenCall = Extract<ActorCall, { method: "listen" | "unlisten" }>;

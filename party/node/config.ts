@@ -6,15 +6,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { z } from "zod";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import type { AppCredentials } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 import {
   type AppWebhookConfig,
-  appWebhookConfig,
-  appWebhookEntries,
   defaultAppWebhooks,
   type HookFailurePolicy,
 } from "../host/webhooks/config.ts";
@@ -106,14 +104,6 @@ function positiveNumber(name: string, raw: string): number {
   return n;
 }
 
-const appSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  secret: z.string(),
-  serverKey: z.string().min(16),
-  ...appWebhookEntries,
-});
-const appsSchema = z.array(appSchema);
-
 async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppOptions[] | undefined> {
   let raw = env.PARLEY_APPS;
   let source = "PARLEY_APPS";
@@ -124,20 +114,11 @@ async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppOptions[] | undef
     });
   }
   if (!raw) return undefined;
-  let value: unknown;
   try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(`${source} is not valid JSON`);
+    return parseApps(raw, source) as AppOptions[];
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
-  const parsed = appsSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(
-      `${source} must be a JSON array of { id, secret, serverKey, webhooks?, hook? }: ${issue?.path.join(".")} ${issue?.message}`,
-    );
-  }
-  return parsed.data as AppOptions[];
 }
 
 function allowedOrigins(entries: readonly string[]): string[] {
@@ -250,18 +231,10 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     { id: "default", secret, serverKey },
     ...(options.apps ?? []).map(({ id, secret, serverKey }) => ({ id, secret, serverKey })),
   ];
-  const ids = new Set<string>();
-  const keys = new Set<string>();
-  for (const app of apps) {
-    if (new TextEncoder().encode(app.secret).byteLength < 32) {
-      throw new ConfigError(
-        `the secret of app "${app.id}" must be at least 32 bytes (PARLEY_SECRET for default)`,
-      );
-    }
-    if (ids.has(app.id)) throw new ConfigError(`app "${app.id}" is configured twice`);
-    if (keys.has(app.serverKey)) throw new ConfigError(`app "${app.id}" reuses another app's server key`);
-    ids.add(app.id);
-    keys.add(app.serverKey);
+  try {
+    checkAppCredentials(apps);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
   const limits = { ...defaultLimits, ...options.limits };
   const limitProblem = inconsistentLimits(limits);
@@ -291,7 +264,6 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
 
 /** Every app's webhooks and hook from the options, checked as the environment's are. */
 function webhookConfig(options: RelayOptions): Map<string, AppWebhookConfig> {
-  const configs = new Map<string, AppWebhookConfig>();
   const entries = [
     {
       id: "default",
@@ -300,14 +272,9 @@ function webhookConfig(options: RelayOptions): Map<string, AppWebhookConfig> {
     },
     ...(options.apps ?? []),
   ];
-  for (const entry of entries) {
-    const parsed = z.object(appWebhookEntries).safeParse({ webhooks: entry.webhooks, hook: entry.hook });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(`app "${entry.id}": ${issue?.path.join(".")} ${issue?.message}`);
-    }
-    const config = appWebhookConfig(parsed.data);
-    if (config.webhooks.length > 0 || config.hook) configs.set(entry.id, config);
+  try {
+    return appsWebhookConfig(entries);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
-  return configs;
 }

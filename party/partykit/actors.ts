@@ -41,21 +41,20 @@ export function partykitActors(parties: Party.Context["parties"], env: Record<st
   const inboxes = parties.inbox;
   if (!conversations || !inboxes)
     throw new Error("parley (partykit): partykit.json must define the parties conversation and inbox");
+  /** One call to a room party: an internal POST that the party answers with a WireResult. */
+  const roomCall = async (app: string, id: string, method: string, args: unknown[]) => {
+    const response = await conversations.get(roomName(app, id)).fetch({
+      method: "POST",
+      headers: internalHeaders(env, new Headers({ "content-type": "application/json", "x-parley-rpc": "1" })),
+      body: JSON.stringify({ method, args }),
+    });
+    return (await response.json()) as WireResult<unknown>;
+  };
   return {
     async room(app, id) {
       const stub = conversations.get(roomName(app, id));
       return {
-        async call(method, args) {
-          const response = await stub.fetch({
-            method: "POST",
-            headers: internalHeaders(
-              env,
-              new Headers({ "content-type": "application/json", "x-parley-rpc": "1" }),
-            ),
-            body: JSON.stringify({ method, args }),
-          });
-          return (await response.json()) as WireResult<unknown>;
-        },
+        call: (method, args) => roomCall(app, id, method, args),
         fetch: (request) => stub.fetch(forward(request, env, "conversation", roomName(app, id))),
       };
     },
@@ -83,15 +82,10 @@ export function partykitActors(parties: Party.Context["parties"], env: Record<st
       if (!response.ok) throw new Error(`inbox prepare answered ${response.status}`);
     },
     async tellRoom(app, conversationId, method, userId) {
-      const response = await conversations.get(roomName(app, conversationId)).fetch({
-        method: "POST",
-        headers: internalHeaders(
-          env,
-          new Headers({ "content-type": "application/json", "x-parley-rpc": "1" }),
-        ),
-        body: JSON.stringify({ method, args: [userId] }),
-      });
-      fromWire((await response.json()) as WireResult<unknown>);
+      fromWire(await roomCall(app, conversationId, method, [userId]));
+    },
+    async wakeWebhooks(app, conversationId) {
+      fromWire(await roomCall(app, conversationId, "wakeWebhooks", []));
     },
   };
 }

@@ -36,6 +36,14 @@ const ENDPOINTS_TTL_MS = 5_000;
 
 export class ActorWebhooks implements RoomWebhooks {
   #endpoints: WebhookEndpointRecord[] = [];
+  /**
+   * Lanes waiting out a backoff, by endpoint id: when each may be tried again. A commit sets
+   * the alarm to now, and this keeps it from retrying a failing lane early (after an eviction
+   * it is gone, and the lane is tried at the alarm that was set for it).
+   */
+  readonly #retryAt = new Map<string, number>();
+  #running = false;
+  #again = false;
   #loadedAt = Number.NEGATIVE_INFINITY;
   #loading: Promise<void> | undefined;
   readonly #now: () => number;
@@ -65,6 +73,11 @@ export class ActorWebhooks implements RoomWebhooks {
     await this.#loading;
   }
 
+  /** The endpoints are known (read once; later reads happen in the background). */
+  async ready(): Promise<void> {
+    if (this.#loadedAt === Number.NEGATIVE_INFINITY) await this.refresh();
+  }
+
   active(app: string): boolean {
     if (app !== this.app) return false;
     if (this.#now() - this.#loadedAt >= ENDPOINTS_TTL_MS) void this.refresh().catch(() => undefined);
@@ -91,14 +104,38 @@ export class ActorWebhooks implements RoomWebhooks {
 
   /**
    * The alarm: runs every active endpoint's lane of this conversation (side by side) until they
-   * are caught up, fail, or the budget is spent. Returns when to run again, or undefined.
+   * are caught up, fail, or the budget is spent. Returns when to run again, or undefined. One
+   * run at a time: a run asked for while one is going returns at once, and the going one then
+   * asks to run again now (two runs of one lane would send its next event twice).
    */
   async run(): Promise<number | undefined> {
+    if (this.#running) {
+      this.#again = true;
+      return undefined;
+    }
+    this.#running = true;
+    this.#again = false;
+    try {
+      const next = await this.#run();
+      return this.#again ? this.#now() : next;
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #run(): Promise<number | undefined> {
     await this.refresh(true);
-    const deadline = this.#now() + ALARM_BUDGET_MS;
+    const now = this.#now();
+    const deadline = now + ALARM_BUDGET_MS;
+    const active = this.#endpoints.filter((e) => e.status === "active");
+    for (const id of this.#retryAt.keys()) if (!active.some((e) => e.id === id)) this.#retryAt.delete(id);
+    const waiting = active.flatMap((e) => {
+      const at = this.#retryAt.get(e.id);
+      return at !== undefined && at > now ? [at] : [];
+    });
     const outcomes = await Promise.all(
-      this.#endpoints
-        .filter((e) => e.status === "active")
+      active
+        .filter((e) => (this.#retryAt.get(e.id) ?? 0) <= now)
         .map((endpoint) =>
           runLane(
             {
@@ -113,7 +150,12 @@ export class ActorWebhooks implements RoomWebhooks {
             endpoint,
             this.conversationId,
           ).then(
-            (outcome) => this.#nextRun(endpoint, outcome),
+            async (outcome) => {
+              const at = await this.#nextRun(endpoint, outcome);
+              if (outcome.kind === "failed" && at !== undefined) this.#retryAt.set(endpoint.id, at);
+              else this.#retryAt.delete(endpoint.id);
+              return at;
+            },
             (error: unknown) => {
               this.deps.onError(error, `webhook lane ${endpoint.id} / ${this.conversationId}`);
               return this.#now() + this.deps.limits.webhookRetryBaseMs;
@@ -121,7 +163,7 @@ export class ActorWebhooks implements RoomWebhooks {
           ),
         ),
     );
-    const next = outcomes.filter((at): at is number => at !== undefined);
+    const next = [...waiting, ...outcomes.filter((at): at is number => at !== undefined)];
     return next.length === 0 ? undefined : Math.min(...next);
   }
 

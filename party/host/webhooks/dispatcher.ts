@@ -11,7 +11,7 @@ import type { RoomWebhooks } from "../../core/conversation-room.ts";
 import type { Limits } from "../../core/limits.ts";
 import type { Store } from "../../core/store.ts";
 import type { ConfiguredEndpoint } from "./config.ts";
-import { isConfigured, StoreWebhookAdmin, type WebhookAdmin } from "./endpoints.ts";
+import { isConfigured, StoreWebhookAdmin, syncConfiguredEndpoints, type WebhookAdmin } from "./endpoints.ts";
 import { type LaneOutcome, runLane } from "./lane.ts";
 import type { WebhookTransport } from "./transport.ts";
 import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
@@ -101,24 +101,7 @@ export class WebhookDispatcher implements RoomWebhooks {
    */
   async start(): Promise<void> {
     const { webhooks } = this.options;
-    const stored = await webhooks.listEndpoints();
-    for (const record of stored) {
-      const declared = this.options.configured.get(record.app)?.some((c) => c.id === record.id);
-      if (isConfigured(record.id) && !declared) await webhooks.deleteEndpoint(record.app, record.id);
-    }
-    const createdAt = new Date(this.#now()).toISOString();
-    for (const [app, endpoints] of this.options.configured) {
-      for (const c of endpoints) {
-        await webhooks.upsertEndpoint({
-          app,
-          ...c,
-          status: "active",
-          lastError: null,
-          failingSince: null,
-          createdAt,
-        });
-      }
-    }
+    await syncConfiguredEndpoints(webhooks, this.options.configured, this.#now());
     for (const record of await webhooks.listEndpoints()) this.#remember(record);
     await this.scan();
     this.#scanTimer = setInterval(() => void this.scan(), this.options.limits.webhookScanMs);

@@ -5,6 +5,7 @@
 import type { WebhookEndpointView, WebhookEventType } from "../../../protocol/index.ts";
 import { ParleyError } from "../../core/errors.ts";
 import { randomId } from "../../core/ids.ts";
+import type { ConfiguredEndpoint } from "./config.ts";
 import { newWebhookSecret } from "./signature.ts";
 import { checkWebhookUrl } from "./url-policy.ts";
 import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
@@ -77,6 +78,35 @@ export function assertRemovable(id: string): void {
       "conflict",
       "this endpoint comes from the relay's configuration (PARLEY_WEBHOOK_URL or PARLEY_APPS): remove it there",
     );
+}
+
+/**
+ * Brings the configuration's endpoints into the store: declared ones are added or updated (a
+ * new one starts at the present; one kept keeps its cursors and status), `cfg_` ones no longer
+ * declared are removed. Idempotent: every edge isolate runs it once.
+ */
+export async function syncConfiguredEndpoints(
+  webhooks: WebhookStore,
+  configured: ReadonlyMap<string, readonly ConfiguredEndpoint[]>,
+  now: number,
+): Promise<void> {
+  for (const record of await webhooks.listEndpoints()) {
+    const declared = configured.get(record.app)?.some((c) => c.id === record.id);
+    if (isConfigured(record.id) && !declared) await webhooks.deleteEndpoint(record.app, record.id);
+  }
+  const createdAt = new Date(now).toISOString();
+  for (const [app, endpoints] of configured) {
+    for (const c of endpoints) {
+      await webhooks.upsertEndpoint({
+        app,
+        ...c,
+        status: "active",
+        lastError: null,
+        failingSince: null,
+        createdAt,
+      });
+    }
+  }
 }
 
 export const noSuchEndpoint = (id: string) => new ParleyError("not_found", `no webhook endpoint "${id}"`);
