@@ -141,6 +141,8 @@ interface PendingAck {
 }
 
 const MAX_UPGRADE_DELAY_MS = 10 * 60_000;
+/** An acknowledged change not shown by the log after this long (live) is dropped. */
+const ACKED_CHANGE_MS = 10_000;
 
 export class Conversation extends Session<ConversationEvents> {
   /** The conversation id. */
@@ -157,6 +159,7 @@ export class Conversation extends Session<ConversationEvents> {
   #states: MessageStates;
   /** Connections opened so far (to tell which caught up after a change was acknowledged). */
   #opened = 0;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
   #reads: ReadReceipts;
   #online: string[] = [];
   #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -211,6 +214,7 @@ export class Conversation extends Session<ConversationEvents> {
         // A target this conversation has not seen: the relay's answer is all it knows of it.
         if (!this.#states.known(message.seq)) this.#states.put(message, 0);
         this.#states.ack(entry.clientMessageId, this.#opened);
+        this.#expireLater(entry.clientMessageId);
       },
       onFailed: (entry, error) => {
         const change = entry.change;
@@ -404,6 +408,20 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#states.get(m.seq) ?? m;
   }
 
+  /**
+   * An acknowledged change normally shows in the log within moments; one that has not after
+   * {@link ACKED_CHANGE_MS} of being live never will (it was undone meanwhile): drop it.
+   */
+  #expireLater(id: string): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.state !== State.Live) return this.#expireLater(id);
+      const seq = this.#states.expire(id);
+      if (seq !== undefined) this.#updated(seq, UpdateCause.Change);
+    }, ACKED_CHANGE_MS);
+    this.#timers.add(timer);
+  }
+
   /** Emits `updated` for `seq` when it is known; returns its state. */
   #updated(seq: number, cause: UpdateCause): Message | undefined {
     const message = this.#states.get(seq);
@@ -511,6 +529,7 @@ export class Conversation extends Session<ConversationEvents> {
   }
 
   protected override onClosed(): void {
+    for (const t of this.#timers) clearTimeout(t);
     this.#outbox.close();
     this.#typing.dispose();
     this.#cfg.onClosed();

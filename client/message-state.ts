@@ -114,6 +114,17 @@ export class MessageStates {
   }
 
   /**
+   * Gives up on an acknowledged change the log did not show (another device of the user undid
+   * it meanwhile, say): the state known wins. Returns its seq when it was still pending.
+   */
+  expire(id: string): number | undefined {
+    const p = this.#pending.get(id);
+    if (p?.acked === undefined) return undefined;
+    this.#pending.delete(id);
+    return p.change.seq;
+  }
+
+  /**
    * A connection opened after `connection` caught up: the changes acknowledged before it opened
    * are in what it replayed. Returns the seqs whose pending changes were dropped.
    */
