@@ -10,7 +10,7 @@ import { isParleyClientError, ParleyClientError } from "./errors.ts";
 import { FallbackPolicy } from "./fallback-policy.ts";
 import type { FetchLike, HttpApi } from "./http.ts";
 import { MessageStates } from "./message-state.ts";
-import { Outbox, type OutboxInput } from "./outbox/outbox.ts";
+import { Outbox } from "./outbox/outbox.ts";
 import type { ChangeRequest, OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
 import { ReadReceipts } from "./read-receipts.ts";
 import { Reason, UpdateCause } from "./reasons.ts";
@@ -35,7 +35,6 @@ import type {
   HistoryPage,
   LogEntry,
   Message,
-  RepliesPage,
   ServerFrame,
 } from "./types.ts";
 import { type TypingChange, TypingTracker } from "./typing.ts";
@@ -302,7 +301,7 @@ export class Conversation extends Session<ConversationEvents> {
    * stays in the outbox and goes out when the conversation is opened again).
    */
   send(body: string, options: { meta?: Record<string, unknown>; replyTo?: number } = {}): Promise<Message> {
-    return this.#queue({ body, meta: options.meta, replyTo: options.replyTo });
+    return this.#outbox.send({ body, meta: options.meta, replyTo: options.replyTo });
   }
 
   /** Sends a message that answers message `seq` (`replyTo`); as `send()` otherwise. */
@@ -317,9 +316,6 @@ export class Conversation extends Session<ConversationEvents> {
    * such message (`not_found`), deleted (`conflict`), over the body limit (`too_large`).
    */
   edit(seq: number, fields: EditFields): Promise<Message> {
-    if (fields.body === undefined && fields.meta === undefined) {
-      return Promise.reject(new ParleyClientError("bad_request", "an edit sets body or meta"));
-    }
     const change: ChangeRequest = { kind: "edit", seq };
     if (fields.body !== undefined) change.body = fields.body;
     if (fields.meta !== undefined) change.meta = fields.meta;
@@ -348,15 +344,9 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#change({ kind: "unreact", seq, key });
   }
 
+  /** Queues a change (the relay refuses a bad one: 400, rolled back like any refusal). */
   #change(change: ChangeRequest): Promise<Message> {
-    if (!Number.isSafeInteger(change.seq) || change.seq < 1) {
-      return Promise.reject(new ParleyClientError("bad_request", "seq must be a positive integer"));
-    }
-    return this.#queue({ body: "", change }).then((m) => this.#states.get(m.seq) ?? m);
-  }
-
-  #queue(input: OutboxInput): Promise<Message> {
-    return this.#outbox.send(input);
+    return this.#outbox.send({ body: "", change }).then((m) => this.#states.get(m.seq) ?? m);
   }
 
   /** Tells the others you are typing; call it on every keystroke (it is throttled). */
@@ -392,19 +382,10 @@ export class Conversation extends Session<ConversationEvents> {
     return { ...page, messages: page.messages.map((m) => this.#learn(m, page.lastSeq)) };
   }
 
-  /** The replies to message `seq` over HTTP, ascending (as `history()`). */
-  async replies(seq: number, query: { after?: number; limit?: number } = {}): Promise<RepliesPage> {
-    const asOf = this.#seq.lastSeq ?? 0;
-    const page = await this.#cfg.api.replies(this.id, seq, query);
-    return { ...page, messages: page.messages.map((m) => this.#learn(m, asOf)) };
-  }
-
-  /** A state read over HTTP, current at `asOf` at least: kept if newer, told if it changed. */
+  /** A state read over HTTP, current at `asOf` at least: kept if newer (and told, if known). */
   #learn(m: Message, asOf: number): Message {
-    const before = this.#states.known(m.seq);
-    if (this.#states.put(m, asOf) && before && JSON.stringify(before) !== JSON.stringify(m)) {
-      this.#updated(m.seq, UpdateCause.Refresh);
-    }
+    const known = this.#states.known(m.seq);
+    if (this.#states.put(m, asOf) && known) this.#updated(m.seq, UpdateCause.Refresh);
     return this.#states.get(m.seq) ?? m;
   }
 

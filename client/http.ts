@@ -3,16 +3,7 @@ import { ParleyClientError } from "./errors.ts";
 import { isMessage } from "./frames.ts";
 import type { ChangeRequest } from "./outbox/storage.ts";
 import type { TokenSource } from "./token.ts";
-import type {
-  ConversationInfo,
-  HistoryPage,
-  LogEntry,
-  LogPage,
-  Message,
-  RepliesPage,
-  SendFields,
-  ThreadPage,
-} from "./types.ts";
+import type { ConversationInfo, HistoryPage, LogPage, Message, SendFields, ThreadPage } from "./types.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -205,24 +196,8 @@ export class HttpApi {
   ): Promise<LogPage> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}/log`, { query: q, ...opts });
     const page = await this.#json<LogPage>(res);
-    if (!Array.isArray(page.entries) || !page.entries.every(isEntry) || typeof page.lastSeq !== "number") {
+    if (!page.entries?.every((e) => isMessage(e.message)) || typeof page.lastSeq !== "number") {
       throw new ParleyClientError("bad_response", "the log answer is not a page of entries");
-    }
-    return page;
-  }
-
-  /** `GET /v1/conversations/:id/messages/:seq/replies`: the replies to one message, ascending. */
-  async replies(
-    conversationId: string,
-    seq: number,
-    q: { after?: number; limit?: number },
-  ): Promise<RepliesPage> {
-    const res = await this.request(`/v1/conversations/${enc(conversationId)}/messages/${seq}/replies`, {
-      query: q,
-    });
-    const page = await this.#json<RepliesPage>(res);
-    if (!Array.isArray(page.messages) || !page.messages.every(isMessage)) {
-      throw new ParleyClientError("bad_response", "the replies answer is not a page of messages");
     }
     return page;
   }
@@ -278,12 +253,3 @@ export class HttpApi {
 }
 
 const enc = encodeURIComponent;
-
-/** A log entry as `/log` returns it: a message, or a change with its target's state. */
-function isEntry(e: LogEntry): boolean {
-  const c = e?.type === "change" ? e.change : undefined;
-  return (
-    isMessage(e?.message) &&
-    (e.type === "message" || (typeof c?.seq === "number" && c.target === e.message.seq))
-  );
-}
