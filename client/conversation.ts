@@ -246,7 +246,7 @@ export class Conversation extends Session<ConversationEvents> {
   }
 
   /**
-   * The messages this conversation knows (emitted, or read with `history()` and `replies()`),
+   * The messages this conversation knows (emitted, sent, or read with `history()`),
    * ascending by seq, each as a UI shows it: latest state, your pending changes applied. At most
    * the 10 000 learned last are kept.
    */

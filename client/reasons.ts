@@ -55,7 +55,7 @@ export enum UpdateCause {
   Optimistic = "optimistic",
   /** One of your changes was refused for good and is undone (`changeFailed` tells why). */
   Rollback = "rollback",
-  /** A state read over HTTP (`history()`, `replies()`) was newer than the one known. */
+  /** A state read over HTTP (`history()`) was newer than the one known. */
   Refresh = "refresh",
 }
 

@@ -86,6 +86,25 @@ ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:2px
 .status,.seen{margin:2px 4px 0;font-size:12px;color:var(--_muted);display:flex;flex-wrap:wrap;gap:8px}
 .msg[data-status=failed] .status{color:var(--_danger)}
 .pill{align-self:center;position:relative;z-index:1;height:28px;margin:-36px 0 8px;border:0;border-radius:999px;padding:0 14px;background:var(--_accent);color:var(--_accent-fg);font-size:13px;font-weight:600;box-shadow:0 2px 8px #0003}
+.line{display:flex;align-items:center;gap:4px;max-width:100%}
+.mine .line{flex-direction:row-reverse}
+.more,.quote,.chip,.menu button,.replying button{border:0;background:none;border-radius:8px;padding:1px 6px}
+.more{color:var(--_muted);opacity:0}
+.msg:hover .more,.msg:focus-within .more,.more[aria-expanded=true]{opacity:1}
+@media (hover:none){.more{opacity:1}}
+.edited{font-size:11.5px;color:var(--_muted)}
+.body.deleted{background:none;color:var(--_muted);border:1px dashed var(--_border);font-style:italic}
+.quote{max-width:100%;margin:2px 0;border-inline-start:3px solid var(--_accent);border-radius:0;color:var(--_muted);font-size:12.5px;text-align:start;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.reacts,.menu{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin:2px 0;font-size:13px}
+.chip{border:1px solid var(--_border);border-radius:999px}
+.chip[aria-pressed=true]{border-color:var(--_accent);background:color-mix(in srgb,var(--_accent) 14%,var(--_bg))}
+.menu{padding:3px;border:1px solid var(--_border);border-radius:10px;background:var(--_bg);box-shadow:0 2px 8px #0002}
+.menu button:hover,.menu button:focus,.quote:hover{background:color-mix(in srgb,var(--_fg) 8%,transparent)}
+.menu span{padding:0 4px}
+.edit{min-width:min(22em,60vw)}
+.hl .body{outline:2px solid var(--_focus)}
+.replying{flex-basis:100%;display:flex;gap:8px;align-items:center;padding-inline-start:8px;border-inline-start:3px solid var(--_accent);font-size:12.5px;color:var(--_muted)}
+.replying span{flex:1;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .typing{min-height:20px;padding:0 14px;font-size:12.5px;color:var(--_muted);font-style:italic}
 form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;padding:8px 10px 10px;border-top:1px solid var(--_border)}
 .note{flex-basis:100%;margin:0 4px;font-size:13px;color:var(--_muted)}
