@@ -310,6 +310,8 @@ export class ConversationView {
       row.day?.remove();
     }
     this.#rows.clear();
+    this.#menu = this.#editing = undefined;
+    this.cancelReply();
     this.#first = undefined;
     this.#last = 0;
     this.#mine = [];
@@ -379,7 +381,8 @@ export class ConversationView {
 
   /** Renders a row again, keeping its editor, its open menu and the focus inside it. */
   #fill(row: Row): void {
-    const had = (this.ui.list.getRootNode() as ShadowRoot).activeElement as HTMLElement | null;
+    const root = this.ui.list.getRootNode() as ShadowRoot;
+    const had = root.activeElement as HTMLElement | null;
     const inside = had && row.li.contains(had);
     fill(row, this.#context);
     const line = row.li.querySelector(".line");
@@ -400,15 +403,11 @@ export class ConversationView {
         row.li.querySelector(".more")?.setAttribute("aria-expanded", "true");
       }
     }
-    if (inside && this.#root.activeElement !== had) {
+    if (inside && root.activeElement !== had) {
       const same = [...row.li.querySelectorAll("button")].find((b) => b.dataset.act === had.dataset.act);
       (had.isConnected ? had : (same ?? row.li.querySelector<HTMLElement>(".more") ?? this.ui.input)).focus();
     }
     this.#renderSeen();
-  }
-
-  get #root(): ShadowRoot {
-    return this.ui.list.getRootNode() as ShadowRoot;
   }
 
   /** A click in the list: a message's actions, a chip, a quote, a button of the menu or editor. */
