@@ -1,17 +1,20 @@
 /**
- * One conversation as the application sees it: live messages exactly once and in order,
- * `send()` through a durable outbox, typing, read receipts and presence, over whichever
- * transport works, with an explicit state machine (see `State`).
+ * One conversation as the application sees it: its log (new messages, and changes to earlier
+ * ones) exactly once and in order, the messages folded to their latest state, `send()` and the
+ * changes (`edit`, `delete`, `react`, `unreact`, `reply`) through a durable outbox, typing, read
+ * receipts and presence, over whichever transport works, with an explicit state machine (see
+ * `State`).
  */
 import type { BackoffOptions } from "./backoff.ts";
 import { isParleyClientError, ParleyClientError } from "./errors.ts";
 import { FallbackPolicy } from "./fallback-policy.ts";
 import type { FetchLike, HttpApi } from "./http.ts";
+import { MessageStates } from "./message-state.ts";
 import { Outbox } from "./outbox/outbox.ts";
-import type { OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
+import type { ChangeRequest, OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
 import { ReadReceipts } from "./read-receipts.ts";
-import { Reason } from "./reasons.ts";
-import { Sequencer } from "./sequencer.ts";
+import { Reason, UpdateCause } from "./reasons.ts";
+import { entrySeq, Sequencer } from "./sequencer.ts";
 import { Session, type SessionEvents } from "./session.ts";
 import { State } from "./state.ts";
 import type { TokenSource } from "./token.ts";
@@ -25,7 +28,15 @@ import type {
   TransportTimings,
 } from "./transports/transport.ts";
 import { WebSocketTransport } from "./transports/websocket.ts";
-import type { HistoryPage, Message, ServerFrame } from "./types.ts";
+import type {
+  Change,
+  ClientFrame,
+  EditFields,
+  HistoryPage,
+  LogEntry,
+  Message,
+  ServerFrame,
+} from "./types.ts";
 import { type TypingChange, TypingTracker } from "./typing.ts";
 import type { WakeTargets } from "./wake.ts";
 
@@ -34,9 +45,30 @@ export type TransportPreference = "auto" | TransportKind;
 
 /** Events of a conversation. */
 export interface ConversationEvents extends SessionEvents {
-  /** A message, exactly once per seq, in seq order (yours included). */
+  /**
+   * A new message, exactly once per seq, in seq order with `change` (yours included). It comes
+   * in its latest state: on a resume it may already be edited or deleted.
+   */
   message: Message;
-  /** A catch-up finished: every message up to `lastSeq` has been emitted. */
+  /**
+   * A change of the log (an edit, deletion or reaction, by anyone), exactly once per seq, in seq
+   * order with `message`. `message` is the changed message as it is now (see `updated`).
+   */
+  change: { change: Change; message: Message };
+  /**
+   * A message has a new state to show: render `message` in place of the one with its seq. It
+   * follows every `change`, your own changes at once (optimistic) and when one is refused
+   * (rolled back), and a newer state read over HTTP. States only move forward: never an older
+   * edit than one emitted, never a deleted message's body.
+   */
+  updated: { message: Message; cause: UpdateCause };
+  /**
+   * One of your changes (`edit`, `delete`, `react`, `unreact`) was refused for good: not yours
+   * (`forbidden`), no such message (`not_found`), deleted or over a reaction cap (`conflict`),
+   * too large (`too_large`) …; an `updated` with cause `rollback` has just undone it.
+   */
+  changeFailed: { change: ChangeRequest; error: ParleyClientError; message: Message | undefined };
+  /** A catch-up finished: every entry up to `lastSeq` has been emitted. */
   synced: { lastSeq: number };
   /**
    * The relay's log ends below the last seq this conversation emitted: its database was wiped
@@ -52,8 +84,9 @@ export interface ConversationEvents extends SessionEvents {
   /** Who is online in this conversation. */
   presence: { online: string[] };
   /**
-   * A message entered the outbox: from `send()`, or restored from storage after a reload. Show it
-   * as pending until `sent` or `failed` names its `clientMessageId`.
+   * A message entered the outbox: from `send()` or `reply()`, or restored from storage after a
+   * reload. Show it as pending until `sent` or `failed` names its `clientMessageId`. (Changes do
+   * not come here: they show at once through `updated`.)
    */
   queued: OutboxEntry;
   /** An outbox entry was stored by the relay (also for entries restored after a reload). */
@@ -107,6 +140,8 @@ interface PendingAck {
 }
 
 const MAX_UPGRADE_DELAY_MS = 10 * 60_000;
+/** An acknowledged change not shown by the log after this long (live) is dropped. */
+const ACKED_CHANGE_MS = 10_000;
 
 export class Conversation extends Session<ConversationEvents> {
   /** The conversation id. */
@@ -120,6 +155,10 @@ export class Conversation extends Session<ConversationEvents> {
   /** Per transport: when `auto` falls back from it. */
   #fallback: Record<TransportKind, FallbackPolicy>;
   #acks = new Map<string, PendingAck>();
+  #states: MessageStates;
+  /** Connections opened so far (to tell which caught up after a change was acknowledged). */
+  #opened = 0;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
   #reads: ReadReceipts;
   #online: string[] = [];
   #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -139,10 +178,11 @@ export class Conversation extends Session<ConversationEvents> {
     };
     this.#upgradeDelay = cfg.upgradeAfterMs;
     this.#kind = cfg.transport === "auto" ? (cfg.webSocketAvailable ? "websocket" : "sse") : cfg.transport;
+    this.#states = new MessageStates(cfg.userId);
     this.#seq = new Sequencer({
       lastSeq: cfg.after,
-      fetchAfter: (after, limit) => cfg.api.history(cfg.id, { after, limit }),
-      deliver: (m) => this.#deliver(m),
+      fetchAfter: (after, limit) => cfg.api.log(cfg.id, { after, limit }),
+      deliver: (entry) => this.#deliver(entry),
       onSynced: (lastSeq) => this.#onSynced(lastSeq),
       onFillFailed: () => this.disconnect(Reason.GapFillFailed, { reconnect: true }),
     });
@@ -160,10 +200,30 @@ export class Conversation extends Session<ConversationEvents> {
       conversationId: cfg.id,
       transmit: (entry) => this.#transmit(entry),
       retryDelay: cfg.retryDelay,
-      onQueued: (entry) => this.emit("queued", entry),
-      onSent: (entry, message) => this.emit("sent", { clientMessageId: entry.clientMessageId, message }),
+      onQueued: (entry) => {
+        if (!entry.change) return this.emit("queued", entry);
+        this.#states.add(entry.clientMessageId, entry.change);
+        this.#updated(entry.change.seq, UpdateCause.Optimistic);
+      },
+      onSent: (entry, message) => {
+        if (!entry.change) {
+          this.#states.put(message, message.seq);
+          return this.emit("sent", { clientMessageId: entry.clientMessageId, message });
+        }
+        // A target this conversation has not seen: the relay's answer is all it knows of it.
+        if (!this.#states.known(message.seq)) this.#states.put(message, 0);
+        this.#states.ack(entry.clientMessageId, this.#opened);
+        this.#expireLater(entry.clientMessageId);
+      },
       onFailed: (entry, error) => {
-        this.emit("failed", { clientMessageId: entry.clientMessageId, error });
+        const change = entry.change;
+        if (!change) {
+          this.emit("failed", { clientMessageId: entry.clientMessageId, error });
+        } else {
+          this.#states.remove(entry.clientMessageId);
+          const message = this.#updated(change.seq, UpdateCause.Rollback);
+          this.emit("changeFailed", { change, error, message });
+        }
         this.reportError(error);
       },
       onStorageError: (error) =>
@@ -177,9 +237,26 @@ export class Conversation extends Session<ConversationEvents> {
 
   // ---- public API --------------------------------------------------------------------------
 
-  /** The last seq emitted as a `message` event (undefined until the first catch-up). */
+  /**
+   * The last seq of the log emitted (a `message` or a `change`; undefined until the first
+   * catch-up). Keep it to resume later with `{ after: lastSeq }`.
+   */
   get lastSeq(): number | undefined {
     return this.#seq.lastSeq;
+  }
+
+  /**
+   * The messages this conversation knows (emitted, sent, or read with `history()`),
+   * ascending by seq, each as a UI shows it: latest state, your pending changes applied. At most
+   * the 10 000 learned last are kept.
+   */
+  get messages(): Message[] {
+    return this.#states.all();
+  }
+
+  /** One known message as a UI shows it (see `messages`), or undefined. */
+  message(seq: number): Message | undefined {
+    return this.#states.get(seq);
   }
 
   /** The transport in use or being tried. */
@@ -202,9 +279,14 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#reads.positions;
   }
 
-  /** Sends not yet stored by the relay, oldest first. */
+  /** Sends (and replies) not yet stored by the relay, oldest first. */
   get pending(): OutboxEntry[] {
-    return this.#outbox.pending;
+    return this.#outbox.pending.filter((e) => !e.change);
+  }
+
+  /** Your changes (in `change`) the relay does not have yet, oldest first. */
+  get pendingChanges(): OutboxEntry[] {
+    return this.#outbox.pending.filter((e) => e.change);
   }
 
   /** Duplicates dropped by seq so far (a replay overlapping live frames, a transport swap). */
@@ -218,8 +300,53 @@ export class Conversation extends Session<ConversationEvents> {
    * that a retry cannot fix (409, 413, 403 …) or when the conversation is closed (the entry
    * stays in the outbox and goes out when the conversation is opened again).
    */
-  send(body: string, options: { meta?: Record<string, unknown> } = {}): Promise<Message> {
-    return this.#outbox.send(body, options.meta);
+  send(body: string, options: { meta?: Record<string, unknown>; replyTo?: number } = {}): Promise<Message> {
+    return this.#outbox.send({ body, meta: options.meta, replyTo: options.replyTo });
+  }
+
+  /** Sends a message that answers message `seq` (`replyTo`); as `send()` otherwise. */
+  reply(seq: number, body: string, options: { meta?: Record<string, unknown> } = {}): Promise<Message> {
+    return this.send(body, { ...options, replyTo: seq });
+  }
+
+  /**
+   * Edits your message `seq`: a new `body` and/or `meta` (null removes it). Shown at once
+   * (`updated`), then sent through the outbox like a message; resolves with the message as
+   * edited. Refused for good (rolled back, `changeFailed`): not your message (`forbidden`), no
+   * such message (`not_found`), deleted (`conflict`), over the body limit (`too_large`).
+   */
+  edit(seq: number, fields: EditFields): Promise<Message> {
+    const change: ChangeRequest = { kind: "edit", seq };
+    if (fields.body !== undefined) change.body = fields.body;
+    if (fields.meta !== undefined) change.meta = fields.meta;
+    return this.#change(change);
+  }
+
+  /**
+   * Deletes your message `seq` for everyone: it becomes a tombstone (`deleted`, body ""). Shown
+   * at once, sent through the outbox; deleting it again changes nothing.
+   */
+  delete(seq: number): Promise<Message> {
+    return this.#change({ kind: "delete", seq });
+  }
+
+  /**
+   * Adds your reaction `key` (an emoji or a short name, 1–32 bytes) to message `seq`. Shown at
+   * once, sent through the outbox; adding one you have changes nothing. Refused for good
+   * (rolled back): over a cap of reaction keys, or a deleted message (`conflict`).
+   */
+  react(seq: number, key: string): Promise<Message> {
+    return this.#change({ kind: "react", seq, key });
+  }
+
+  /** Removes your reaction `key` from message `seq` (as `react()`). */
+  unreact(seq: number, key: string): Promise<Message> {
+    return this.#change({ kind: "unreact", seq, key });
+  }
+
+  /** Queues a change (the relay refuses a bad one: 400, rolled back like any refusal). */
+  #change(change: ChangeRequest): Promise<Message> {
+    return this.#outbox.send({ body: "", change }).then((m) => this.#states.get(m.seq) ?? m);
   }
 
   /** Tells the others you are typing; call it on every keystroke (it is throttled). */
@@ -246,9 +373,41 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#reads.mark(seq);
   }
 
-  /** A page of history over HTTP (not emitted as events): e.g. `{ before: firstSeq, limit: 50 }`. */
-  history(query: { before?: number; after?: number; limit?: number } = {}): Promise<HistoryPage> {
-    return this.#cfg.api.history(this.id, query);
+  /**
+   * A page of history over HTTP (not emitted as events): e.g. `{ before: firstSeq, limit: 50 }`.
+   * Its messages are as a UI shows them: never older than a state already emitted.
+   */
+  async history(query: { before?: number; after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const page = await this.#cfg.api.history(this.id, query);
+    return { ...page, messages: page.messages.map((m) => this.#learn(m, page.lastSeq)) };
+  }
+
+  /** A state read over HTTP, current at `asOf` at least: kept if newer (and told, if known). */
+  #learn(m: Message, asOf: number): Message {
+    const known = this.#states.known(m.seq);
+    if (this.#states.put(m, asOf) && known) this.#updated(m.seq, UpdateCause.Refresh);
+    return this.#states.get(m.seq) ?? m;
+  }
+
+  /**
+   * An acknowledged change normally shows in the log within moments; one that has not after
+   * {@link ACKED_CHANGE_MS} of being live never will (it was undone meanwhile): drop it.
+   */
+  #expireLater(id: string): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.state !== State.Live) return this.#expireLater(id);
+      const seq = this.#states.expire(id);
+      if (seq !== undefined) this.#updated(seq, UpdateCause.Change);
+    }, ACKED_CHANGE_MS);
+    this.#timers.add(timer);
+  }
+
+  /** Emits `updated` for `seq` when it is known; returns its state. */
+  #updated(seq: number, cause: UpdateCause): Message | undefined {
+    const message = this.#states.get(seq);
+    if (message) this.emit("updated", { message, cause });
+    return message;
   }
 
   // ---- session hooks -----------------------------------------------------------------------
@@ -272,6 +431,7 @@ export class Conversation extends Session<ConversationEvents> {
   #resumedAfter = new WeakMap<Transport, number>();
 
   protected override onTransportOpen(transport: Transport): void {
+    this.#opened++;
     this.#seq.reset();
     if (transport.kind !== this.#kind) this.#setKind(transport.kind, Reason.TransportUpgrade);
   }
@@ -279,7 +439,8 @@ export class Conversation extends Session<ConversationEvents> {
   protected override onFrame(frame: ServerFrame, transport: Transport): void {
     switch (frame.type) {
       case "message":
-        this.#seq.receive(frame.message);
+      case "change":
+        this.#seq.receive(frame);
         return;
       case "synced": {
         // A replay that ends below the seq this transport resumed after: every seq up to that
@@ -287,6 +448,12 @@ export class Conversation extends Session<ConversationEvents> {
         const resumedAfter = this.#resumedAfter.get(transport);
         if (resumedAfter !== undefined && frame.lastSeq < resumedAfter) {
           this.#seq.rewind(frame.lastSeq);
+          // What is known (and pending changes' targets) belongs to the old log.
+          this.#states.clear();
+          this.#outbox.discard(
+            (e) => e.change !== undefined,
+            new ParleyClientError("conflict", "the relay's log was reset: the change was not made"),
+          );
           this.emit("reset", { lastSeq: frame.lastSeq, previousLastSeq: resumedAfter });
         }
         this.#seq.synced(frame.lastSeq);
@@ -301,13 +468,16 @@ export class Conversation extends Session<ConversationEvents> {
       case "presence":
         this.#applyPresence(frame.online);
         return;
-      case "ack":
-        if (frame.clientMessageId !== undefined) this.#settleAck(frame.clientMessageId, frame.message);
+      case "ack": {
+        const id = frame.clientMessageId ?? frame.ref;
+        if (id !== undefined) this.#settleAck(id, frame.message);
         return;
+      }
       case "error": {
         const error = new ParleyClientError(frame.code, frame.message);
-        if (frame.clientMessageId !== undefined && this.#acks.has(frame.clientMessageId)) {
-          this.#settleAck(frame.clientMessageId, error);
+        const id = frame.clientMessageId ?? frame.ref;
+        if (id !== undefined && this.#acks.has(id)) {
+          this.#settleAck(id, error);
         } else {
           this.reportError(error);
         }
@@ -340,6 +510,7 @@ export class Conversation extends Session<ConversationEvents> {
   }
 
   protected override onClosed(): void {
+    for (const t of this.#timers) clearTimeout(t);
     this.#outbox.close();
     this.#typing.dispose();
     this.#cfg.onClosed();
@@ -347,12 +518,24 @@ export class Conversation extends Session<ConversationEvents> {
 
   // ---- receiving ---------------------------------------------------------------------------
 
-  #deliver(message: Message): void {
-    this.#typing.clear(message.senderId);
-    this.emit("message", message);
+  #deliver(entry: LogEntry): void {
+    const seq = entrySeq(entry);
+    this.#states.put(entry.message, seq);
+    if (entry.type === "message") {
+      this.#typing.clear(entry.message.senderId);
+      this.emit("message", this.#states.get(seq) ?? entry.message);
+      return;
+    }
+    const { change } = entry;
+    this.#states.confirm(change.target, change);
+    const message = this.#states.get(change.target) ?? entry.message;
+    this.emit("change", { change, message });
+    this.emit("updated", { message, cause: UpdateCause.Change });
   }
 
   #onSynced(lastSeq: number): void {
+    // Changes acknowledged before this connection opened are in what it replayed.
+    for (const seq of new Set(this.#states.caughtUp(this.#opened))) this.#updated(seq, UpdateCause.Change);
     this.markLive(Reason.Synced);
     this.emit("synced", { lastSeq });
     this.#outbox.kick();
@@ -391,30 +574,38 @@ export class Conversation extends Session<ConversationEvents> {
     );
   }
 
-  /** One attempt to store an outbox entry: over the socket (waits for the ack) or HTTP. */
+  /**
+   * One attempt to have the relay store an outbox entry (a send or a change): over the socket
+   * (waits for the ack with its key or `ref`) or HTTP.
+   */
   #transmit(entry: OutboxEntry): Promise<Message> {
-    const input: { clientMessageId: string; body: string; meta?: Record<string, unknown> } = {
-      clientMessageId: entry.clientMessageId,
-      body: entry.body,
-    };
-    if (entry.meta !== undefined) input.meta = entry.meta;
+    const { clientMessageId: id, change } = entry;
+    const send = { clientMessageId: id, body: entry.body, meta: entry.meta, replyTo: entry.replyTo };
     const viaSocket = this.#cfg.sendOver === "socket" && this.#kind === "websocket";
-    if (!viaSocket) return this.#cfg.api.sendMessage(this.id, input, this.#cfg.ackTimeoutMs);
+    if (!viaSocket) {
+      const api = this.#cfg.api;
+      const ms = this.#cfg.ackTimeoutMs;
+      return change ? api.change(this.id, change, ms) : api.sendMessage(this.id, send, ms);
+    }
+    let frame: ClientFrame;
+    if (change) {
+      const { kind, ...fields } = change;
+      frame = { type: kind, ...fields, ref: id } as ClientFrame;
+    } else {
+      frame = { type: "send", ...send };
+    }
     if (!this.#socketSending()) {
       return Promise.reject(new ParleyClientError("disconnected", "waiting for the socket to be live"));
     }
     return new Promise<Message>((resolve, reject) => {
-      this.#settleAck(entry.clientMessageId, new ParleyClientError("disconnected", "superseded"));
+      this.#settleAck(id, new ParleyClientError("disconnected", "superseded"));
       const timer = setTimeout(
-        () => this.#settleAck(entry.clientMessageId, new ParleyClientError("timeout", "no ack in time")),
+        () => this.#settleAck(id, new ParleyClientError("timeout", "no ack in time")),
         this.#cfg.ackTimeoutMs,
       );
-      this.#acks.set(entry.clientMessageId, { resolve, reject, timer });
-      if (!this.transport?.send({ type: "send", ...input })) {
-        this.#settleAck(
-          entry.clientMessageId,
-          new ParleyClientError("disconnected", "the socket is not open"),
-        );
+      this.#acks.set(id, { resolve, reject, timer });
+      if (!this.transport?.send(frame)) {
+        this.#settleAck(id, new ParleyClientError("disconnected", "the socket is not open"));
       }
     });
   }

@@ -1,8 +1,9 @@
 /** The relay's HTTP API as the SDK uses it: auth, timeouts, the contract's errors, token refresh. */
 import { ParleyClientError } from "./errors.ts";
 import { isMessage } from "./frames.ts";
+import type { ChangeRequest } from "./outbox/storage.ts";
 import type { TokenSource } from "./token.ts";
-import type { ConversationInfo, HistoryPage, Message, ThreadPage } from "./types.ts";
+import type { ConversationInfo, HistoryPage, LogPage, Message, SendFields, ThreadPage } from "./types.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -148,17 +149,57 @@ export class HttpApi {
   }
 
   /** `POST /v1/conversations/:id/messages`: resolves with the stored message (201 or 200). */
-  async sendMessage(
-    conversationId: string,
-    input: { clientMessageId: string; body: string; meta?: Record<string, unknown> },
-    timeoutMs?: number,
-  ): Promise<Message> {
-    const opts: RequestOptions = { method: "POST", body: input };
+  sendMessage(conversationId: string, input: SendFields, timeoutMs?: number): Promise<Message> {
+    return this.#message(`/v1/conversations/${enc(conversationId)}/messages`, "POST", input, timeoutMs);
+  }
+
+  /**
+   * One change to a message: `PATCH` or `DELETE …/messages/:seq`, `PUT` or `DELETE
+   * …/messages/:seq/reactions/:key`. Resolves with the message's state once the change is durable
+   * (a change that changes nothing answers the same).
+   */
+  change(conversationId: string, change: ChangeRequest, timeoutMs?: number): Promise<Message> {
+    const path = `/v1/conversations/${enc(conversationId)}/messages/${change.seq}`;
+    switch (change.kind) {
+      case "edit": {
+        const { kind: _, seq: __, ...fields } = change;
+        return this.#message(path, "PATCH", fields, timeoutMs);
+      }
+      case "delete":
+        return this.#message(path, "DELETE", undefined, timeoutMs);
+      default:
+        return this.#message(
+          `${path}/reactions/${enc(change.key)}`,
+          change.kind === "react" ? "PUT" : "DELETE",
+          undefined,
+          timeoutMs,
+        );
+    }
+  }
+
+  async #message(path: string, method: string, body: unknown, timeoutMs?: number): Promise<Message> {
+    const opts: RequestOptions = { method, body };
     if (timeoutMs !== undefined) opts.timeoutMs = timeoutMs;
-    const res = await this.request(`/v1/conversations/${enc(conversationId)}/messages`, opts);
-    const { message } = await this.#json<{ message?: unknown }>(res);
-    if (!isMessage(message)) throw new ParleyClientError("bad_response", "the send answer has no message");
+    const { message } = await this.#json<{ message?: unknown }>(await this.request(path, opts));
+    if (!isMessage(message)) throw new ParleyClientError("bad_response", `${method} ${path}: no message`);
     return message;
+  }
+
+  /**
+   * `GET /v1/conversations/:id/log`: the log's entries (messages and changes, each message in
+   * its latest state) after `after`, in seq order; with `wait`, a long-poll.
+   */
+  async log(
+    conversationId: string,
+    q: { after?: number; limit?: number; wait?: number },
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<LogPage> {
+    const res = await this.request(`/v1/conversations/${enc(conversationId)}/log`, { query: q, ...opts });
+    const page = await this.#json<LogPage>(res);
+    if (!page.entries?.every((e) => isMessage(e.message)) || typeof page.lastSeq !== "number") {
+      throw new ParleyClientError("bad_response", "the log answer is not a page of entries");
+    }
+    return page;
   }
 
   /** `GET /v1/conversations/:id/messages` (with `wait`: a long-poll). */

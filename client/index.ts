@@ -1,7 +1,8 @@
 /**
- * Parley's client SDK: conversations that receive every message exactly once and in order,
- * send through a durable outbox, and stay connected over WebSocket, SSE or long-poll, in
- * browsers, Node (with `ws`) and Deno. See `client/README.md`.
+ * Parley's client SDK: conversations that receive their log (messages, and the edits,
+ * deletions and reactions that change them) exactly once and in order, fold it into each
+ * message's latest state, send and change through a durable outbox, and stay connected over
+ * WebSocket, SSE or long-poll, in browsers, Node (with `ws`) and Deno. See `client/README.md`.
  */
 export type { BackoffOptions } from "./backoff.ts";
 export { createParleyClient, ParleyClient, type ParleyClientOptions } from "./client.ts";
@@ -15,16 +16,28 @@ export { isParleyClientError, type LocalErrorCode, ParleyClientError } from "./e
 export type { FetchLike, HttpApi } from "./http.ts";
 export { Inbox, type InboxEvents } from "./inbox.ts";
 export { IndexedDbOutboxStorage } from "./outbox/indexeddb.ts";
-export { MemoryOutboxStorage, type OutboxEntry, type OutboxStorage } from "./outbox/storage.ts";
-export { CloseCode, Reason } from "./reasons.ts";
+export {
+  type ChangeRequest,
+  MemoryOutboxStorage,
+  type OutboxEntry,
+  type OutboxStorage,
+} from "./outbox/storage.ts";
+export { CloseCode, Reason, UpdateCause } from "./reasons.ts";
 export type { SessionEvents } from "./session.ts";
 export { State, type StateChange } from "./state.ts";
 export type { TokenProvider } from "./token.ts";
 export type { TransportKind } from "./transports/transport.ts";
 export type {
+  Change,
+  ChangeKind,
   ConversationInfo,
+  EditFields,
   HistoryPage,
+  LogEntry,
+  LogPage,
   Message,
+  Reaction,
+  RepliesPage,
   ThreadItem,
   ThreadPage,
 } from "./types.ts";

@@ -47,6 +47,18 @@ export enum Reason {
   ServerClosed = "server_closed",
 }
 
+/** Why a conversation's `updated` event says a message a UI shows has a new state. */
+export enum UpdateCause {
+  /** A change of the log (anyone's edit, deletion or reaction, yours included). */
+  Change = "change",
+  /** One of your changes, shown at once while it waits in the outbox (optimistic). */
+  Optimistic = "optimistic",
+  /** One of your changes was refused for good and is undone (`changeFailed` tells why). */
+  Rollback = "rollback",
+  /** A state read over HTTP (`history()`) was newer than the one known. */
+  Refresh = "refresh",
+}
+
 /**
  * Close codes: the contract's (from the protocol module), plus two the SDK reports for a
  * transport that ended without a close frame from the server.

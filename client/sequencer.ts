@@ -1,35 +1,40 @@
 /**
- * Exactly-once, in-order delivery. It remembers the last seq delivered, drops anything at or
- * below it (a replay overlapping live frames, two transports during an upgrade), and when a
- * seq arrives ahead of the next expected one it holds it and fills the gap from history over
- * HTTP before delivering anything later. A catch-up ends with one `synced` once the cursor
- * reaches the transport's `synced.lastSeq`.
+ * Exactly-once, in-order delivery of the conversation log: messages and changes (edits,
+ * deletions, reactions) share one seq. It remembers the last seq delivered, drops anything at
+ * or below it (a replay overlapping live frames, two transports during an upgrade), and when a
+ * seq arrives ahead of the next expected one it holds it and fills the gap from the log over
+ * HTTP (`GET …/log`) before delivering anything later. A catch-up ends with one `synced` once
+ * the cursor reaches the transport's `synced.lastSeq`.
  */
-import type { HistoryPage, Message } from "./types.ts";
+import type { LogEntry, LogPage } from "./types.ts";
 
 export interface SequencerOptions {
   /** The last seq already delivered (undefined: start wherever the first `synced` says). */
   lastSeq: number | undefined;
-  /** History after a seq (`GET …/messages?after=`). */
-  fetchAfter: (after: number, limit: number) => Promise<HistoryPage>;
-  deliver: (message: Message) => void;
+  /** The log after a seq (`GET …/log?after=`). */
+  fetchAfter: (after: number, limit: number) => Promise<LogPage>;
+  deliver: (entry: LogEntry) => void;
   onSynced: (lastSeq: number) => void;
   /** Filling a gap failed even after retries: the session should resume from `lastSeq`. */
   onFillFailed: (error: unknown) => void;
 }
 
-/** Most messages held while a gap is filled; past it, later ones are dropped and refetched. */
+/** The seq of a log entry: the message's for a new message, the change's for a change. */
+export const entrySeq = (entry: LogEntry): number =>
+  entry.type === "change" ? entry.change.seq : entry.message.seq;
+
+/** Most entries held while a gap is filled; past it, later ones are dropped and refetched. */
 const MAX_HELD = 10_000;
 const FILL_PAGE = 200;
 const FILL_ATTEMPTS = 3;
 
 export class Sequencer {
   #lastSeq: number | undefined;
-  #held = new Map<number, Message>();
+  #held = new Map<number, LogEntry>();
   #filling = false;
   #syncTarget: number | undefined;
   #generation = 0;
-  /** Messages dropped because their seq was already delivered (for tests and metrics). */
+  /** Entries dropped because their seq was already delivered (for tests and metrics). */
   duplicatesDropped = 0;
 
   constructor(private readonly opts: SequencerOptions) {
@@ -46,12 +51,12 @@ export class Sequencer {
     return this.#filling;
   }
 
-  /** A message from any transport. */
-  receive(message: Message): void {
-    const seq = message.seq;
+  /** A log entry (a message or a change) from any transport. */
+  receive(entry: LogEntry): void {
+    const seq = entrySeq(entry);
     if (this.#lastSeq === undefined) {
-      // No cursor yet: the first message defines it only after `synced`; hold it until then.
-      this.#hold(message);
+      // No cursor yet: the first entry defines it only after `synced`; hold it until then.
+      this.#hold(entry);
       return;
     }
     if (seq <= this.#lastSeq || this.#held.has(seq)) {
@@ -59,12 +64,12 @@ export class Sequencer {
       return;
     }
     if (seq === this.#lastSeq + 1 && !this.#filling) {
-      this.#deliver(message);
+      this.#deliver(entry);
       this.#drain();
       this.#checkSynced();
       return;
     }
-    this.#hold(message);
+    this.#hold(entry);
     if (!this.#filling) void this.#fill(seq - 1);
   }
 
@@ -83,7 +88,7 @@ export class Sequencer {
 
   /**
    * The relay's log ends at `lastSeq`, below the cursor (a wiped or restored database): follow
-   * it from there. Held messages at or below it belong to the old log and are dropped.
+   * it from there. Held entries at or below it belong to the old log and are dropped.
    */
   rewind(lastSeq: number): void {
     if (this.#lastSeq === undefined || lastSeq >= this.#lastSeq) return;
@@ -99,21 +104,21 @@ export class Sequencer {
     this.#generation++;
   }
 
-  #hold(message: Message): void {
+  #hold(entry: LogEntry): void {
     if (this.#held.size >= MAX_HELD) return; // refetched by the next gap fill or resume
-    this.#held.set(message.seq, message);
+    this.#held.set(entrySeq(entry), entry);
   }
 
-  #deliver(message: Message): void {
-    this.#lastSeq = message.seq;
-    this.opts.deliver(message);
+  #deliver(entry: LogEntry): void {
+    this.#lastSeq = entrySeq(entry);
+    this.opts.deliver(entry);
   }
 
-  /** Delivers held messages that are now next in line. */
+  /** Delivers held entries that are now next in line. */
   #drain(): void {
     if (this.#lastSeq === undefined) return;
     for (let next = this.#held.get(this.#lastSeq + 1); next; next = this.#held.get(this.#lastSeq + 1)) {
-      this.#held.delete(next.seq);
+      this.#held.delete(this.#lastSeq + 1);
       this.#deliver(next);
     }
     for (const seq of this.#held.keys()) if (seq <= this.#lastSeq) this.#held.delete(seq);
@@ -128,7 +133,7 @@ export class Sequencer {
     }
   }
 
-  /** Fetches history until the cursor reaches `upTo` (and any held message beyond it connects). */
+  /** Reads the log until the cursor reaches `upTo` (and any held entry beyond it connects). */
   async #fill(upTo: number): Promise<void> {
     this.#filling = true;
     const generation = this.#generation;
@@ -137,7 +142,7 @@ export class Sequencer {
       for (let round = 0; round < 1000; round++) {
         const from = this.#lastSeq ?? 0;
         if (from >= target) {
-          // Reached the target: is there another gap before the lowest held message?
+          // Reached the target: is there another gap before the lowest held entry?
           this.#drain();
           const lowest = Math.min(...this.#held.keys());
           if (!Number.isFinite(lowest) || lowest <= (this.#lastSeq ?? 0) + 1) break;
@@ -145,13 +150,13 @@ export class Sequencer {
           continue;
         }
         const page = await this.#fetchWithRetry(from, Math.min(FILL_PAGE, target - from));
-        for (const m of page.messages) {
-          if (this.#lastSeq !== undefined && m.seq === this.#lastSeq + 1) this.#deliver(m);
+        for (const entry of page.entries) {
+          if (this.#lastSeq !== undefined && entrySeq(entry) === this.#lastSeq + 1) this.#deliver(entry);
         }
         this.#drain();
-        if (page.messages.length === 0 || (this.#lastSeq ?? 0) === from) {
-          // The server has nothing there (yet): do not spin; a resume will fill it.
-          throw new Error(`history after ${from} returned nothing to fill the gap up to ${target}`);
+        if (page.entries.length === 0 || (this.#lastSeq ?? 0) === from) {
+          // The relay has nothing there (yet): do not spin; a resume will fill it.
+          throw new Error(`the log after ${from} returned nothing to fill the gap up to ${target}`);
         }
       }
     } catch (error) {
@@ -164,7 +169,7 @@ export class Sequencer {
     this.#checkSynced();
   }
 
-  async #fetchWithRetry(after: number, limit: number): Promise<HistoryPage> {
+  async #fetchWithRetry(after: number, limit: number): Promise<LogPage> {
     let lastError: unknown;
     for (let attempt = 0; attempt < FILL_ATTEMPTS; attempt++) {
       try {

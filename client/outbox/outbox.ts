@@ -1,15 +1,25 @@
 /**
- * The outbox of one conversation: every `send()` gets a `clientMessageId`, is written to
- * storage before its first attempt, and is retried with the same key (jittered exponential
- * backoff, `Retry-After` as a floor) across reconnects, server restarts, 5xx and 429 until the
- * relay stores it, which it does exactly once. Sends leave in the order they were made: one at
- * a time, so the relay numbers them in that order.
+ * The outbox of one conversation: every send and every change (edit, delete, reaction) gets an
+ * id (a send's `clientMessageId`), is written to storage before its first attempt, and is
+ * retried (jittered exponential backoff, `Retry-After` as a floor) across reconnects, server
+ * restarts, 5xx and 429 until the relay has it. A send is stored exactly once (the relay answers
+ * a repeated key with the original); a change applied once more changes nothing and appends
+ * nothing. Entries leave in the order they were made, one at a time, so the relay numbers them
+ * in that order.
  */
 import { type BackoffOptions, backoffDelay, Wait } from "../backoff.ts";
 import { isParleyClientError, ParleyClientError } from "../errors.ts";
 import { newClientMessageId } from "../ids.ts";
 import type { Message } from "../types.ts";
-import { type OutboxEntry, type OutboxStorage, outboxKey } from "./storage.ts";
+import { type ChangeRequest, type OutboxEntry, type OutboxStorage, outboxKey } from "./storage.ts";
+
+/** What an entry carries: a new message (`body`, `meta`, `replyTo`) or a `change`. */
+export interface OutboxInput {
+  body: string;
+  meta?: Record<string, unknown> | undefined;
+  replyTo?: number | undefined;
+  change?: ChangeRequest | undefined;
+}
 
 export interface OutboxOptions {
   storage: OutboxStorage;
@@ -34,6 +44,8 @@ interface Pending {
   resolve?: (message: Message) => void;
   reject?: (error: ParleyClientError) => void;
   attempts: number;
+  /** Taken out by `discard()` (perhaps while in flight: its answer is then ignored). */
+  discarded?: boolean;
 }
 
 export class Outbox {
@@ -51,8 +63,8 @@ export class Outbox {
     return this.#queue.map((p) => p.entry);
   }
 
-  /** Queues a message; resolves with it once the relay has stored it. */
-  send(body: string, meta?: Record<string, unknown>): Promise<Message> {
+  /** Queues a message or a change; resolves with the relay's answer once it has it. */
+  send(input: OutboxInput): Promise<Message> {
     if (this.#closed) return Promise.reject(new ParleyClientError("closed", "the conversation is closed"));
     const clientMessageId = newClientMessageId();
     const entry: OutboxEntry = {
@@ -60,10 +72,12 @@ export class Outbox {
       scope: "",
       conversationId: this.opts.conversationId,
       clientMessageId,
-      body,
+      body: input.body,
       createdAt: Date.now(),
     };
-    if (meta !== undefined) entry.meta = meta;
+    if (input.meta !== undefined) entry.meta = input.meta;
+    if (input.replyTo !== undefined) entry.replyTo = input.replyTo;
+    if (input.change !== undefined) entry.change = input.change;
     return new Promise<Message>((resolve, reject) => {
       const persisted = this.opts.scope().then(
         async (scope) => {
@@ -109,6 +123,19 @@ export class Outbox {
     void this.#pump();
   }
 
+  /** Drops the entries `which` picks (from storage too): each fails with `error`. */
+  discard(which: (entry: OutboxEntry) => boolean, error: ParleyClientError): void {
+    for (const p of this.#queue.filter((q) => which(q.entry))) {
+      this.#queue.splice(this.#queue.indexOf(p), 1);
+      p.discarded = true;
+      void p.persisted.then(() =>
+        this.opts.storage.delete(p.entry.key).catch((e) => this.opts.onStorageError(e)),
+      );
+      p.reject?.(error);
+      this.opts.onFailed(p.entry, error);
+    }
+  }
+
   /** Stops sending. Pending promises reject with `closed`; entries stay in storage. */
   close(): void {
     this.#closed = true;
@@ -126,6 +153,7 @@ export class Outbox {
         const head = this.#queue[0];
         if (!head) break;
         await head.persisted;
+        if (head.discarded) continue;
         const remaining = this.#notBefore - Date.now();
         if (remaining > 0) {
           await this.#wait.for(remaining);
@@ -133,12 +161,14 @@ export class Outbox {
         }
         try {
           const message = await this.opts.transmit(head.entry);
+          if (head.discarded) continue;
           if (this.#queue[0] === head) this.#queue.shift();
           await this.opts.storage.delete(head.entry.key).catch((e) => this.opts.onStorageError(e));
           head.resolve?.(message);
           this.opts.onSent(head.entry, message);
         } catch (raw) {
           if (this.#closed) break;
+          if (head.discarded) continue;
           const error = isParleyClientError(raw)
             ? raw
             : new ParleyClientError("network", String(raw), { cause: raw });

@@ -1,11 +1,13 @@
 /**
- * HTTP long-poll: `GET …/messages?after=<seq>&wait=<s>` in a loop. The first rounds answer at
- * once (catch-up, `wait=0`) until `hasMore` is false, which plays the part of `synced`; then
- * each request is held until a message arrives or `wait` passes. It cannot stream typing, read
+ * HTTP long-poll: `GET …/log?after=<seq>&wait=<s>` in a loop. Each entry (a message, or a
+ * change with its message) is handed on exactly as the socket's frame. The first rounds answer
+ * at once (catch-up, `wait=0`) until `hasMore` is false, which plays the part of `synced`; then
+ * each request is held until an entry arrives or `wait` passes. It cannot stream typing, read
  * receipts or presence, so it polls the last two every `signalPollMs` (typing is not
  * available on this transport).
  */
 import type { HttpApi } from "../http.ts";
+import { entrySeq } from "../sequencer.ts";
 import { closeForError } from "./http-close.ts";
 import { type Transport, TransportBase, type TransportHandlers, type TransportTimings } from "./transport.ts";
 
@@ -47,7 +49,7 @@ export class LongPollTransport extends TransportBase implements Transport {
       let synced = false;
       while (!this.done) {
         const wait = synced ? this.timings.longPollWaitSeconds : 0;
-        const page = await api.history(
+        const page = await api.log(
           conversationId,
           { after: cursor, limit: PAGE, wait },
           { signal, timeoutMs: wait * 1000 + connectTimeout },
@@ -59,11 +61,12 @@ export class LongPollTransport extends TransportBase implements Transport {
           this.handlers.onOpen();
           this.#startSignals();
         }
-        for (const message of page.messages) {
+        for (const entry of page.entries) {
           if (this.done) return;
-          if (message.seq <= cursor) continue;
-          this.handlers.onFrame({ type: "message", message });
-          cursor = message.seq;
+          const seq = entrySeq(entry);
+          if (seq <= cursor) continue;
+          this.handlers.onFrame(entry);
+          cursor = seq;
         }
         if (!synced && !page.hasMore) {
           synced = true;

@@ -14,9 +14,20 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (value === undefined || value === null || value === false) continue;
     el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children)
-    if (child !== null && child !== undefined && child !== false) el.append(child);
+  put(el, ...children);
   return el;
+}
+
+/** A button that does `act` (its `data-act`, which the list's one click handler reads). */
+export function button(act: string, text: string, label?: string, attrs: Record<string, string> = {}) {
+  return h("button", { type: "button", "data-act": act, "aria-label": label, ...attrs }, text);
+}
+
+/** Replaces an element's children (a string becomes a Text node; null, undefined and false are skipped). */
+export function put(el: Element, ...children: Child[]): void {
+  el.replaceChildren(
+    ...(children.filter((c) => c !== null && c !== undefined && c !== false) as Array<Node | string>),
+  );
 }
 
 /** Replaces an element's children with text (or nothing). */

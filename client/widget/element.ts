@@ -522,10 +522,19 @@ export class ParleyChat extends HTMLElement {
       this.#submit();
     });
     ui.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey) {
+      const plain = !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey;
+      const view = this.#view;
+      if (
+        (event.key === "Enter" && plain && this.#submit()) ||
+        // Up in an empty composer edits my last message; Esc stops replying.
+        (event.key === "ArrowUp" && plain && !ui.input.value && view?.editLast()) ||
+        (event.key === "Escape" && view?.cancelReply())
+      )
         event.preventDefault();
-        this.#submit();
-      }
+    });
+    ui.replyCancel.addEventListener("click", () => {
+      this.#view?.cancelReply();
+      ui.input.focus();
     });
     ui.input.addEventListener("input", () => {
       this.#autosize();
@@ -552,13 +561,16 @@ export class ParleyChat extends HTMLElement {
     this.#ui.toggle.focus();
   }
 
-  #submit(): void {
+  /** Sends what the composer holds; true (the key was used) whatever happened. */
+  #submit(): true {
     const view = this.#view;
     const body = this.#ui.input.value.trim();
-    if (!view || !body || this.#ui.input.disabled) return;
-    this.#ui.input.value = "";
-    this.#autosize();
-    view.send(body);
+    if (view && body && !this.#ui.input.disabled) {
+      this.#ui.input.value = "";
+      this.#autosize();
+      view.send(body);
+    }
+    return true;
   }
 
   #autosize(): void {

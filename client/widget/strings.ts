@@ -36,6 +36,28 @@ export const defaultStrings = {
   retry: "Retry",
   edit: "Edit",
   discard: "Remove",
+  /** A message's actions button; its menu reacts, replies, edits and deletes. */
+  actions: "Message actions",
+  /** The reactions the menu offers, separated by spaces. */
+  reactionKeys: "👍 ❤️ 😂 😮 😢 🎉",
+  reactWith: "React with {key}",
+  reply: "Reply",
+  replyingTo: "Replying to {name}: {text}",
+  cancelReply: "Cancel reply",
+  /** A reply's quote of the message it answers (it jumps there). */
+  inReplyTo: "In reply to {text}",
+  edited: "edited",
+  /** A deleted message, in its place. */
+  deleted: "This message was deleted.",
+  editMessage: "Edit message",
+  save: "Save",
+  cancel: "Cancel",
+  delete: "Delete",
+  deleteConfirm: "Delete this message for everyone?",
+  /** A change refused by the relay (it is undone). */
+  notYours: "Only the sender can change this message.",
+  gone: "This message no longer exists.",
+  tooManyReactions: "This message cannot take more reactions.",
   typingOne: "{name} is typing…",
   typingMany: "{names} are typing…",
   seenBy: "Seen by {names}",

@@ -53,7 +53,7 @@ button{font:inherit;color:inherit;cursor:pointer}
 .meta .avatar{flex-basis:20px;height:20px;font-size:9px}
 .dot{position:absolute;right:-1px;bottom:-1px;width:11px;height:11px;border-radius:50%;background:var(--_online);border:2px solid var(--_panel)}
 .tmain{flex:1;min-width:0;display:flex;flex-direction:column}
-.ttitle,.tpreview{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ttitle,.tpreview,.quote,.replying span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .ttitle{font-weight:600}.tpreview{color:var(--_muted);font-size:12.5px}
 .threads .empty{padding:8px 10px;white-space:normal}
 .badge{min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:var(--_accent);color:var(--_accent-fg);font-size:12px;font-weight:700;display:grid;place-items:center}
@@ -86,6 +86,23 @@ ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:2px
 .status,.seen{margin:2px 4px 0;font-size:12px;color:var(--_muted);display:flex;flex-wrap:wrap;gap:8px}
 .msg[data-status=failed] .status{color:var(--_danger)}
 .pill{align-self:center;position:relative;z-index:1;height:28px;margin:-36px 0 8px;border:0;border-radius:999px;padding:0 14px;background:var(--_accent);color:var(--_accent-fg);font-size:13px;font-weight:600;box-shadow:0 2px 8px #0003}
+.line{display:flex;align-items:center;gap:4px;max-width:100%}
+.mine .line{flex-direction:row-reverse}
+.more,.quote,.chip,.menu button,.replying button{border:0;background:none;border-radius:8px;padding:1px 6px}
+.more{opacity:0}
+.msg:hover .more,.msg:focus-within .more{opacity:1}
+@media (hover:none){.more{opacity:1}}
+.edited,.quote,.replying{font-size:12px;color:var(--_muted)}
+.body.deleted{background:none;color:var(--_muted);border:1px dashed var(--_border);font-style:italic}
+.quote,.replying{border-inline-start:3px solid var(--_accent);border-radius:0;text-align:start;max-width:100%}
+.reacts,.menu,.replying{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin:2px 0}
+.chip,.menu{border:1px solid var(--_border);border-radius:12px}
+.chip[aria-pressed=true]{border-color:var(--_accent);background:color-mix(in srgb,var(--_accent) 14%,var(--_bg))}
+.menu{padding:3px;background:var(--_bg);box-shadow:0 2px 8px #0002}
+.menu button:hover,.menu button:focus,.quote:hover{background:color-mix(in srgb,var(--_fg) 8%,transparent)}
+.hl .body{outline:2px solid var(--_focus)}
+.replying{flex-basis:100%;flex-wrap:nowrap;padding:0 6px}
+.replying span{flex:1}
 .typing{min-height:20px;padding:0 14px;font-size:12.5px;color:var(--_muted);font-style:italic}
 form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;padding:8px 10px 10px;border-top:1px solid var(--_border)}
 .note{flex-basis:100%;margin:0 4px;font-size:13px;color:var(--_muted)}

@@ -51,7 +51,8 @@ export class ThreadList {
       const title = v.title(t.id);
       const last = t.lastMessage;
       const preview = last
-        ? (last.senderId === v.me ? s.youPrefix : `${v.name(last.senderId)}: `) + last.body
+        ? (last.senderId === v.me ? s.youPrefix : `${v.name(last.senderId)}: `) +
+          (last.deleted ? s.deleted : last.body)
         : "";
       const { button } = entry;
       if (active) button.setAttribute("aria-current", "true");

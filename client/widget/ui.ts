@@ -21,6 +21,10 @@ export interface Ui {
   announcer: HTMLDivElement;
   /** Why the composer is off, in its place. */
   note: HTMLParagraphElement;
+  /** The message being answered, over the composer (with a button to stop replying). */
+  replying: HTMLDivElement;
+  replyText: HTMLSpanElement;
+  replyCancel: HTMLButtonElement;
   form: HTMLFormElement;
   input: HTMLTextAreaElement;
   send: HTMLButtonElement;
@@ -66,7 +70,10 @@ export function buildUi(shadow: ShadowRoot, s: Strings): Ui {
     "aria-describedby": "composer-note",
   });
   const send = h("button", { type: "submit", class: "send", part: "send" });
-  const form = h("form", { part: "composer" }, note, input, send);
+  const replyText = h("span", { dir: "auto" });
+  const replyCancel = h("button", { type: "button" }, "✕");
+  const replying = h("div", { class: "replying", hidden: true }, replyText, replyCancel);
+  const form = h("form", { part: "composer" }, note, replying, input, send);
   const chat = h(
     "section",
     { class: "chat", "aria-labelledby": "chat-title" },
@@ -96,6 +103,9 @@ export function buildUi(shadow: ShadowRoot, s: Strings): Ui {
     pill,
     announcer,
     note,
+    replying,
+    replyText,
+    replyCancel,
     form,
     input,
     send,
@@ -114,6 +124,7 @@ export function applyStrings(ui: Ui, s: Strings): void {
   ui.input.placeholder = s.placeholder;
   ui.send.textContent = s.send;
   ui.pill.textContent = s.newMessages;
+  ui.replyCancel.setAttribute("aria-label", s.cancelReply);
 }
 
 /** Turns the composer on (`reason` null) or off, saying why. */

@@ -1,14 +1,18 @@
 /**
  * One open conversation in the widget: its messages (the latest page, then older pages as the
- * reader scrolls up, then live ones exactly once and in order), the sender's pending and failed
- * messages from the outbox, typing, "Seen by …", presence and the connection banner.
+ * reader scrolls up, then live ones exactly once and in order, each re-rendered when it
+ * changes), the sender's pending and failed messages from the outbox, typing, "Seen by …",
+ * presence and the connection banner; and what can be done to a message from its actions menu
+ * (react, reply, edit in place, delete with a confirmation) or its chips and quote.
  */
 import type { Conversation } from "../conversation.ts";
+import type { ParleyClientError } from "../errors.ts";
+import type { ChangeRequest } from "../outbox/storage.ts";
 import { State, type StateChange } from "../state.ts";
 import type { Message } from "../types.ts";
 import { closedState } from "./closed.ts";
-import { h, listOf, setText } from "./dom.ts";
-import { messageRow, type Row, regroup } from "./messages.ts";
+import { button, h, listOf, setText } from "./dom.ts";
+import { fill, messageRow, type Row, regroup } from "./messages.ts";
 import { OutboxRows } from "./outbox-rows.ts";
 import { Pin } from "./scroll.ts";
 import { fmt, type Strings } from "./strings.ts";
@@ -55,6 +59,12 @@ export class ConversationView {
   #timers: Array<ReturnType<typeof setTimeout>> = [];
   #bannerTimer: ReturnType<typeof setTimeout> | undefined;
   #disposed = false;
+  /** The open actions menu (or delete confirmation) and its row. */
+  #menu: { row: Row; el: HTMLElement } | undefined;
+  /** The message edited in place: its row, editor and buttons. */
+  #editing: { row: Row; input: HTMLTextAreaElement; bar: HTMLElement } | undefined;
+  /** The message the composer answers. */
+  #replyTo: Row | undefined;
 
   constructor(
     readonly conversation: Conversation,
@@ -91,6 +101,8 @@ export class ConversationView {
     setText(ui.typing, "");
     this.#offs.push(
       c.on("message", (m) => (this.#buffer ? this.#buffer.push(m) : this.#live(m))),
+      c.on("updated", ({ message }) => this.#update(message)),
+      c.on("changeFailed", ({ change, error }) => this.#refused(change, error)),
       c.on("synced", ({ lastSeq }) => {
         if (this.#buffer && this.#first === undefined && !this.#loadingEarlier) void this.#load(lastSeq);
       }),
@@ -111,8 +123,19 @@ export class ConversationView {
       if (ui.scroller.scrollTop < TOP_MARGIN) void this.loadEarlier();
     };
     const onPill = () => this.#pin.toBottom();
+    const onClick = (event: Event) => this.#click(event.target as Element);
+    const onKey = (event: KeyboardEvent) => this.#key(event);
+    // Focus leaving the menu (Tab, the composer) closes it; a click elsewhere too (`#click`).
+    const onFocusOut = (event: FocusEvent) => {
+      const to = event.relatedTarget as Node | null;
+      if (to && this.#menu && !this.#menu.el.contains(to) && !this.#menu.row.li.contains(to))
+        this.#closeMenu();
+    };
     ui.scroller.addEventListener("scroll", onScroll, { passive: true });
     ui.pill.addEventListener("click", onPill);
+    ui.list.addEventListener("click", onClick);
+    ui.list.addEventListener("keydown", onKey);
+    ui.list.addEventListener("focusout", onFocusOut);
     // The browser knows it is offline before any socket notices.
     const onNetwork = () => this.#onState({ oldState: c.state, newState: c.state } as StateChange);
     const onVisible = () => this.markRead();
@@ -122,6 +145,9 @@ export class ConversationView {
     this.#offs.push(() => {
       ui.scroller.removeEventListener("scroll", onScroll);
       ui.pill.removeEventListener("click", onPill);
+      ui.list.removeEventListener("click", onClick);
+      ui.list.removeEventListener("keydown", onKey);
+      ui.list.removeEventListener("focusout", onFocusOut);
       globalThis.removeEventListener?.("online", onNetwork);
       globalThis.removeEventListener?.("offline", onNetwork);
       document.removeEventListener("visibilitychange", onVisible);
@@ -138,16 +164,38 @@ export class ConversationView {
 
   dispose(): void {
     this.#disposed = true;
+    this.cancelReply();
     for (const off of this.#offs.splice(0)) off();
     for (const t of this.#timers.splice(0)) clearTimeout(t);
     clearTimeout(this.#bannerTimer);
   }
 
-  /** Queues a message in the outbox and shows it as pending. */
+  /** Queues a message (a reply, when one is being written) in the outbox and shows it as pending. */
   send(body: string): void {
     // Shown at once by the `queued` event; refusals arrive as `failed` events.
-    this.conversation.send(body).catch(() => undefined);
+    const to = this.#replyTo?.message.seq;
+    this.conversation.send(body, { replyTo: to }).catch(() => undefined);
+    this.cancelReply();
     this.#pin.toBottom();
+  }
+
+  /** Stops replying; false when the composer was not replying. */
+  cancelReply(): boolean {
+    const was = this.#replyTo !== undefined;
+    this.#replyTo = undefined;
+    this.ui.replying.hidden = true;
+    setText(this.ui.replyText, "");
+    return was;
+  }
+
+  /** Edits the latest of my messages shown (Up arrow in an empty composer); false if none. */
+  editLast(): boolean {
+    const row = this.#mine
+      .map((seq) => this.#rows.get(seq))
+      .reverse()
+      .find((r) => r && !r.message.deleted);
+    if (row) this.#edit(row);
+    return row !== undefined;
   }
 
   /** Marks everything shown as read while the page is visible and the reader at the bottom. */
@@ -205,7 +253,13 @@ export class ConversationView {
   // ---- loading and live messages ----------------------------------------------------------
 
   get #context() {
-    return { me: this.me, strings: this.host.strings, locale: this.host.locale, name: this.host.name };
+    return {
+      me: this.me,
+      strings: this.host.strings,
+      locale: this.host.locale,
+      name: this.host.name,
+      original: (seq: number) => this.#rows.get(seq)?.message ?? this.conversation.message(seq),
+    };
   }
 
   /** The latest page up to `base` (where the live stream starts), then what arrived meanwhile. */
@@ -256,6 +310,8 @@ export class ConversationView {
       row.day?.remove();
     }
     this.#rows.clear();
+    this.#menu = this.#editing = undefined;
+    this.cancelReply();
     this.#first = undefined;
     this.#last = 0;
     this.#mine = [];
@@ -283,7 +339,8 @@ export class ConversationView {
 
   #append(m: Message): void {
     if (this.#rows.has(m.seq)) return;
-    const row = messageRow(m, this.#context);
+    // Its latest state: it may have changed while it waited (a buffered live message).
+    const row = messageRow(this.conversation.message(m.seq) ?? m, this.#context);
     this.#rows.set(m.seq, row);
     this.ui.list.insertBefore(row.li, this.#outbox.first);
     regroup(this.#rows, m.seq, this.#context);
@@ -297,13 +354,220 @@ export class ConversationView {
   }
 
   #announce(m: Message): void {
-    const line = h(
-      "p",
-      {},
+    this.#say(
       fmt(this.host.strings().newMessage, { name: this.host.name(m.senderId), text: m.body.slice(0, 500) }),
     );
-    this.ui.announcer.append(line);
+  }
+
+  /** Says `text` to screen readers (the polite live region keeps the last five). */
+  #say(text: string): void {
+    this.ui.announcer.append(h("p", {}, text));
     while (this.ui.announcer.childElementCount > 5) this.ui.announcer.firstElementChild?.remove();
+  }
+
+  // ---- changes to messages, and the actions that make them ---------------------------------
+
+  /** A message has a new state: its row, and the quotes of it in replies, show it. */
+  #update(m: Message): void {
+    const row = this.#rows.get(m.seq);
+    if (row) row.message = m;
+    if (m.deleted) {
+      // Its text goes from everywhere: the live region's past lines, the reply being written.
+      this.ui.announcer.replaceChildren();
+      if (this.#replyTo?.message.seq === m.seq) this.cancelReply();
+    }
+    for (const r of this.#rows.values()) if (r === row || r.message.replyTo === m.seq) this.#fill(r);
+  }
+
+  /** Renders a row again, keeping its editor, its open menu and the focus inside it. */
+  #fill(row: Row): void {
+    const root = this.ui.list.getRootNode() as ShadowRoot;
+    const had = root.activeElement as HTMLElement | null;
+    const inside = had && row.li.contains(had);
+    fill(row, this.#context);
+    const line = row.li.querySelector(".line");
+    const gone = row.message.deleted;
+    const e = this.#editing;
+    if (e?.row === row) {
+      if (gone) this.#editing = undefined;
+      else {
+        row.li.querySelector(".body")?.replaceWith(e.input);
+        line?.after(e.bar);
+      }
+    }
+    const menu = this.#menu;
+    if (menu?.row === row) {
+      if (gone) this.#menu = undefined;
+      else {
+        line?.after(menu.el);
+        row.li.querySelector(".more")?.setAttribute("aria-expanded", "true");
+      }
+    }
+    if (inside && root.activeElement !== had) {
+      const same = [...row.li.querySelectorAll("button")].find((b) => b.dataset.act === had.dataset.act);
+      (had.isConnected ? had : (same ?? row.li.querySelector<HTMLElement>(".more") ?? this.ui.input)).focus();
+    }
+    this.#renderSeen();
+  }
+
+  /** A click in the list: a message's actions, a chip, a quote, a button of the menu or editor. */
+  #click(target: Element): void {
+    const el = target.closest?.("button");
+    const act = el?.dataset.act;
+    const li = el?.closest("li.msg") as HTMLElement | null | undefined;
+    const row = this.#rows.get(Number(li?.dataset.seq));
+    const menu = this.#menu;
+    if (menu && act !== "more" && !menu.el.contains(el ?? null)) this.#closeMenu();
+    if (!act || !row || row.li !== li) return;
+    const m = row.message;
+    const c = this.conversation;
+    const s = this.host.strings();
+    switch (act) {
+      case "more":
+        this.#openMenu(row);
+        return;
+      case "quote":
+        void this.#jump(m.replyTo as number);
+        return;
+      case "save":
+        this.#save();
+        return;
+      case "cancel":
+        this.#endEdit();
+        return;
+      case "edit":
+        this.#edit(row);
+        return;
+      case "delete": {
+        // Asked first: the question, Delete (focused) and Cancel.
+        const yes = button("del", s.delete);
+        menu?.el.replaceChildren(h("span", {}, s.deleteConfirm), yes, button("close", s.cancel));
+        yes.focus();
+        return;
+      }
+      case "del":
+        c.delete(m.seq).catch(() => undefined);
+        break;
+      case "reply":
+        this.#replyTo = row;
+        setText(
+          this.ui.replyText,
+          fmt(s.replyingTo, { name: this.host.name(m.senderId), text: m.body.slice(0, 200) }),
+        );
+        this.ui.replying.hidden = false;
+        break;
+      case "close":
+        break;
+      default: {
+        // "+<key>": a chip or a reaction of the menu toggles mine.
+        const key = act.slice(1);
+        const mine = this.me !== undefined && m.reactions[key]?.users.includes(this.me);
+        (mine ? c.unreact(m.seq, key) : c.react(m.seq, key)).catch(() => undefined);
+      }
+    }
+    const back = act === "del" || act === "reply";
+    this.#closeMenu(!back);
+    if (back) this.ui.input.focus();
+  }
+
+  /** Keys in the list: Esc closes the menu or the editor; Enter saves the edit. */
+  #key(event: KeyboardEvent): void {
+    const editing = event.target === this.#editing?.input;
+    if (event.key === "Escape" && editing) this.#endEdit();
+    else if (event.key === "Escape" && this.#menu) this.#closeMenu(true);
+    else if (event.key === "Enter" && editing && !event.shiftKey && !event.isComposing) this.#save();
+    else return;
+    event.preventDefault();
+  }
+
+  /** Opens a row's actions (or closes them, when open there): reactions, reply, edit, delete. */
+  #openMenu(row: Row): void {
+    const was = this.#menu?.row;
+    this.#closeMenu(true);
+    if (was === row) return;
+    const s = this.host.strings();
+    const mine = row.message.senderId === this.me;
+    const el = h(
+      "div",
+      { class: "menu", role: "group", "aria-label": s.actions },
+      ...s.reactionKeys.split(" ").map((key) => button(`+${key}`, key, fmt(s.reactWith, { key }))),
+      button("reply", s.reply),
+      mine && button("edit", s.edit),
+      mine && button("delete", s.delete),
+    );
+    this.#menu = { row, el };
+    this.#fill(row);
+    (el.firstElementChild as HTMLElement).focus();
+  }
+
+  #closeMenu(focus = false): void {
+    const menu = this.#menu;
+    this.#menu = undefined;
+    menu?.el.remove();
+    const more = menu?.row.li.querySelector<HTMLElement>(".more");
+    more?.setAttribute("aria-expanded", "false");
+    if (focus) more?.focus();
+  }
+
+  /** Edits a row in place: its body becomes an editor (Enter saves, Esc cancels). */
+  #edit(row: Row): void {
+    this.#closeMenu();
+    this.#endEdit(false);
+    const s = this.host.strings();
+    const input = h("textarea", { class: "edit", dir: "auto", "aria-label": s.editMessage });
+    input.value = row.message.body;
+    this.#editing = {
+      row,
+      input,
+      bar: h("div", { class: "menu" }, button("save", s.save), button("cancel", s.cancel)),
+    };
+    this.#fill(row);
+    input.focus();
+    input.selectionStart = input.value.length;
+  }
+
+  /** Saves the edit (nothing when the text did not change; an empty text is not saved). */
+  #save(): void {
+    const e = this.#editing;
+    const body = e?.input.value.trim();
+    if (!e || !body) return;
+    this.#endEdit();
+    if (body !== e.row.message.body)
+      this.conversation.edit(e.row.message.seq, { body }).catch(() => undefined);
+  }
+
+  #endEdit(focus = true): void {
+    const e = this.#editing;
+    this.#editing = undefined;
+    if (e) this.#fill(e.row);
+    if (focus) this.ui.input.focus();
+  }
+
+  /** Shows message `seq` (loading older pages until it is there) and puts the focus on it. */
+  async #jump(seq: number): Promise<void> {
+    for (let i = 0; i < 20 && !this.#rows.has(seq) && this.#hasMore && !this.#disposed; i++)
+      await this.loadEarlier();
+    const li = this.#rows.get(seq)?.li;
+    if (!li) return;
+    li.tabIndex = -1;
+    li.classList.add("hl");
+    li.focus({ preventScroll: true });
+    this.#pin.reveal(li);
+    this.#timers.push(setTimeout(() => li.classList.remove("hl"), 2000));
+  }
+
+  /** A change of mine was refused (and undone): why, under the message and to screen readers. */
+  #refused(change: ChangeRequest, error: ParleyClientError): void {
+    const s = this.host.strings();
+    const words: Record<string, string> = {
+      forbidden: s.notYours,
+      not_found: s.gone,
+      too_large: s.tooLarge,
+      conflict: change.kind === "react" ? s.tooManyReactions : s.deleted,
+    };
+    const text = words[error.code] ?? fmt(s.failed, { reason: error.message || error.code });
+    this.#rows.get(change.seq)?.li.append(h("p", { class: "status" }, text));
+    this.#say(text);
   }
 
   /** The line above the messages: older pages, the beginning, or why there is nothing yet. */

@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, expect } from "vitest";
 import WebSocket from "ws";
 import {
+  type Change,
+  type ChangeRequest,
   type Conversation,
   createParleyClient,
   type Message,
@@ -76,6 +78,13 @@ export class Recorder {
   readonly reads: Array<{ userId: string; seq: number }> = [];
   readonly presence: string[][] = [];
   readonly transports: string[] = [];
+  /** Every log entry emitted (`message` and `change`), as `seq:kind`, in emission order. */
+  readonly entries: string[] = [];
+  /** `change` events: the change and its message as emitted. */
+  readonly changes: Array<{ change: Change; message: Message }> = [];
+  /** `updated` events: the message as emitted and why. */
+  readonly updates: Array<{ message: Message; cause: string }> = [];
+  readonly changeFailures: Array<{ change: ChangeRequest; error: Error & { code: string } }> = [];
   #listeners = new Set<() => void>();
 
   constructor(readonly conversation: Conversation) {
@@ -84,6 +93,7 @@ export class Recorder {
     };
     conversation.on("message", (m) => {
       this.messages.push(m);
+      this.entries.push(`${m.seq}:message`);
       poke();
     });
     conversation.on("state", (s) => {
@@ -112,6 +122,19 @@ export class Recorder {
     });
     conversation.on("transport", (t) => {
       this.transports.push(t.kind);
+      poke();
+    });
+    conversation.on("change", (c) => {
+      this.changes.push(c);
+      this.entries.push(`${c.change.seq}:${c.change.kind}`);
+      poke();
+    });
+    conversation.on("updated", (u) => {
+      this.updates.push(u);
+      poke();
+    });
+    conversation.on("changeFailed", (f) => {
+      this.changeFailures.push(f);
       poke();
     });
   }

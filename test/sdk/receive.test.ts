@@ -4,8 +4,8 @@
  * without a WebSocket.
  */
 import { describe, expect, it } from "vitest";
-import type { Message } from "../../client/index.ts";
-import { Sequencer } from "../../client/sequencer.ts";
+import type { LogEntry, Message } from "../../client/index.ts";
+import { entrySeq, Sequencer } from "../../client/sequencer.ts";
 import { mintToken } from "../helpers/clients.ts";
 import { history, send, useServer } from "../helpers/world.ts";
 import { record, sleep, useClients } from "./harness.ts";
@@ -14,12 +14,12 @@ const w = useServer({ env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000"
 const clients = useClients(w);
 
 describe("sequencer", () => {
-  it("fills a gap over HTTP before anything later, drops duplicates, one synced per catch-up", async () => {
+  it("fills a gap from the log over HTTP before anything later, drops duplicates, one synced per catch-up", async () => {
     const conv = await w.conversation(["sq"]);
     const a = await w.as("sq");
     for (let i = 1; i <= 8; i++) await send(a, conv, `s${i}`);
     const all = await history(a, conv);
-    const bySeq = (seq: number) => all[seq - 1] as Message;
+    const bySeq = (seq: number): LogEntry => ({ type: "message", message: all[seq - 1] as Message });
     const api = clients.make("sq").api;
     const delivered: number[] = [];
     const synced: number[] = [];
@@ -28,9 +28,9 @@ describe("sequencer", () => {
       lastSeq: 0,
       fetchAfter: (after, limit) => {
         fetches.push([after, limit]);
-        return api.history(conv, { after, limit });
+        return api.log(conv, { after, limit });
       },
-      deliver: (m) => delivered.push(m.seq),
+      deliver: (e) => delivered.push(entrySeq(e)),
       onSynced: (s) => synced.push(s),
       onFillFailed: (e) => {
         throw e;
@@ -61,11 +61,11 @@ describe("sequencer", () => {
     const seq = new Sequencer({
       lastSeq: undefined,
       fetchAfter: () => Promise.reject(new Error("no fetch expected")),
-      deliver: (m) => delivered.push(m.seq),
+      deliver: (e) => delivered.push(entrySeq(e)),
       onSynced: () => undefined,
       onFillFailed: () => undefined,
     });
-    const m = (s: number) => ({ seq: s }) as Message;
+    const m = (s: number): LogEntry => ({ type: "message", message: { seq: s } as Message });
     seq.receive(m(4));
     seq.synced(3);
     expect(delivered).toEqual([4]);
