@@ -21,6 +21,7 @@ const RETRYABLE_CODES = new Set([
   "disconnected",
   "rate_limited",
   "store_unavailable",
+  "hook_unavailable",
   "shutting_down",
   "internal",
   "bad_response",
