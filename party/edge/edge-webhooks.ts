@@ -21,7 +21,7 @@ const warn = (error: unknown, context: string) =>
 export class EdgeWebhooks {
   /** The apps' pre-send hooks; undefined when no app has one. */
   readonly screen: PreSendHooks | undefined;
-  #synced: Promise<void> | undefined;
+  #synced = false;
 
   constructor(
     private readonly store: LibsqlStore,
@@ -39,18 +39,19 @@ export class EdgeWebhooks {
 
   /**
    * The configuration's endpoints are in the store: once per isolate (again after a failure).
-   * Idempotent, so isolates that start side by side do no harm.
+   * Idempotent, so isolates that start side by side do no harm. Not one shared promise: the
+   * Worker and every object of the isolate share this instance, and workerd never settles a
+   * promise for a caller whose I/O context is not the one that started it (the caller hangs),
+   * so each caller that comes before the first sync finished runs its own.
    */
-  ready(): Promise<void> {
-    this.#synced ??= syncConfiguredEndpoints(
+  async ready(): Promise<void> {
+    if (this.#synced) return;
+    await syncConfiguredEndpoints(
       this.store.webhooks,
       new Map([...this.configured].map(([app, c]) => [app, c.webhooks])),
       Date.now(),
-    ).catch((error: unknown) => {
-      this.#synced = undefined;
-      throw error;
-    });
-    return this.#synced;
+    );
+    this.#synced = true;
   }
 
   /** One room actor's delivery; `setAlarm` asks the actor's runtime to call `run()` at a time. */

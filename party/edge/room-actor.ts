@@ -193,7 +193,7 @@ export class RoomActor {
     if (method === "wakeWebhooks") {
       return toWire(async () => {
         await this.config().webhooks.ready();
-        this.webhooks.changed(this.#app, this.#conversationId);
+        await this.webhooks.wake();
       });
     }
     if (method === "listen" || method === "unlisten") {

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
+import { defaultLimits } from "../../party/core/limits.ts";
 import { type Api, api, type Message, mintToken } from "../helpers/clients.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
 
@@ -112,6 +113,9 @@ interface Attempt {
 }
 
 /** A reaction: one change entry, retried until acknowledged (a retry of a done one is a no-op). */
+/** The relay's cap on one person's distinct reactions to a message (the chaos relay keeps the default). */
+const REACTION_KEYS_PER_USER = defaultLimits.reactionKeysPerUser;
+
 interface ReactionAttempt {
   conv: string;
   sender: string;
@@ -344,6 +348,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     };
 
     const running = new Set<Promise<void>>();
+    /** Reactions issued per (conversation, sender, target message). */
+    const reactionsPerTarget = new Map<string, number>();
     let issued = 0;
     const issueUntil = loadStarted + opts.seconds * 1000;
     const issuer = (async () => {
@@ -354,8 +360,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           const c = convs[issued % convs.length] as (typeof convs)[number];
           const sender = c.senders[Math.floor(issued / convs.length) % c.senders.length] as string;
           const target = newest.get(c.id);
-          if (issued % 4 === 3 && target !== undefined) {
-            // A reaction instead of a send, on the conversation's newest acknowledged message.
+          const slot = `${c.id}/${sender}/${target}`;
+          const mine = reactionsPerTarget.get(slot) ?? 0;
+          // A reaction instead of a send, on the conversation's newest acknowledged message; while
+          // the relay is down that message stays the newest, so a sender's reactions on it are
+          // kept under the relay's per-person cap (10 keys), else they would be refused with 409.
+          if (issued % 4 === 3 && target !== undefined && mine < REACTION_KEYS_PER_USER) {
+            reactionsPerTarget.set(slot, mine + 1);
             const r: ReactionAttempt = { conv: c.id, sender, target, key: `x${issued}` };
             reactions.set(`${r.conv}/${r.sender}/${r.target}/${r.key}`, r);
             inflight++;

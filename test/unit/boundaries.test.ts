@@ -59,10 +59,18 @@ const RULES: Rule[] = [
   { part: "party/host/", mayImport: ["protocol/", "party/core/"], packages: ["zod", "jose"] },
   { part: "client/", mayImport: ["protocol/"], packages: ["partysocket"] },
   { part: "api/", mayImport: ["protocol/", "party/core/", "party/host/"], packages: ["hono", "zod"] },
-  // The workerd seam shared by the two workerd adapters: no Node, no other adapter.
+  // The workerd seam shared by the two workerd adapters: no Node, no other adapter (the API is
+  // web-standard, so the seam builds it once for both shells).
   {
     part: "party/edge/",
-    mayImport: ["protocol/", "party/core/", "party/host/", "store/open-web.ts", "store/libsql-store.ts"],
+    mayImport: [
+      "protocol/",
+      "party/core/",
+      "party/host/",
+      "api/",
+      "store/open-web.ts",
+      "store/libsql-store.ts",
+    ],
     packages: ["@libsql/client"],
   },
   // The two shells also import the built widget as text (no code: a string for `/widget.js`).

@@ -45,7 +45,6 @@ export class ActorWebhooks implements RoomWebhooks {
   #running = false;
   #again = false;
   #loadedAt = Number.NEGATIVE_INFINITY;
-  #loading: Promise<void> | undefined;
   readonly #now: () => number;
   readonly #random: () => number;
 
@@ -58,19 +57,15 @@ export class ActorWebhooks implements RoomWebhooks {
     this.#random = deps.random ?? Math.random;
   }
 
-  /** Reads the app's endpoints (at most once per TTL unless `force`). */
+  /**
+   * Reads the app's endpoints (at most once per TTL unless `force`). Each caller reads for
+   * itself: on workerd a promise started by one request never settles for another request
+   * that awaits it, so an in-flight read is not shared.
+   */
   async refresh(force = false): Promise<void> {
     if (!force && this.#now() - this.#loadedAt < ENDPOINTS_TTL_MS) return;
-    this.#loading ??= this.deps.webhooks
-      .listEndpoints(this.app)
-      .then((endpoints) => {
-        this.#endpoints = endpoints;
-        this.#loadedAt = this.#now();
-      })
-      .finally(() => {
-        this.#loading = undefined;
-      });
-    await this.#loading;
+    this.#endpoints = await this.deps.webhooks.listEndpoints(this.app);
+    this.#loadedAt = this.#now();
   }
 
   /** The endpoints are known (read once; later reads happen in the background). */
@@ -82,6 +77,12 @@ export class ActorWebhooks implements RoomWebhooks {
     if (app !== this.app) return false;
     if (this.#now() - this.#loadedAt >= ENDPOINTS_TTL_MS) void this.refresh().catch(() => undefined);
     return this.#endpoints.length > 0;
+  }
+
+  /** Reads the endpoints now and rings the alarm if one may have work (a new conversation, a resume). */
+  async wake(): Promise<void> {
+    await this.refresh(true);
+    if (this.#endpoints.some((e) => e.status === "active")) this.deps.setAlarm(this.#now());
   }
 
   /**
