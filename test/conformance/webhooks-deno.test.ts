@@ -1,0 +1,4 @@
+import { webhooksSuite } from "./webhooks.ts";
+
+/** `npm run start:deno`: the same Node code (node:http transport, dispatcher) under Deno. */
+await webhooksSuite("deno (npm run start:deno)", { runtime: "deno" });
