@@ -37,10 +37,11 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SignJWT } from "jose";
+import { type Reply, request } from "./harness/http-load.ts";
 import { ROOT } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
 import { relayEnv } from "./harness/target.ts";
+import { tokenMinter } from "./harness/tokens.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -191,25 +192,12 @@ async function startRelay(kind: "workers" | "partykit" | "node"): Promise<Relay>
     if (i === 299) throw new Error(`${kind}: /healthz never answered`);
     await sleep(100);
   }
-  const key = new TextEncoder().encode(secret);
-  const tokens = new Map<string, string>();
+  const mint = tokenMinter(secret);
   return {
     name: kind,
     baseUrl,
     serverKey,
-    async token(userId) {
-      let t = tokens.get(userId);
-      if (!t) {
-        t = await new SignJWT({})
-          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-          .setSubject(userId)
-          .setIssuedAt()
-          .setExpirationTime("2h")
-          .sign(key);
-        tokens.set(userId, t);
-      }
-      return t;
-    },
+    token: mint,
     cpu() {
       const byName = new Map<string, number>();
       const pid = child.pid;
@@ -236,48 +224,6 @@ async function startRelay(kind: "workers" | "partykit" | "node"): Promise<Relay>
 
 // ---- HTTP ---------------------------------------------------------------------------------
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function request(
-  agent: http.Agent,
-  url: URL,
-  auth: string,
-  payload: string,
-  timeoutMs = REQUEST_TIMEOUT_MS,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${auth}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-        },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`request timeout (${timeoutMs / 1000} s)`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
 /** Creates the conversations, `CREATE_CONCURRENCY` at a time, printing progress. */
 async function createConversations(
   relay: Relay,
@@ -298,10 +244,12 @@ async function createConversations(
       let reply: Reply | undefined;
       // A setup request may fail under load: a few tries, then the bench stops with the reason.
       for (let attempt = 1; attempt <= 5; attempt++) {
-        reply = await request(agent, url, relay.serverKey, payload, CREATE_TIMEOUT_MS).catch((e: Error) => ({
-          status: 0,
-          body: e.message,
-        }));
+        reply = await request(agent, "POST", url, relay.serverKey, payload, CREATE_TIMEOUT_MS).catch(
+          (e: Error) => ({
+            status: 0,
+            body: e.message,
+          }),
+        );
         if (reply.status === 201 || reply.status === 409) break;
         await sleep(500 * attempt);
       }
@@ -370,7 +318,7 @@ async function closedLoop(
       const start = performance.now();
       let reply: Reply;
       try {
-        reply = await request(agent, url, token, payload);
+        reply = await request(agent, "POST", url, token, payload, REQUEST_TIMEOUT_MS);
       } catch (err) {
         reply = { status: 0, body: (err as Error).message };
       }

@@ -25,7 +25,7 @@ export interface HttpResult {
   notes: string[];
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   body: string;
 }
@@ -37,6 +37,7 @@ export function request(
   url: URL,
   token: string,
   payload?: string,
+  timeoutMs = 10_000,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -52,7 +53,7 @@ export function request(
             ? {}
             : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
         },
-        timeout: 10_000,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -63,38 +64,7 @@ export function request(
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error("request timeout (10 s)")));
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
-function post(agent: http.Agent, url: URL, token: string, payload: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("request timeout (10 s)")));
+    req.on("timeout", () => req.destroy(new Error(`request timeout (${timeoutMs / 1000} s)`)));
     req.on("error", reject);
     req.end(payload);
   });
@@ -134,7 +104,7 @@ export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpRe
       const start = performance.now();
       let reply: Reply;
       try {
-        reply = await post(agent, url, token, payload);
+        reply = await request(agent, "POST", url, token, payload);
       } catch (err) {
         errors++;
         if (notes.length < 3) notes.push(`request error: ${(err as Error).message}`);

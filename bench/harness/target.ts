@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
 import { ROOT, type Server, startServer } from "./spawn.ts";
+import { tokenMinter } from "./tokens.ts";
 
 export type Side = "floor" | "relay";
 
@@ -48,7 +48,7 @@ export function relayEnv(dbUrl: string, secret: string, serverKey: string): Reco
 export async function startTarget(side: Side, extraEnv: Record<string, string> = {}): Promise<Target> {
   const secret = randomBytes(32).toString("hex");
   const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
-  const key = new TextEncoder().encode(secret);
+  const mint = tokenMinter(secret);
   let dir: string | undefined;
   let server: Server;
   if (side === "relay") {
@@ -64,7 +64,6 @@ export async function startTarget(side: Side, extraEnv: Record<string, string> =
     server = await startServer("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
   }
   const wsBase = server.baseUrl.replace(/^http/, "ws");
-  const tokens = new Map<string, string>();
   return {
     side,
     server,
@@ -79,19 +78,7 @@ export async function startTarget(side: Side, extraEnv: Record<string, string> =
         throw new Error(`${side}: POST /v1/conversations ${id} → ${res.status} ${text.slice(0, 300)}`);
       }
     },
-    async token(userId) {
-      let t = tokens.get(userId);
-      if (!t) {
-        t = await new SignJWT({ name: userId })
-          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-          .setSubject(userId)
-          .setIssuedAt()
-          .setExpirationTime("2h")
-          .sign(key);
-        tokens.set(userId, t);
-      }
-      return t;
-    },
+    token: mint,
     wsUrl(conversationId, token) {
       return `${wsBase}/parties/conversation/${encodeURIComponent(conversationId)}?token=${token}`;
     },
