@@ -3,7 +3,7 @@
  * run), the store locked, slow consumers, half-open sockets behind a black-hole proxy, a
  * reconnect storm, and two instances of one client. Each test starts its own relay.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { createClient } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +18,43 @@ afterAll(killAllServers);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Open file descriptors of a process (Linux), or -1. */
+/**
+ * How many of the process's TCP sockets are connected to one of `remotePorts` (read from /proc:
+ * the process's socket inodes, matched against the kernel's TCP tables). Unlike the fd count,
+ * nothing else the process opens or closes meanwhile moves it.
+ */
+function socketsTo(pid: number | undefined, remotePorts: readonly number[]): number {
+  if (pid === undefined) return -1;
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed while we read
+    }
+  }
+  const ports = new Set(remotePorts);
+  let count = 0;
+  for (const table of ["tcp", "tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const remote = cols[2];
+      const inode = cols[9];
+      if (!remote || !inode || !inodes.has(inode)) continue;
+      if (ports.has(Number.parseInt(remote.split(":")[1] ?? "", 16))) count++;
+    }
+  }
+  return count;
+}
+
 function fdCount(pid: number | undefined): number {
   if (pid === undefined) return -1;
   try {
@@ -364,10 +401,14 @@ describe("half-open sockets", () => {
       const clients = await Promise.all(users.map((u) => r.synced(u, conv, {}, proxyWs)));
       const withSockets = fdCount(pid);
       expect(withSockets - baseline).toBeGreaterThanOrEqual(n);
-      // Survive several heartbeats while the path is alive.
+      // Survive several heartbeats while the path is alive: the relay still holds every socket
+      // behind the proxy (counted by connection, so an unrelated fd closing cannot move it).
+      expect(socketsTo(pid, proxy.upstreamPorts)).toBe(n);
       await sleep(heartbeat * 3);
       expect(clients.every((c) => c.isOpen)).toBe(true);
-      expect(fdCount(pid)).toBe(withSockets);
+      expect(socketsTo(pid, proxy.upstreamPorts), "sockets the relay still holds while the path lives").toBe(
+        n,
+      );
 
       proxy.stall(); // both directions black-holed, nothing closed: half-open on both ends
       const holedAt = Date.now();

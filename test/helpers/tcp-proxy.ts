@@ -40,6 +40,8 @@ export interface TcpProxy {
   readonly connections: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** The local ports of the proxy's open connections to the target (the target sees them as remote ports). */
+  readonly upstreamPorts: number[];
   pass(): void;
   cutAll(): void;
   stall(): void;
@@ -240,6 +242,9 @@ export async function startTcpProxy(targetPort: () => number): Promise<TcpProxy>
     },
     get accepted() {
       return accepted;
+    },
+    get upstreamPorts() {
+      return [...pairs].flatMap((p) => (p.upstream?.localPort === undefined ? [] : [p.upstream.localPort]));
     },
     pass() {
       stalled = false;
