@@ -23,7 +23,10 @@ export interface ParleyProviderProps {
 
 interface Owned {
   client: ParleyClient;
+  /** Closed for good. */
   closed: boolean;
+  /** Unmounted: closed at the next microtask unless mounted again first. */
+  closing: boolean;
 }
 
 /**
@@ -40,20 +43,27 @@ export function ParleyProvider({ client, options, children }: ParleyProviderProp
   const latest = useRef(options);
   latest.current = options;
   const [, rerender] = useState(0);
-  if (!client && !owned.current) owned.current = { client: create(options), closed: false };
+  if (!client && !owned.current) owned.current = { client: create(options), closed: false, closing: false };
   useEffect(() => {
     if (client) return;
     let mine = owned.current;
-    if (!mine || mine.closed) {
-      // Mounted again after a cleanup (StrictMode, a Suspense boundary): a fresh client.
-      mine = { client: create(latest.current), closed: false };
+    if (mine && !mine.closed) {
+      // StrictMode's unmount-and-mount: the same client, its connections untouched.
+      mine.closing = false;
+    } else {
+      // Mounted again after the client was closed (a Suspense boundary, an Activity): a new one.
+      mine = { client: create(latest.current), closed: false, closing: false };
       owned.current = mine;
       rerender((n) => n + 1);
     }
-    const closing = mine;
+    const current = mine;
     return () => {
-      closing.closed = true;
-      closing.client.close();
+      current.closing = true;
+      queueMicrotask(() => {
+        if (!current.closing) return;
+        current.closed = true;
+        current.client.close();
+      });
     };
   }, [client]);
   const value = client ?? (owned.current as Owned).client;
