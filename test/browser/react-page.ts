@@ -18,6 +18,7 @@ const q = new URLSearchParams(location.search);
 const relay = q.get("relay") as string;
 const token = q.get("token") as string;
 const conversationId = q.get("conversation") as string;
+const pageSize = q.get("pageSize") ? Number(q.get("pageSize")) : undefined;
 
 /** Every WebSocket the page opened, to tell which are still open. */
 const sockets: WebSocket[] = [];
@@ -35,6 +36,8 @@ interface Harness {
   renders: number[][];
   /** Open (or opening) sockets whose URL contains `part`. */
   openSockets(part: string): number;
+  /** Sockets ever created whose URL contains `part`. */
+  socketsMade(part: string): number;
   /** Shows or hides the conversation component (the provider and the inbox stay). */
   showChat(show: boolean): void;
   /** Unmounts everything. */
@@ -44,13 +47,14 @@ interface Harness {
 const harness: Harness = {
   renders: [],
   openSockets: (part) => sockets.filter((s) => s.url.includes(part) && s.readyState <= 1).length,
+  socketsMade: (part) => sockets.filter((s) => s.url.includes(part)).length,
   showChat: () => undefined,
   unmount: () => root.unmount(),
 };
 (window as unknown as { parley: Harness }).parley = harness;
 
 function Chat({ id }: { id: string }) {
-  const chat = useConversation(id);
+  const chat = useConversation(id, pageSize === undefined ? {} : { pageSize });
   harness.renders.push(chat.messages.map((m) => m.seq));
   useEffect(() => {
     harness.chat = chat;
@@ -78,6 +82,7 @@ function Chat({ id }: { id: string }) {
     h("p", { id: "typing" }, chat.typing.join(",")),
     h("p", { id: "presence" }, chat.presence.join(",")),
     h("p", { id: "error" }, chat.error?.code ?? ""),
+    h("p", { id: "more", "data-more": String(chat.hasMore) }),
   );
 }
 

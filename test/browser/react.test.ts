@@ -75,7 +75,7 @@ describe.skipIf(!haveChromium)("parley/react in Chromium", () => {
   });
 
   /** `user`'s page on `conversation`, waited until the conversation is live. */
-  async function open(user: string, conversation: string): Promise<Page> {
+  async function open(user: string, conversation: string, query: Record<string, string> = {}): Promise<Page> {
     const context = await state.browser.newContext();
     context.setDefaultTimeout(10_000);
     contexts.push(context);
@@ -87,7 +87,12 @@ describe.skipIf(!haveChromium)("parley/react in Chromium", () => {
       if (m.type() === "error" && !/^Failed to load resource/.test(m.text()))
         pageErrors.push(`${user} console: ${m.text()}`);
     });
-    const q = new URLSearchParams({ relay: w.server.url, token: await w.token(user), conversation });
+    const q = new URLSearchParams({
+      relay: w.server.url,
+      token: await w.token(user),
+      conversation,
+      ...query,
+    });
     await page.goto(`${state.hostUrl}/?${q}`);
     await page.locator('#chat[data-state="live"]').waitFor({ timeout: 15_000 });
     return page;
@@ -129,6 +134,11 @@ describe.skipIf(!haveChromium)("parley/react in Chromium", () => {
     await send(await w.as(alice), conv, uid("m"), "zero");
     const [pa, pb] = await Promise.all([open(alice, conv), open(bob, conv)]);
     await untilShown(pb, ["zero"], "bob");
+    // StrictMode mounts, unmounts and mounts again: still one client, one socket each.
+    for (const page of [pa, pb]) {
+      expect(await run(page, `return p.socketsMade("/parties/conversation/");`)).toBe(1);
+      expect(await run(page, `return p.socketsMade("/parties/inbox/");`)).toBe(1);
+    }
 
     // Three sends in one go: each user sees them once, in order.
     await run(pa, `await Promise.all([p.chat.send("one"), p.chat.send("two"), p.chat.send("three")]);`);
@@ -231,4 +241,25 @@ describe.skipIf(!haveChromium)("parley/react in Chromium", () => {
     });
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it("loads the latest page, then older pages on loadEarlier(), then live ones after them", async () => {
+    const carol = uid("carol");
+    const conv = await w.conversation([carol]);
+    const api = await w.as(carol);
+    for (const body of ["a", "b", "c", "d", "e"]) await send(api, conv, uid("m"), body);
+    const page = await open(carol, conv, { pageSize: "2" });
+    await untilShown(page, ["d", "e"], "carol");
+    expect(await page.locator("#more").getAttribute("data-more")).toBe("true");
+    await run(page, "await p.chat.loadEarlier();");
+    await untilShown(page, ["b", "c", "d", "e"], "carol");
+    await run(page, "await p.chat.loadEarlier();");
+    await untilShown(page, ["a", "b", "c", "d", "e"], "carol");
+    await until("no more pages", async () => ({
+      ok: (await page.locator("#more").getAttribute("data-more")) === "false",
+      seen: await page.locator("#more").getAttribute("data-more"),
+    }));
+    await send(api, conv, uid("m"), "f");
+    await untilShown(page, ["a", "b", "c", "d", "e", "f"], "carol");
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
