@@ -74,6 +74,7 @@ const MAX_RELOADS = 30;
 
 const notOpen = () => Promise.reject(new ParleyClientError("closed", "the conversation is not open"));
 
+/** The external store behind `useConversation(id)`: one per client and conversation id. */
 export class ConversationStore extends ExternalStore<ConversationSnapshot> {
   #conversation: Conversation | undefined;
   #offs: Array<() => void> = [];

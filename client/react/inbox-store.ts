@@ -24,6 +24,7 @@ export interface InboxSnapshot {
   error: ParleyClientError | undefined;
 }
 
+/** The external store behind `useInbox()`: one per client. */
 export class InboxStore extends ExternalStore<InboxSnapshot> {
   #inbox: Inbox | undefined;
   #offs: Array<() => void> = [];

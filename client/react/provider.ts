@@ -2,7 +2,16 @@
  * `<ParleyProvider>`: hands one `ParleyClient` to the hooks below it. Given a client, it uses
  * it as it is (the app closes it); given options, it creates one and closes it on unmount.
  */
-import { createContext, createElement, type ReactNode, useContext, useEffect, useRef, useState } from "react";
+import {
+  createContext,
+  createElement,
+  type ReactElement,
+  type ReactNode,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+} from "react";
 import { createParleyClient, type ParleyClient, type ParleyClientOptions } from "../client.ts";
 import { ParleyClientError } from "../errors.ts";
 
@@ -38,7 +47,7 @@ interface Owned {
  * </ParleyProvider>
  * ```
  */
-export function ParleyProvider({ client, options, children }: ParleyProviderProps): ReactNode {
+export function ParleyProvider({ client, options, children }: ParleyProviderProps): ReactElement {
   const owned = useRef<Owned | null>(null);
   const latest = useRef(options);
   latest.current = options;

@@ -40,6 +40,8 @@ interface Harness {
   socketsMade(part: string): number;
   /** Shows or hides the conversation component (the provider and the inbox stay). */
   showChat(show: boolean): void;
+  /** Points the conversation component at another id (the same component instance). */
+  switchTo(id: string): void;
   /** Unmounts everything. */
   unmount(): void;
 }
@@ -49,6 +51,7 @@ const harness: Harness = {
   openSockets: (part) => sockets.filter((s) => s.url.includes(part) && s.readyState <= 1).length,
   socketsMade: (part) => sockets.filter((s) => s.url.includes(part)).length,
   showChat: () => undefined,
+  switchTo: () => undefined,
   unmount: () => root.unmount(),
 };
 (window as unknown as { parley: Harness }).parley = harness;
@@ -100,7 +103,9 @@ function Threads() {
 
 function App() {
   const [show, setShow] = useState(true);
+  const [id, setId] = useState(conversationId);
   harness.showChat = setShow;
+  harness.switchTo = setId;
   return h(
     ParleyProvider,
     {
@@ -114,7 +119,7 @@ function App() {
       },
     },
     h(Threads),
-    show ? h(Chat, { id: conversationId }) : null,
+    show ? h(Chat, { id }) : null,
   );
 }
 

@@ -217,6 +217,22 @@ describe.skipIf(!haveChromium)("parley/react in Chromium", () => {
       for (const r of renders) expect(r).toEqual([...new Set(r)].sort((a, b) => a - b));
     }
 
+    // Another id in the same component: the old conversation is released, the new one opened.
+    const other = await w.conversation([bob], { title: "Other" });
+    await run(pb, `p.switchTo(${JSON.stringify(other)});`);
+    await until("bob's socket moved to the other conversation", async () => {
+      const seen = await run<number[]>(
+        pb,
+        `return [p.openSockets("/conversation/${conv}?"), p.openSockets("/conversation/${other}?")];`,
+      );
+      return { ok: seen.join() === "0,1", seen };
+    });
+    await pb.locator('#chat[data-state="live"]').waitFor({ timeout: 15_000 });
+    await untilShown(pb, [], "bob in the other conversation");
+    await run(pb, `p.switchTo(${JSON.stringify(conv)});`);
+    await pb.locator('#chat[data-state="live"]').waitFor({ timeout: 15_000 });
+    await untilShown(pb, ["zero", "one", "two, edited", ""], "bob back");
+
     // Unmounting the conversation releases its socket (the inbox stays); Alice sees Bob leave.
     expect(await run(pb, `return p.openSockets("/parties/conversation/");`)).toBe(1);
     await run(pb, "p.showChat(false);");
