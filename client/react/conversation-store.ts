@@ -91,7 +91,10 @@ export class ConversationStore extends ExternalStore<ConversationSnapshot> {
   #queued = new Map<string, OutboxEntry>();
   /** Sends the outbox refused, until dismissed. */
   #failed = new Map<string, OutgoingMessage>();
-  /** Each opening of the conversation: a history page answered for an older one is dropped. */
+  /**
+   * Each opening of the conversation and each reset of its log: a page read for an older one
+   * is dropped.
+   */
   #generation = 0;
   readonly #pageSize: number;
 
@@ -194,7 +197,9 @@ export class ConversationStore extends ExternalStore<ConversationSnapshot> {
   // ---- lifetime ----------------------------------------------------------------------------
 
   protected override acquire(): void {
-    const generation = ++this.#generation;
+    this.#generation++;
+    this.#error = undefined;
+    this.#failed.clear();
     this.#from = this.options.after === undefined ? undefined : this.options.after + 1;
     this.#loaded = this.#loading = this.#loadingEarlier = false;
     this.#hasMore = (this.options.after ?? 0) > 0;
@@ -234,11 +239,14 @@ export class ConversationStore extends ExternalStore<ConversationSnapshot> {
       }),
       c.on("error", (error) => this.#setError(error)),
       c.on("synced", ({ lastSeq }) => {
-        if (!this.#loaded && generation === this.#generation) this.#loadLatest(c, lastSeq);
+        if (!this.#loaded && this.#conversation === c) this.#loadLatest(c, lastSeq);
         changed();
       }),
       c.on("reset", ({ lastSeq }) => {
-        // The relay's log went backwards: what was shown may be gone; start over from its end.
+        // The relay's log went backwards: what was shown may be gone; start over from its end
+        // (a page of the old log still on its way is dropped).
+        this.#generation++;
+        this.#loading = false;
         this.#loaded = false;
         this.#from = undefined;
         this.#hasMore = false;
