@@ -48,6 +48,8 @@ interface Rule {
   mayImport: string[];
   /** Packages it may import (`node:*` only if listed as "node:"). */
   packages: string[];
+  /** Parts under `part` that have a rule of their own. */
+  except?: string[];
 }
 
 /** The widget bundle as text, written by `npm run build:widget` (bin/build-widget.ts). */
@@ -57,7 +59,10 @@ const RULES: Rule[] = [
   { part: "protocol/", mayImport: [], packages: [] },
   { part: "party/core/", mayImport: ["protocol/"], packages: ["zod"] },
   { part: "party/host/", mayImport: ["protocol/", "party/core/"], packages: ["zod", "jose"] },
-  { part: "client/", mayImport: ["protocol/"], packages: ["partysocket"] },
+  // The SDK and the widget: no React (the widget's bundle must not grow by a framework).
+  { part: "client/", mayImport: ["protocol/"], packages: ["partysocket"], except: ["client/react/"] },
+  // The React bindings: the SDK and React, nothing of the server.
+  { part: "client/react/", mayImport: ["client/", "protocol/"], packages: ["react"] },
   { part: "api/", mayImport: ["protocol/", "party/core/", "party/host/"], packages: ["hono", "zod"] },
   // The workerd seam shared by the two workerd adapters: no Node, no other adapter (the API is
   // web-standard, so the seam builds it once for both shells).
@@ -94,7 +99,7 @@ const RULES: Rule[] = [
 function violations(rule: Rule): string[] {
   const found: string[] = [];
   for (const [file, { local, packages }] of graph) {
-    if (!file.startsWith(rule.part)) continue;
+    if (!file.startsWith(rule.part) || rule.except?.some((p) => file.startsWith(p))) continue;
     for (const target of local) {
       const allowed = target.startsWith(rule.part) || rule.mayImport.some((p) => target.startsWith(p));
       if (!allowed) found.push(`${file} imports ${target}`);
@@ -160,6 +165,17 @@ describe("import rules (ARCHITECTURE.md)", () => {
       expect(violations(rule)).toEqual([]);
     });
   }
+
+  it("nothing outside client/react/ imports it (the widget and the SDK stay React-free)", () => {
+    const found: string[] = [];
+    for (const [file, { local }] of graph) {
+      if (file.startsWith("client/react/")) continue;
+      for (const target of local)
+        if (target.startsWith("client/react/")) found.push(`${file} imports ${target}`);
+    }
+    expect(found).toEqual([]);
+    expect(graph.get("client/react/index.ts")?.local).toContain("client/react/provider.ts");
+  });
 
   it("no import cycles in the source tree", () => {
     expect(cycles()).toEqual([]);
