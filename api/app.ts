@@ -14,6 +14,7 @@ import { changeRoutes } from "./routes/changes.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { logRoutes } from "./routes/log.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { referenceRoutes } from "./routes/reference.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -58,6 +59,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1/conversations", signalRoutes);
   api.route("/v1/webhooks", webhookRoutes);
   api.route("/", widgetRoutes);
+  api.route("/", referenceRoutes);
   api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));
   api.onError((error, c) => errorResponse(c, error, deps.onError));
   return api;

@@ -9,6 +9,8 @@ import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
 import type { WebhookAdmin } from "../party/host/webhooks/endpoints.ts";
 import type { ReadSlots } from "./bounded-reads.ts";
+import type { DocsAssets } from "./docs-page.ts";
+import { intQuerySchema, waitQuerySchema } from "./params.ts";
 import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
 
 /** Everything the API needs from its host. */
@@ -37,6 +39,8 @@ export interface ApiDeps {
   widgetScript?: WidgetScript;
   /** `/v1/webhooks`: the host's webhook endpoints (without it, 404). */
   webhooks?: WebhookAdmin;
+  /** Swagger UI's files for `GET /docs` (without them, `/docs` is 404; `/v1/openapi.json` is always there). */
+  docs?: DocsAssets;
 }
 
 export type ApiEnv = {
@@ -127,7 +131,8 @@ export async function bodyOf<T>(
 export function intQuery(c: ApiContext, name: string): number | undefined {
   const raw = c.req.query(name);
   if (raw === undefined || raw === "") return undefined;
-  if (!/^\d{1,15}$/.test(raw)) throw new ParleyError("bad_request", `${name} must be a non-negative integer`);
+  if (!intQuerySchema.safeParse(raw).success)
+    throw new ParleyError("bad_request", `${name} must be a non-negative integer`);
   return Number(raw);
 }
 
@@ -135,10 +140,9 @@ export function intQuery(c: ApiContext, name: string): number | undefined {
 export function waitMsOf(c: ApiContext): number {
   const raw = c.req.query("wait");
   if (raw === undefined || raw === "") return 0;
-  const wait = Number(raw);
-  if (!Number.isFinite(wait) || wait < 0)
-    throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
-  return Math.min(wait, c.var.deps.limits.maxWaitSeconds) * 1000;
+  const wait = waitQuerySchema.safeParse(raw);
+  if (!wait.success) throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
+  return Math.min(wait.data, c.var.deps.limits.maxWaitSeconds) * 1000;
 }
 
 /** 403 unless `userId` is a member; checked before the body, so a non-member learns nothing from a 400. */

@@ -23,11 +23,12 @@ import {
   principalOf,
   userOf,
 } from "../context.ts";
+import { seqParamSchema } from "../params.ts";
 
 /** The `:seq` of a message route: a positive integer, else 400. */
 function seqOf(c: ApiContext): number {
   const raw = c.req.param("seq") ?? "";
-  if (!/^\d{1,15}$/.test(raw))
+  if (!seqParamSchema.safeParse(raw).success)
     throw new ParleyError("bad_request", "the message seq must be a positive integer");
   return parseOrThrow(messageSeqSchema, Number(raw), "message seq");
 }

@@ -16,7 +16,8 @@ import {
   userOf,
 } from "../context.ts";
 
-const createSchema = z.strictObject({
+/** The body of `POST /v1/conversations` (also rendered in the OpenAPI document). */
+export const createConversationSchema = z.strictObject({
   id: conversationIdSchema.optional(),
   title: z.string().max(200, "title is at most 200 characters").optional(),
   members: z.array(userIdSchema).max(10_000, "at most 10,000 members"),
@@ -51,7 +52,7 @@ function decodeCursor(raw: string | undefined): ThreadCursor | undefined {
 export const conversationRoutes = new Hono<ApiEnv>()
   .post("/", async (c) => {
     const { app } = await serverOf(c);
-    const input = await bodyOf(c, createSchema, "conversation");
+    const input = await bodyOf(c, createConversationSchema, "conversation");
     const conversation = await c.var.deps.directory.createConversation(app, input);
     return c.json({ conversation }, 201);
   })

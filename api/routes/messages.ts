@@ -13,6 +13,7 @@ import {
   userFromQueryOrHeader,
   waitMsOf,
 } from "../context.ts";
+import { lastEventIdSchema } from "../params.ts";
 
 /** Splits the server key's `senderId` from the message fields. */
 function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
@@ -72,7 +73,7 @@ export const messageRoutes = new Hono<ApiEnv>()
     const lastEventId = c.req.header("last-event-id");
     let after = intQuery(c, "after");
     if (lastEventId !== undefined && lastEventId !== "") {
-      if (!/^\d{1,15}$/.test(lastEventId))
+      if (!lastEventIdSchema.safeParse(lastEventId).success)
         throw new ParleyError("bad_request", "Last-Event-ID must be a seq");
       after = Number(lastEventId);
     }

@@ -7,7 +7,8 @@ import { type ApiEnv, bodyOf, serverOf } from "../context.ts";
 
 const DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 
-const mintSchema = z.strictObject({
+/** The body of `POST /v1/tokens` (also rendered in the OpenAPI document). */
+export const mintTokenSchema = z.strictObject({
   userId: userIdSchema,
   name: z.string().max(200).optional(),
   ttlSeconds: z
@@ -21,7 +22,7 @@ const mintSchema = z.strictObject({
 export const tokenRoutes = new Hono<ApiEnv>()
   .post("/tokens", async (c) => {
     const { app } = await serverOf(c);
-    const input = await bodyOf(c, mintSchema, "token request");
+    const input = await bodyOf(c, mintTokenSchema, "token request");
     const token = await c.var.deps.auth.mintUserToken(app, input.userId, {
       ttlSeconds: input.ttlSeconds ?? 3600,
       ...(input.name ? { name: input.name } : {}),

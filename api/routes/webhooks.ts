@@ -7,12 +7,14 @@ import type { WebhookAdmin } from "../../party/host/webhooks/endpoints.ts";
 import { WEBHOOK_EVENT_TYPES } from "../../protocol/index.ts";
 import { type ApiContext, type ApiEnv, bodyOf, serverOf } from "../context.ts";
 
-const newEndpointSchema = z.strictObject({
+/** The body of `POST /v1/webhooks` (also rendered in the OpenAPI document). */
+export const newEndpointSchema = z.strictObject({
   url: z.string().min(1),
   events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length).optional(),
 });
 
-const endpointIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not an endpoint id");
+/** `:id` of an endpoint. */
+export const endpointIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not an endpoint id");
 
 function adminOf(c: ApiContext): WebhookAdmin {
   const admin = c.var.deps.webhooks;

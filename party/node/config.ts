@@ -54,6 +54,8 @@ export interface RelayOptions {
   allowedOrigins?: string[];
   /** Production mode (`NODE_ENV=production`): no dev endpoints, secrets required. */
   production?: boolean;
+  /** `GET /docs` renders the OpenAPI document (`PARLEY_DOCS=1`; default: in dev mode only). */
+  docs?: boolean;
   /** Where dev secrets live (`PARLEY_DATA_DIR`; default: the database's folder, else ./data). */
   dataDir?: string;
   /** Limits and timings (`PARLEY_MAX_MESSAGE_BYTES`, `PARLEY_SEND_RATE`, …). */
@@ -80,6 +82,8 @@ export interface RelayConfig {
   apps: AppCredentials[];
   origins: OriginPolicy;
   production: boolean;
+  /** `GET /docs` is served. */
+  docs: boolean;
   dataDir: string;
   limits: Limits;
   logger: Logger;
@@ -173,6 +177,11 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
   const [webhook] = hooks.webhooks;
   if (webhook) options.webhook = { url: webhook.url, secret: webhook.secret, events: webhook.events };
   if (hooks.hook) options.hook = hooks.hook;
+  if (env.PARLEY_DOCS !== undefined && env.PARLEY_DOCS !== "") {
+    if (env.PARLEY_DOCS !== "1" && env.PARLEY_DOCS !== "0")
+      throw new ConfigError(`PARLEY_DOCS must be 1 or 0, got "${env.PARLEY_DOCS}"`);
+    options.docs = env.PARLEY_DOCS === "1";
+  }
   if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== undefined && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "") {
     if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1" && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "0")
       throw new ConfigError(
@@ -253,6 +262,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
       allowLocalhost: !production && !options.allowedOrigins,
     },
     production,
+    docs: options.docs ?? !production,
     dataDir,
     limits,
     logger: options.logger ?? consoleLogger(options.logLevel ?? "info"),

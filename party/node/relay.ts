@@ -15,6 +15,7 @@ import { RelayHub } from "../host/local-directory.ts";
 import { WebhookDispatcher } from "../host/webhooks/dispatcher.ts";
 import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
+import { swaggerUiAssets } from "./docs-assets.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
 import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
@@ -103,6 +104,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),
     acquireConnection: (app, userId) => hub.acquireConnection(app, userId),
     webhooks: webhooks.admin,
+    docs: config.docs ? swaggerUiAssets : undefined,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
   const requestListener = getRequestListener(api.fetch);
