@@ -1,0 +1,204 @@
+/**
+ * Requests to a relay whose answers are checked against the OpenAPI document by Stoplight Prism:
+ * through its validating proxy (test/helpers/validating-proxy.ts) when Prism can carry the
+ * request, else sent directly and the answer checked with Prism's own response validator (the
+ * one the proxy runs). Direct: event streams (the proxy would wait for the end of an endless
+ * body) and bodies the proxy's JSON parser refuses before forwarding (malformed JSON, which the
+ * relay must answer itself). Every answer is also checked to be no 5xx.
+ */
+import { getHttpOperationsFromSpec } from "@stoplight/prism-http";
+// Prism's response validator, the one its proxy runs (not in the package's index).
+import { validateOutput } from "@stoplight/prism-http/dist/validator/index.js";
+import { startValidatingProxy, type ValidatingProxy } from "./validating-proxy.ts";
+
+type IHttpOperation = Awaited<ReturnType<typeof getHttpOperationsFromSpec>>[number];
+
+export interface Exchange {
+  method: string;
+  /** Path and query, as sent. */
+  path: string;
+  /** A bearer credential, or none. */
+  auth?: string | null;
+  /** A JSON body (sent as application/json unless `contentType` says otherwise). */
+  body?: unknown;
+  /** A body sent exactly as is. */
+  raw?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Checked {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body as JSON, or null. */
+  json: unknown;
+  /** The document's operation the request went to (its operationId), if one matched. */
+  operation: string | undefined;
+  /** What the document does not allow in this answer (empty: allowed). */
+  problems: string[];
+  /** Whether the answer came through the proxy. */
+  proxied: boolean;
+}
+
+interface Matcher {
+  operation: IHttpOperation;
+  method: string;
+  pattern: RegExp;
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export class DocumentCheck {
+  /** Statuses seen per operationId. */
+  readonly seen = new Map<string, Set<number>>();
+
+  private constructor(
+    private readonly proxy: ValidatingProxy,
+    private readonly relayUrl: string,
+    private readonly matchers: Matcher[],
+  ) {}
+
+  /** Prism's proxy in front of `relayUrl`, validating against `document`. */
+  static async start(document: object, relayUrl: string): Promise<DocumentCheck> {
+    const operations = await getHttpOperationsFromSpec(JSON.parse(JSON.stringify(document)));
+    const matchers = operations.map((operation) => ({
+      operation,
+      method: operation.method.toUpperCase(),
+      pattern: new RegExp(
+        `^${operation.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}$`,
+      ),
+    }));
+    return new DocumentCheck(await startValidatingProxy(document, relayUrl), relayUrl, matchers);
+  }
+
+  close(): Promise<void> {
+    return this.proxy.close();
+  }
+
+  /** The operation `method path` goes to (exact paths before templates, as routers do). */
+  private match(method: string, path: string): IHttpOperation | undefined {
+    const pathname = path.split("?")[0] ?? path;
+    const candidates = this.matchers.filter((m) => m.method === method && m.pattern.test(pathname));
+    const exact = candidates.find((m) => !m.operation.path.includes("{"));
+    return (exact ?? candidates[0])?.operation;
+  }
+
+  /** Sends `x`, checks the answer against the document, and records what was seen. */
+  async exchange(x: Exchange): Promise<Checked> {
+    const operation = this.match(x.method, x.path);
+    const headers: Record<string, string> = { ...x.headers };
+    if (x.auth) headers.authorization = `Bearer ${x.auth}`;
+    let body: string | undefined;
+    if (x.raw !== undefined) body = x.raw;
+    else if (x.body !== undefined) body = JSON.stringify(x.body);
+    if (body !== undefined) headers["content-type"] = x.contentType ?? "application/json";
+    const stream = operation?.responses.some((r) =>
+      r.contents?.some((c) => c.mediaType === "text/event-stream"),
+    );
+    const jsonParserRefuses =
+      body !== undefined && /json/i.test(headers["content-type"] ?? "") && !parsesAsJson(body);
+    const direct = stream === true || jsonParserRefuses || operation === undefined;
+    const checked = direct
+      ? await this.direct(x.method, x.path, headers, body, operation, stream === true)
+      : await this.proxied(x.method, x.path, headers, body);
+    checked.operation = operation?.iid ?? operation?.id;
+    if (checked.status >= 500 && !checked.problems.length)
+      checked.problems.push(`the relay answered ${checked.status}`);
+    if (operation === undefined)
+      checked.problems.push(`no operation of the document matches ${x.method} ${x.path}`);
+    const key = checked.operation ?? `${x.method} ${x.path}`;
+    const statuses = this.seen.get(key) ?? new Set<number>();
+    statuses.add(checked.status);
+    this.seen.set(key, statuses);
+    return checked;
+  }
+
+  private async proxied(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Checked> {
+    const res = await fetch(`${this.proxy.url}${path}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    const problems: string[] = [];
+    const warnings = res.headers.get("sl-violations");
+    if (warnings) problems.push(`Prism: ${warnings}`);
+    if (/problem\+json/.test(res.headers.get("content-type") ?? "")) {
+      // Prism's own answer: a violation (errors on), or it could not route or forward.
+      problems.push(`Prism refused the exchange: ${text.slice(0, 2000)}`);
+    }
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      json: jsonOf(text),
+      operation: undefined,
+      problems,
+      proxied: true,
+    };
+  }
+
+  private async direct(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    operation: IHttpOperation | undefined,
+    stream: boolean,
+  ): Promise<Checked> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+    try {
+      const res = await fetch(`${this.relayUrl}${path}`, { method, headers, body, signal: abort.signal });
+      const isStream = stream && /text\/event-stream/.test(res.headers.get("content-type") ?? "");
+      // An event stream never ends: its headers are the answer; the body is not waited for.
+      const text = isStream ? "" : await res.text();
+      if (isStream) abort.abort();
+      const problems: string[] = [];
+      if (operation) {
+        const element = {
+          statusCode: res.status,
+          headers: Object.fromEntries(res.headers),
+          body: /json/.test(res.headers.get("content-type") ?? "") ? jsonOf(text) : text,
+        };
+        const result = validateOutput({ resource: operation, element });
+        if (result._tag === "Left") {
+          for (const d of result.left) {
+            if (d.severity <= 1) problems.push(`Prism's validator: ${d.path?.join(".") ?? ""} ${d.message}`);
+          }
+        }
+      }
+      return {
+        status: res.status,
+        headers: res.headers,
+        text,
+        json: jsonOf(text),
+        operation: undefined,
+        problems,
+        proxied: false,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function jsonOf(text: string): unknown {
+  return parsesAsJson(text) && text !== "" ? JSON.parse(text) : null;
+}
