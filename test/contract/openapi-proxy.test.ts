@@ -196,6 +196,10 @@ describe("every route through Prism's validating proxy", () => {
     await expectAnswer(reaction("PUT", b, 1, "👍"), 200);
     await expectAnswer(reaction("PUT", b, 1, "👍"), 200);
     await expectAnswer(reaction("DELETE", b, 1, "👍"), 200);
+    // Keys named like Object.prototype's properties are keys like any other (they answered 500).
+    await expectAnswer(reaction("DELETE", b, 1, "constructor"), 200);
+    await expectAnswer(reaction("PUT", b, 1, "__proto__"), 200);
+    await expectAnswer(reaction("DELETE", b, 1, "__proto__"), 200);
     await expectAnswer(reaction("PUT", b, 1, "k".repeat(33)), 400);
     await expectAnswer(reaction("PUT", key, 1, "ok"), 403);
     await expectAnswer(reaction("PUT", e, 1, "ok"), 403);

@@ -96,14 +96,16 @@ function react(
   if (request.actor.server || userId === undefined)
     throw new ParleyError("forbidden", "reactions are a member's");
   if (key === undefined) throw new ParleyError("bad_request", "a reaction needs a key");
-  const current = state.reactions[key];
+  // Own keys only: a key is any short text, and "constructor" or "__proto__" must not reach
+  // Object.prototype (reading it threw, a 500; assigning "__proto__" replaced the prototype).
+  const current = Object.hasOwn(state.reactions, key) ? state.reactions[key] : undefined;
   const has = current?.users.includes(userId) ?? false;
   if (request.kind === "unreact") {
     if (!has || !current) return { kind: "noop" };
     const users = current.users.filter((u) => u !== userId);
-    const reactions: Record<string, Reaction> = { ...state.reactions };
-    if (users.length === 0) delete reactions[key];
-    else reactions[key] = { count: users.length, users };
+    const kept: [string, Reaction][] = Object.entries(state.reactions).filter(([k]) => k !== key);
+    if (users.length > 0) kept.push([key, { count: users.length, users }]);
+    const reactions: Record<string, Reaction> = Object.fromEntries(kept);
     return { kind: "changed", message: { ...state, reactions }, change: { ...base, key } };
   }
   if (state.deleted) throw deletedRefusal();
