@@ -3,8 +3,10 @@
  * through its validating proxy (test/helpers/validating-proxy.ts) when Prism can carry the
  * request, else sent directly and the answer checked with Prism's own response validator (the
  * one the proxy runs). Direct: event streams (the proxy would wait for the end of an endless
- * body) and bodies the proxy's JSON parser refuses before forwarding (malformed JSON, which the
- * relay must answer itself). Every answer is also checked to be no 5xx.
+ * body), and JSON bodies that are not an object or array: the proxy answers malformed JSON
+ * itself, drops a falsy body (`null`, `0`) and forwards a string unquoted, while still sending
+ * the original Content-Length, so the relay would wait for bytes that never come and read the
+ * next request's first bytes as the body. Every answer is also checked to be no 5xx.
  */
 import { getHttpOperationsFromSpec } from "@stoplight/prism-http";
 // Prism's response validator, the one its proxy runs (not in the package's index).
@@ -96,9 +98,9 @@ export class DocumentCheck {
     const stream = operation?.responses.some((r) =>
       r.contents?.some((c) => c.mediaType === "text/event-stream"),
     );
-    const jsonParserRefuses =
-      body !== undefined && /json/i.test(headers["content-type"] ?? "") && !parsesAsJson(body);
-    const direct = stream === true || jsonParserRefuses || operation === undefined;
+    const proxyAltersBody =
+      body !== undefined && /json/i.test(headers["content-type"] ?? "") && !isJsonObjectText(body);
+    const direct = stream === true || proxyAltersBody || operation === undefined;
     const checked = direct
       ? await this.direct(x.method, x.path, headers, body, operation, stream === true)
       : await this.proxied(x.method, x.path, headers, body);
@@ -187,6 +189,16 @@ export class DocumentCheck {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** JSON text of an object or an array: what the proxy forwards byte for byte. */
+function isJsonObjectText(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -20,7 +20,7 @@ export interface ValidatingProxy {
 /** Starts Prism in proxy mode on a free loopback port, in front of `upstream`. */
 export async function startValidatingProxy(document: object, upstream: string): Promise<ValidatingProxy> {
   const operations = await getHttpOperationsFromSpec(JSON.parse(JSON.stringify(document)));
-  const logger = createLogger("prism", { level: "silent" });
+  const logger = createLogger("prism", { level: process.env.PRISM_LOG ?? "silent" });
   const server = createServer(operations, {
     cors: false,
     components: { logger },
