@@ -63,7 +63,12 @@ const RULES: Rule[] = [
   { part: "client/", mayImport: ["protocol/"], packages: ["partysocket"], except: ["client/react/"] },
   // The React bindings: the SDK and React, nothing of the server.
   { part: "client/react/", mayImport: ["client/", "protocol/"], packages: ["react"] },
-  { part: "api/", mayImport: ["protocol/", "party/core/", "party/host/"], packages: ["hono", "zod"] },
+  // zod-openapi renders the API's zod schemas as the OpenAPI document (pure JS, web-standard).
+  {
+    part: "api/",
+    mayImport: ["protocol/", "party/core/", "party/host/"],
+    packages: ["hono", "zod", "zod-openapi"],
+  },
   // The workerd seam shared by the two workerd adapters: no Node, no other adapter (the API is
   // web-standard, so the seam builds it once for both shells).
   {
