@@ -3,6 +3,7 @@ import { conformanceSuite } from "./scenarios.ts";
 /** `npm run dev:edge`: the same rooms as PartyKit parties on `partykit dev`, persisting to sqld. */
 conformanceSuite({
   name: "partykit (npm run dev:edge)",
+  docsPage: false,
   start: { runtime: "partykit" },
   skip: {
     "crash safety":

@@ -18,6 +18,7 @@ export type Scenario =
   | "auth refusals"
   | "inbox flood"
   | "message changes"
+  | "api reference"
   | "crash safety";
 
 export interface Fixture {
@@ -25,6 +26,8 @@ export interface Fixture {
   start: StartOptions;
   /** Scenarios this runtime cannot run, with the reason. */
   skip?: Partial<Record<Scenario, string>>;
+  /** `GET /docs` is served (dev mode with Swagger UI's files: Node and Deno, not the edge). */
+  docsPage?: boolean;
 }
 
 export function conformanceSuite(fixture: Fixture): void {
@@ -39,6 +42,22 @@ export function conformanceSuite(fixture: Fixture): void {
   };
 
   describe(`conformance: ${fixture.name}`, () => {
+    scenario("api reference", async () => {
+      const doc = await w.admin.get("/v1/openapi.json");
+      expect(doc.status).toBe(200);
+      expect(doc.json.openapi).toBe("3.1.0");
+      expect(Object.keys(doc.json.paths)).toEqual(
+        expect.arrayContaining([
+          "/v1/conversations/{id}/messages",
+          "/v1/conversations/{id}/log",
+          "/v1/webhooks",
+        ]),
+      );
+      const page = await w.admin.get("/docs");
+      if (fixture.docsPage === false) expectError(page, 404, "not_found");
+      else expect(page.status).toBe(200);
+    });
+
     scenario("ordered delivery", async () => {
       const conv = await w.conversation(["ann", "bob", "cy"]);
       const [ann, bob] = await Promise.all([w.as("ann"), w.as("bob")]);

@@ -3,6 +3,7 @@ import { conformanceSuite } from "./scenarios.ts";
 /** `npm run dev:workers`: the Worker and its Durable Objects on local workerd, persisting to sqld. */
 conformanceSuite({
   name: "cloudflare workers (npm run dev:workers)",
+  docsPage: false,
   start: { runtime: "workers" },
   skip: {
     "crash safety":
