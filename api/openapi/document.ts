@@ -14,9 +14,10 @@
  * of its own beyond zod.
  */
 import { createDocument, type oas31 } from "zod-openapi";
-import { metaSchema, reactionKeySchema } from "../../party/core/validation.ts";
+import { metaSchema } from "../../party/core/validation.ts";
 import { conversationPaths } from "./paths-conversations.ts";
 import { servicePaths } from "./paths-service.ts";
+import type { SchemeName } from "./responses.ts";
 import { errorCodeSchema } from "./shapes.ts";
 
 export type OpenApiDocument = oas31.OpenAPIObject;
@@ -78,20 +79,17 @@ export function buildOpenApiDocument(options: DocumentOptions): OpenApiDocument 
             scheme: "bearer",
             description: "The app's server key (`PARLEY_SERVER_KEY`): acts for the app.",
           },
-        },
+        } satisfies Record<SchemeName, oas31.SecuritySchemeObject>,
       },
     },
     {
-      // Two refinements zod cannot render: meta is a JSON object kept as sent (z.custom), and a
-      // reaction key is counted in UTF-8 bytes (maxLength counts characters: a looser bound).
+      // zod cannot render meta (a JSON object kept as sent, a z.custom): say what it is.
       override: ({ jsonSchema, zodSchema }) => {
         if (zodSchema === metaSchema) {
           Object.assign(jsonSchema, {
             type: "object",
             description: "A JSON object, kept as sent (at most 8 levels deep, no `__proto__` key).",
           });
-        } else if (zodSchema === reactionKeySchema) {
-          Object.assign(jsonSchema, { minLength: 1, maxLength: 32, description: "1-32 bytes of UTF-8." });
         }
       },
       allowEmptySchema: { custom: true },

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { oas31, ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from "zod-openapi";
-import { conversationIdSchema, userIdSchema } from "../../party/core/validation.ts";
+import { conversationIdSchema, reactionKeySchema, userIdSchema } from "../../party/core/validation.ts";
 import { seqParamSchema } from "../params.ts";
 import { errorBodySchema } from "./shapes.ts";
 
@@ -66,15 +66,24 @@ export function json(description: string, schema: z.ZodType): ZodOpenApiResponse
 /** A success without a body. */
 export const noContent = (description: string): ZodOpenApiResponseObject => ({ description });
 
+/** The document's security schemes (document.ts declares them). */
+export type SchemeName = "userToken" | "tokenQuery" | "serverKey";
+
+/** Any one of these credentials is enough. */
+const anyOf = (...names: SchemeName[]): oas31.SecurityRequirementObject[] =>
+  names.map((name) => ({ [name]: [] }));
+
 /** Security requirements: who may call an operation. */
-export const security: Record<string, oas31.SecurityRequirementObject[]> = {
-  /** A user token (header, or `?token=` where browsers cannot set headers). */
-  user: [{ userToken: [] }],
-  userOrQuery: [{ userToken: [] }, { tokenQuery: [] }],
-  server: [{ serverKey: [] }],
-  userOrServer: [{ userToken: [] }, { serverKey: [] }],
-  userQueryOrServer: [{ userToken: [] }, { tokenQuery: [] }, { serverKey: [] }],
-  none: [],
+export const security = {
+  /** A user token in the Authorization header. */
+  user: anyOf("userToken"),
+  /** A user token, in the header or as `?token=` (where browsers cannot set headers). */
+  userOrQuery: anyOf("userToken", "tokenQuery"),
+  server: anyOf("serverKey"),
+  userOrServer: anyOf("userToken", "serverKey"),
+  userQueryOrServer: anyOf("userToken", "tokenQuery", "serverKey"),
+  /** No credential. */
+  none: anyOf(),
 };
 
 /** The errors of a route that reaches a conversation: credential, membership, its existence, the store. */
@@ -90,8 +99,11 @@ export const memberPath = conversationPath.extend({
   userId: userIdSchema.meta({ description: "The member's user id.", example: "alice" }),
 });
 export const reactionPath = messagePath.extend({
-  key: z.string().min(1).max(32).meta({
+  key: reactionKeySchema.meta({
     description: "The reaction key: 1-32 bytes of UTF-8 (an emoji or a short name), URL-encoded.",
     example: "👍",
+    // Its refinement counts UTF-8 bytes, which JSON Schema cannot say; maxLength counts
+    // characters, a looser bound.
+    override: { minLength: 1, maxLength: 32 },
   }),
 });
