@@ -128,7 +128,10 @@ function requestOf({ method, path, op }: Operation, auth: string): fc.Arbitrary<
 
 async function fuzz(auth: () => Promise<string>): Promise<{ runs: number; statuses: Map<number, number> }> {
   const credential = await auth();
-  const requests = fc.oneof(...operations().map((o) => requestOf(o, credential)));
+  const perOperation = operations().map((o) => requestOf(o, credential));
+  const requests = fc.oneof(...perOperation);
+  // One drawn request of each operation first, so every one is tried however slow the machine.
+  const firsts = perOperation.map((arbitrary) => fc.sample(arbitrary, 1) as [Exchange]);
   const statuses = new Map<number, number>();
   let runs = 0;
   await fc.assert(
@@ -144,6 +147,7 @@ async function fuzz(auth: () => Promise<string>): Promise<{ runs: number; status
     }),
     // No shrinking (each step is a request): the failing request is in the message as it was.
     {
+      examples: firsts,
       numRuns: RUNS,
       interruptAfterTimeLimit: TIME_LIMIT_MS,
       markInterruptAsFailure: false,
