@@ -159,9 +159,13 @@ function shows(m: Message, c: ChangeRequest, me: string | undefined): boolean {
     case "delete":
       return false;
     default:
-      return (m.reactions[c.key]?.users.includes(me as string) ?? false) === (c.kind === "react");
+      return (reactionOf(m, c.key)?.users.includes(me as string) ?? false) === (c.kind === "react");
   }
 }
+
+/** A message's reaction `key`, if it has one: own keys only (a key may be named `constructor`). */
+export const reactionOf = (m: Message, key: string) =>
+  Object.hasOwn(m.reactions, key) ? m.reactions[key] : undefined;
 
 /** `m` with change `c` applied, as the relay will apply it. */
 function apply(m: Message, c: ChangeRequest, me: string | undefined): Message {
@@ -178,10 +182,17 @@ function apply(m: Message, c: ChangeRequest, me: string | undefined): Message {
     return next;
   }
   if (me === undefined) return m;
-  const users = (m.reactions[c.key]?.users ?? []).filter((u) => u !== me);
+  const users = (reactionOf(m, c.key)?.users ?? []).filter((u) => u !== me);
   if (c.kind === "react") users.push(me);
   const reactions = { ...m.reactions };
-  if (users.length) reactions[c.key] = { count: users.length, users };
-  else delete reactions[c.key];
+  delete reactions[c.key];
+  // Defined, not assigned: a key named `__proto__` must become a key, not the object's prototype.
+  if (users.length)
+    Object.defineProperty(reactions, c.key, {
+      value: { count: users.length, users },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return { ...m, reactions };
 }

@@ -7,6 +7,7 @@
  */
 import type { Conversation } from "../conversation.ts";
 import type { ParleyClientError } from "../errors.ts";
+import { reactionOf } from "../message-state.ts";
 import type { ChangeRequest } from "../outbox/storage.ts";
 import { State, type StateChange } from "../state.ts";
 import type { Message } from "../types.ts";
@@ -461,7 +462,7 @@ export class ConversationView {
       default: {
         // "+<key>": a chip or a reaction of the menu toggles mine.
         const key = act.slice(1);
-        const mine = this.me !== undefined && m.reactions[key]?.users.includes(this.me);
+        const mine = this.me !== undefined && reactionOf(m, key)?.users.includes(this.me);
         (mine ? c.unreact(m.seq, key) : c.react(m.seq, key)).catch(() => undefined);
       }
     }

@@ -67,6 +67,19 @@ describe("MessageStates", () => {
     expect(s.get(1)?.reactions).toEqual({ "❤️": { count: 1, users: ["cy"] } });
   });
 
+  it("reaction keys named like Object.prototype properties are keys like any other", () => {
+    const s = new MessageStates(() => "bob");
+    s.put(msg({ reactions: JSON.parse('{"__proto__":{"count":1,"users":["cy"]}}') }), 1);
+    s.add("r1", { kind: "react", seq: 1, key: "constructor" });
+    s.add("r2", { kind: "react", seq: 1, key: "__proto__" });
+    s.add("r3", { kind: "unreact", seq: 1, key: "toString" });
+    const shown = s.get(1);
+    expect(Object.getPrototypeOf(shown?.reactions)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(shown?.reactions))).toEqual(
+      JSON.parse('{"__proto__":{"count":2,"users":["cy","bob"]},"constructor":{"count":1,"users":["bob"]}}'),
+    );
+  });
+
   it("an acknowledged change the log never shows is dropped on catch-up or when given up on", () => {
     const s = new MessageStates(() => "bob");
     s.put(msg(), 1);
