@@ -9,7 +9,13 @@ import { range, sleep, uid, useServer } from "../helpers/world.ts";
 import { legitSendMs } from "./hardening-kit.ts";
 import { encodeFrame, Op, RawWs } from "./raw-ws.ts";
 
-const w = useServer({ env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000" } });
+// A slow refill of the byte budget (16 KiB/s; the default is 512 KiB/s) keeps a flooder
+// "exhausted" for about 4 s after the flood (one largest frame's worth of refill), so the check
+// that a new socket is refused meanwhile does not race the refill on a loaded machine (at the
+// default rate the window is 125 ms, shorter than a connect there).
+const w = useServer({
+  env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000", PARLEY_INBOUND_BYTES_PER_SECOND: "16384" },
+});
 
 describe("fair CPU", () => {
   it("one member's sockets sending invalid 64 KiB frames under the frame rate are cut (4008) by its byte budget", async () => {
@@ -24,7 +30,7 @@ describe("fair CPU", () => {
       sockets.push(ws);
     }
     // 10 sockets × 25 frames/s × 64 KiB = 16 MB/s: each socket is well under the frame rate
-    // (50/s), the member far over its byte budget (512 KiB/s, 2 MiB burst).
+    // (50/s), the member far over its byte budget (16 KiB/s here, 2 MiB burst).
     for (let tick = 0; tick < 120 && sockets.some((s) => !s.socket.destroyed); tick++) {
       for (const s of sockets) if (!s.socket.destroyed) s.socket.write(junk);
       await sleep(40);
