@@ -70,6 +70,83 @@ export function request(
   });
 }
 
+/** One request of a closed loop. */
+export interface LoopRequest {
+  method: string;
+  url: URL;
+  token: string;
+  payload?: string;
+}
+
+export interface LoopOutcome {
+  /** Answers with `okStatus` that completed inside the measured window. */
+  completed: number;
+  latencies: number[];
+  errors: number;
+  notes: string[];
+  cpu: { server: number; client: number };
+}
+
+/**
+ * Closed loops over one keep-alive agent: each loop sends its next request only when the last
+ * one was answered. After `warmupMs`, only answers that complete inside the `durationMs` window
+ * count; anything but `okStatus` is an error (a loop gives up after 100). Bounded in time and
+ * in count (no more than 1M requests per loop). CPU is metered over the measured part.
+ */
+export async function closedLoops(
+  target: Target,
+  agent: http.Agent,
+  loops: Array<() => Promise<(n: number) => LoopRequest>>,
+  okStatus: number,
+  opts: { warmupMs: number; durationMs: number },
+): Promise<LoopOutcome> {
+  const latencies: number[] = [];
+  const notes: string[] = [];
+  let errors = 0;
+  let completed = 0;
+  const measureFrom = performance.now() + opts.warmupMs;
+  const measureTo = measureFrom + opts.durationMs;
+  const run = async (start: () => Promise<(n: number) => LoopRequest>) => {
+    const next = await start();
+    for (let n = 0; n < 1_000_000 && performance.now() < measureTo; n++) {
+      const r = next(n);
+      const sentAt = performance.now();
+      let reply: Reply;
+      try {
+        reply = await request(agent, r.method, r.url, r.token, r.payload);
+      } catch (err) {
+        errors++;
+        if (notes.length < 3) notes.push(`request error: ${(err as Error).message}`);
+        if (errors > 100) return;
+        continue;
+      }
+      const end = performance.now();
+      if (reply.status !== okStatus) {
+        errors++;
+        if (notes.length < 3) notes.push(`status ${reply.status}: ${reply.body.slice(0, 160)}`);
+        if (errors > 100) return;
+        continue;
+      }
+      if (end >= measureFrom && end <= measureTo) {
+        latencies.push(end - sentAt);
+        completed++;
+      }
+    }
+  };
+  let meter: (() => { server: number; client: number }) | undefined;
+  const meterTimer = setTimeout(() => {
+    meter = cpuMeter(target.server.pid);
+  }, opts.warmupMs);
+  try {
+    await Promise.all(loops.map(run));
+  } finally {
+    clearTimeout(meterTimer);
+    agent.destroy();
+  }
+  const cpu = meter ? meter() : { server: Number.NaN, client: Number.NaN };
+  return { completed, latencies, errors, notes, cpu };
+}
+
 export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpResult> {
   const stamp = Date.now().toString(36);
   const convs = Array.from({ length: opts.conversations }, (_, c) => `http-${stamp}-${c}`);
@@ -85,61 +162,22 @@ export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpRe
   }
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.senders });
   const pad = "x".repeat(Math.max(0, opts.bodyBytes - 20));
-  const latencies: number[] = [];
-  const notes: string[] = [];
-  let errors = 0;
-  const t0 = performance.now();
-  const measureFrom = t0 + opts.warmupMs;
-  const measureTo = measureFrom + opts.durationMs;
-  let completed = 0;
-
-  const loop = async (i: number) => {
-    const s = senders[i];
-    if (!s) return;
+  const loops = senders.map((s, i) => async () => {
     const token = await target.token(s.user);
     const url = new URL(`${target.server.baseUrl}/v1/conversations/${encodeURIComponent(s.conv)}/messages`);
-    // Bounded in time (measureTo) and in count (no more than 1M requests per sender).
-    for (let n = 0; n < 1_000_000 && performance.now() < measureTo; n++) {
-      const payload = JSON.stringify({ clientMessageId: `h${i}-${n}`, body: `${i} ${n} ${pad}` });
-      const start = performance.now();
-      let reply: Reply;
-      try {
-        reply = await request(agent, "POST", url, token, payload);
-      } catch (err) {
-        errors++;
-        if (notes.length < 3) notes.push(`request error: ${(err as Error).message}`);
-        if (errors > 100) return;
-        continue;
-      }
-      const end = performance.now();
-      if (reply.status !== 201) {
-        errors++;
-        if (notes.length < 3) notes.push(`status ${reply.status}: ${reply.body.slice(0, 160)}`);
-        if (errors > 100) return;
-        continue;
-      }
-      if (end >= measureFrom && end <= measureTo) {
-        latencies.push(end - start);
-        completed++;
-      }
-    }
-  };
-  let meter: (() => { server: number; client: number }) | undefined;
-  const meterTimer = setTimeout(() => {
-    meter = cpuMeter(target.server.pid);
-  }, opts.warmupMs);
-  try {
-    await Promise.all(senders.map((_, i) => loop(i)));
-  } finally {
-    clearTimeout(meterTimer);
-    agent.destroy();
-  }
-  const cpu = meter ? meter() : { server: Number.NaN, client: Number.NaN };
+    return (n: number): LoopRequest => ({
+      method: "POST",
+      url,
+      token,
+      payload: JSON.stringify({ clientMessageId: `h${i}-${n}`, body: `${i} ${n} ${pad}` }),
+    });
+  });
+  const out = await closedLoops(target, agent, loops, 201, opts);
   return {
-    cpu,
-    sendsPerSec: completed / (opts.durationMs / 1000),
-    latency: summarize(latencies),
-    errors,
-    notes,
+    cpu: out.cpu,
+    sendsPerSec: out.completed / (opts.durationMs / 1000),
+    latency: summarize(out.latencies),
+    errors: out.errors,
+    notes: out.notes,
   };
 }

@@ -6,8 +6,7 @@
  * Relay only: the floor has no notion of a change.
  */
 import http from "node:http";
-import { request } from "./http-load.ts";
-import { cpuMeter } from "./spawn.ts";
+import { closedLoops, type LoopRequest, request } from "./http-load.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
 import type { Target } from "./target.ts";
 
@@ -40,57 +39,19 @@ export async function runReactions(target: Target, opts: ReactionsOptions): Prom
   );
   if (first.status !== 201) throw new Error(`the hot message: ${first.status} ${first.body.slice(0, 160)}`);
   const seq = (JSON.parse(first.body) as { message: { seq: number } }).message.seq;
-  const latencies: number[] = [];
-  const notes: string[] = [];
-  let errors = 0;
-  let completed = 0;
-  const t0 = performance.now();
-  const measureFrom = t0 + opts.warmupMs;
-  const measureTo = measureFrom + opts.durationMs;
-  const loop = async (i: number) => {
-    const token = await target.token(users[i] as string);
+  const loops = users.map((user, i) => async () => {
+    const token = await target.token(user);
     // Four keys shared by everyone (a message holds at most 20): each user toggles their own
     // reaction, so every request changes the message (no no-ops).
     const url = new URL(`${base}/${seq}/reactions/k${i % 4}`);
-    for (let n = 0; n < 1_000_000 && performance.now() < measureTo; n++) {
-      const start = performance.now();
-      let reply: { status: number; body: string };
-      try {
-        reply = await request(agent, n % 2 === 0 ? "PUT" : "DELETE", url, token);
-      } catch (err) {
-        errors++;
-        if (notes.length < 3) notes.push(`request error: ${(err as Error).message}`);
-        if (errors > 100) return;
-        continue;
-      }
-      const end = performance.now();
-      if (reply.status !== 200) {
-        errors++;
-        if (notes.length < 3) notes.push(`status ${reply.status}: ${reply.body.slice(0, 160)}`);
-        if (errors > 100) return;
-        continue;
-      }
-      if (end >= measureFrom && end <= measureTo) {
-        latencies.push(end - start);
-        completed++;
-      }
-    }
-  };
-  let meter: (() => { server: number; client: number }) | undefined;
-  const meterTimer = setTimeout(() => {
-    meter = cpuMeter(target.server.pid);
-  }, opts.warmupMs);
-  try {
-    await Promise.all(users.map((_, i) => loop(i)));
-  } finally {
-    clearTimeout(meterTimer);
-    agent.destroy();
-  }
+    return (n: number): LoopRequest => ({ method: n % 2 === 0 ? "PUT" : "DELETE", url, token });
+  });
+  const out = await closedLoops(target, agent, loops, 200, opts);
   return {
-    changesPerSec: completed / (opts.durationMs / 1000),
-    latency: summarize(latencies),
-    errors,
-    cpu: meter ? meter() : { server: Number.NaN, client: Number.NaN },
-    notes,
+    changesPerSec: out.completed / (opts.durationMs / 1000),
+    latency: summarize(out.latencies),
+    errors: out.errors,
+    cpu: out.cpu,
+    notes: out.notes,
   };
 }

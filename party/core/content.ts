@@ -1,7 +1,7 @@
 import type { Message, SendInput } from "./types.ts";
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` compare equal. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   const entries = Object.keys(value)

@@ -3,6 +3,7 @@
  * entry, nothing (a no-op appends no entry), or a refusal. The commit pipeline runs it when it
  * plans a batch, on the state as it will be after every earlier entry.
  */
+import { canonical } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { Change, ChangeKind, Message, Reaction } from "../types.ts";
 
@@ -33,16 +34,6 @@ export type ChangeOutcome =
   | { kind: "changed"; message: Message; change: Omit<Change, "seq"> };
 
 const deletedRefusal = () => new ParleyError("conflict", "the message was deleted");
-
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` compare equal. */
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const entries = Object.keys(value)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(",")}}`;
-}
 
 const sameMeta = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined) =>
   a === undefined || b === undefined ? a === b : canonical(a) === canonical(b);
