@@ -141,6 +141,15 @@ const fmt = (n: number, digits = 0) =>
     ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
     : "—";
 
+/** The durable-sends load: metric 2, and the webhooks metric's three variants. */
+const HTTP_LOAD = {
+  senders: 32,
+  conversations: 8,
+  warmupMs: 1000,
+  durationMs: (Number(args.duration) || 5) * 1000,
+  bodyBytes: 120,
+};
+
 async function runMetric(metric: Metric, side: Side, round: number): Promise<void> {
   const label = `[${metric} ${side}${rounds > 1 ? ` round ${round + 1}` : ""}]`;
   const t0 = performance.now();
@@ -162,15 +171,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       );
     }
   } else if (metric === "http") {
-    const r = await withTarget(side, (t) =>
-      runHttp(t, {
-        senders: 32,
-        conversations: 8,
-        warmupMs: 1000,
-        durationMs: (Number(args.duration) || 5) * 1000,
-        bodyBytes: 120,
-      }),
-    );
+    const r = await withTarget(side, (t) => runHttp(t, HTTP_LOAD));
     if (r) {
       results[side].http.push(r);
       console.log(
@@ -202,18 +203,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
         ? { PARLEY_WEBHOOK_URL: url, PARLEY_WEBHOOK_SECRET: benchWebhookSecret() }
         : {};
       try {
-        const r = await withTarget(
-          side,
-          (t) =>
-            runHttp(t, {
-              senders: 32,
-              conversations: 8,
-              warmupMs: 1000,
-              durationMs: (Number(args.duration) || 5) * 1000,
-              bodyBytes: 120,
-            }),
-          env,
-        );
+        const r = await withTarget(side, (t) => runHttp(t, HTTP_LOAD), env);
         if (r) {
           results[side].webhooks.push({ variant, result: r, delivered: sink?.received ?? 0 });
           console.log(
