@@ -3,6 +3,7 @@
  * `ParleyApiError`s, a webhook received by a real HTTP server and verified by the helper, and a
  * token the helper signed admitted by the relay over a real WebSocket.
  */
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,6 +16,7 @@ import {
   type WebhookEvent,
 } from "../../server/index.ts";
 import { WsClient } from "../helpers/clients.ts";
+import { repoRoot } from "../helpers/server.ts";
 import { eventually, uid, useServer } from "../helpers/world.ts";
 
 // A send rate of 1 a second with a burst of 2: the third quick send as one member is a 429.
@@ -239,4 +241,14 @@ describe("webhooks", () => {
     await api.deleteWebhook(endpoint.id);
     expect((await api.listWebhooks()).some((e) => e.id === endpoint.id)).toBe(false);
   }, 20_000);
+});
+
+it("is the package's `parley/server` export, and `npm run build` emits it", () => {
+  const read = (file: string) => JSON.parse(readFileSync(`${repoRoot}/${file}`, "utf8"));
+  expect(read("package.json").exports["./server"]).toEqual({
+    types: "./dist/server/index.d.ts",
+    default: "./dist/server/index.js",
+  });
+  expect(read("package.json").files).toContain("server");
+  expect(read("tsconfig.build.json").include).toContain("server");
 });
