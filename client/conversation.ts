@@ -14,7 +14,7 @@ import { Outbox } from "./outbox/outbox.ts";
 import type { ChangeRequest, OutboxEntry, OutboxStorage } from "./outbox/storage.ts";
 import { ReadReceipts } from "./read-receipts.ts";
 import { Reason, UpdateCause } from "./reasons.ts";
-import { entrySeq, Sequencer } from "./sequencer.ts";
+import { entryKey, entrySeq, Sequencer } from "./sequencer.ts";
 import { Session, type SessionEvents } from "./session.ts";
 import { State } from "./state.ts";
 import type { TokenSource } from "./token.ts";
@@ -71,10 +71,13 @@ export interface ConversationEvents extends SessionEvents {
   /** A catch-up finished: every entry up to `lastSeq` has been emitted. */
   synced: { lastSeq: number };
   /**
-   * The relay's log ends below the last seq this conversation emitted: its database was wiped
-   * or restored from an older backup, and seqs above `lastSeq` will be handed out again to new
-   * messages. The conversation now follows the relay's log from `lastSeq`; reload what you show
-   * (`history()`), since the messages you have may no longer exist there.
+   * The relay's log no longer holds what this conversation emitted above `lastSeq` (up to
+   * `previousLastSeq`): its database was wiped or restored from an older backup, and those seqs
+   * are handed out again to new entries. Seen on a resume, either because the relay's log ends
+   * below the cursor or because it holds another entry at the cursor (the last 256 entries are
+   * compared, so `lastSeq` is where the logs part, or the oldest of those). The conversation now
+   * follows the relay's log from `lastSeq`: entries above it are emitted again, and messages
+   * you show above it may no longer exist; reload them (`history()`).
    */
   reset: { lastSeq: number; previousLastSeq: number };
   /** Someone started or stopped typing (not available over long-poll). */
@@ -185,6 +188,7 @@ export class Conversation extends Session<ConversationEvents> {
       deliver: (entry) => this.#deliver(entry),
       onSynced: (lastSeq) => this.#onSynced(lastSeq),
       onFillFailed: () => this.disconnect(Reason.GapFillFailed, { reconnect: true }),
+      onDiverged: (lastSeq, previousLastSeq) => this.#logReset(lastSeq, previousLastSeq),
     });
     this.#typing = new TypingTracker((change) => this.emit("typing", change));
     this.#reads = new ReadReceipts({
@@ -429,6 +433,19 @@ export class Conversation extends Session<ConversationEvents> {
 
   /** The seq each transport resumed after (its `after`), to tell a log that went backwards. */
   #resumedAfter = new WeakMap<Transport, number>();
+  /** The entry each transport's replay must start with, when it resumed one entry early. */
+  #overlap = new WeakMap<Transport, { seq: number; key: string }>();
+
+  /** The relay's log above `lastSeq` is not the one delivered (a wipe or an older backup). */
+  #logReset(lastSeq: number, previousLastSeq: number): void {
+    // What is known (and pending changes' targets) belongs to the old log.
+    this.#states.clear();
+    this.#outbox.discard(
+      (e) => e.change !== undefined,
+      new ParleyClientError("conflict", "the relay's log was reset: the change was not made"),
+    );
+    this.emit("reset", { lastSeq, previousLastSeq });
+  }
 
   protected override onTransportOpen(transport: Transport): void {
     this.#opened++;
@@ -439,22 +456,25 @@ export class Conversation extends Session<ConversationEvents> {
   protected override onFrame(frame: ServerFrame, transport: Transport): void {
     switch (frame.type) {
       case "message":
-      case "change":
+      case "change": {
+        // The replay starts one entry early, at the cursor: is it still the entry delivered there?
+        const check = this.#overlap.get(transport);
+        if (check && entrySeq(frame) === check.seq) {
+          this.#overlap.delete(transport);
+          if (entryKey(frame) === check.key) return; // the same log: already delivered
+          this.#seq.diverged();
+        }
         this.#seq.receive(frame);
         return;
+      }
       case "synced": {
         // A replay that ends below the seq this transport resumed after: every seq up to that
         // one was committed before we got it, so the relay's log itself went backwards.
         const resumedAfter = this.#resumedAfter.get(transport);
+        this.#overlap.delete(transport);
         if (resumedAfter !== undefined && frame.lastSeq < resumedAfter) {
           this.#seq.rewind(frame.lastSeq);
-          // What is known (and pending changes' targets) belongs to the old log.
-          this.#states.clear();
-          this.#outbox.discard(
-            (e) => e.change !== undefined,
-            new ParleyClientError("conflict", "the relay's log was reset: the change was not made"),
-          );
-          this.emit("reset", { lastSeq: frame.lastSeq, previousLastSeq: resumedAfter });
+          this.#logReset(frame.lastSeq, resumedAfter);
         }
         this.#seq.synced(frame.lastSeq);
         return;
@@ -635,8 +655,14 @@ export class Conversation extends Session<ConversationEvents> {
 
   #createTransport(kind: TransportKind, token: string, handlers: TransportHandlers): Transport {
     const after = this.#seq.lastSeq;
-    const transport = this.#transportAfter(kind, after, token, handlers);
+    // Resume one entry early when the entry at the cursor is known: a relay restored from an
+    // older backup whose log has grown past the cursor again shows itself there (same seqs,
+    // other entries), which `synced.lastSeq` alone cannot tell.
+    const key = after === undefined ? undefined : this.#seq.keyAt(after);
+    const from = after !== undefined && key !== undefined ? after - 1 : after;
+    const transport = this.#transportAfter(kind, from, token, handlers);
     if (after !== undefined) this.#resumedAfter.set(transport, after);
+    if (after !== undefined && key !== undefined) this.#overlap.set(transport, { seq: after, key });
     return transport;
   }
 

@@ -5,6 +5,11 @@
  * seq arrives ahead of the next expected one it holds it and fills the gap from the log over
  * HTTP (`GET …/log`) before delivering anything later. A catch-up ends with one `synced` once
  * the cursor reaches the transport's `synced.lastSeq`.
+ *
+ * It also remembers which entry each recent seq was (`entryKey`), so that a resume can check
+ * the relay still has the same entry there: a relay restored from an older backup hands the
+ * old seqs out again to new entries, and a log that has grown past the cursor once more cannot
+ * be told from the right one by its seqs alone (`diverged`).
  */
 import type { LogEntry, LogPage } from "./types.ts";
 
@@ -17,11 +22,28 @@ export interface SequencerOptions {
   onSynced: (lastSeq: number) => void;
   /** Filling a gap failed even after retries: the session should resume from `lastSeq`. */
   onFillFailed: (error: unknown) => void;
+  /**
+   * After `diverged()`: entries up to `lastSeq` are the ones delivered before; those above it
+   * (up to `previousLastSeq`, delivered before) were replaced, and come again next.
+   */
+  onDiverged?: (lastSeq: number, previousLastSeq: number) => void;
 }
 
 /** The seq of a log entry: the message's for a new message, the change's for a change. */
 export const entrySeq = (entry: LogEntry): number =>
   entry.type === "change" ? entry.change.seq : entry.message.seq;
+
+/**
+ * Which entry a seq holds: a message's id (random, made by the relay) or a change's kind,
+ * target and time. Two logs that agree on a seq's key agree on the entry.
+ */
+export const entryKey = (entry: LogEntry): string =>
+  entry.type === "change"
+    ? `c:${entry.change.kind}:${entry.change.target}:${entry.change.at}:${entry.change.userId ?? ""}`
+    : `m:${entry.message.id}`;
+
+/** How many recent entries' keys are remembered (the reach of a divergence check). */
+const KEYS_KEPT = 256;
 
 /** Most entries held while a gap is filled; past it, later ones are dropped and refetched. */
 const MAX_HELD = 10_000;
@@ -34,6 +56,10 @@ export class Sequencer {
   #filling = false;
   #syncTarget: number | undefined;
   #generation = 0;
+  /** Keys of the last KEYS_KEPT entries delivered, by seq (ascending). */
+  #keys = new Map<number, string>();
+  /** While re-reading after a divergence: what was delivered up to `upTo`, to skip what matches. */
+  #verify: { upTo: number; keys: Map<number, string> } | undefined;
   /** Entries dropped because their seq was already delivered (for tests and metrics). */
   duplicatesDropped = 0;
 
@@ -44,6 +70,26 @@ export class Sequencer {
   /** The last seq delivered, if known. */
   get lastSeq(): number | undefined {
     return this.#lastSeq;
+  }
+
+  /** The key of the entry delivered at `seq`, while it is among the last remembered. */
+  keyAt(seq: number): string | undefined {
+    return this.#keys.get(seq);
+  }
+
+  /**
+   * The relay holds another entry at the cursor than the one delivered (a restore from an older
+   * backup, then new entries under the old seqs). Re-read the log from the oldest remembered
+   * entry: entries that match what was delivered are skipped, and the first that differs is
+   * reported with `onDiverged` before it is delivered.
+   */
+  diverged(): void {
+    const upTo = this.#lastSeq;
+    const oldest = this.#keys.keys().next();
+    if (upTo === undefined || oldest.done) return;
+    const keys = new Map(this.#keys);
+    this.rewind(oldest.value - 1);
+    this.#verify = { upTo, keys };
   }
 
   /** Whether a gap fill is running. */
@@ -95,6 +141,8 @@ export class Sequencer {
     this.#lastSeq = lastSeq;
     this.#syncTarget = undefined;
     for (const seq of [...this.#held.keys()]) if (seq <= lastSeq) this.#held.delete(seq);
+    for (const seq of [...this.#keys.keys()]) if (seq > lastSeq) this.#keys.delete(seq);
+    this.#verify = undefined;
     this.#generation++;
   }
 
@@ -110,7 +158,19 @@ export class Sequencer {
   }
 
   #deliver(entry: LogEntry): void {
-    this.#lastSeq = entrySeq(entry);
+    const seq = entrySeq(entry);
+    const key = entryKey(entry);
+    this.#lastSeq = seq;
+    this.#keys.delete(seq);
+    this.#keys.set(seq, key);
+    if (this.#keys.size > KEYS_KEPT) this.#keys.delete(this.#keys.keys().next().value as number);
+    const verify = this.#verify;
+    if (verify) {
+      // Re-reading after a divergence: the same entry as before is not news.
+      if (seq <= verify.upTo && verify.keys.get(seq) === key) return;
+      this.#verify = undefined;
+      this.opts.onDiverged?.(seq - 1, verify.upTo);
+    }
     this.opts.deliver(entry);
   }
 

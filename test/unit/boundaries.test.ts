@@ -9,7 +9,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/server.ts";
 
-const SOURCE_DIRS = ["protocol", "party", "api", "client", "store", "bin"];
+const SOURCE_DIRS = ["protocol", "party", "api", "client", "store", "bin", "server"];
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -56,6 +56,13 @@ interface Rule {
 const WIDGET_TEXT = "dist/edge/widget.js.txt";
 
 const RULES: Rule[] = [
+  // The back-end helper (`parley/server`): fetch and WebCrypto only. Its types come from the
+  // API's zod schemas (type-only imports), its webhook check is the one `parley/webhooks` exports.
+  {
+    part: "server/",
+    mayImport: ["protocol/", "party/core/validation.ts", "api/", "webhooks.ts"],
+    packages: ["jose", "zod"],
+  },
   { part: "protocol/", mayImport: [], packages: [] },
   { part: "party/core/", mayImport: ["protocol/"], packages: ["zod"] },
   { part: "party/host/", mayImport: ["protocol/", "party/core/"], packages: ["zod", "jose"] },
