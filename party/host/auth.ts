@@ -70,9 +70,11 @@ export class Authenticator {
     private readonly leewaySeconds = 60,
     /**
      * Hears each user token the first time it verifies in this process (not on cache hits):
-     * where its `name` / `picture` claims become the user's profile (profiles.ts).
+     * where its `name` / `picture` claims become the user's profile (profiles.ts). Awaited, so
+     * that the write is part of the request (a Worker may drop work left after its answer);
+     * it must not throw.
      */
-    private readonly onUser?: (user: UserPrincipal) => void,
+    private readonly onUser?: (user: UserPrincipal) => Promise<void> | void,
   ) {
     for (const app of apps) this.#secrets.set(app.id, encoder.encode(app.secret));
     this.#serverKeys = Promise.all(apps.map(async (a) => [await sha256Hex(a.serverKey), a.id] as const)).then(
@@ -85,6 +87,7 @@ export class Authenticator {
     const cached = this.#cached(token);
     if (cached?.kind === "user") return cached;
     const principal = await this.#verifyUserToken(token);
+    await this.onUser?.(principal);
     return principal;
   }
 
@@ -129,7 +132,6 @@ export class Authenticator {
       if (typeof payload.picture === "string") principal.picture = payload.picture;
       // Cached only until exp (no leeway) and never before nbf has passed (jose checked it).
       if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
-      this.onUser?.(principal);
       return principal;
     } catch (error) {
       if (error instanceof ParleyError) throw error;

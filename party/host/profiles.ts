@@ -33,8 +33,12 @@ export function pictureSchema(allowHttp: boolean) {
     .refine((url) => encoder.encode(url).byteLength <= MAX_PICTURE_BYTES, "picture is at most 2048 bytes")
     .refine(
       (url) => {
-        if (!URL.canParse(url)) return false;
-        const parsed = new URL(url);
+        let parsed: URL;
+        try {
+          parsed = new URL(url);
+        } catch {
+          return false;
+        }
         return schemes.includes(parsed.protocol) && !parsed.username && !parsed.password;
       },
       `picture must be an ${allowHttp ? "http(s)" : "https"} URL without credentials`,
@@ -129,7 +133,7 @@ export class Profiles {
    * process (auth.ts caches it), and the profile is read at most once per user before that.
    * Never fails the request: a store error is reported and the next token tries again.
    */
-  fromToken(user: UserPrincipal): void {
+  async fromToken(user: UserPrincipal): Promise<void> {
     const patch: ProfilePatch = {};
     if (user.name !== undefined && this.#claims.name.safeParse(user.name).success) patch.name = user.name;
     if (user.picture !== undefined && this.#claims.picture.safeParse(user.picture).success)
@@ -137,9 +141,11 @@ export class Profiles {
     if (patch.name === undefined && patch.picture === undefined) return;
     const known = this.#known.get(keyOf(user.app, user.userId));
     if (known && sameAs(known, patch)) return;
-    void this.#applyClaims(user.app, user.userId, patch).catch((error: unknown) =>
-      this.options.onError(error, `profile of ${user.app}/${user.userId} from its token`),
-    );
+    try {
+      await this.#applyClaims(user.app, user.userId, patch);
+    } catch (error) {
+      this.options.onError(error, `profile of ${user.app}/${user.userId} from its token`);
+    }
   }
 
   async #applyClaims(app: string, userId: string, patch: ProfilePatch): Promise<void> {
