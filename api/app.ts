@@ -17,6 +17,7 @@ import { messageRoutes } from "./routes/messages.ts";
 import { referenceRoutes } from "./routes/reference.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { userRoutes } from "./routes/users.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { widgetRoutes } from "./routes/widget.ts";
 import { cachedWidgetBundle } from "./widget-bundle.ts";
@@ -57,6 +58,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1/conversations", changeRoutes);
   api.route("/v1/conversations", logRoutes);
   api.route("/v1/conversations", signalRoutes);
+  api.route("/v1/users", userRoutes);
   api.route("/v1/webhooks", webhookRoutes);
   api.route("/", widgetRoutes);
   api.route("/", referenceRoutes);

@@ -7,6 +7,7 @@ import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts"
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
 import type { OriginPolicy } from "../party/host/origins.ts";
+import type { Profiles } from "../party/host/profiles.ts";
 import type { WebhookAdmin } from "../party/host/webhooks/endpoints.ts";
 import type { ReadSlots } from "./bounded-reads.ts";
 import type { DocsAssets } from "./docs-page.ts";
@@ -18,6 +19,8 @@ export interface ApiDeps {
   /** Where conversations live: this process's hub, or Durable Objects. */
   directory: Directory;
   auth: Authenticator;
+  /** User profiles: `/v1/users/:userId/profile`, and the `users` maps of answers. */
+  profiles: Profiles;
   limits: Limits;
   origins: OriginPolicy;
   /** Dev mode: `/v1/dev/token` exists. */

@@ -1,6 +1,7 @@
 /** `createParleyClient()`: one client per signed-in user, holding its conversations and inbox. */
 import type { BackoffOptions } from "./backoff.ts";
 import { Conversation, type ConversationOptions, type TransportPreference } from "./conversation.ts";
+import { Emitter } from "./emitter.ts";
 import { ParleyClientError } from "./errors.ts";
 import { type FetchLike, HttpApi } from "./http.ts";
 import { newInstanceId } from "./ids.ts";
@@ -9,7 +10,7 @@ import { defaultOutboxStorage } from "./outbox/default-storage.ts";
 import type { OutboxStorage } from "./outbox/storage.ts";
 import { subjectOf, type TokenProvider, TokenSource } from "./token.ts";
 import type { TransportTimings } from "./transports/transport.ts";
-import type { ThreadItem } from "./types.ts";
+import type { Profile, ThreadItem, Users } from "./types.ts";
 import { type DocumentLike, defaultWakeTargets, type WakeTargets, type WindowLike } from "./wake.ts";
 
 /** Options of {@link createParleyClient}. Only `url` and `token` are required. */
@@ -72,8 +73,14 @@ export interface ParleyClientOptions {
   document?: DocumentLike | null;
 }
 
+/** What a {@link ParleyClient} emits. */
+export interface ClientEvents {
+  /** Profiles arrived or changed (with history, the log, a conversation, the thread list). */
+  profiles: { userIds: string[] };
+}
+
 /** A Parley client for one user. Create it with {@link createParleyClient}. */
-export class ParleyClient {
+export class ParleyClient extends Emitter<ClientEvents> {
   /** The HTTP API with this client's token (history, thread list, raw calls). */
   readonly api: HttpApi;
   readonly #options: ParleyClientOptions;
@@ -85,12 +92,14 @@ export class ParleyClient {
   readonly #wake: WakeTargets;
   readonly #timings: TransportTimings;
   #conversations = new Map<string, Conversation>();
+  #profiles = new Map<string, Profile>();
   #inbox: Inbox | undefined;
   #userId: string | undefined;
   #closed = false;
 
   /** @internal Use {@link createParleyClient}. */
   constructor(options: ParleyClientOptions) {
+    super();
     if (!options.url) throw new ParleyClientError("config", "parley: url is required");
     if (options.token === undefined) throw new ParleyClientError("config", "parley: token is required");
     const fetchFn = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
@@ -129,7 +138,33 @@ export class ParleyClient {
       longPollWaitSeconds: Math.min(30, Math.max(0, options.longPollWaitSeconds ?? 25)),
       signalPollMs: options.signalPollMs ?? 5_000,
     };
-    this.api = new HttpApi(this.#baseUrl, this.#fetch, this.#tokens, options.requestTimeoutMs ?? 15_000);
+    this.api = new HttpApi(
+      this.#baseUrl,
+      this.#fetch,
+      this.#tokens,
+      options.requestTimeoutMs ?? 15_000,
+      (users) => this.#learn(users),
+    );
+  }
+
+  /**
+   * A user's profile (display name and picture), as the relay last sent it beside history,
+   * the log, a conversation's members or the thread list; undefined while none is known.
+   * `profiles` is emitted when one arrives or changes.
+   */
+  profile(userId: string): Profile | undefined {
+    return this.#profiles.get(userId);
+  }
+
+  #learn(users: Users): void {
+    const userIds = Object.keys(users).filter((id) => {
+      const known = this.#profiles.get(id);
+      const p = users[id];
+      if (!p || (known?.name === p.name && known?.picture === p.picture)) return false;
+      this.#profiles.set(id, p);
+      return true;
+    });
+    if (userIds.length) this.emit("profiles", { userIds });
   }
 
   /** The user id (the token's `sub`), once a token has been seen. */

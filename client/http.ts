@@ -3,7 +3,15 @@ import { ParleyClientError } from "./errors.ts";
 import { isMessage } from "./frames.ts";
 import type { ChangeRequest } from "./outbox/storage.ts";
 import type { TokenSource } from "./token.ts";
-import type { ConversationInfo, HistoryPage, LogPage, Message, SendFields, ThreadPage } from "./types.ts";
+import type {
+  ConversationInfo,
+  HistoryPage,
+  LogPage,
+  Message,
+  SendFields,
+  ThreadPage,
+  Users,
+} from "./types.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -77,6 +85,8 @@ export class HttpApi {
     private readonly fetchFn: FetchLike,
     private readonly tokens: TokenSource,
     private readonly defaultTimeoutMs: number,
+    /** Hears the `users` map (profiles) of every answer that has one. */
+    private readonly onUsers?: (users: Users) => void,
   ) {}
 
   /** Full URL of an API path with a query. */
@@ -140,7 +150,9 @@ export class HttpApi {
 
   async #json<T>(res: Response): Promise<T> {
     try {
-      return (await res.json()) as T;
+      const body = await res.json();
+      if (body?.users) this.onUsers?.(body.users);
+      return body as T;
     } catch (error) {
       throw new ParleyClientError("bad_response", `the relay answered ${res.status} without JSON`, {
         cause: error,

@@ -5,7 +5,7 @@
  * WebSocket, SSE or long-poll, in browsers, Node (with `ws`) and Deno. See `client/README.md`.
  */
 export type { BackoffOptions } from "./backoff.ts";
-export { createParleyClient, ParleyClient, type ParleyClientOptions } from "./client.ts";
+export { type ClientEvents, createParleyClient, ParleyClient, type ParleyClientOptions } from "./client.ts";
 export {
   Conversation,
   type ConversationEvents,
@@ -36,10 +36,12 @@ export type {
   LogEntry,
   LogPage,
   Message,
+  Profile,
   Reaction,
   RepliesPage,
   ThreadItem,
   ThreadPage,
+  Users,
 } from "./types.ts";
 export type { TypingChange } from "./typing.ts";
 export type { DocumentLike, WindowLike } from "./wake.ts";

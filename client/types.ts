@@ -9,10 +9,12 @@ export type {
   LogEntry,
   LogPage,
   Message,
+  Profile,
   Reaction,
   RepliesPage,
   SendFields,
   ServerFrame,
   ThreadItem,
   ThreadPage,
+  Users,
 } from "../protocol/index.ts";

@@ -91,6 +91,22 @@ export interface ThreadItem {
   lastMessage: Message | null;
 }
 
+/**
+ * How a user is shown to others: a display name and a picture (an http(s) URL), set by the
+ * app's back end (server key, or a user token's `name` / `picture` claims). Either may be null.
+ */
+export interface Profile {
+  name: string | null;
+  picture: string | null;
+}
+
+/**
+ * The profiles of the users an answer refers to (senders, members), by user id. Sent beside
+ * the answer's rows, once per user, never copied into them; a user without a profile is left
+ * out (show their id).
+ */
+export type Users = Record<string, Profile>;
+
 /** A member and their read position. */
 export interface MemberView {
   userId: string;
@@ -112,6 +128,8 @@ export interface HistoryPage {
   lastSeq: number;
   /** With `after`: more above the page; with `before`: more below it. */
   hasMore: boolean;
+  /** The profiles of the page's senders (added in v1.2; absent from older relays). */
+  users?: Users;
 }
 
 /** One log entry, exactly as its frame (`GET …/log`, replay): `message` in its latest state. */
@@ -126,16 +144,22 @@ export interface LogPage {
   lastSeq: number;
   /** More entries above the page. */
   hasMore: boolean;
+  /** The profiles of the page's senders and of who made its changes (v1.2). */
+  users?: Users;
 }
 
 /** The replies to one message (`GET …/messages/:seq/replies`), ascending by seq. */
 export interface RepliesPage {
   messages: Message[];
   hasMore: boolean;
+  /** The profiles of the replies' senders (v1.2). */
+  users?: Users;
 }
 
 /** A page of the thread list (`GET /v1/conversations`). */
 export interface ThreadPage {
   conversations: ThreadItem[];
   nextCursor: string | null;
+  /** The profiles of the rows' members and last senders (v1.2). */
+  users?: Users;
 }

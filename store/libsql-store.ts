@@ -10,11 +10,19 @@ import {
   type CommitBatch,
   DuplicateMessageError,
   type LogQuery,
+  type ProfilePatch,
   type RangeQuery,
   type Store,
   type ThreadCursor,
 } from "../party/core/store.ts";
-import type { ConversationRecord, LogEntry, MemberRecord, Message, ThreadItem } from "../party/core/types.ts";
+import type {
+  ConversationRecord,
+  LogEntry,
+  MemberRecord,
+  Message,
+  Profile,
+  ThreadItem,
+} from "../party/core/types.ts";
 import { type AppendRows, insertStatements, isDuplicateKey } from "./append-rows.ts";
 import {
   addMemberStatements,
@@ -27,7 +35,7 @@ import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
 import { LibsqlWebhookStore } from "./webhook-tables.ts";
 
-const { conversations, members, messages } = schema;
+const { conversations, members, messages, profiles } = schema;
 
 /** A message row without its webhook recipients (large in large rooms, read only by delivery). */
 const { recipients: _recipients, ...messageColumns } = getTableColumns(messages);
@@ -451,6 +459,32 @@ export class LibsqlStore implements Store {
       );
     for (const row of rows) found.set(row.conversationId, toMessage(row));
     return found;
+  }
+
+  async readProfiles(app: string, userIds: readonly string[]) {
+    const found = new Map<string, Profile>();
+    if (userIds.length === 0) return found;
+    const rows = await this.db
+      .select({ userId: profiles.userId, name: profiles.name, picture: profiles.picture })
+      .from(profiles)
+      .where(and(eq(profiles.app, app), inArray(profiles.userId, [...new Set(userIds)])));
+    for (const { userId, ...profile } of rows) found.set(userId, profile);
+    return found;
+  }
+
+  async writeProfile(app: string, userId: string, patch: ProfilePatch, at: string): Promise<Profile> {
+    const set: { name?: string | null; picture?: string | null; updatedAt: string } = { updatedAt: at };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.picture !== undefined) set.picture = patch.picture;
+    // One statement: an upsert that touches only the fields the patch names.
+    const [row] = await this.#write(() =>
+      this.db
+        .insert(profiles)
+        .values({ app, userId, name: null, picture: null, ...set })
+        .onConflictDoUpdate({ target: [profiles.app, profiles.userId], set })
+        .returning({ name: profiles.name, picture: profiles.picture }),
+    );
+    return row ?? { name: null, picture: null };
   }
 
   async close() {

@@ -157,3 +157,21 @@ export const conversationEvents = sqliteTable(
   },
   (t) => [index("conversation_events_by_conversation").on(t.app, t.conversationId, t.id)],
 );
+
+/**
+ * Who a user is, as people see them: a display name and a picture per (app, user), set by the
+ * app's back end (server key, or the `name` / `picture` claims of a user token). Read beside
+ * messages, members and thread lists, never copied into them.
+ */
+export const profiles = sqliteTable(
+  "profiles",
+  {
+    app: text("app").notNull(),
+    userId: text("user_id").notNull(),
+    name: text("name"),
+    /** An http(s) URL of the user's picture. */
+    picture: text("picture"),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.userId] })],
+);

@@ -52,6 +52,7 @@ export function buildOpenApiDocument(options: DocumentOptions): OpenApiDocument 
         { name: "messages" },
         { name: "signals" },
         { name: "tokens" },
+        { name: "users" },
         { name: "webhooks" },
         { name: "widget" },
         { name: "operating" },
@@ -65,7 +66,7 @@ export function buildOpenApiDocument(options: DocumentOptions): OpenApiDocument 
             scheme: "bearer",
             bearerFormat: "JWT",
             description:
-              "A user token: an HS256 JWT your back end signs (`sub`, `exp`; optional `name`, `app`).",
+              "A user token: an HS256 JWT your back end signs (`sub`, `exp`; optional `name`, `picture`, `app`).",
           },
           tokenQuery: {
             type: "apiKey",

@@ -33,6 +33,7 @@ import {
   messageSchema,
   repliesPageSchema,
   threadPageSchema,
+  usersSchema,
 } from "./shapes.ts";
 
 const jsonBody = (schema: z.ZodType) => ({
@@ -94,12 +95,17 @@ const conversations: ZodOpenApiPathsObject = {
   "/v1/conversations/{id}": {
     get: {
       operationId: "getConversation",
-      summary: "A conversation and its members' read positions",
+      summary: "A conversation, its members' read positions and their profiles",
       tags: ["conversations"],
       security: security.userOrServer,
       requestParams: { path: conversationPath },
       responses: answers(
-        { 200: json("The conversation.", z.object({ conversation: conversationViewSchema })) },
+        {
+          200: json(
+            "The conversation (`users`: the members' profiles).",
+            z.object({ conversation: conversationViewSchema, users: usersSchema.optional() }),
+          ),
+        },
         [...ROOM_ERRORS],
       ),
     },

@@ -6,16 +6,19 @@
 import { z } from "zod";
 import type { ZodOpenApiPathsObject } from "zod-openapi";
 import { userIdSchema } from "../../party/core/validation.ts";
+import { profilePatchSchema } from "../../party/host/profiles.ts";
 import { mintTokenSchema } from "../routes/tokens.ts";
 import { endpointIdSchema, newEndpointSchema } from "../routes/webhooks.ts";
 import { answers, BODY_ERRORS, json, noContent, security } from "./responses.ts";
-import { newWebhookEndpointSchema, webhookEndpointSchema } from "./shapes.ts";
+import { newWebhookEndpointSchema, profileSchema, webhookEndpointSchema } from "./shapes.ts";
 
 const tokenAnswer = z.object({ token: z.string().meta({ description: "A user token (JWT)." }) });
 const endpointPath = z.object({
   id: endpointIdSchema.meta({ description: "The endpoint's id.", example: "wh_1" }),
 });
 const webhookAnswer = z.object({ webhook: webhookEndpointSchema });
+const profileAnswer = z.object({ profile: profileSchema });
+const userPath = z.object({ userId: userIdSchema.meta({ description: "The user's id.", example: "u_42" }) });
 const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
 
 const service: ZodOpenApiPathsObject = {
@@ -48,9 +51,42 @@ const service: ZodOpenApiPathsObject = {
         query: z.object({
           user: userIdSchema.meta({ description: "The user id (`sub`)." }),
           name: z.string().optional().meta({ description: "The display name (`name` claim)." }),
+          picture: z.string().optional().meta({ description: "A picture URL (`picture` claim)." }),
         }),
       },
       responses: answers({ 200: json("A token.", tokenAnswer) }, [400, 403, 404]),
+    },
+  },
+  "/v1/users/{userId}/profile": {
+    put: {
+      operationId: "setProfile",
+      summary: "Set a user's display name and picture (a field left out is kept, null clears it)",
+      description:
+        "`name`: 1-64 characters, no control characters. `picture`: an https URL (http too on a dev relay) of at most 2048 bytes. Also set by the `name` / `picture` claims of the user's tokens.",
+      tags: ["users"],
+      security: security.server,
+      requestParams: { path: userPath },
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: profilePatchSchema(true) } },
+      },
+      responses: answers({ 200: json("The profile as stored now.", profileAnswer) }, [
+        ...BODY_ERRORS,
+        401,
+        403,
+        503,
+      ]),
+    },
+    get: {
+      operationId: "getProfile",
+      summary: "A user's profile (the server key: anyone of the app; a user token: its own)",
+      tags: ["users"],
+      security: security.userOrServer,
+      requestParams: { path: userPath },
+      responses: answers(
+        { 200: json("The profile (null fields: not set).", profileAnswer) },
+        [400, 401, 403, 503],
+      ),
     },
   },
   "/v1/webhooks": {

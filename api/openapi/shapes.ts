@@ -16,9 +16,11 @@ import {
   type LogEntry,
   type LogPage,
   type Message,
+  type Profile,
   type RepliesPage,
   type ThreadItem,
   type ThreadPage,
+  type Users,
   WEBHOOK_EVENT_TYPES,
   type WebhookEndpointView,
 } from "../../protocol/index.ts";
@@ -73,6 +75,19 @@ export const logEntrySchema = z
   ])
   .meta({ id: "LogEntry" });
 
+export const profileSchema = z
+  .object({
+    name: z.string().nullable().meta({ description: "The display name (1-64 characters)." }),
+    picture: z.string().nullable().meta({ description: "An http(s) URL of the user's picture." }),
+  })
+  .meta({ id: "Profile", description: "How a user is shown: set by the app's back end." });
+
+export const usersSchema = z.record(z.string(), profileSchema).meta({
+  id: "Users",
+  description:
+    "The profiles of the users this answer names (senders, change authors, members), by user id; users without a profile are left out, and at most 500 are sent. Absent when none has one.",
+});
+
 export const threadItemSchema = z
   .object({
     id: z.string(),
@@ -88,6 +103,7 @@ export const threadItemSchema = z
 export const threadPageSchema = z.object({
   conversations: z.array(threadItemSchema),
   nextCursor: z.string().nullable(),
+  users: usersSchema.optional(),
 });
 
 export const conversationViewSchema = z
@@ -108,14 +124,20 @@ export const historyPageSchema = z.object({
   messages: z.array(messageSchema),
   lastSeq: seq,
   hasMore: z.boolean(),
+  users: usersSchema.optional(),
 });
 
-export const repliesPageSchema = z.object({ messages: z.array(messageSchema), hasMore: z.boolean() });
+export const repliesPageSchema = z.object({
+  messages: z.array(messageSchema),
+  hasMore: z.boolean(),
+  users: usersSchema.optional(),
+});
 
 export const logPageSchema = z.object({
   entries: z.array(logEntrySchema),
   lastSeq: seq,
   hasMore: z.boolean(),
+  users: usersSchema.optional(),
 });
 
 export const webhookEndpointSchema = z
@@ -186,5 +208,7 @@ const checks: [
   Same<z.output<typeof repliesPageSchema>, RepliesPage>,
   Same<z.output<typeof logPageSchema>, LogPage>,
   Same<z.output<typeof webhookEndpointSchema>, WebhookEndpointView>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  Same<z.output<typeof profileSchema>, Profile>,
+  Same<z.output<typeof usersSchema>, Users>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 void checks;

@@ -24,6 +24,7 @@ import {
   userOf,
 } from "../context.ts";
 import { seqParamSchema } from "../params.ts";
+import { sendersOf, withUsers } from "../users.ts";
 
 /** The `:seq` of a message route: a positive integer, else 400. */
 function seqOf(c: ApiContext): number {
@@ -72,5 +73,6 @@ export const changeRoutes = new Hono<ApiEnv>()
     const after = intQuery(c, "after") ?? 0;
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const page = await room.replies(user.userId, seq, { after, limit });
-    return jsonReleasing(c, page, c.var.reads.acquire(user.app, user.userId));
+    const body = await withUsers(c, user.app, page, sendersOf(page.messages));
+    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
   });

@@ -15,6 +15,7 @@ import {
   serverOf,
   userOf,
 } from "../context.ts";
+import { peopleOfThreads, withUsers } from "../users.ts";
 
 /** The body of `POST /v1/conversations` (also rendered in the OpenAPI document). */
 export const createConversationSchema = z.strictObject({
@@ -66,17 +67,29 @@ export const conversationRoutes = new Hono<ApiEnv>()
     const page = withinBytes(rows, c.var.deps.limits.pageBytes);
     const last = page[page.length - 1];
     const more = page.length < rows.length || rows.length === limit;
-    const body = {
-      conversations: page.map(({ lastActivityAt: _, ...item }) => item),
-      nextCursor: more && last ? encodeCursor(last) : null,
-    };
+    const conversations = page.map(({ lastActivityAt: _, ...item }) => item);
+    const body = await withUsers(
+      c,
+      user.app,
+      { conversations, nextCursor: more && last ? encodeCursor(last) : null },
+      peopleOfThreads(conversations),
+    );
     return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
   })
   .get("/:id", async (c) => {
     const principal = await principalOf(c);
     const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
     if (principal.kind === "user") await requireMember(room, principal.userId);
-    return c.json({ conversation: await room.describe() });
+    const conversation = await room.describe();
+    // The members' profiles: what a client shows for typing, presence and read receipts.
+    return c.json(
+      await withUsers(
+        c,
+        principal.app,
+        { conversation },
+        conversation.members.map((m) => m.userId),
+      ),
+    );
   })
   .put("/:id/members/:userId", async (c) => {
     const { app } = await serverOf(c);

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { ParleyError } from "../../party/core/errors.ts";
 import { jsonReleasing } from "../bounded-reads.ts";
 import { type ApiEnv, conversationIdOf, intQuery, principalOf, waitMsOf } from "../context.ts";
+import { peopleOfLog, withUsers } from "../users.ts";
 
 export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
   const token = c.req.query("token");
@@ -16,7 +17,8 @@ export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
   const limit = Math.min(Math.max(intQuery(c, "limit") ?? 100, 1), 500);
   const waitMs = waitMsOf(c);
   if (principal.kind === "server") {
-    return c.json(await room.logPage({ server: true }, { after, limit }));
+    const page = await room.logPage({ server: true }, { after, limit });
+    return c.json(await withUsers(c, principal.app, page, peopleOfLog(page.entries)));
   }
   // A held long-poll is an open connection like a socket: it counts against the user's cap.
   const releaseConnection =
@@ -29,5 +31,6 @@ export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
   } finally {
     releaseConnection?.();
   }
-  return jsonReleasing(c, page, c.var.reads.acquire(principal.app, principal.userId));
+  const body = await withUsers(c, principal.app, page, peopleOfLog(page.entries));
+  return jsonReleasing(c, body, c.var.reads.acquire(principal.app, principal.userId));
 });

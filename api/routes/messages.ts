@@ -14,6 +14,7 @@ import {
   waitMsOf,
 } from "../context.ts";
 import { lastEventIdSchema } from "../params.ts";
+import { sendersOf, withUsers } from "../users.ts";
 
 /** Splits the server key's `senderId` from the message fields. */
 function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
@@ -65,8 +66,9 @@ export const messageRoutes = new Hono<ApiEnv>()
     } finally {
       releaseConnection?.();
     }
+    const body = await withUsers(c, user.app, page, sendersOf(page.messages));
     // The answer holds one of the user's read slots until the client has taken it.
-    return jsonReleasing(c, page, c.var.reads.acquire(user.app, user.userId));
+    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
   })
   .get("/:id/events", async (c) => {
     const user = await userFromQueryOrHeader(c);

@@ -11,6 +11,8 @@ const DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 export const mintTokenSchema = z.strictObject({
   userId: userIdSchema,
   name: z.string().max(200).optional(),
+  /** A picture URL for the `picture` claim (it becomes the user's profile picture when valid). */
+  picture: z.string().max(2048).optional(),
   ttlSeconds: z
     .number()
     .int()
@@ -25,7 +27,8 @@ export const tokenRoutes = new Hono<ApiEnv>()
     const input = await bodyOf(c, mintTokenSchema, "token request");
     const token = await c.var.deps.auth.mintUserToken(app, input.userId, {
       ttlSeconds: input.ttlSeconds ?? 3600,
-      ...(input.name ? { name: input.name } : {}),
+      name: input.name,
+      picture: input.picture,
     });
     return c.json({ token }, 201);
   })
@@ -40,10 +43,10 @@ export const tokenRoutes = new Hono<ApiEnv>()
       );
     }
     const userId = parseOrThrow(userIdSchema, c.req.query("user"), "user");
-    const name = c.req.query("name");
     const token = await c.var.deps.auth.mintUserToken("default", userId, {
       ttlSeconds: DEV_TOKEN_TTL_SECONDS,
-      ...(name ? { name } : {}),
+      name: c.req.query("name"),
+      picture: c.req.query("picture"),
     });
     return c.json({ token });
   });

@@ -18,7 +18,7 @@ import { State } from "../state.ts";
 import { subjectOf } from "../token.ts";
 import type { ThreadItem } from "../types.ts";
 import { h, setText } from "./dom.ts";
-import { displayName } from "./people.ts";
+import { nameOf } from "./people.ts";
 import { defaultStrings, fmt, type Strings } from "./strings.ts";
 import { ThreadList } from "./threads.ts";
 import { TokenShapeError, tokenFrom } from "./token-input.ts";
@@ -48,6 +48,8 @@ export class ParleyChat extends HTMLElement {
   #getToken: TokenFn | undefined;
   #clientOptions: Partial<ParleyClientOptions> = {};
   #client: ParleyClient | undefined;
+  #name = (userId: string) => nameOf(this.#client, userId);
+  #picture = (userId: string) => this.#client?.profile(userId)?.picture;
   #me: string | undefined;
   #inbox: Inbox | undefined;
   #view: ConversationView | undefined;
@@ -206,6 +208,13 @@ export class ParleyChat extends HTMLElement {
       ...(this.#me === undefined ? {} : { userId: this.#me }),
     });
     this.#client = client;
+    // Names and pictures arrive beside history and the thread list: show them where ids were.
+    this.#offs.push(
+      client.on("profiles", () => {
+        this.#renderThreads();
+        this.#view?.people();
+      }),
+    );
     if (!this.hasAttribute("no-threads")) this.#startInbox(client);
     const conversation = this.getAttribute("conversation");
     if (conversation) this.#open(conversation);
@@ -308,7 +317,8 @@ export class ParleyChat extends HTMLElement {
     const view = new ConversationView(conversation, this.#me, this.#ui, {
       strings: () => this.#strings,
       locale: () => this.closest("[lang]")?.getAttribute("lang") || globalThis.navigator?.language,
-      name: displayName,
+      name: this.#name,
+      picture: this.#picture,
       onPresence: (cid, online) => {
         if (online.length) this.#online.set(cid, online);
         else this.#online.delete(cid);
@@ -389,7 +399,7 @@ export class ParleyChat extends HTMLElement {
     const title = t?.title || this.#titles.get(id);
     if (title) return title;
     const others = t?.members.filter((m) => m !== this.#me) ?? [];
-    return others.length ? others.map(displayName).join(", ") : id;
+    return others.length ? others.map(this.#name).join(", ") : id;
   }
 
   // ---- the thread list and the empty main pane ---------------------------------------------
@@ -412,7 +422,8 @@ export class ParleyChat extends HTMLElement {
       visible: document.visibilityState !== "hidden",
       strings: s,
       title: (id) => this.#titleOf(id),
-      name: displayName,
+      name: this.#name,
+      picture: this.#picture,
     });
     if (focusedId && this.shadowRoot?.activeElement !== focused) this.#threadList.button(focusedId)?.focus();
     if (this.#active) setText(ui.title, this.#titleOf(this.#active));

@@ -26,6 +26,7 @@ export interface RowContext {
   strings(): Strings;
   locale(): string | undefined;
   name(userId: string): string;
+  picture(userId: string): string | null | undefined;
   /** A message shown or known (for a reply's quote). */
   original(seq: number): Message | undefined;
 }
@@ -58,7 +59,7 @@ export function fill(row: Row, ctx: RowContext): void {
     h(
       "div",
       { class: "meta" },
-      !mine && avatar(name),
+      !mine && avatar(name, ctx.picture(m.senderId)),
       h("span", { class: "sender" }, mine ? s.you : name),
       time,
     ),

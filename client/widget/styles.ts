@@ -51,6 +51,7 @@ button{font:inherit;color:inherit;cursor:pointer}
 .thread[aria-current]{background:color-mix(in srgb,var(--_accent) 14%,transparent)}
 .avatar{position:relative;flex:0 0 32px;height:32px;border-radius:50%;display:grid;place-items:center;font-weight:600;font-size:13px;background:color-mix(in srgb,var(--_accent) 22%,var(--_bg));color:var(--_fg)}
 .meta .avatar{flex-basis:20px;height:20px;font-size:9px}
+.avatar img{position:absolute;inset:0;width:100%;height:100%;border-radius:50%;object-fit:cover}
 .dot{position:absolute;right:-1px;bottom:-1px;width:11px;height:11px;border-radius:50%;background:var(--_online);border:2px solid var(--_panel)}
 .tmain{flex:1;min-width:0;display:flex;flex-direction:column}
 .ttitle,.tpreview,.quote,.replying span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}

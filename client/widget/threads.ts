@@ -22,6 +22,7 @@ export interface ThreadView {
   strings: Strings;
   title(id: string): string;
   name(userId: string): string;
+  picture(userId: string): string | null | undefined;
 }
 
 export class ThreadList {
@@ -58,7 +59,9 @@ export class ThreadList {
       if (active) button.setAttribute("aria-current", "true");
       else button.removeAttribute("aria-current");
       button.dataset.unread = String(unread);
-      const face = avatar(title);
+      const others = t.members.filter((u) => u !== v.me);
+      // A conversation with one other person and no title shows that person's face.
+      const face = avatar(title, !t.title && others.length === 1 ? v.picture(others[0] as string) : null);
       if (online) face.append(h("span", { class: "dot", "data-online": "" }));
       button.replaceChildren(
         face,

@@ -31,6 +31,8 @@ export interface ViewHost {
   locale(): string | undefined;
   /** The name shown for a user. */
   name(userId: string): string;
+  /** The picture of a user, when their profile has one. */
+  picture(userId: string): string | null | undefined;
   /** Presence of this conversation changed (for the thread list's dot); empty while unknown. */
   onPresence(conversationId: string, online: string[]): void;
   /** The conversation is live (again): a good time to retry what failed while it was not. */
@@ -163,6 +165,15 @@ export class ConversationView {
     if (c.lastSeq !== undefined) void this.#load(c.lastSeq);
   }
 
+  /** Profiles arrived or changed: names and faces shown again. */
+  people(): void {
+    for (const row of this.#rows.values()) this.#fill(row);
+    const c = this.conversation;
+    this.#renderTyping(c.typingUsers);
+    this.#renderSeen();
+    this.#renderPresence(c.online);
+  }
+
   dispose(): void {
     this.#disposed = true;
     this.cancelReply();
@@ -259,6 +270,7 @@ export class ConversationView {
       strings: this.host.strings,
       locale: this.host.locale,
       name: this.host.name,
+      picture: this.host.picture,
       original: (seq: number) => this.#rows.get(seq)?.message ?? this.conversation.message(seq),
     };
   }

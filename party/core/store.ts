@@ -1,4 +1,12 @@
-import type { Change, ConversationRecord, LogEntry, MemberRecord, Message, ThreadItem } from "./types.ts";
+import type {
+  Change,
+  ConversationRecord,
+  LogEntry,
+  MemberRecord,
+  Message,
+  Profile,
+  ThreadItem,
+} from "./types.ts";
 
 /** A page request over one conversation's log; results are always ascending by seq. */
 export interface RangeQuery {
@@ -58,6 +66,12 @@ export interface LogQuery {
   limit: number;
   /** Also stop before the page's message bodies and meta pass this many bytes (at least one entry). */
   maxBytes?: number | undefined;
+}
+
+/** What a profile write sets: a field left out keeps its value, null clears it. */
+export interface ProfilePatch {
+  name?: string | null | undefined;
+  picture?: string | null | undefined;
 }
 
 /**
@@ -125,5 +139,9 @@ export interface Store {
     userId: string,
     page: { limit: number; cursor?: ThreadCursor | undefined },
   ): Promise<Array<ThreadItem & { lastActivityAt: string }>>;
+  /** The stored profiles among these users (users without one are left out). */
+  readProfiles(app: string, userIds: readonly string[]): Promise<Map<string, Profile>>;
+  /** Sets a user's profile fields (creating it), and returns the profile as stored now. */
+  writeProfile(app: string, userId: string, patch: ProfilePatch, at: string): Promise<Profile>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ export type {
   EditFields,
   LogEntry,
   Message,
+  Profile,
   Reaction,
   SendFields as SendInput,
   ThreadItem,

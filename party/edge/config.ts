@@ -9,6 +9,7 @@ import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from ".
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import { type AppCredentials, Authenticator } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
+import { Profiles } from "../host/profiles.ts";
 import { type AppWebhookConfig, defaultAppWebhooks } from "../host/webhooks/config.ts";
 import { EdgeWebhooks } from "./edge-webhooks.ts";
 
@@ -36,6 +37,8 @@ export interface EdgeVars {
 export interface EdgeConfig {
   store: LibsqlStore;
   auth: Authenticator;
+  /** User profiles (the same libSQL store; token claims are applied when a token is first seen). */
+  profiles: Profiles;
   limits: Limits;
   origins: OriginPolicy;
   devMode: boolean;
@@ -95,9 +98,14 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   }
   const store = openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN);
   const publicOnly = !devMode && vars.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1";
+  const profiles = new Profiles(() => store, {
+    allowHttp: devMode,
+    onError: (error, context) => console.error(`parley: ${context}`, error),
+  });
   cached = {
     store,
-    auth: new Authenticator(credentials),
+    auth: new Authenticator(credentials, undefined, (user) => profiles.fromToken(user)),
+    profiles,
     limits,
     origins: { allowed: allowed ?? [], allowLocalhost: devMode && !allowed },
     devMode,

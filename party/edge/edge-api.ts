@@ -22,6 +22,7 @@ export function edgeApi(config: EdgeConfig, actors: Actors, widget: string): Edg
   const api = createApi({
     directory: new ActorDirectory(actors, () => config.store, logError),
     auth: config.auth,
+    profiles: config.profiles,
     limits: config.limits,
     origins: config.origins,
     devMode: config.devMode,

@@ -20,7 +20,10 @@ export interface UserPrincipal {
   kind: "user";
   app: string;
   userId: string;
+  /** The token's `name` claim (a display name), when it is a string. */
   name?: string | undefined;
+  /** The token's `picture` claim (a picture URL), when it is a string. */
+  picture?: string | undefined;
 }
 export interface ServerPrincipal {
   kind: "server";
@@ -65,6 +68,13 @@ export class Authenticator {
     apps: readonly AppCredentials[],
     /** Clock leeway for exp/nbf, at most 60 s. */
     private readonly leewaySeconds = 60,
+    /**
+     * Hears each user token the first time it verifies in this process (not on cache hits):
+     * where its `name` / `picture` claims become the user's profile (profiles.ts). Awaited, so
+     * that the write is part of the request (a Worker may drop work left after its answer);
+     * it must not throw.
+     */
+    private readonly onUser?: (user: UserPrincipal) => Promise<void> | void,
   ) {
     for (const app of apps) this.#secrets.set(app.id, encoder.encode(app.secret));
     this.#serverKeys = Promise.all(apps.map(async (a) => [await sha256Hex(a.serverKey), a.id] as const)).then(
@@ -77,6 +87,7 @@ export class Authenticator {
     const cached = this.#cached(token);
     if (cached?.kind === "user") return cached;
     const principal = await this.#verifyUserToken(token);
+    await this.onUser?.(principal);
     return principal;
   }
 
@@ -118,6 +129,7 @@ export class Authenticator {
       if (!userId.success) throw refuse("the token's sub is not a valid user id");
       const name = typeof payload.name === "string" ? payload.name : undefined;
       const principal: UserPrincipal = { kind: "user", app: claimedApp, userId: userId.data, name };
+      if (typeof payload.picture === "string") principal.picture = payload.picture;
       // Cached only until exp (no leeway) and never before nbf has passed (jose checked it).
       if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
       return principal;
@@ -151,12 +163,13 @@ export class Authenticator {
   async mintUserToken(
     app: string,
     userId: string,
-    options: { name?: string; ttlSeconds: number },
+    options: { name?: string | undefined; picture?: string | undefined; ttlSeconds: number },
   ): Promise<string> {
     const secret = this.#secrets.get(app);
     if (!secret) throw new ParleyError("not_found", `unknown app "${app}"`);
     const claims: Record<string, string> = app === "default" ? {} : { app };
     if (options.name) claims.name = options.name;
+    if (options.picture) claims.picture = options.picture;
     return new SignJWT(claims)
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(userId)

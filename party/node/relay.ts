@@ -12,6 +12,7 @@ import { openStore } from "../../store/open.ts";
 import type { Limits } from "../core/limits.ts";
 import { Authenticator } from "../host/auth.ts";
 import { RelayHub } from "../host/local-directory.ts";
+import { Profiles } from "../host/profiles.ts";
 import { WebhookDispatcher } from "../host/webhooks/dispatcher.ts";
 import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
@@ -91,10 +92,12 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     await store.close();
     throw error;
   }
-  const auth = new Authenticator(config.apps);
+  const profiles = new Profiles(() => store, { allowHttp: !config.production, onError });
+  const auth = new Authenticator(config.apps, undefined, (user) => profiles.fromToken(user));
   const api = createApi({
     directory: hub,
     auth,
+    profiles,
     limits,
     origins: config.origins,
     devMode: !config.production,

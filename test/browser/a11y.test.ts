@@ -5,51 +5,14 @@
  * editor, the delete confirmation), an empty state and an error state, in the light and the
  * dark theme.
  */
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import type { Page } from "playwright-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { uid, useServer } from "../helpers/world.ts";
+import { violations } from "./axe.ts";
 import { haveChromium, sendText, untilShown, useBrowser } from "./browser.ts";
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[]; failureSummary?: string }>;
-}
-
-let axeSource = "";
-
-/** Serious and critical axe violations inside the widget, in a readable form. */
-async function violations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: axeSource });
-  const found = (await page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run(el: Element, o: object): Promise<{ violations: unknown }> } }
-    ).axe;
-    const result = await axe.run(document.querySelector("parley-chat") as Element, {
-      resultTypes: ["violations"],
-    });
-    return result.violations;
-  })) as Violation[];
-  return found
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map(
-      (v) =>
-        `${v.impact} ${v.id}: ${v.help} (${v.nodes
-          .map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ""}`)
-          .join("; ")})`,
-    );
-}
 
 describe.skipIf(!haveChromium)("<parley-chat> accessibility (axe-core)", () => {
   const w = useServer();
   const b = useBrowser(() => w.server.url);
-
-  beforeAll(async () => {
-    axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-  });
 
   it("the chat and the thread list, light and dark: no serious or critical violation", async () => {
     const [alice, bob] = [uid("alice"), uid("bob")];

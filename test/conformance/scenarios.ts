@@ -4,8 +4,9 @@
  * `skip` with the reason, and the README's capability table says the same.
  */
 import { describe, expect, it } from "vitest";
+import { api, mintToken } from "../helpers/clients.ts";
 import type { StartOptions } from "../helpers/server.ts";
-import { expectError, history, range, sleep, uid, useServer } from "../helpers/world.ts";
+import { eventually, expectError, history, range, sleep, uid, useServer } from "../helpers/world.ts";
 
 export type Scenario =
   | "ordered delivery"
@@ -15,6 +16,7 @@ export type Scenario =
   | "seen"
   | "presence"
   | "thread list"
+  | "profiles"
   | "auth refusals"
   | "inbox flood"
   | "message changes"
@@ -172,6 +174,39 @@ export function conformanceSuite(fixture: Fixture): void {
       const ids = list.json.conversations.map((c: { id: string }) => c.id);
       expect(ids.indexOf(first)).toBeLessThan(ids.indexOf(second));
       expect(list.json.conversations[ids.indexOf(first)]).toMatchObject({ unread: 2, lastSeq: 2 });
+    });
+
+    scenario("profiles", async () => {
+      const [sam, ana] = [uid("sam"), uid("ana")];
+      const set = await w.admin.put(`/v1/users/${sam}/profile`, {
+        name: "Sam",
+        picture: "https://example.com/sam.png",
+      });
+      expect(set.status, set.text).toBe(200);
+      expectError(await w.admin.put(`/v1/users/${sam}/profile`, { name: "" }), 400);
+      expectError(await (await w.as(ana)).put(`/v1/users/${sam}/profile`, { name: "x" }), 403);
+      // Ana's token names her: admitted, it becomes her profile.
+      const token = await mintToken(w.server.secret, ana, { name: "Ana" });
+      const conv = await w.conversation([sam, ana]);
+      expect((await api(w.server.url, token).get("/v1/conversations")).status).toBe(200);
+      const profileOfAna = async () => (await w.admin.get(`/v1/users/${ana}/profile`)).json.profile;
+      await eventually(async () => (await profileOfAna())?.name === "Ana").catch(() => undefined);
+      expect(await profileOfAna()).toEqual({ name: "Ana", picture: null });
+      await (await w.as(sam)).post(`/v1/conversations/${conv}/messages`, {
+        clientMessageId: "p",
+        body: "hi",
+      });
+      const both = {
+        [sam]: { name: "Sam", picture: "https://example.com/sam.png" },
+        [ana]: { name: "Ana", picture: null },
+      };
+      const reader = api(w.server.url, token);
+      expect((await reader.get(`/v1/conversations/${conv}/messages`)).json.users).toEqual({
+        [sam]: both[sam],
+      });
+      expect((await reader.get(`/v1/conversations/${conv}/log`)).json.users).toEqual({ [sam]: both[sam] });
+      expect((await reader.get(`/v1/conversations/${conv}`)).json.users).toEqual(both);
+      expect((await reader.get("/v1/conversations")).json.users).toEqual(both);
     });
 
     scenario("auth refusals", async () => {

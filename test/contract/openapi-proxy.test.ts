@@ -224,6 +224,52 @@ describe("every route through Prism's validating proxy", () => {
     await expectAnswer(get(log, e), 403);
   });
 
+  it("profiles: set, read, refusals, and the users maps of the answers that name people", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const [a, b, key] = [await w.token(ann), await w.token(bob), w.server.serverKey];
+    const profile = (method: string, user: string, auth: string | null, body?: unknown): Exchange => ({
+      method,
+      path: `/v1/users/${encodeURIComponent(user)}/profile`,
+      auth,
+      body,
+    });
+    await expectAnswer(profile("PUT", ann, key, { name: "Ann", picture: "https://example.com/a.png" }), 200);
+    await expectAnswer(profile("PUT", bob, key, { name: "Bob", picture: null }), 200);
+    await expectAnswer(profile("PUT", ann, key, { name: "" }), 400);
+    await expectAnswer(profile("PUT", ann, key, {}), 400);
+    await expectAnswer(profile("PUT", "bad id", key, { name: "x" }), 400);
+    await expectAnswer(profile("PUT", bob, a, { name: "Bobby" }), 403);
+    await expectAnswer(profile("PUT", ann, null, { name: "x" }), 401);
+    await expectAnswer(profile("GET", ann, key), 200);
+    await expectAnswer(profile("GET", ann, a), 200);
+    await expectAnswer(profile("GET", bob, a), 403);
+    const conv = await w.conversation([ann, bob]);
+    const base = `/v1/conversations/${conv}`;
+    await expectAnswer(
+      { method: "POST", path: `${base}/messages`, auth: a, body: { clientMessageId: "p1", body: "hi" } },
+      201,
+    );
+    await expectAnswer(
+      {
+        method: "POST",
+        path: `${base}/messages`,
+        auth: b,
+        body: { clientMessageId: "p2", body: "yo", replyTo: 1 },
+      },
+      201,
+    );
+    for (const path of [
+      `${base}/messages`,
+      `${base}/log`,
+      `${base}/messages/1/replies`,
+      base,
+      "/v1/conversations",
+    ]) {
+      const res = await expectAnswer(get(path, b), 200);
+      expect((res.json as { users?: unknown }).users, path).toBeDefined();
+    }
+  });
+
   it("typing, read receipts, presence", async () => {
     const [ann, eve] = [uid("ann"), uid("eve")];
     const [a, e, key] = [await w.token(ann), await w.token(eve), w.server.serverKey];

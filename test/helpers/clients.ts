@@ -6,6 +6,8 @@ import WebSocket from "ws";
 
 export interface TokenOptions {
   name?: string;
+  /** The `picture` claim (a profile picture URL). */
+  picture?: string;
   app?: string;
   /** Seconds from now (negative = already expired). Default 3600. */
   expiresIn?: number;
@@ -18,6 +20,7 @@ export async function mintToken(secret: string, sub: string, opts: TokenOptions 
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {};
   if (opts.name !== undefined) claims.name = opts.name;
+  if (opts.picture !== undefined) claims.picture = opts.picture;
   if (opts.app !== undefined) claims.app = opts.app;
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })

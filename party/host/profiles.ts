@@ -1,0 +1,171 @@
+/**
+ * User profiles: a display name and a picture per (app, user). The app's back end sets them
+ * with the server key (`PUT /v1/users/:userId/profile`) or through the `name` / `picture`
+ * claims of the user tokens it signs; answers that refer to users (history, the log, replies,
+ * the thread list, a conversation's members) carry the profiles of those users once, in a
+ * `users` map beside their rows, so no frame or message copies them.
+ */
+import { z } from "zod";
+import type { ProfilePatch, Store } from "../core/store.ts";
+import type { Profile } from "../core/types.ts";
+import type { UserPrincipal } from "./auth.ts";
+
+/** A display name: 1-64 characters, no control characters, not only spaces. */
+export const profileNameSchema = z
+  .string()
+  .min(1, "name is 1-64 characters")
+  .max(64, "name is 1-64 characters")
+  .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, "name has no control or format characters")
+  .refine((name) => name.trim().length > 0, "name is not only spaces");
+
+/** The longest picture URL, in bytes (as most browsers and proxies take). */
+const MAX_PICTURE_BYTES = 2048;
+const encoder = new TextEncoder();
+
+/**
+ * A picture URL: absolute https (http too when `allowHttp`, e.g. a dev relay), at most 2048
+ * bytes, without credentials. Kept exactly as sent.
+ */
+export function pictureSchema(allowHttp: boolean) {
+  const schemes = allowHttp ? ["https:", "http:"] : ["https:"];
+  return z
+    .string()
+    .refine((url) => encoder.encode(url).byteLength <= MAX_PICTURE_BYTES, "picture is at most 2048 bytes")
+    .refine(
+      (url) => {
+        let parsed: URL;
+        try {
+          parsed = new URL(url);
+        } catch {
+          return false;
+        }
+        return schemes.includes(parsed.protocol) && !parsed.username && !parsed.password;
+      },
+      `picture must be an ${allowHttp ? "http(s)" : "https"} URL without credentials`,
+    );
+}
+
+/** The body of `PUT /v1/users/:userId/profile`: a field left out is kept, null clears it. */
+export function profilePatchSchema(allowHttp: boolean) {
+  return z
+    .strictObject({
+      name: profileNameSchema.nullable().optional(),
+      picture: pictureSchema(allowHttp).nullable().optional(),
+    })
+    .refine((p) => p.name !== undefined || p.picture !== undefined, "set name, picture or both")
+    .meta({ id: "ProfileUpdate" });
+}
+
+/** At most this many users' profiles are read for one answer (the rest show their ids). */
+export const MAX_USERS_PER_ANSWER = 500;
+/** Profiles remembered from token claims, per process (the oldest is dropped past this). */
+const KNOWN_LIMIT = 10_000;
+
+const keyOf = (app: string, userId: string) => `${app}\u0000${userId}`;
+const sameAs = (profile: Profile, patch: ProfilePatch) =>
+  (patch.name === undefined || patch.name === profile.name) &&
+  (patch.picture === undefined || patch.picture === profile.picture);
+
+export interface ProfilesOptions {
+  /** Picture URLs may be http: (dev relays), not only https:. */
+  allowHttp: boolean;
+  onError: (error: unknown, context: string) => void;
+  now?: () => number;
+}
+
+export class Profiles {
+  /** What this process last read or wrote of each user's profile (token claims are checked against it). */
+  #known = new Map<string, Profile>();
+  readonly #claims: { name: z.ZodType<string>; picture: z.ZodType<string> };
+
+  constructor(
+    private readonly store: () => Store,
+    private readonly options: ProfilesOptions,
+  ) {
+    this.#claims = { name: profileNameSchema, picture: pictureSchema(options.allowHttp) };
+  }
+
+  /** The body schema of a profile update on this relay. */
+  get patchSchema() {
+    return profilePatchSchema(this.options.allowHttp);
+  }
+
+  /** A user's profile (both fields null when they have none). */
+  async get(app: string, userId: string): Promise<Profile> {
+    const found = await this.store().readProfiles(app, [userId]);
+    return found.get(userId) ?? { name: null, picture: null };
+  }
+
+  /** Sets a user's profile fields (server key); returns the profile as stored now. */
+  async set(app: string, userId: string, patch: ProfilePatch): Promise<Profile> {
+    const stored = await this.store().writeProfile(app, userId, patch, this.#nowIso());
+    this.#remember(app, userId, stored);
+    return stored;
+  }
+
+  /**
+   * The `users` map of an answer: the profiles of these users that have one (at most
+   * MAX_USERS_PER_ANSWER users, the first named first). Undefined when none has one, so an
+   * answer without profiles stays exactly as v1 sent it.
+   */
+  async users(
+    app: string,
+    userIds: Iterable<string | null | undefined>,
+  ): Promise<Record<string, Profile> | undefined> {
+    const ids = new Set<string>();
+    for (const id of userIds) {
+      if (ids.size >= MAX_USERS_PER_ANSWER) break;
+      if (id) ids.add(id);
+    }
+    if (ids.size === 0) return undefined;
+    const found = await this.store().readProfiles(app, [...ids]);
+    if (found.size === 0) return undefined;
+    const users: Record<string, Profile> = {};
+    for (const [id, profile] of found)
+      if (profile.name !== null || profile.picture !== null) users[id] = profile;
+    return Object.keys(users).length ? users : undefined;
+  }
+
+  /**
+   * A user token was admitted (verified for the first time in this process): its `name` and
+   * `picture` claims, when valid, become the user's profile. A claim left out keeps the stored
+   * field. Written only when it differs from what is stored: a token is verified once per
+   * process (auth.ts caches it), and the profile is read at most once per user before that.
+   * Never fails the request: a store error is reported and the next token tries again.
+   */
+  async fromToken(user: UserPrincipal): Promise<void> {
+    const patch: ProfilePatch = {};
+    if (user.name !== undefined && this.#claims.name.safeParse(user.name).success) patch.name = user.name;
+    if (user.picture !== undefined && this.#claims.picture.safeParse(user.picture).success)
+      patch.picture = user.picture;
+    if (patch.name === undefined && patch.picture === undefined) return;
+    const known = this.#known.get(keyOf(user.app, user.userId));
+    if (known && sameAs(known, patch)) return;
+    try {
+      await this.#applyClaims(user.app, user.userId, patch);
+    } catch (error) {
+      this.options.onError(error, `profile of ${user.app}/${user.userId} from its token`);
+    }
+  }
+
+  async #applyClaims(app: string, userId: string, patch: ProfilePatch): Promise<void> {
+    const stored = await this.get(app, userId);
+    this.#remember(app, userId, stored);
+    if (sameAs(stored, patch)) return;
+    await this.set(app, userId, patch);
+  }
+
+  #remember(app: string, userId: string, profile: Profile): void {
+    const key = keyOf(app, userId);
+    this.#known.delete(key);
+    if (this.#known.size >= KNOWN_LIMIT) {
+      const oldest = this.#known.keys().next();
+      if (!oldest.done) this.#known.delete(oldest.value);
+    }
+    this.#known.set(key, profile);
+  }
+
+  #nowIso(): string {
+    return new Date((this.options.now ?? Date.now)()).toISOString();
+  }
+}
