@@ -29,6 +29,7 @@ export function sendBounded(conn: Connection, frame: OutboundFrame, capBytes: nu
 export class InboundBudget {
   readonly #frames: TokenBucket;
   readonly #bytes: TokenBucket;
+  #refused = false;
 
   constructor(
     limits: Limits,
@@ -45,7 +46,11 @@ export class InboundBudget {
     let over: string | undefined;
     if (this.#frames.take(now) > 0) over = "too many frames; slow down and reconnect";
     else if (this.#bytes.take(now, bytes) > 0) over = "too many bytes; slow down and reconnect";
-    if (over) this.metrics.rateLimited("socket_frames");
+    // Counted once per connection: frames already read after the refusal are refused too.
+    if (over && !this.#refused) {
+      this.#refused = true;
+      this.metrics.rateLimited("socket_frames");
+    }
     return over;
   }
 }
