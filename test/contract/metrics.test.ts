@@ -7,6 +7,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApi } from "../../api/app.ts";
+import type { ApiDeps } from "../../api/context.ts";
+import { defaultLimits } from "../../party/core/limits.ts";
+import { Authenticator } from "../../party/host/auth.ts";
 import { ConfigError, optionsFromEnv } from "../../party/node/config.ts";
 import { api, type Frame, mintToken, SseClient, WsClient } from "../helpers/clients.ts";
 import { type Exposition, parseExposition, sampleValue } from "../helpers/prometheus.ts";
@@ -281,6 +285,27 @@ describe("GET /metrics: a known workload", () => {
     expect(sampleValue(after, "parley_connections", { transport: "long_poll" })).toBe(0);
     expect(sampleValue(after, "parley_connections", { transport: "websocket" })).toBe(3);
     expect(sampleValue(after, "parley_connections", { transport: "sse" })).toBe(1);
+  });
+});
+
+describe("GET /metrics on the edge", () => {
+  it("answers 404 saying metrics are Node and Deno only (the edge's API has no metrics)", async () => {
+    // The API as party/edge/edge-api.ts builds it: no `metrics` among its deps.
+    const key = "sk_edge_key_0123456789";
+    const deps = {
+      auth: new Authenticator([{ id: "default", secret: "s".repeat(32), serverKey: key }]),
+      limits: defaultLimits,
+      origins: { allowed: [], allowLocalhost: false },
+      devMode: false,
+      onError: () => {},
+    } as unknown as ApiDeps;
+    for (const auth of [`Bearer ${key}`, undefined]) {
+      const res = await createApi(deps).request("/metrics", auth ? { headers: { authorization: auth } } : {});
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("not_found");
+      expect(body.error.message).toMatch(/Node and Deno/);
+    }
   });
 });
 
