@@ -27,7 +27,10 @@ export type { ApiDeps } from "./context.ts";
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const widget = deps.widgetScript ? cachedWidgetBundle(deps.widgetScript) : undefined;
-  const reads = new ReadSlots(() => deps.limits.maxReadsPerUser);
+  const reads = new ReadSlots(
+    () => deps.limits.maxReadsPerUser,
+    () => deps.metrics?.rateLimited("reads"),
+  );
   // First, so that every answer is counted, refusals of the middlewares below included.
   if (deps.metrics) api.use(countRequests(deps.metrics));
   api.use(async (c, next) => {

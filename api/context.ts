@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { ParleyError } from "../party/core/errors.ts";
 import type { Limits } from "../party/core/limits.ts";
+import type { RateLimit } from "../party/core/metrics.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
@@ -24,6 +25,8 @@ export interface ApiMetrics {
   scrape(): Promise<{ contentType: string; text: string }>;
   /** One answered request: its method, its route's pattern (never the raw path) and its status. */
   request(method: string, route: string, status: number): void;
+  /** A limit the API applies refused a request (`reads`). */
+  rateLimited(limit: RateLimit): void;
 }
 
 /** Everything the API needs from its host. */

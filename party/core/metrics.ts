@@ -16,10 +16,18 @@ export type RateLimit =
   /** One socket's frames or bytes per second (`PARLEY_FRAME_RATE`…; 4008). */
   | "socket_frames"
   /** A user's open connections (`PARLEY_MAX_CONNECTIONS_PER_USER`; 429 or 4008). */
-  | "connections";
+  | "connections"
+  /** A user's read answers on their way (`PARLEY_MAX_READS_PER_USER`; 429). */
+  | "reads";
 
 /** Every rate limit, in the order the metrics list them. */
-export const RATE_LIMITS: readonly RateLimit[] = ["send_rate", "user_bytes", "socket_frames", "connections"];
+export const RATE_LIMITS: readonly RateLimit[] = [
+  "send_rate",
+  "user_bytes",
+  "socket_frames",
+  "connections",
+  "reads",
+];
 
 /** The transports a connection may use (gauges and close counts are kept per transport). */
 export type Transport = "websocket" | "sse";

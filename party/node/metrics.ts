@@ -67,7 +67,13 @@ export class RelayMetricsRegistry {
     webhookRetries: 0,
     webhookPaused: 0,
   };
-  #rateLimited: Record<RateLimit, number> = { send_rate: 0, user_bytes: 0, socket_frames: 0, connections: 0 };
+  #rateLimited: Record<RateLimit, number> = {
+    send_rate: 0,
+    user_bytes: 0,
+    socket_frames: 0,
+    connections: 0,
+    reads: 0,
+  };
   /** By `${transport} ${code}`. */
   #closes = new Map<string, { transport: Transport; code: string; count: number }>();
   /** By `${method} ${route} ${status}`. */
@@ -87,6 +93,7 @@ export class RelayMetricsRegistry {
         contentType: this.registry.contentType,
         text: (await processMetrics().metrics()) + (await this.registry.metrics()),
       }),
+      rateLimited: (limit) => this.relay.rateLimited(limit),
       request: (method, route, status) => {
         const key = `${method} ${route} ${status}`;
         const known = requests.get(key);
@@ -186,7 +193,7 @@ export class RelayMetricsRegistry {
     const rateLimited = this.#rateLimited;
     new Counter({
       name: "parley_rate_limited_total",
-      help: "Refusals by a limit: send_rate, user_bytes, socket_frames, connections.",
+      help: "Refusals by a limit: send_rate, user_bytes, socket_frames, connections, reads.",
       labelNames: ["limit"],
       registers,
       collect() {

@@ -252,6 +252,7 @@ describe("GET /metrics: a known workload", () => {
     expect(delta("parley_rate_limited_total", { limit: "send_rate" })).toBe(carolRefused);
     expect(delta("parley_rate_limited_total", { limit: "connections" })).toBe(1);
     expect(delta("parley_rate_limited_total", { limit: "user_bytes" })).toBe(0);
+    expect(delta("parley_rate_limited_total", { limit: "reads" })).toBe(0);
 
     const route = "/v1/conversations/:id/messages";
     expect(delta("parley_http_requests_total", { method: "POST", route, status: "201" })).toBe(
