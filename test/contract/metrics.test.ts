@@ -15,6 +15,7 @@ import { ConfigError, optionsFromEnv } from "../../party/node/config.ts";
 import { api, type Frame, mintToken, SseClient, WsClient } from "../helpers/clients.ts";
 import { type Exposition, parseExposition, sampleValue } from "../helpers/prometheus.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
+import { startReceiver } from "../helpers/webhook-receiver.ts";
 import { eventually, expectError, sleep, uid } from "../helpers/world.ts";
 
 const OTHER_KEY = `sk_other_${randomBytes(16).toString("hex")}`;
@@ -286,6 +287,60 @@ describe("GET /metrics: a known workload", () => {
     expect(sampleValue(after, "parley_connections", { transport: "long_poll" })).toBe(0);
     expect(sampleValue(after, "parley_connections", { transport: "websocket" })).toBe(3);
     expect(sampleValue(after, "parley_connections", { transport: "sse" })).toBe(1);
+  });
+});
+
+describe("GET /metrics: webhook delivery", () => {
+  it("counts attempts by outcome, retries and lag, and shows no lane left", async () => {
+    const relay = await startServer({
+      env: { PARLEY_WEBHOOK_RETRY_BASE_MS: "50", PARLEY_WEBHOOK_RETRY_MAX_MS: "200" },
+    });
+    const receiver = await startReceiver();
+    try {
+      // Every event fails once (500), then is accepted: one retry each.
+      receiver.reply = (_request, attempt) => (attempt === 1 ? { status: 500 } : { status: 204 });
+      const key = api(() => relay.url, relay.serverKey);
+      const created = await key.post("/v1/webhooks", { url: `${receiver.url}/hooks` });
+      expect(created.status, created.text).toBe(201);
+      receiver.secret = created.json.webhook.secret;
+      const conv = uid("wh");
+      expect((await key.post("/v1/conversations", { id: conv, members: ["wa"] })).status).toBe(201);
+      const wa = api(() => relay.url, await mintToken(relay.secret, "wa"));
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await wa.post(`/v1/conversations/${conv}/messages`, { clientMessageId: `w${i}`, body: "x" }))
+            .status,
+        ).toBe(201);
+      // conversation.created and three message.created, each delivered on its second attempt.
+      const scrapeOf = async () => {
+        const res = await key.get("/metrics");
+        expect(res.status).toBe(200);
+        return parseExposition(res.text);
+      };
+      const m = await eventually(async () => {
+        const now = await scrapeOf();
+        return sampleValue(now, "parley_webhook_deliveries_total", { outcome: "delivered" }) === 4 && now;
+      }, 15_000);
+      expect(receiver.accepted.length).toBe(4);
+      expect(receiver.forged).toEqual([]);
+      expect(sampleValue(m, "parley_webhook_deliveries_total", { outcome: "failed" })).toBe(
+        receiver.requests.length - receiver.accepted.length,
+      );
+      expect(receiver.requests.length - receiver.accepted.length).toBe(4);
+      // One retry per failed attempt; a lane whose read raced a commit retries too (rare), so at least.
+      expect(sampleValue(m, "parley_webhook_retries_total")).toBeGreaterThanOrEqual(4);
+      expect(sampleValue(m, "parley_webhook_paused_total")).toBe(0);
+      expect(sampleValue(m, "parley_webhook_lag_seconds_count")).toBe(4);
+      expect(sampleValue(m, "parley_webhook_lag_seconds_sum")).toBeGreaterThan(0);
+      const idle = await eventually(async () => {
+        const now = await scrapeOf();
+        return sampleValue(now, "parley_webhook_lanes", { state: "running" }) === 0 && now;
+      }, 10_000);
+      expect(sampleValue(idle, "parley_webhook_lanes", { state: "retrying" })).toBe(0);
+    } finally {
+      await receiver.close();
+      await relay.dispose();
+    }
   });
 });
 
