@@ -14,6 +14,7 @@ import { changeRoutes } from "./routes/changes.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { logRoutes } from "./routes/log.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { countRequests, metricsRoutes } from "./routes/metrics.ts";
 import { referenceRoutes } from "./routes/reference.ts";
 import { signalRoutes } from "./routes/signals.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -27,7 +28,12 @@ export type { ApiDeps } from "./context.ts";
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const widget = deps.widgetScript ? cachedWidgetBundle(deps.widgetScript) : undefined;
-  const reads = new ReadSlots(() => deps.limits.maxReadsPerUser);
+  const reads = new ReadSlots(
+    () => deps.limits.maxReadsPerUser,
+    () => deps.metrics?.rateLimited("reads"),
+  );
+  // First, so that every answer is counted, refusals of the middlewares below included.
+  if (deps.metrics) api.use(countRequests(deps.metrics));
   api.use(async (c, next) => {
     c.set("deps", deps);
     c.set("widget", widget);
@@ -62,6 +68,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/v1/webhooks", webhookRoutes);
   api.route("/", widgetRoutes);
   api.route("/", referenceRoutes);
+  api.route("/", metricsRoutes);
   api.notFound((c) => errorResponse(c, new ParleyError("not_found", "no such route"), deps.onError));
   api.onError((error, c) => errorResponse(c, error, deps.onError));
   return api;

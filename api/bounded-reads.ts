@@ -14,13 +14,18 @@ const CHUNK_BYTES = 64 * 1024;
 export class ReadSlots {
   #inFlight = new Map<string, number>();
 
-  constructor(private readonly maxPerUser: () => number) {}
+  constructor(
+    private readonly maxPerUser: () => number,
+    /** Told of each refusal (metrics). */
+    private readonly refused: () => void = () => {},
+  ) {}
 
   /** Takes a slot of the user's; its release, or 429 when they have too many reads on the way. */
   acquire(app: string, userId: string): () => void {
     const key = `${app}\u0000${userId}`;
     const open = this.#inFlight.get(key) ?? 0;
     if (open >= this.maxPerUser()) {
+      this.refused();
       throw new ParleyError("rate_limited", "too many reads on their way to this user; read them first", 1);
     }
     this.#inFlight.set(key, open + 1);

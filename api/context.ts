@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { ParleyError } from "../party/core/errors.ts";
 import type { Limits } from "../party/core/limits.ts";
+import type { RateLimit } from "../party/core/metrics.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
 import type { Directory, RoomApi } from "../party/host/directory.ts";
@@ -13,6 +14,21 @@ import type { ReadSlots } from "./bounded-reads.ts";
 import type { DocsAssets } from "./docs-page.ts";
 import { intQuerySchema, waitQuerySchema } from "./params.ts";
 import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
+
+/**
+ * `GET /metrics` and the request counts behind it: the host's metrics (Node and Deno, see
+ * party/node/metrics.ts). Without them `/metrics` answers 404 and nothing is counted.
+ */
+export interface ApiMetrics {
+  /** `/metrics` needs no credential (`PARLEY_METRICS_PUBLIC=1`); else any app's server key. */
+  readonly public: boolean;
+  /** The Prometheus text exposition, with its content type. */
+  scrape(): Promise<{ contentType: string; text: string }>;
+  /** One answered request: its method, its route's pattern (never the raw path) and its status. */
+  request(method: string, route: string, status: number): void;
+  /** A limit the API applies refused a request (`reads`). */
+  rateLimited(limit: RateLimit): void;
+}
 
 /** Everything the API needs from its host. */
 export interface ApiDeps {
@@ -44,6 +60,8 @@ export interface ApiDeps {
   webhooks?: WebhookAdmin;
   /** Swagger UI's files for `GET /docs` (without them, `/docs` is 404; `/v1/openapi.json` is always there). */
   docs?: DocsAssets;
+  /** The host's metrics (without them, `/metrics` is 404: the edge runtimes, `PARLEY_METRICS=0`). */
+  metrics?: ApiMetrics | undefined;
 }
 
 export type ApiEnv = {

@@ -20,6 +20,16 @@ export const GATHER_MAX_JOBS = 256;
 const clock = (globalThis as { performance?: { now(): number } }).performance;
 const now: () => number = typeof clock?.now === "function" ? () => clock.now() : () => Date.now();
 
+/** What a host learns of each group commit that stored something (its metrics). */
+export interface CommitObserver {
+  /**
+   * A group was committed: how many rooms' batches it held, the messages and changes they
+   * stored, how long (ms) since its first batch was handed in, and how long the write itself
+   * took (the transaction and its fsync). Failed batches are not counted.
+   */
+  committed(batches: number, messages: number, changes: number, latencyMs: number, writeMs: number): void;
+}
+
 interface Waiting {
   job: AppendRows;
   resolve: () => void;
@@ -43,6 +53,8 @@ export class GroupCommit {
     private readonly schedule: (fn: () => void) => void,
     /** Turns a failure into what the room expects (e.g. DuplicateMessageError). */
     private readonly asStoreError: (error: unknown) => unknown = (error) => error,
+    /** Told of each commit (metrics); none: nothing is measured. */
+    private readonly observer?: CommitObserver | undefined,
   ) {}
 
   /** Resolves once the batch is durable; rejects if its transaction failed. */
@@ -83,11 +95,12 @@ export class GroupCommit {
   async #commit(): Promise<void> {
     this.#scheduled = false;
     const group = this.#queue;
+    const startedAt = this.#startedAt;
     this.#queue = [];
     if (group.length === 0) return;
     this.#committing = true;
     try {
-      await this.#commitGroup(group);
+      await this.#commitGroup(group, startedAt);
     } finally {
       this.#committing = false;
       // What arrived while this commit ran gathers as the next group.
@@ -99,8 +112,9 @@ export class GroupCommit {
     }
   }
 
-  async #commitGroup(group: Waiting[]): Promise<void> {
+  async #commitGroup(group: Waiting[], startedAt: number): Promise<void> {
     let outcomes: AppendOutcome[];
+    const writeStart = this.observer ? now() : 0;
     try {
       outcomes = await commitGroup(
         (jobs) => this.write(jobs),
@@ -109,6 +123,7 @@ export class GroupCommit {
     } catch (error) {
       outcomes = group.map(() => ({ error }));
     }
+    if (this.observer) this.#observe(group, outcomes, startedAt, writeStart);
     const failed = new Set<string>();
     group.forEach((w, i) => {
       const outcome = outcomes[i];
@@ -131,6 +146,20 @@ export class GroupCommit {
       else kept.push(w);
     }
     this.#queue = kept;
+  }
+
+  #observe(group: Waiting[], outcomes: AppendOutcome[], startedAt: number, writeStart: number): void {
+    const end = now();
+    let batches = 0;
+    let messages = 0;
+    let changes = 0;
+    group.forEach((w, i) => {
+      if (outcomes[i] !== undefined) return;
+      batches++;
+      messages += w.job.messages.length;
+      changes += w.job.changes.length;
+    });
+    if (batches > 0) this.observer?.committed(batches, messages, changes, end - startedAt, end - writeStart);
   }
 
   /** The conversation's room re-planned after a failed batch: take its appends again. */

@@ -29,7 +29,7 @@ import {
   createConversationStatements,
   removeMemberStatements,
 } from "./conversation-events.ts";
-import { GroupCommit } from "./group-commit.ts";
+import { type CommitObserver, GroupCommit } from "./group-commit.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
@@ -64,6 +64,8 @@ export interface LibsqlStoreOptions {
   schedule?: (fn: () => void) => void;
   /** Where group commits run; without it, on `client` (one `batch` per commit). */
   appendConnection?: AppendConnection;
+  /** Told of each group commit (the host's metrics). */
+  commitObserver?: CommitObserver | undefined;
   /**
    * False for an in-memory database: a fresh connection to `:memory:` is a new, empty
    * database, so starting over after a failed write (a retried key, say) would lose it all.
@@ -110,6 +112,7 @@ export class LibsqlStore implements Store {
         : (jobs) => this.#write(() => this.client.batch(insertStatements(jobs), "write")),
       options.schedule ?? ((fn) => setTimeout(fn, 0)),
       asStoreError,
+      options.commitObserver,
     );
   }
 

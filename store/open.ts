@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import type { CommitObserver } from "./group-commit.ts";
 import { LibsqlStore } from "./libsql-store.ts";
 import { NativeAppendConnection } from "./native-append.ts";
 import { applyPragmas } from "./recovering-write.ts";
@@ -27,6 +28,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number | undefined;
   /** Runs the shared group commit soon (Node: setImmediate). */
   schedule?: ((fn: () => void) => void) | undefined;
+  /** Told of each group commit (the host's metrics). */
+  commitObserver?: CommitObserver | undefined;
 }
 
 const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
@@ -102,6 +105,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     pragmas,
     reconnectAfterFailure: !isInMemory(options.url),
     ...(options.schedule ? { schedule: options.schedule } : {}),
+    commitObserver: options.commitObserver,
     // A local file commits on a connection of its own, opened after the migrations.
     ...(path ? { appendConnection: new NativeAppendConnection(path, pragmas) } : {}),
   });

@@ -1,6 +1,6 @@
 /**
- * The document's routes outside conversations: health, tokens, webhooks, the widget, and the
- * reference itself (`/v1/openapi.json`, `/docs`). Each request schema is the one its route
+ * The document's routes outside conversations: health, tokens, webhooks, the widget, metrics
+ * and the reference itself (`/v1/openapi.json`, `/docs`). Each request schema is the one its route
  * parses with.
  */
 import { z } from "zod";
@@ -182,6 +182,26 @@ const service: ZodOpenApiPathsObject = {
           ),
         },
         [403],
+      ),
+    },
+  },
+  "/metrics": {
+    get: {
+      operationId: "metrics",
+      summary:
+        "The relay's metrics in Prometheus text format (Node and Deno; 404 on the edge and with PARLEY_METRICS=0)",
+      description:
+        "Any configured app's server key may scrape (the metrics are the whole relay's, not one app's); with `PARLEY_METRICS_PUBLIC=1` no credential is needed. The README lists every metric.",
+      tags: ["operating"],
+      security: security.server,
+      responses: answers(
+        {
+          200: {
+            description: "The exposition (text format 0.0.4).",
+            content: { "text/plain": { schema: z.string() } },
+          },
+        },
+        [401, 403, 404],
       ),
     },
   },

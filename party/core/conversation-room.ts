@@ -10,6 +10,7 @@ import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
 import type { Limits } from "./limits.ts";
+import type { RelayMetrics } from "./metrics.ts";
 import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
 import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./room/commit-pipeline.ts";
@@ -59,6 +60,8 @@ export interface RoomEnvironment extends PipelineEnvironment {
   screen?: SendScreen | undefined;
   /** Background failures (fan-out, persistence, replay) end here; they never crash the host. */
   onError: (error: unknown, context: string) => void;
+  /** Where fan-out and refusals are counted (none: nothing is counted; see metrics.ts). */
+  metrics?: RelayMetrics | undefined;
 }
 
 /**
@@ -246,6 +249,7 @@ export class ConversationRoom implements FrameTarget {
   }
 
   #rateLimited(wait: number): ParleyError {
+    this.env.metrics?.rateLimited("send_rate");
     return new ParleyError(
       "rate_limited",
       `too many messages: at most ${this.env.limits.sendRate} per second per conversation`,

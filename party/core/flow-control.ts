@@ -11,6 +11,7 @@
 import type { Connection } from "./connection.ts";
 import { CloseCode } from "./errors.ts";
 import type { Limits } from "./limits.ts";
+import { noMetrics, type RelayMetrics } from "./metrics.ts";
 import type { OutboundFrame } from "./outbound-frame.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
@@ -28,17 +29,29 @@ export function sendBounded(conn: Connection, frame: OutboundFrame, capBytes: nu
 export class InboundBudget {
   readonly #frames: TokenBucket;
   readonly #bytes: TokenBucket;
+  #refused = false;
 
-  constructor(limits: Limits, now: number) {
+  constructor(
+    limits: Limits,
+    now: number,
+    /** Counts refusals (`socket_frames`). */
+    private readonly metrics: RelayMetrics = noMetrics,
+  ) {
     this.#frames = new TokenBucket(limits.frameRate, limits.frameBurst, now);
     this.#bytes = new TokenBucket(limits.inboundBytesPerSecond, limits.inboundBytesBurst, now);
   }
 
   /** Charges one frame of `bytes`; the reason when the connection is over its budget. */
   charge(bytes: number, now: number): string | undefined {
-    if (this.#frames.take(now) > 0) return "too many frames; slow down and reconnect";
-    if (this.#bytes.take(now, bytes) > 0) return "too many bytes; slow down and reconnect";
-    return undefined;
+    let over: string | undefined;
+    if (this.#frames.take(now) > 0) over = "too many frames; slow down and reconnect";
+    else if (this.#bytes.take(now, bytes) > 0) over = "too many bytes; slow down and reconnect";
+    // Counted once per connection: frames already read after the refusal are refused too.
+    if (over && !this.#refused) {
+      this.#refused = true;
+      this.metrics.rateLimited("socket_frames");
+    }
+    return over;
   }
 }
 

@@ -7,6 +7,7 @@ import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts
 import { CloseCode } from "./errors.ts";
 import { InboundBudget, inboundSize, sendBounded } from "./flow-control.ts";
 import type { Limits } from "./limits.ts";
+import { noMetrics, type RelayMetrics } from "./metrics.ts";
 import { frames, type OutboundFrame } from "./outbound-frame.ts";
 import { parseClientFrame } from "./room-socket-frames.ts";
 
@@ -26,6 +27,8 @@ export class InboxRoom {
     readonly userId: string,
     private readonly limits: Limits,
     private readonly now: () => number,
+    /** Counts this inbox's sockets' refusals (none: not counted). */
+    private readonly metrics: RelayMetrics = noMetrics,
   ) {}
 
   /** True while at least one inbox socket is open: only then are thread items worth building. */
@@ -62,7 +65,11 @@ export class InboxRoom {
   }
 
   #add(conn: Connection, identity: ConnectionIdentity): void {
-    this.#peers.set(conn.id, { conn, identity, inbound: new InboundBudget(this.limits, this.now()) });
+    this.#peers.set(conn.id, {
+      conn,
+      identity,
+      inbound: new InboundBudget(this.limits, this.now(), this.metrics),
+    });
   }
 
   /** The connection closed, whichever side closed it. */

@@ -14,6 +14,7 @@ import { CloseCode, ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
 import type { Limits } from "../core/limits.ts";
+import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import { frames, type OutboundFrame } from "../core/outbound-frame.ts";
 import type { SendScreen } from "../core/room/screening.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
@@ -33,7 +34,12 @@ export interface HubOptions {
   webhooks?: RoomWebhooks | undefined;
   /** The apps' pre-send hooks. */
   screen?: SendScreen | undefined;
+  /** Where rooms, connections and refusals are counted (none: nothing is counted). */
+  metrics?: RelayMetrics | undefined;
 }
+
+/** What carries a connection that counts against a user's cap. */
+export type ConnectionTransport = "websocket" | "sse" | "long_poll";
 
 const keyOf = (app: string, id: string) => `${app}\u0000${id}`;
 
@@ -44,6 +50,9 @@ export class RelayHub implements InboxRouter, Directory {
   #hosts = new Map<string, RoomHost>();
   #inboxes = new Map<string, InboxRoom>();
   #connectionsByUser = new Map<string, number>();
+  /** Open connections by transport (the metrics' gauges). */
+  #open: Record<ConnectionTransport, number> = { websocket: 0, sse: 0, long_poll: 0 };
+  readonly #metrics: RelayMetrics;
   /** What each user may make this process read per second (socket frames and HTTP bodies). */
   readonly budgets: UserBudgets;
   #sweeper: ReturnType<typeof setInterval>;
@@ -52,6 +61,7 @@ export class RelayHub implements InboxRouter, Directory {
   constructor(options: HubOptions) {
     this.store = options.store;
     this.limits = options.limits;
+    this.#metrics = options.metrics ?? noMetrics;
     this.env = {
       store: options.store,
       limits: options.limits,
@@ -62,8 +72,9 @@ export class RelayHub implements InboxRouter, Directory {
       newMessageId: () => randomId("m_"),
       webhooks: options.webhooks,
       screen: options.screen,
+      metrics: options.metrics,
     };
-    this.budgets = new UserBudgets(this.limits, this.env.now);
+    this.budgets = new UserBudgets(this.limits, this.env.now, this.#metrics);
     this.#sweeper = setInterval(() => this.sweep(), Math.max(1_000, this.limits.roomIdleMs / 2));
     // Node: the sweeper alone must not keep the process alive.
     (this.#sweeper as { unref?: () => void }).unref?.();
@@ -130,7 +141,7 @@ export class RelayHub implements InboxRouter, Directory {
     const room = await host.required();
     if (!room.isMember(request.userId))
       throw new ParleyError("forbidden", "you are not a member of this conversation");
-    const releaseSlot = this.acquireConnection(request.app, request.userId);
+    const releaseSlot = this.acquireConnection(request.app, request.userId, "sse");
     if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
     const identity = { app: request.app, userId: request.userId, instanceId: request.instanceId };
     try {
@@ -153,7 +164,7 @@ export class RelayHub implements InboxRouter, Directory {
     const key = keyOf(identity.app, owner);
     let inbox = this.#inboxes.get(key);
     if (!inbox) {
-      inbox = new InboxRoom(identity.app, owner, this.limits, this.env.now);
+      inbox = new InboxRoom(identity.app, owner, this.limits, this.env.now, this.#metrics);
       this.#inboxes.set(key, inbox);
     }
     return inbox.connect(conn, identity) ? inbox : null;
@@ -168,18 +179,28 @@ export class RelayHub implements InboxRouter, Directory {
   }
 
   /**
-   * Counts one more open connection (socket or SSE stream) of a user, across all their
-   * conversations and their inbox. Returns its release, or null when the user is at the cap.
+   * Counts one more open connection (socket, SSE stream or held long-poll) of a user, across
+   * all their conversations and their inbox. Returns its release, or null when the user is at
+   * the cap.
    */
-  acquireConnection(app: string, userId: string): (() => void) | null {
+  acquireConnection(
+    app: string,
+    userId: string,
+    transport: ConnectionTransport = "websocket",
+  ): (() => void) | null {
     const key = keyOf(app, userId);
     const open = this.#connectionsByUser.get(key) ?? 0;
-    if (open >= this.limits.maxConnectionsPerUser) return null;
+    if (open >= this.limits.maxConnectionsPerUser) {
+      this.#metrics.rateLimited("connections");
+      return null;
+    }
     this.#connectionsByUser.set(key, open + 1);
+    this.#open[transport]++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.#open[transport]--;
       const left = (this.#connectionsByUser.get(key) ?? 1) - 1;
       if (left > 0) this.#connectionsByUser.set(key, left);
       else this.#connectionsByUser.delete(key);
@@ -200,6 +221,11 @@ export class RelayHub implements InboxRouter, Directory {
   /** Inbox actors in memory (one per user with an open inbox socket). */
   get inboxCount(): number {
     return this.#inboxes.size;
+  }
+
+  /** Connections open now, by transport (each counted from its slot's acquiring to its release). */
+  openConnections(transport: ConnectionTransport): number {
+    return this.#open[transport];
   }
 
   get loadedRooms(): number {

@@ -131,10 +131,14 @@ export class RoomHost {
     const room = await this.required();
     if (!room.isMember(identity.userId))
       throw new ParleyError("forbidden", "you are not a member of this conversation");
-    const connection = new SseConnection(this.env.limits.sseKeepAliveMs, () => {
-      this.leave(connection.id);
-      onClosed();
-    });
+    const connection = new SseConnection(
+      this.env.limits.sseKeepAliveMs,
+      () => {
+        this.leave(connection.id);
+        onClosed();
+      },
+      this.env.metrics,
+    );
     await this.connect(connection, identity, after);
     signal.addEventListener("abort", () => connection.close(CloseCode.goingAway, "client went away"));
     return connection.response();

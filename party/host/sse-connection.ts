@@ -1,5 +1,6 @@
 import type { Connection } from "../core/connection.ts";
 import { CloseCode } from "../core/errors.ts";
+import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 
 const encoder = new TextEncoder();
@@ -33,6 +34,8 @@ export class SseConnection implements Connection {
     keepAliveMs: number,
     /** Called once when the stream ends, whichever side ended it. */
     private readonly onClosed: () => void,
+    /** Counts the relay's closes by code. */
+    private readonly metrics: RelayMetrics = noMetrics,
   ) {
     this.stream = new ReadableStream<Uint8Array>(
       {
@@ -79,6 +82,7 @@ export class SseConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.metrics.closed(code, "sse");
     if (code === CloseCode.tooSlowOrFast) {
       // Too slow: what is queued would wait for a reader that does not read. Drop it; the
       // client resumes from the last id it got.

@@ -5,6 +5,7 @@
  * (On the edge every connection lives in its own actor, so the budget there is per connection.)
  */
 import type { Limits } from "../core/limits.ts";
+import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import { TokenBucket } from "../core/token-bucket.ts";
 
 const keyOf = (app: string, userId: string) => `${app}\u0000${userId}`;
@@ -15,6 +16,8 @@ export class UserBudgets {
   constructor(
     private readonly limits: Limits,
     private readonly now: () => number,
+    /** Counts refusals (`user_bytes`). */
+    private readonly metrics: RelayMetrics = noMetrics,
   ) {}
 
   #bucket(app: string, userId: string): TokenBucket {
@@ -29,7 +32,9 @@ export class UserBudgets {
 
   /** Charges `bytes` to the user; false (nothing charged) when they are over their budget. */
   charge(app: string, userId: string, bytes: number): boolean {
-    return this.#bucket(app, userId).take(this.now(), bytes) === 0;
+    if (this.#bucket(app, userId).take(this.now(), bytes) === 0) return true;
+    this.metrics.rateLimited("user_bytes");
+    return false;
   }
 
   /**

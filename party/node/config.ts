@@ -56,6 +56,10 @@ export interface RelayOptions {
   production?: boolean;
   /** `GET /docs` renders the OpenAPI document (`PARLEY_DOCS=1`; default: in dev mode only). */
   docs?: boolean;
+  /** Metrics are kept and served at `GET /metrics` (`PARLEY_METRICS=0` turns them off; default on). */
+  metrics?: boolean;
+  /** `GET /metrics` needs no credential (`PARLEY_METRICS_PUBLIC=1`; default: a server key). */
+  metricsPublic?: boolean;
   /** Where dev secrets live (`PARLEY_DATA_DIR`; default: the database's folder, else ./data). */
   dataDir?: string;
   /** Limits and timings (`PARLEY_MAX_MESSAGE_BYTES`, `PARLEY_SEND_RATE`, …). */
@@ -84,6 +88,10 @@ export interface RelayConfig {
   production: boolean;
   /** `GET /docs` is served. */
   docs: boolean;
+  /** Metrics are kept and `GET /metrics` serves them. */
+  metrics: boolean;
+  /** `GET /metrics` needs no credential. */
+  metricsPublic: boolean;
   dataDir: string;
   limits: Limits;
   logger: Logger;
@@ -182,6 +190,10 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
       throw new ConfigError(`PARLEY_DOCS must be 1 or 0, got "${env.PARLEY_DOCS}"`);
     options.docs = env.PARLEY_DOCS === "1";
   }
+  const metrics = flagFromEnv(env, "PARLEY_METRICS");
+  if (metrics !== undefined) options.metrics = metrics;
+  const metricsPublic = flagFromEnv(env, "PARLEY_METRICS_PUBLIC");
+  if (metricsPublic !== undefined) options.metricsPublic = metricsPublic;
   if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== undefined && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "") {
     if (env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1" && env.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "0")
       throw new ConfigError(
@@ -192,6 +204,14 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
   const apps = await appsFromEnv(env);
   if (apps) options.apps = apps;
   return options;
+}
+
+/** A `1` or `0` switch; undefined when unset or empty. */
+function flagFromEnv(env: Record<string, string | undefined>, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (raw !== "1" && raw !== "0") throw new ConfigError(`${name} must be 1 or 0, got "${raw}"`);
+  return raw === "1";
 }
 
 const randomSecret = (prefix: string) => prefix + randomBytes(32).toString("base64url");
@@ -263,6 +283,8 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     },
     production,
     docs: options.docs ?? !production,
+    metrics: options.metrics ?? true,
+    metricsPublic: options.metricsPublic ?? false,
     dataDir,
     limits,
     logger: options.logger ?? consoleLogger(options.logLevel ?? "info"),

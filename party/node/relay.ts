@@ -18,6 +18,7 @@ import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
 import { swaggerUiAssets } from "./docs-assets.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
+import { RelayMetricsRegistry } from "./metrics.ts";
 import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 import { bundleWidget } from "./widget-bundle.ts";
@@ -43,6 +44,11 @@ export interface Relay {
   close(): Promise<void>;
   /** The process-wide actor registry (for advanced embedding and tests). */
   readonly hub: RelayHub;
+  /**
+   * The relay's metrics (its prom-client registry is `metrics.registry`, to merge into yours);
+   * undefined with `PARLEY_METRICS=0`.
+   */
+  readonly metrics: RelayMetricsRegistry | undefined;
 }
 
 /**
@@ -56,12 +62,14 @@ const idleTimeoutMs = (limits: Limits) =>
 export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const config = await resolveConfig(options);
   const { logger: log, limits } = config;
+  const metrics = config.metrics ? new RelayMetricsRegistry(config.metricsPublic) : undefined;
   const store = await openStore({
     url: config.dbUrl,
     authToken: config.dbAuthToken,
     sync: config.dbSync,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     schedule: setImmediate,
+    commitObserver: metrics?.commits,
   });
   const onError = (error: unknown, context: string) => log.error(context, error);
   const webhooks = new WebhookDispatcher({
@@ -73,6 +81,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     publicOnly: config.webhookPublicOnly,
     onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
     warn: (message) => log.warn(message),
+    observer: metrics?.webhooks,
   });
   const hooks = new Map([...config.webhooks].flatMap(([app, c]) => (c.hook ? [[app, c.hook] as const] : [])));
   const screen =
@@ -85,7 +94,16 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
           now: Date.now,
           onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
         });
-  const hub = new RelayHub({ store, limits, onError, defer: setImmediate, webhooks, screen });
+  const hub = new RelayHub({
+    store,
+    limits,
+    onError,
+    defer: setImmediate,
+    webhooks,
+    screen,
+    metrics: metrics?.relay,
+  });
+  metrics?.watch({ hub, webhooks });
   try {
     await webhooks.start();
   } catch (error) {
@@ -105,11 +123,13 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     serving: () => closing === undefined,
     widgetScript: bundleWidget,
     chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),
-    acquireConnection: (app, userId) => hub.acquireConnection(app, userId),
+    // The API asks for a slot only for a held long-poll.
+    acquireConnection: (app, userId) => hub.acquireConnection(app, userId, "long_poll"),
     webhooks: webhooks.admin,
     docs: config.docs ? swaggerUiAssets : undefined,
+    metrics: metrics?.api,
   });
-  const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log);
+  const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log, metrics?.relay);
   const requestListener = getRequestListener(api.fetch);
   const servers = new Set<Server>();
   let closing: Promise<void> | undefined;
@@ -125,6 +145,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   return {
     config,
     hub,
+    metrics,
     fetch: (request) => api.fetch(request),
     requestListener,
     handleUpgrade: gateway.handleUpgrade,

@@ -12,6 +12,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { Connection } from "../core/connection.ts";
 import { CloseCode, isParleyError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
+import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 import { admitSocket, type SocketAdmission } from "../host/admission.ts";
 import type { Authenticator } from "../host/auth.ts";
@@ -32,6 +33,7 @@ class NodeWebSocketConnection implements Connection {
     /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
     private readonly socket: Duplex,
     private readonly closeTimeoutMs: number,
+    private readonly metrics: RelayMetrics,
   ) {}
 
   send(frame: OutboundFrame): void {
@@ -42,6 +44,7 @@ class NodeWebSocketConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState >= WebSocket.CLOSING) return;
+    this.metrics.closed(code, "websocket");
     this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake is cut after a while.
     setTimeout(() => this.ws.terminate(), this.closeTimeoutMs).unref();
@@ -89,6 +92,8 @@ export class NodeWebSocketGateway {
     private readonly origins: OriginPolicy,
     private readonly limits: Limits,
     private readonly log: Logger,
+    /** Counts the relay's closes by code. */
+    private readonly metrics: RelayMetrics = noMetrics,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -148,7 +153,7 @@ export class NodeWebSocketGateway {
     decision: Exclude<SocketAdmission, { kind: "http" }>,
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs);
+      const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs, this.metrics);
       ws.on("error", (error) => this.log.debug(`socket ${conn.id}: ${error.message}`));
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);

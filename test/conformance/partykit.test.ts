@@ -4,6 +4,7 @@ import { conformanceSuite } from "./scenarios.ts";
 conformanceSuite({
   name: "partykit (npm run dev:edge)",
   docsPage: false,
+  metrics: false,
   start: { runtime: "partykit" },
   skip: {
     "crash safety":

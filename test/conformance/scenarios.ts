@@ -30,6 +30,8 @@ export interface Fixture {
   skip?: Partial<Record<Scenario, string>>;
   /** `GET /docs` is served (dev mode with Swagger UI's files: Node and Deno, not the edge). */
   docsPage?: boolean;
+  /** `GET /metrics` is served (Node and Deno; the edge answers 404 saying so). */
+  metrics?: boolean;
 }
 
 export function conformanceSuite(fixture: Fixture): void {
@@ -58,6 +60,14 @@ export function conformanceSuite(fixture: Fixture): void {
       const page = await w.admin.get("/docs");
       if (fixture.docsPage === false) expectError(page, 404, "not_found");
       else expect(page.status).toBe(200);
+      const metrics = await w.admin.get("/metrics");
+      if (fixture.metrics === false) {
+        expectError(metrics, 404, "not_found");
+        expect(metrics.json.error.message).toMatch(/Node and Deno/);
+      } else {
+        expect(metrics.status).toBe(200);
+        expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      }
     });
 
     scenario("ordered delivery", async () => {

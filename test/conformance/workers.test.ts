@@ -4,6 +4,7 @@ import { conformanceSuite } from "./scenarios.ts";
 conformanceSuite({
   name: "cloudflare workers (npm run dev:workers)",
   docsPage: false,
+  metrics: false,
   start: { runtime: "workers" },
   skip: {
     "crash safety":

@@ -68,6 +68,14 @@ describe("every route through Prism's validating proxy", () => {
     await expectAnswer(get("/demo?user=alice&conversation=demo-welcome"), 200);
   });
 
+  it("metrics: the server key scrapes; other credentials are refused", async () => {
+    const scraped = await expectAnswer(get("/metrics", w.server.serverKey), 200);
+    expect(scraped.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    await expectAnswer(get("/metrics"), 401);
+    await expectAnswer(get("/metrics", "garbage"), 401);
+    await expectAnswer(get("/metrics", await w.token("ann")), 403);
+  });
+
   it("tokens: minted with the server key, in dev mode without credentials; refusals", async () => {
     const key = w.server.serverKey;
     const mint = (auth: string | null, body: unknown): Exchange => ({

@@ -104,7 +104,8 @@ const RULES: Rule[] = [
   {
     part: "party/node/",
     mayImport: ["protocol/", "party/core/", "party/host/", "api/", "store/"],
-    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild"],
+    // prom-client: the metrics registry (Node and Deno only; the core reports through a seam).
+    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild", "prom-client"],
   },
 ];
 

@@ -9,6 +9,7 @@ import type { Connection, ConnectionIdentity } from "../connection.ts";
 import { CloseCode } from "../errors.ts";
 import { InboundBudget, sendBounded } from "../flow-control.ts";
 import type { Limits } from "../limits.ts";
+import { noMetrics, type RelayMetrics } from "../metrics.ts";
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 import type { Store } from "../store.ts";
 import type { LogEntry } from "../types.ts";
@@ -30,19 +31,24 @@ export interface FanoutEnvironment {
   limits: Limits;
   now: () => number;
   onError: (error: unknown, context: string) => void;
+  /** Where fan-out is counted (none: not counted). */
+  metrics?: RelayMetrics | undefined;
 }
 
 export class Fanout {
   #peers = new Set<Peer>();
   /** Replays running now: the room stays loaded while any runs. */
   #replaying = 0;
+  readonly #metrics: RelayMetrics;
 
   constructor(
     private readonly env: FanoutEnvironment,
     private readonly log: RoomLog,
     /** Frames a connection gets right after `synced` (presence, who is typing). */
     private readonly greeting: (peer: Peer) => OutboundFrame[],
-  ) {}
+  ) {
+    this.#metrics = env.metrics ?? noMetrics;
+  }
 
   get size(): number {
     return this.#peers.size;
@@ -59,7 +65,7 @@ export class Fanout {
       identity,
       live,
       releasePresence,
-      inbound: new InboundBudget(this.env.limits, this.env.now()),
+      inbound: new InboundBudget(this.env.limits, this.env.now(), this.#metrics),
     };
     this.#peers.add(peer);
     return peer;
@@ -86,10 +92,13 @@ export class Fanout {
 
   /** Sends one frame to every live peer (except `exceptUser`'s own connections). */
   broadcast(frame: OutboundFrame, exceptUser?: string): void {
+    let written = 0;
     for (const peer of this.#peers) {
       if (!peer.live || peer.identity.userId === exceptUser) continue;
-      this.deliver(peer, frame);
+      if (this.deliver(peer, frame)) written++;
     }
+    // Counted once per frame, not per connection: the hot path stays one call.
+    if (written > 0) this.#metrics.fannedOut(written, frame);
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Limits } from "../../core/limits.ts";
 import type { Store } from "../../core/store.ts";
 import type { ConfiguredEndpoint } from "./config.ts";
 import { isConfigured, StoreWebhookAdmin, syncConfiguredEndpoints, type WebhookAdmin } from "./endpoints.ts";
-import { type LaneOutcome, runLane } from "./lane.ts";
+import { type DeliveryObserver, type LaneOutcome, runLane } from "./lane.ts";
 import type { WebhookTransport } from "./transport.ts";
 import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
 
@@ -30,6 +30,16 @@ export interface DispatcherOptions {
   warn: (message: string) => void;
   now?: () => number;
   random?: () => number;
+  /** Told of deliveries, retries and pauses (the host's metrics). */
+  observer?: DispatchObserver | undefined;
+}
+
+/** What a host learns of delivery: each attempt, and each lane that will retry or was paused. */
+export interface DispatchObserver extends DeliveryObserver {
+  /** A lane failed and will try again after a backoff (or `Retry-After`). */
+  retrying(): void;
+  /** An endpoint failed past the retry window and was paused. */
+  paused(): void;
 }
 
 interface Lane {
@@ -221,6 +231,7 @@ export class WebhookDispatcher implements RoomWebhooks {
         now: this.#now,
         publicOnly: this.options.publicOnly && !isConfigured(endpoint.record.id),
         signal: AbortSignal.any([this.#closing.signal, endpoint.abort.signal]),
+        observer: this.options.observer,
       },
       endpoint.record,
       lane.conversationId,
@@ -247,6 +258,7 @@ export class WebhookDispatcher implements RoomWebhooks {
     if (this.#lanes.get(lane.key) !== lane || this.#closing.signal.aborted) return;
     if (outcome.kind === "failed") {
       if (outcome.paused) {
+        this.options.observer?.paused();
         this.options.warn(
           `webhook endpoint ${endpoint.record.id} of app ${endpoint.record.app} failed for longer than the retry window and is paused (POST /v1/webhooks/${endpoint.record.id}/resume continues): ${outcome.error}`,
         );
@@ -256,6 +268,7 @@ export class WebhookDispatcher implements RoomWebhooks {
       }
       lane.attempts++;
       lane.state = "waiting";
+      this.options.observer?.retrying();
       const now = this.#now();
       if (now - endpoint.loggedAt >= 60_000) {
         endpoint.loggedAt = now;
@@ -280,6 +293,13 @@ export class WebhookDispatcher implements RoomWebhooks {
       return;
     }
     this.#lanes.delete(lane.key);
+  }
+
+  /** Lanes running now, and lanes waiting to retry after a failure (the metrics' gauges). */
+  get lanes(): { running: number; retrying: number } {
+    let retrying = 0;
+    for (const lane of this.#lanes.values()) if (lane.state === "waiting") retrying++;
+    return { running: this.#running, retrying };
   }
 
   /** Exponential backoff with jitter: half of the doubled wait, plus a random part of the other half. */

@@ -6,11 +6,13 @@
 import type { LogEntry, Recipients, WebhookEvent, WebhookEventType } from "../../../protocol/index.ts";
 import type { ConversationEventRecord } from "./webhook-store.ts";
 
-/** An event on its way: its id, its type (for filters) and its JSON body. */
+/** An event on its way: its id, its type (for filters), its JSON body and when it happened. */
 export interface OutgoingEvent {
   id: string;
   type: WebhookEventType;
   body: string;
+  /** The event's `timestamp` (ISO 8601): delivery lag is measured from it. */
+  timestamp: string;
 }
 
 const encoder = new TextEncoder();
@@ -73,7 +75,12 @@ export async function entryEvent(
     };
   }
   const seq = entry.type === "message" ? entry.message.seq : entry.change.seq;
-  return { id: await eventId(app, conversationId, `seq:${seq}`), type, body: JSON.stringify(event) };
+  return {
+    id: await eventId(app, conversationId, `seq:${seq}`),
+    type,
+    body: JSON.stringify(event),
+    timestamp: event.timestamp,
+  };
 }
 
 /** A conversation event (created, member added or removed) as a webhook event. */
@@ -93,5 +100,6 @@ export async function conversationEvent(
     id: await eventId(app, conversationId, `event:${record.id}`),
     type: record.type,
     body: JSON.stringify(event),
+    timestamp: record.at,
   };
 }

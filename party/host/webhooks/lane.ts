@@ -25,6 +25,15 @@ const RETRY_AFTER_MAX_MS = 60 * 60_000;
 /** The cursor is written after this many deliveries at most (and whenever the lane stops). */
 const CURSOR_EVERY = 25;
 
+/** What a host learns of each delivery attempt (its metrics). */
+export interface DeliveryObserver {
+  /**
+   * One attempt: whether it was answered 2xx, and for one that was, how long (ms) after the
+   * event happened (its commit) it was delivered.
+   */
+  attempted(delivered: boolean, lagMs: number | undefined): void;
+}
+
 export interface LaneContext {
   store: Store;
   webhooks: WebhookStore;
@@ -37,6 +46,8 @@ export interface LaneContext {
   signal?: AbortSignal | undefined;
   /** Stop after this time (an edge alarm has a budget); the lane then reports `more`. */
   deadline?: number | undefined;
+  /** Told of each attempt (metrics); none: nothing is measured. */
+  observer?: DeliveryObserver | undefined;
 }
 
 export type LaneOutcome =
@@ -123,6 +134,10 @@ export async function runLane(
             ? await entryEvent(app, conversationId, item.entry, () => recipients(item.entry))
             : await conversationEvent(app, conversationId, item.event);
         const failure = await deliver(context, endpoint, outgoing);
+        context.observer?.attempted(
+          failure === undefined,
+          failure === undefined ? context.now() - Date.parse(outgoing.timestamp) : undefined,
+        );
         if (failure) return fail(failure.error, failure.retryAfterMs);
         delivered++;
         if (failing) {
