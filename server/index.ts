@@ -19,6 +19,8 @@ export type {
   NewConversation,
   NewWebhook,
   NewWebhookEndpoint,
+  Profile,
+  ProfileUpdate,
   SentMessage,
   ServerSend,
   WebhookEndpoint,

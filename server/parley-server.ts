@@ -16,6 +16,8 @@ import type {
   NewConversation,
   NewWebhook,
   NewWebhookEndpoint,
+  Profile,
+  ProfileUpdate,
   SentMessage,
   ServerSend,
   WebhookEndpoint,
@@ -151,6 +153,23 @@ export class ParleyServer {
   async mintToken(input: MintToken): Promise<string> {
     const res = await this.#call({ method: "POST", path: "/v1/tokens", body: input, safe: true });
     return ((await res.json()) as { token: string }).token;
+  }
+
+  /** `PUT /v1/users/:userId/profile`: set a user's name and picture (left out: kept; `null`: cleared). */
+  async setProfile(userId: string, update: ProfileUpdate): Promise<Profile> {
+    const res = await this.#call({
+      method: "PUT",
+      path: `/v1/users/${seg(userId)}/profile`,
+      body: update,
+      safe: true,
+    });
+    return ((await res.json()) as { profile: Profile }).profile;
+  }
+
+  /** `GET /v1/users/:userId/profile`: a user's profile (`null` fields when none is set). */
+  async getProfile(userId: string): Promise<Profile> {
+    const res = await this.#call({ method: "GET", path: `/v1/users/${seg(userId)}/profile`, safe: true });
+    return ((await res.json()) as { profile: Profile }).profile;
   }
 
   /** `POST /v1/webhooks`: register an endpoint; keep its `secret` (shown this once). Not retried. */

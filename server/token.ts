@@ -1,7 +1,7 @@
 /**
  * Signing user tokens in your back end, exactly as the relay verifies them
  * (`party/host/auth.ts`): HS256 with the app's secret, `sub` = the user id, `exp` required,
- * optional `name`, and `app` only for an app other than `default`.
+ * optional `name` and `picture` (they update the user's profile), and `app` only for an app other than `default`.
  */
 import { SignJWT } from "jose";
 import { userIdSchema } from "../party/core/validation.ts";
@@ -13,8 +13,10 @@ export interface UserTokenOptions {
   userId: string;
   /** The app (tenant); the relay's default app when left out. */
   app?: string;
-  /** A display name (`name` claim). */
+  /** A display name (`name` claim; it becomes the user's profile name when valid). */
   name?: string;
+  /** A picture URL (`picture` claim; an https URL becomes the user's profile picture). */
+  picture?: string;
   /** Lifetime: seconds, or a span jose reads (`"2h"`, `"30 min"`). The relay refuses a token without `exp`. */
   expiresIn: number | string;
 }
@@ -23,7 +25,7 @@ const encoder = new TextEncoder();
 
 /** Signs a user token for the SDK, the widget, sockets and the user routes. */
 export async function signUserToken(options: UserTokenOptions): Promise<string> {
-  const { secret, userId, app, name, expiresIn } = options;
+  const { secret, userId, app, name, picture, expiresIn } = options;
   const bytes = encoder.encode(secret);
   // The relay refuses shorter secrets at start: a token signed with one could never verify.
   if (bytes.byteLength < 32) throw new TypeError("the app secret must be at least 32 bytes");
@@ -34,6 +36,7 @@ export async function signUserToken(options: UserTokenOptions): Promise<string> 
   const claims: Record<string, string> = {};
   if (app !== undefined && app !== "default") claims.app = app;
   if (name !== undefined) claims.name = name;
+  if (picture !== undefined) claims.picture = picture;
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })

@@ -10,12 +10,14 @@ import type {
   logPageSchema,
   messageSchema,
   newWebhookEndpointSchema,
+  profileSchema,
   webhookEndpointSchema,
 } from "../api/openapi/shapes.ts";
 import type { createConversationSchema } from "../api/routes/conversations.ts";
 import type { mintTokenSchema } from "../api/routes/tokens.ts";
 import type { newEndpointSchema } from "../api/routes/webhooks.ts";
 import type { editInputSchema, sendInputSchema } from "../party/core/validation.ts";
+import type { profilePatchSchema } from "../party/host/profiles.ts";
 
 /** `POST /v1/conversations`: `{ id?, title?, members }`. */
 export type NewConversation = z.input<typeof createConversationSchema>;
@@ -35,6 +37,10 @@ export type NewWebhook = z.input<typeof newEndpointSchema>;
 export type WebhookEndpoint = z.output<typeof webhookEndpointSchema>;
 /** A new endpoint: its `secret` (`whsec_…`) is shown this once. */
 export type NewWebhookEndpoint = z.output<typeof newWebhookEndpointSchema>;
+/** A user's profile as stored: `name` and `picture`, each `null` when unset. */
+export type Profile = z.output<typeof profileSchema>;
+/** `PUT /v1/users/:userId/profile`: a field left out is kept, `null` clears it. */
+export type ProfileUpdate = z.input<ReturnType<typeof profilePatchSchema>>;
 /** What a message edit sets: `body`, `meta` (`null` removes it), or both. */
 export type MessageEdit = z.input<typeof editInputSchema>;
 

@@ -100,6 +100,7 @@ describe("every server-key route", () => {
       secret: w.server.secret,
       userId: bob,
       name: "Bob",
+      picture: "https://cdn.example.com/bob.png",
       expiresIn: "10m",
     });
     const socket = w.track(
@@ -109,6 +110,17 @@ describe("every server-key route", () => {
     await api.sendMessage(id, { senderId: ann, body: "to bob" });
     const frame = await socket.waitFor((f) => f.type === "message", 5000, "the message");
     expect(frame.message).toMatchObject({ senderId: ann, body: "to bob" });
+    // The token's claims became Bob's profile; the helper reads and changes it.
+    expect(await api.getProfile(bob)).toEqual({ name: "Bob", picture: "https://cdn.example.com/bob.png" });
+    expect(await api.setProfile(bob, { name: "Robert", picture: null })).toEqual({
+      name: "Robert",
+      picture: null,
+    });
+    expect(await api.getProfile(bob)).toEqual({ name: "Robert", picture: null });
+    await expect(api.setProfile(bob, { picture: "javascript:alert(1)" })).rejects.toMatchObject({
+      status: 400,
+      code: "bad_request",
+    });
 
     // A token for another app, or signed with another secret, is refused: the relay checks it.
     const forged = await signUserToken({ secret: "x".repeat(32), userId: bob, expiresIn: 60 });
