@@ -66,7 +66,8 @@ describe("presence deltas", () => {
     const after = staying.map((s, i) => presenceFrames(s, marks[i + 20]).map((f) => JSON.stringify(f)));
     for (const frames of after) expect(frames).toEqual(after[0]);
     const told = (after[0] ?? []).map((text) => JSON.parse(text) as Frame);
-    expect(told.flatMap((f) => f.joined as string[])).toEqual([]);
+    // (A delta of the storm's last joins may still have been on its way: it changes nothing.)
+    expect(told.flatMap((f) => f.joined as string[]).every((u) => remaining.includes(u))).toBe(true);
     expect(told.flatMap((f) => f.left as string[]).sort()).toEqual(users.slice(0, 20).sort());
 
     // One of them reconnects: its new socket gets the full list again, the others a delta.
