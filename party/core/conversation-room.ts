@@ -16,9 +16,9 @@ import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./roo
 import { Fanout } from "./room/fanout.ts";
 import { InboxNotifier } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
-import { PresenceFeed } from "./room/presence-feed.ts";
 import type { Actor, ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
+import { PresenceFeed } from "./room/presence-feed.ts";
 import type { Attendance } from "./room/recipients.ts";
 import { RoomLog } from "./room/room-log.ts";
 import { rejection, Screening, type SendScreen } from "./room/screening.ts";
@@ -119,7 +119,9 @@ export class ConversationRoom implements FrameTarget {
     this.id = log.conversation.id;
     this.#log = log;
     this.#members = members;
-    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame) => this.#fanout.broadcast(frame));
+    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame) =>
+      this.#fanout.broadcast(frame),
+    );
     this.#presence = new PresenceTracker(env.limits.presenceGraceMs, (userId, online) =>
       this.#presenceFeed.changed(userId, online),
     );

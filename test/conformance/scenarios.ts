@@ -4,8 +4,8 @@
  * `skip` with the reason, and the README's capability table says the same.
  */
 import { describe, expect, it } from "vitest";
-import type { StartOptions } from "../helpers/server.ts";
 import type { Frame } from "../helpers/clients.ts";
+import type { StartOptions } from "../helpers/server.ts";
 import { expectError, history, range, sleep, uid, useServer } from "../helpers/world.ts";
 
 export type Scenario =
@@ -171,10 +171,14 @@ export function conformanceSuite(fixture: Fixture): void {
         JSON.stringify(online) === JSON.stringify(want);
       for (const s of sockets) await s.until(() => holds(s.online(), everyone), 15_000, "everyone online");
       const ids = (f: Frame) =>
-        Array.isArray(f.online) ? f.online.length : (f.joined as string[]).length + (f.left as string[]).length;
+        Array.isArray(f.online)
+          ? f.online.length
+          : (f.joined as string[]).length + (f.left as string[]).length;
       for (const s of sockets) {
         const synced = s.frames.findIndex((f) => f.type === "synced");
-        const full = s.frames.flatMap((f, i) => (f.type === "presence" && Array.isArray(f.online) ? [i] : []));
+        const full = s.frames.flatMap((f, i) =>
+          f.type === "presence" && Array.isArray(f.online) ? [i] : [],
+        );
         expect(full).toEqual([synced + 1]);
         expect(s.ofType("presence").reduce((n, f) => n + ids(f), 0)).toBeLessThanOrEqual(2 * users.length);
       }
@@ -184,7 +188,9 @@ export function conformanceSuite(fixture: Fixture): void {
       await gone?.close();
       const left = everyone.filter((u) => u !== "pd1");
       for (const s of rest) await s.until(() => holds(s.online(), left), 10_000, "pd1 gone");
-      const told = rest.map((s, i) => JSON.stringify(s.frames.slice(marks[i]).filter((f) => f.type === "presence")));
+      const told = rest.map((s, i) =>
+        JSON.stringify(s.frames.slice(marks[i]).filter((f) => f.type === "presence")),
+      );
       for (const t of told) expect(t).toBe(told[0]);
       // (A delta of the storm's last join may still have been on its way: it changes nothing.)
       const deltas = JSON.parse(told[0] ?? "[]") as Frame[];

@@ -87,7 +87,9 @@ describe("presence deltas", () => {
 
     // SSE: the same frames as a socket (the full list after synced, then deltas).
     const watcher = users[1] as string;
-    const sse = new SseClient(`${w.server.url}/v1/conversations/${conv}/events?token=${await w.token(watcher)}`);
+    const sse = new SseClient(
+      `${w.server.url}/v1/conversations/${conv}/events?token=${await w.token(watcher)}`,
+    );
     try {
       await sse.waitFor((e) => e.data.type === "presence");
       const types = sse.events.map((e) => e.data.type);
@@ -98,7 +100,9 @@ describe("presence deltas", () => {
       await again.close();
       const without = withWatcher.filter((u) => u !== back);
       await sse.waitFor(() => same(sseOnline(), without), 10_000, "the SSE stream told of the leave");
-      expect(sse.events.filter((e) => e.data.type === "presence" && Array.isArray(e.data.online))).toHaveLength(1);
+      expect(
+        sse.events.filter((e) => e.data.type === "presence" && Array.isArray(e.data.online)),
+      ).toHaveLength(1);
     } finally {
       await sse.close();
     }

@@ -69,8 +69,14 @@ describe("presence feed", () => {
     feed.changed("cy", true); // pending: not in anyone's list yet
     expect(parseServerFrame(feed.greeting("ann").text)).toEqual({ type: "presence", online: ["ann", "bob"] });
     expect(feed.greeting("bob")).toBe(feed.greeting("ann")); // the same bytes
-    expect(parseServerFrame(feed.greeting("cy").text)).toEqual({ type: "presence", online: ["ann", "bob", "cy"] });
-    expect(parseServerFrame(feed.greeting("al").text)).toEqual({ type: "presence", online: ["al", "ann", "bob"] });
+    expect(parseServerFrame(feed.greeting("cy").text)).toEqual({
+      type: "presence",
+      online: ["ann", "bob", "cy"],
+    });
+    expect(parseServerFrame(feed.greeting("al").text)).toEqual({
+      type: "presence",
+      online: ["al", "ann", "bob"],
+    });
     feed.dispose();
   });
 
