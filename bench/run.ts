@@ -4,8 +4,9 @@
  * so absolute numbers mean little). Servers run as child processes; this process is the load generator.
  *
  * Flags:
- *   --only fanout,http,memory,reactions,webhooks   run some metrics only (default: all; reactions and
- *                               webhooks are relay only: durable sends with no endpoint, one that is down, one that answers)
+ *   --only fanout,http,memory,reactions,webhooks,presence   run some metrics only (default: all; reactions,
+ *                               webhooks and presence are relay only: durable sends with no endpoint, one that is down, one
+ *                               that answers; a reconnect storm of 500 clients in one room and in 50 rooms of 10)
  *   --side floor|relay|both     which servers to run (default: both; relay is skipped if bin/parley.ts is missing)
  *   --rounds N                  repeat each metric N times (floor and relay alternate) and report medians (default 3)
  *   --messages N                fan-out messages per measured phase (default 1500)
@@ -21,6 +22,7 @@ import { parseArgs } from "node:util";
 import { type FanoutResult, runFanout } from "./harness/fanout.ts";
 import { type HttpResult, runHttp } from "./harness/http-load.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
+import { type PresenceStormResult, presenceStormRows, runPresenceStorm } from "./harness/presence-storm.ts";
 import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
 import { median } from "./harness/stats.ts";
 import { relayAvailable, type Side, startTarget, type Target } from "./harness/target.ts";
@@ -28,7 +30,7 @@ import { benchWebhookSecret, downUrl, startWebhookSink } from "./harness/webhook
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "fanout,http,memory,reactions,webhooks" },
+    only: { type: "string", default: "fanout,http,memory,reactions,webhooks,presence" },
     side: { type: "string", default: "both" },
     rounds: { type: "string", default: "3" },
     messages: { type: "string", default: "1500" },
@@ -40,7 +42,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const METRICS = ["fanout", "http", "memory", "reactions", "webhooks"] as const;
+const METRICS = ["fanout", "http", "memory", "reactions", "webhooks", "presence"] as const;
 type Metric = (typeof METRICS)[number];
 const only = new Set((args.only ?? "").split(",").map((s) => s.trim()));
 const metrics = METRICS.filter((m) => only.has(m));
@@ -110,10 +112,11 @@ type Results = {
   memory: MemoryResult[];
   reactions: ReactionsResult[];
   webhooks: Array<{ variant: WebhookVariant; result: HttpResult; delivered: number }>;
+  presence: PresenceStormResult[];
 };
 const results: Record<Side, Results> = {
-  floor: { fanout: [], http: [], memory: [], reactions: [], webhooks: [] },
-  relay: { fanout: [], http: [], memory: [], reactions: [], webhooks: [] },
+  floor: { fanout: [], http: [], memory: [], reactions: [], webhooks: [], presence: [] },
+  relay: { fanout: [], http: [], memory: [], reactions: [], webhooks: [], presence: [] },
 };
 const errors: Record<Side, string[]> = { floor: [], relay: [] };
 
@@ -213,6 +216,19 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       } finally {
         await sink?.close();
       }
+    }
+  } else if (metric === "presence") {
+    if (side !== "relay") return;
+    // One room of 500 and 50 rooms of 10, each on a fresh relay, in alternating order.
+    for (const roomSize of round % 2 === 0 ? [500, 10] : [10, 500]) {
+      const r = await withTarget(side, (t) =>
+        runPresenceStorm(t, { clients: 500, roomSize, timeoutMs: 60_000 }),
+      );
+      if (r) results[side].presence.push(r);
+      if (r)
+        console.log(
+          `  ${label} ${r.rooms} × ${r.roomSize}: all back in ${fmt(r.allMs)} ms (${fmt(r.perClientMs, 3)} ms/client, p50 ${fmt(r.back.p50)} ms, last synced at ${fmt(r.synced.max)} ms, ${r.notBack} not back); presence per client ≤ ${r.frames.max} frames, ${fmt(r.bytes.max)} bytes; CPU server ${fmt(r.cpu.server)}%`,
+        );
     }
   } else {
     const r = await withTarget(side, (t) =>
@@ -393,6 +409,12 @@ if (metrics.includes("webhooks") && haveRelay) {
   summary.webhooks = entry;
 }
 
+if (metrics.includes("presence") && haveRelay) {
+  const storm = presenceStormRows(r.presence, fmt, med);
+  for (const row of storm.rows) rows.push({ ...row, floor: "—", result: "ok" in row ? verdict(row.ok) : "" });
+  summary.presence = storm.summary;
+}
+
 const header: Row = {
   metric: "metric",
   floor: "floor",
@@ -420,6 +442,7 @@ for (const side of ["floor", "relay"] as const) {
     ...results[side].http,
     ...results[side].memory,
     ...results[side].reactions,
+    ...results[side].presence,
   ]) {
     for (const n of x.notes) notes.push(`${side}: ${n}`);
   }

@@ -84,7 +84,7 @@ export interface ConversationEvents extends SessionEvents {
   typing: TypingChange;
   /** A member's read position moved forward. */
   read: { userId: string; seq: number };
-  /** Who is online in this conversation. */
+  /** Who is online in this conversation changed (the whole set; empty while disconnected). */
   presence: { online: string[] };
   /**
    * A message entered the outbox: from `send()` or `reply()`, or restored from storage after a
@@ -273,7 +273,7 @@ export class Conversation extends Session<ConversationEvents> {
     return this.#typing.users;
   }
 
-  /** Users online now (as of the last presence update). */
+  /** Users online now (as of the last presence update; empty while disconnected). */
   get online(): string[] {
     return [...this.#online];
   }
@@ -486,7 +486,12 @@ export class Conversation extends Session<ConversationEvents> {
         this.#reads.apply(frame.userId, frame.seq);
         return;
       case "presence":
-        this.#applyPresence(frame.online);
+        // The full list after `synced` replaces the set; then deltas are folded into it.
+        this.#applyPresence(
+          "online" in frame
+            ? frame.online
+            : this.#online.filter((u) => !frame.left.includes(u)).concat(frame.joined),
+        );
         return;
       case "ack": {
         const id = frame.clientMessageId ?? frame.ref;
@@ -524,6 +529,8 @@ export class Conversation extends Session<ConversationEvents> {
     this.#upgradeTimer = undefined;
     clearInterval(this.#livenessTimer);
     this.#livenessTimer = undefined;
+    // Unknown while away: the next connection's full list starts it again.
+    this.#applyPresence([]);
     for (const [key] of this.#acks) {
       this.#settleAck(key, new ParleyClientError("disconnected", "the socket closed before the ack"));
     }
@@ -565,8 +572,8 @@ export class Conversation extends Session<ConversationEvents> {
   }
 
   #applyPresence(online: string[]): void {
-    const next = [...online].sort();
-    if (next.length === this.#online.length && next.every((u, i) => u === this.#online[i])) return;
+    const next = [...new Set(online)].sort();
+    if (JSON.stringify(next) === JSON.stringify(this.#online)) return;
     this.#online = next;
     this.emit("presence", { online: [...next] });
   }

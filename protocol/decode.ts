@@ -45,7 +45,7 @@ const checks: { [T in ServerFrameType]: (v: Record<string, unknown>) => boolean 
   synced: (v) => isSeq(v.lastSeq),
   typing: (v) => typeof v.userId === "string" && typeof v.expiresAt === "string",
   read: (v) => typeof v.userId === "string" && isSeq(v.seq),
-  presence: (v) => isStringList(v.online),
+  presence: (v) => isStringList(v.online) || (isStringList(v.joined) && isStringList(v.left)),
   ack: (v) =>
     (v.clientMessageId === undefined || typeof v.clientMessageId === "string") &&
     (v.ref === undefined || typeof v.ref === "string") &&

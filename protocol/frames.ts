@@ -15,7 +15,13 @@ export type ServerFrame =
   | { type: "synced"; lastSeq: number }
   | { type: "typing"; userId: string; expiresAt: string }
   | { type: "read"; userId: string; seq: number }
+  /** Who is online: the full list, once, right after `synced`. */
   | { type: "presence"; online: string[] }
+  /**
+   * After that, what changed in a short window: users who came online and users who went
+   * offline (a user who did both within the window is in neither).
+   */
+  | { type: "presence"; joined: string[]; left: string[] }
   /**
    * Answers a `send` (with its `clientMessageId`) or a change frame (with its `ref`, when it
    * had one), once durable.

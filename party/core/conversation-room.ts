@@ -19,6 +19,7 @@ import { InboxNotifier } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
 import type { Actor, ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
+import { PresenceFeed } from "./room/presence-feed.ts";
 import type { Attendance } from "./room/recipients.ts";
 import { RoomLog } from "./room/room-log.ts";
 import { rejection, Screening, type SendScreen } from "./room/screening.ts";
@@ -95,6 +96,8 @@ export class ConversationRoom implements FrameTarget {
   #pipeline: CommitPipeline;
   #fanout: Fanout;
   #presence: PresenceTracker;
+  /** What the connections are told of it: the full list once, then coalesced deltas. */
+  #presenceFeed: PresenceFeed;
   #inboxes: InboxNotifier;
   /** Waiting long-polls: each one's wake-up, by the user it serves. */
   #waiters = new Map<() => void, string>();
@@ -119,8 +122,11 @@ export class ConversationRoom implements FrameTarget {
     this.id = log.conversation.id;
     this.#log = log;
     this.#members = members;
-    this.#presence = new PresenceTracker(env.limits.presenceGraceMs, () =>
-      this.#fanout.broadcast(frames.presence(this.#presence.online())),
+    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame) =>
+      this.#fanout.broadcast(frame),
+    );
+    this.#presence = new PresenceTracker(env.limits.presenceGraceMs, (userId, online) =>
+      this.#presenceFeed.changed(userId, online),
     );
     this.#pipeline = new CommitPipeline(app, this.id, log, env, {
       committed: (entries, states) => this.#committed(entries, states),
@@ -159,6 +165,7 @@ export class ConversationRoom implements FrameTarget {
       this.#screening.size === 0 &&
       this.#waiters.size === 0 &&
       !this.#inboxes.pending &&
+      !this.#presenceFeed.pending &&
       !this.#presence.active
     );
   }
@@ -388,6 +395,8 @@ export class ConversationRoom implements FrameTarget {
       conn.close(CloseCode.forbidden, "not a member of this conversation");
       return null;
     }
+    // Its client holds the online set of the room that slept: it gets the full list again.
+    this.#presenceFeed.resync();
     return this.#addPeer(conn, identity, true);
   }
 
@@ -398,7 +407,7 @@ export class ConversationRoom implements FrameTarget {
 
   /** What a connection hears right after `synced`: who is online and who is typing. */
   #greeting(peer: Peer): OutboundFrame[] {
-    const greeting = [frames.presence(this.#presence.online())];
+    const greeting = [this.#presenceFeed.greeting(peer.identity.userId)];
     const now = this.env.now();
     for (const [userId, t] of this.#typing) {
       if (t.expiresAt > now && userId !== peer.identity.userId)
@@ -689,5 +698,6 @@ export class ConversationRoom implements FrameTarget {
     this.#fanout.closeAll(code, reason);
     for (const wake of [...this.#waiters.keys()]) wake();
     this.#presence.dispose();
+    this.#presenceFeed.dispose();
   }
 }

@@ -37,6 +37,11 @@ export interface Limits {
   /** A user stays "online" this long after their last connection closed. */
   presenceGraceMs: number;
   /**
+   * Presence changes are gathered this long and sent as one `{ joined, left }` frame (the
+   * contract allows at most 250 ms).
+   */
+  presenceWindowMs: number;
+  /**
    * How long a socket the relay closed may take to answer the close handshake before it is
    * cut (a client that stopped reading finds the close frame behind what it did not read).
    */
@@ -102,6 +107,7 @@ export const defaultLimits: Limits = {
   typingThrottleMs: 2_000,
   inboxCoalesceMs: 100,
   presenceGraceMs: 5_000,
+  presenceWindowMs: 100,
   closeTimeoutMs: 5_000,
   heartbeatMs: 25_000,
   bufferSize: 1_000,
@@ -141,6 +147,7 @@ export const limitEnv: Record<keyof Limits, string> = {
   typingThrottleMs: "PARLEY_TYPING_THROTTLE_MS",
   inboxCoalesceMs: "PARLEY_INBOX_COALESCE_MS",
   presenceGraceMs: "PARLEY_PRESENCE_GRACE_MS",
+  presenceWindowMs: "PARLEY_PRESENCE_WINDOW_MS",
   closeTimeoutMs: "PARLEY_CLOSE_TIMEOUT_MS",
   heartbeatMs: "PARLEY_HEARTBEAT_MS",
   bufferSize: "PARLEY_BUFFER_SIZE",
@@ -178,11 +185,16 @@ export function limitsFromEnv(
   return limits;
 }
 
+/** The contract's longest presence window. */
+const MAX_PRESENCE_WINDOW_MS = 250;
+
 /** A combination of limits that cannot work, as one sentence naming the variables; else undefined. */
 export function inconsistentLimits(limits: Limits): string | undefined {
   if (limits.inboundBytesBurst < limits.maxFrameBytes)
     return `${limitEnv.inboundBytesBurst} (${limits.inboundBytesBurst}) must be at least ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes}): a frame of the largest size could never be accepted`;
   if (limits.maxMessageBytes > limits.maxFrameBytes)
     return `${limitEnv.maxMessageBytes} (${limits.maxMessageBytes}) must not exceed ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes})`;
+  if (limits.presenceWindowMs > MAX_PRESENCE_WINDOW_MS)
+    return `${limitEnv.presenceWindowMs} (${limits.presenceWindowMs}) must be at most ${MAX_PRESENCE_WINDOW_MS}: the contract sends presence changes within 250 ms`;
   return undefined;
 }

@@ -45,7 +45,9 @@ export const frames = {
   typing: (userId: string, expiresAt: number) =>
     encodeFrame({ type: "typing", userId, expiresAt: new Date(expiresAt).toISOString() }),
   read: (userId: string, seq: number) => encodeFrame({ type: "read", userId, seq }),
-  presence: (online: string[]) => encodeFrame({ type: "presence", online }),
+  /** The full online list (`{ online }`), or what changed (`{ joined, left }`). */
+  presence: (change: { online: string[] } | { joined: string[]; left: string[] }) =>
+    encodeFrame({ type: "presence", ...change }),
   /** The ack of a `send` (by its key) or of a change frame (by its `ref`, when it had one). */
   ack: (answers: Answers, message: Message) => encodeFrame({ type: "ack", ...answers, message }),
   pong: () => PONG,

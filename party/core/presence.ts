@@ -14,8 +14,11 @@ export class PresenceTracker {
 
   constructor(
     private readonly graceMs: number,
-    /** Called when the online set changes (not for a reconnect within the grace period). */
-    private readonly onChange: () => void,
+    /**
+     * Called when a user comes online or goes offline (not for a reconnect within the grace
+     * period).
+     */
+    private readonly onChange: (userId: string, online: boolean) => void,
   ) {}
 
   /** Marks one more connection of `userId` open; returns the function that releases it. */
@@ -27,7 +30,7 @@ export class PresenceTracker {
       clearTimeout(timer);
       this.#grace.delete(userId);
     }
-    if (!wasOnline) this.onChange();
+    if (!wasOnline) this.onChange(userId, true);
     const epoch = this.#epoch.get(userId) ?? 0;
     let released = false;
     return () => {
@@ -46,7 +49,7 @@ export class PresenceTracker {
     this.#open.delete(userId);
     const timer = setTimeout(() => {
       this.#grace.delete(userId);
-      if (!this.#open.has(userId)) this.onChange();
+      if (!this.#open.has(userId)) this.onChange(userId, false);
     }, this.graceMs);
     this.#grace.set(userId, timer);
   }
@@ -59,7 +62,7 @@ export class PresenceTracker {
     this.#grace.delete(userId);
     this.#open.delete(userId);
     this.#epoch.set(userId, (this.#epoch.get(userId) ?? 0) + 1);
-    if (was) this.onChange();
+    if (was) this.onChange(userId, false);
   }
 
   isOnline(userId: string): boolean {

@@ -1,7 +1,8 @@
 /**
  * Hibernation on local workerd: a room with a connected socket and no traffic is evicted from
  * memory (the object logs each start), then a send wakes it. The kept socket gets the new
- * message exactly once, a resume from 0 gets everything, and nothing was lost.
+ * message exactly once, a resume from 0 gets everything, and nothing was lost. The woken room
+ * no longer knows what the kept socket was told of presence: it sends it the full list again.
  */
 import { describe, expect, it } from "vitest";
 import { history, range, sleep, useServer } from "../helpers/world.ts";
@@ -46,6 +47,10 @@ describe("workers: hibernation", () => {
     );
 
     expect(await bob.waitForMessages(4)).toEqual([1, 2, 3, 4]);
+    const lists = () => bob.ofType("presence").filter((f) => Array.isArray(f.online));
+    await bob.until(() => lists().length === 2, 5000, "the full presence list again after the wake");
+    expect(lists().at(-1)?.online).toEqual(["bob"]);
+    expect(bob.online()).toEqual(["bob"]);
     const resumed = await w.synced("ann", conv, { after: 0 });
     expect(resumed.messages()).toEqual([1, 2, 3, 4]);
     expect((await history(ann, conv)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);

@@ -4,7 +4,7 @@
  * `skip` with the reason, and the README's capability table says the same.
  */
 import { describe, expect, it } from "vitest";
-import { api, mintToken } from "../helpers/clients.ts";
+import { api, type Frame, mintToken } from "../helpers/clients.ts";
 import type { StartOptions } from "../helpers/server.ts";
 import { eventually, expectError, history, range, sleep, uid, useServer } from "../helpers/world.ts";
 
@@ -15,6 +15,7 @@ export type Scenario =
   | "typing"
   | "seen"
   | "presence"
+  | "presence deltas"
   | "thread list"
   | "profiles"
   | "auth refusals"
@@ -167,6 +168,48 @@ export function conformanceSuite(fixture: Fixture): void {
       await bob.close();
       await sleep(1200);
       expect((await ann.get(`/v1/conversations/${conv}/presence`)).json.online).not.toContain("bob");
+    });
+
+    scenario("presence deltas", async () => {
+      // A small storm: everyone connects at once. Each socket gets one full list right after
+      // `synced`, then deltas; every id reaches it about once; all end with the same set.
+      const users = range(1, 12).map((i) => `pd${i}`);
+      const conv = await w.conversation(users);
+      await Promise.all(users.map((u) => w.token(u)));
+      const sockets = await Promise.all(users.map((u) => w.socket(u, conv)));
+      const everyone = [...users].sort();
+      const holds = (online: string[] | undefined, want: string[]) =>
+        JSON.stringify(online) === JSON.stringify(want);
+      for (const s of sockets) await s.until(() => holds(s.online(), everyone), 15_000, "everyone online");
+      const ids = (f: Frame) =>
+        Array.isArray(f.online)
+          ? f.online.length
+          : (f.joined as string[]).length + (f.left as string[]).length;
+      for (const s of sockets) {
+        const synced = s.frames.findIndex((f) => f.type === "synced");
+        const full = s.frames.flatMap((f, i) =>
+          f.type === "presence" && Array.isArray(f.online) ? [i] : [],
+        );
+        expect(full).toEqual([synced + 1]);
+        expect(s.ofType("presence").reduce((n, f) => n + ids(f), 0)).toBeLessThanOrEqual(2 * users.length);
+      }
+      // One leaves: after the grace period the others get the same delta, and GET agrees.
+      const [gone, ...rest] = sockets;
+      const marks = rest.map((s) => s.frames.length);
+      await gone?.close();
+      const left = everyone.filter((u) => u !== "pd1");
+      for (const s of rest) await s.until(() => holds(s.online(), left), 10_000, "pd1 gone");
+      const told = rest.map((s, i) =>
+        JSON.stringify(s.frames.slice(marks[i]).filter((f) => f.type === "presence")),
+      );
+      for (const t of told) expect(t).toBe(told[0]);
+      // (A delta of the storm's last join may still have been on its way: it changes nothing.)
+      const deltas = JSON.parse(told[0] ?? "[]") as Frame[];
+      expect(deltas.flatMap((f) => f.left as string[])).toEqual(["pd1"]);
+      expect(deltas.every((f) => (f.joined as string[]).every((u) => left.includes(u)))).toBe(true);
+      const api = await w.as("pd2");
+      expect([...(await api.get(`/v1/conversations/${conv}/presence`)).json.online].sort()).toEqual(left);
+      await Promise.all(rest.map((s) => s.close()));
     });
 
     scenario("thread list", async () => {

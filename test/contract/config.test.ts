@@ -142,6 +142,9 @@ describe("allowed origins", () => {
     await expect(startServer({ env: { PARLEY_INBOUND_BYTES_BURST: "1000" } })).rejects.toThrow(
       /PARLEY_INBOUND_BYTES_BURST \(1000\) must be at least PARLEY_MAX_FRAME_BYTES/,
     );
+    await expect(startServer({ env: { PARLEY_PRESENCE_WINDOW_MS: "300" } })).rejects.toThrow(
+      /PARLEY_PRESENCE_WINDOW_MS \(300\) must be at most 250/,
+    );
   });
 
   it("webhook and hook settings that cannot work stop the start with a message naming them", async () => {

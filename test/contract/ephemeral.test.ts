@@ -150,7 +150,7 @@ describe("presence", () => {
     const sb = await w.synced("pr-b", conv);
     const sa = await w.synced("pr-a", conv);
     expect((await online("pr-b", conv)).sort()).toEqual(["pr-a", "pr-b"]);
-    await sb.waitFor((f) => f.type === "presence" && f.online.includes("pr-a"), 3000);
+    await sb.until(() => sb.online()?.includes("pr-a"), 3000, "pr-a online");
 
     await sa.close();
     const closedAt = Date.now();
@@ -160,26 +160,26 @@ describe("presence", () => {
 
     await eventually(async () => !(await online("pr-b", conv)).includes("pr-a"), GRACE + 3000);
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(GRACE - 100);
-    await sb.waitFor(
-      (f) => f.type === "presence" && !f.online.includes("pr-a") && f.online.includes("pr-b"),
-      3000,
-    );
+    await sb.until(() => {
+      const online = sb.online();
+      return online && !online.includes("pr-a") && online.includes("pr-b");
+    }, 3000);
   });
 
   it("a reconnect within the grace period does not drop the user", async () => {
     const conv = await w.conversation(["rc-a", "rc-b"]);
     const sb = await w.synced("rc-b", conv);
     const sa = await w.synced("rc-a", conv);
-    await sb.waitFor((f) => f.type === "presence" && f.online.includes("rc-a"), 3000);
+    await sb.until(() => sb.online()?.includes("rc-a"), 3000, "rc-a online");
     await sa.close();
     await sleep(GRACE / 4);
     await w.synced("rc-a", conv);
     await sleep(GRACE + 400);
     expect(await online("rc-b", conv)).toContain("rc-a");
     // No presence frame ever showed rc-a offline after they first appeared.
-    const frames = sb.ofType("presence");
-    const firstOnline = frames.findIndex((f) => f.online.includes("rc-a"));
-    expect(frames.slice(firstOnline).filter((f) => !f.online.includes("rc-a"))).toEqual([]);
+    const views = sb.presenceViews();
+    const firstOnline = views.findIndex((online) => online.includes("rc-a"));
+    expect(views.slice(firstOnline).filter((online) => !online.includes("rc-a"))).toEqual([]);
   });
 
   it("a dead socket (no pongs) is found by heartbeat and goes offline", async () => {

@@ -257,6 +257,16 @@ export class WsClient {
     return this.frames.filter((f) => f.type === type);
   }
 
+  /** Who this socket was told is online, after each presence frame (see `presenceViews`). */
+  presenceViews(): string[][] {
+    return presenceViews(this.frames);
+  }
+
+  /** Who this socket was last told is online (undefined before its first full list). */
+  online(): string[] | undefined {
+    return this.presenceViews().at(-1);
+  }
+
   send(frame: unknown): void {
     this.ws.send(JSON.stringify(frame));
   }
@@ -279,6 +289,27 @@ export class WsClient {
       clearTimeout(t);
     }
   }
+}
+
+/**
+ * The online set a client holds after each presence frame among `frames`: a full list
+ * (`online`) replaces it, a delta (`joined`, `left`) is folded into it. Sorted. A delta before
+ * any full list is an error (the relay must send the list first).
+ */
+export function presenceViews(frames: readonly Frame[]): string[][] {
+  const views: string[][] = [];
+  let current: Set<string> | undefined;
+  for (const f of frames) {
+    if (f.type !== "presence") continue;
+    if (Array.isArray(f.online)) current = new Set(f.online as string[]);
+    else if (!current) throw new Error(`a presence delta before the full list: ${JSON.stringify(f)}`);
+    else {
+      for (const u of f.left as string[]) current.delete(u);
+      for (const u of f.joined as string[]) current.add(u);
+    }
+    views.push([...current].sort());
+  }
+  return views;
 }
 
 // ---------------------------------------------------------------- Server-Sent Events

@@ -116,7 +116,7 @@ describe("the same conversation id and user ids in two apps", () => {
     expect((await (await w.as("alice")).get(`/v1/conversations/${id}/presence`)).json.online).toContain(
       "erin",
     );
-    expect(aSock.ofType("presence").some((f) => (f.online as string[]).includes("erin"))).toBe(false);
+    expect(aSock.presenceViews().some((online) => online.includes("erin"))).toBe(false);
     expect(dErin.isOpen).toBe(true);
     aSse.close();
   });

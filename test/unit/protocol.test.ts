@@ -63,7 +63,7 @@ const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => 
     () => frames.typing("bob", Date.parse("2026-12-01T10:00:06.000Z")),
   ],
   read: [{ type: "read", userId: "bob", seq: 7 }, () => frames.read("bob", 7)],
-  presence: [{ type: "presence", online: ["ann", "bob"] }, () => frames.presence(["ann", "bob"])],
+  presence: [{ type: "presence", online: ["ann", "bob"] }, () => frames.presence({ online: ["ann", "bob"] })],
   ack: [
     { type: "ack", clientMessageId: "k1", message },
     () => frames.ack({ clientMessageId: "k1" }, message),
@@ -107,6 +107,11 @@ describe("protocol", () => {
     expect(parseServerFrame(spliced.text)).toEqual({ type: "thread", conversation: thread });
   });
 
+  it('a presence delta ("joined", "left") decodes as sent', () => {
+    const delta = { type: "presence", joined: ["cy"], left: ["ann", "bob"] } as const;
+    expect(parseServerFrame(frames.presence({ joined: ["cy"], left: ["ann", "bob"] }).text)).toEqual(delta);
+  });
+
   it("the decoder drops malformed and unknown frames instead of passing them on", () => {
     for (const text of [
       "not json",
@@ -114,6 +119,9 @@ describe("protocol", () => {
       '{"type":"message","message":{"seq":-1}}',
       '{"type":"synced","lastSeq":"3"}',
       '{"type":"error","code":5}',
+      '{"type":"presence"}',
+      '{"type":"presence","joined":["a"]}',
+      '{"type":"presence","joined":["a"],"left":[1]}',
       '{"type":"hasOwnProperty"}',
       '{"type":"from-a-newer-relay"}',
     ]) {

@@ -41,7 +41,7 @@ function fanoutOver(log: RoomLog, limits = {}) {
       onError: (e) => errors.push(e),
     },
     log,
-    () => [frames.presence(["a"])],
+    () => [frames.presence({ online: ["a"] })],
   );
   return { fanout, errors };
 }
