@@ -40,6 +40,25 @@ export async function expectIntactAndServing(
   return m;
 }
 
+/**
+ * Like `expectIntactAndServing`, for when sends accepted just before an attack's close may still
+ * be committing: a normal send is queued behind them in the room's commit order, so once it is
+ * acknowledged everything accepted before it is stored. Then the log must be 1..its seq, each
+ * key once, ending with it.
+ */
+export async function expectSettledAndServing(w: World, conv: string, member: string): Promise<Message[]> {
+  expect(w.server.proc.exitCode, "the relay process is still running").toBeNull();
+  expect(w.server.proc.signalCode).toBeNull();
+  const a = await w.as(member);
+  const m = await send(a, conv, uid("ok"), "a normal send after the attack");
+  const stored = await history(a, conv);
+  expect(stored.map((s) => s.seq)).toEqual(range(1, m.seq));
+  expect(new Set(stored.map((s) => s.clientMessageId)).size, "no key stored twice").toBe(stored.length);
+  expect(stored.at(-1)?.clientMessageId).toBe(m.clientMessageId);
+  expect((await fetch(`${w.server.url}/healthz`)).status).toBe(200);
+  return stored;
+}
+
 /** A raw socket to a conversation, handshake done, `synced` received. */
 export async function rawSynced(w: World, user: string, conv: string, after?: number): Promise<RawWs> {
   const q = new URLSearchParams({ token: await w.token(user) });
