@@ -190,7 +190,9 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
     await w.server.restart();
     await waitLive(pc, 20_000);
     await pa.locator("parley-chat header .presence", { hasText: carol }).waitFor({ timeout: 20_000 });
-  });
+    // Three pages, a SIGKILL and a cold start of the relay (tsx compiles it again): 23 s with a
+    // load average of 15 on two cores, so the default 30 s leaves too little room.
+  }, 60_000);
 
   it("the conversation title is fetched again after a failure (the header does not keep the raw id)", async () => {
     const [alice, bob] = [uid("alice"), uid("bob")];
