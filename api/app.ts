@@ -10,6 +10,7 @@ import { ReadSlots } from "./bounded-reads.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
+import { requestLog } from "./request-log.ts";
 import { changeRoutes } from "./routes/changes.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { logRoutes } from "./routes/log.ts";
@@ -27,6 +28,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const widget = deps.widgetScript ? cachedWidgetBundle(deps.widgetScript) : undefined;
   const reads = new ReadSlots(() => deps.limits.maxReadsPerUser);
+  api.use(requestLog(deps.log));
   api.use(async (c, next) => {
     c.set("deps", deps);
     c.set("widget", widget);
