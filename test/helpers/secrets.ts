@@ -76,11 +76,12 @@ export function recordEnvSecrets(env: Record<string, string | undefined>): void 
 }
 
 /** Credentials a relay answered with (`POST /v1/tokens`, `/v1/dev/token`, a new webhook's secret). */
-export function recordSecretsInAnswer(json: unknown): void {
-  if (json === null || typeof json !== "object") return;
-  const { token, secret } = json as { token?: unknown; secret?: unknown };
-  if (typeof token === "string") recordSecret(token);
-  if (typeof secret === "string") recordSecret(secret);
+export function recordSecretsInAnswer(json: unknown, depth = 0): void {
+  if (json === null || typeof json !== "object" || depth > 2) return;
+  for (const [key, value] of Object.entries(json)) {
+    if ((key === "token" || key === "secret") && typeof value === "string") recordSecret(value);
+    else if (typeof value === "object") recordSecretsInAnswer(value, depth + 1);
+  }
 }
 
 let files = 0;
