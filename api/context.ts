@@ -12,7 +12,6 @@ import type { WebhookAdmin } from "../party/host/webhooks/endpoints.ts";
 import type { ReadSlots } from "./bounded-reads.ts";
 import type { DocsAssets } from "./docs-page.ts";
 import { intQuerySchema, waitQuerySchema } from "./params.ts";
-import { noteForLog } from "./request-log.ts";
 import type { WidgetBundle, WidgetScript } from "./widget-bundle.ts";
 
 /** Everything the API needs from its host. */
@@ -60,6 +59,12 @@ export type ApiEnv = {
   };
 };
 export type ApiContext = Context<ApiEnv>;
+
+/** Adds a field to this request's log line (see request-log.ts): the principal, the conversation. */
+export function noteForLog(c: ApiContext, fields: LogFields): void {
+  const line = c.get("logLine");
+  if (line) Object.assign(line, fields);
+}
 
 export async function principalOf(c: ApiContext): Promise<Principal> {
   return noted(c, await c.var.deps.auth.authenticate(c.req.header("authorization")));

@@ -7,13 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { type LogFields, type Logger, requestIdOf } from "../party/core/log.ts";
 import { conversationIdSchema } from "../party/core/validation.ts";
-import type { ApiContext, ApiEnv } from "./context.ts";
-
-/** Adds a field to this request's log line (the principal, the conversation). */
-export function noteForLog(c: ApiContext, fields: LogFields): void {
-  const line = c.get("logLine");
-  if (line) Object.assign(line, fields);
-}
+import type { ApiEnv } from "./context.ts";
 
 /**
  * The first middleware: takes (or makes) the request id, echoes it, and logs the request when

@@ -15,7 +15,8 @@ async function main(): Promise<void> {
     relay = await createRelay(await optionsFromEnv(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
-      pinoLogger("error").error({}, `parley: ${error.message}`);
+      // Before any logging is set up, and for the person starting it: plain text on stderr.
+      console.error(`parley: ${error.message}`);
       process.exit(1);
     }
     throw error;
@@ -68,6 +69,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  pinoLogger("error").error({ err: error }, "parley: failed to start");
+  console.error("parley: failed to start:", error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -97,7 +97,7 @@ const RULES: Rule[] = [
   {
     part: "party/node/",
     mayImport: ["protocol/", "party/core/", "party/host/", "api/", "store/"],
-    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild"],
+    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild", "pino"],
   },
 ];
 
