@@ -40,7 +40,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       allowed: (origin, host) => originAllowed(origin, deps.origins, host),
       methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       headers: ["Authorization", "Content-Type", "Last-Event-ID"],
-      expose: ["Retry-After"],
+      expose: ["Retry-After", "X-Request-Id"],
       maxAge: 600,
       // The API; the widget bundle (public, any origin) and the dev demo page are outside it.
       refuse: (path) => path.startsWith("/v1/"),

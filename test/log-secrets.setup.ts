@@ -30,7 +30,13 @@ const PREFIX = 12;
 /** Every place a recorded secret appears in a log: `file:line: <excerpt, secret masked>`. */
 export function findLeaks(dir = logsDir, secretsPath = secretsFile): string[] {
   if (!existsSync(secretsPath) || !existsSync(dir)) return [];
-  const secrets = [...new Set(readFileSync(secretsPath, "utf8").split("\n").filter((s) => s.length > 0))];
+  const secrets = [
+    ...new Set(
+      readFileSync(secretsPath, "utf8")
+        .split("\n")
+        .filter((s) => s.length > 0),
+    ),
+  ];
   // Secrets by their first characters: one pass over each log finds candidates, whatever the count.
   const byPrefix = new Map<string, string[]>();
   const odd: string[] = [];
