@@ -11,8 +11,9 @@ import type { ApiEnv } from "./context.ts";
 
 /**
  * The first middleware: takes (or makes) the request id, echoes it, and logs the request when
- * its answer is ready (for SSE, when the stream starts): at info (a 5xx the relay chose at warn), or at error
- * with the stack when an unexpected error made it a 500. Without a logger, only the id is kept.
+ * its answer is ready (for SSE, when the stream starts): at info; a 5xx the relay chose at warn;
+ * at error with the stack when an unexpected error made it a 500. Without a logger, only the id
+ * is kept.
  */
 export function requestLog(log: Logger | undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
