@@ -17,7 +17,9 @@ import type { ApiEnv } from "./context.ts";
  */
 export function requestLog(log: Logger | undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const started = performance.now();
+    // Date.now, not performance.now: PartyKit's runtime has no performance.now (and workerd
+    // freezes both clocks during a request, so `ms` there is 0 unless the request waited on I/O).
+    const started = Date.now();
     const reqId = requestIdOf(c.req.header("x-request-id"));
     const line: LogFields = { reqId };
     c.set("logLine", line);
@@ -33,7 +35,7 @@ export function requestLog(log: Logger | undefined): MiddlewareHandler<ApiEnv> {
     line.method = c.req.method;
     line.route = route === "/*" ? "(no route)" : route;
     line.status = c.res.status;
-    line.ms = Math.round((performance.now() - started) * 10) / 10;
+    line.ms = Date.now() - started;
     const failure = c.get("failure");
     if (failure !== undefined) log.error({ ...line, err: failure }, "request failed");
     // A 503 the relay chose (shutting down, a store busy, a hook away) is no bug, but unwell.
