@@ -7,6 +7,7 @@ export type { Connection, ConnectionIdentity } from "./party/core/connection.ts"
 export { ConversationRoom } from "./party/core/conversation-room.ts";
 export { CloseCode, ParleyError } from "./party/core/errors.ts";
 export { defaultLimits, type Limits } from "./party/core/limits.ts";
+export type { LogFields, Logger, LogLevel } from "./party/core/log.ts";
 export type { Store } from "./party/core/store.ts";
 export type { ConversationRecord, Message, ThreadItem } from "./party/core/types.ts";
 export type { AppCredentials, Principal } from "./party/host/auth.ts";

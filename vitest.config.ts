@@ -8,5 +8,7 @@ export default defineConfig({
     // Tests start real servers and child processes; two cores, so keep parallelism modest.
     maxWorkers: 2,
     fileParallelism: true,
+    // Empties test-artifacts/logs/, and after the run fails it if a relay logged a credential.
+    globalSetup: ["test/log-secrets.setup.ts"],
   },
 });

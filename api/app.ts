@@ -10,6 +10,7 @@ import { ReadSlots } from "./bounded-reads.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { cors } from "./cors.ts";
 import { errorResponse } from "./http-errors.ts";
+import { requestLog } from "./request-log.ts";
 import { changeRoutes } from "./routes/changes.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { logRoutes } from "./routes/log.ts";
@@ -32,7 +33,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     () => deps.limits.maxReadsPerUser,
     () => deps.metrics?.rateLimited("reads"),
   );
-  // First, so that every answer is counted, refusals of the middlewares below included.
+  api.use(requestLog(deps.log));
+  // Before the middlewares below, so that every answer is logged and counted, their refusals included.
   if (deps.metrics) api.use(countRequests(deps.metrics));
   api.use(async (c, next) => {
     c.set("deps", deps);
@@ -45,7 +47,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       allowed: (origin, host) => originAllowed(origin, deps.origins, host),
       methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       headers: ["Authorization", "Content-Type", "Last-Event-ID"],
-      expose: ["Retry-After"],
+      expose: ["Retry-After", "X-Request-Id"],
       maxAge: 600,
       // The API; the widget bundle (public, any origin) and the dev demo page are outside it.
       refuse: (path) => path.startsWith("/v1/"),

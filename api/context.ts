@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { ParleyError } from "../party/core/errors.ts";
 import type { Limits } from "../party/core/limits.ts";
+import type { LogFields, Logger, OnError } from "../party/core/log.ts";
 import type { RateLimit } from "../party/core/metrics.ts";
 import { conversationIdSchema, parseOrThrow } from "../party/core/validation.ts";
 import type { Authenticator, Principal, ServerPrincipal, UserPrincipal } from "../party/host/auth.ts";
@@ -41,7 +42,9 @@ export interface ApiDeps {
   origins: OriginPolicy;
   /** Dev mode: `/v1/dev/token` exists. */
   devMode: boolean;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
+  /** One line per request (see request-log.ts); without it, requests are not logged. */
+  log?: Logger;
   /** False once the host has begun to shut the relay down: `/healthz` then answers 503. */
   serving?: () => boolean;
   /**
@@ -70,12 +73,31 @@ export type ApiEnv = {
     widget: (() => Promise<WidgetBundle>) | undefined;
     /** Reads on their way to each user (see bounded-reads.ts). */
     reads: ReadSlots;
+    /** This request's log line, filled in as the request is understood (request-log.ts). */
+    logLine: LogFields | undefined;
+    /** The unexpected error a 5xx answered, for the request's log line. */
+    failure: unknown;
   };
 };
 export type ApiContext = Context<ApiEnv>;
 
+/** Adds a field to this request's log line (see request-log.ts): the principal, the conversation. */
+export function noteForLog(c: ApiContext, fields: LogFields): void {
+  const line = c.get("logLine");
+  if (line) Object.assign(line, fields);
+}
+
 export async function principalOf(c: ApiContext): Promise<Principal> {
-  return c.var.deps.auth.authenticate(c.req.header("authorization"));
+  return noted(c, await c.var.deps.auth.authenticate(c.req.header("authorization")));
+}
+
+/** Puts who asked on the request's log line: the app and the user id, never the credential. */
+function noted<P extends Principal>(c: ApiContext, principal: P): P {
+  noteForLog(
+    c,
+    principal.kind === "user" ? { app: principal.app, userId: principal.userId } : { app: principal.app },
+  );
+  return principal;
 }
 
 export async function userOf(c: ApiContext): Promise<UserPrincipal> {
@@ -97,12 +119,14 @@ export async function serverOf(c: ApiContext): Promise<ServerPrincipal> {
  */
 export async function userFromQueryOrHeader(c: ApiContext): Promise<UserPrincipal> {
   const token = c.req.query("token");
-  if (token) return c.var.deps.auth.verifyUserToken(token);
+  if (token) return noted(c, await c.var.deps.auth.verifyUserToken(token));
   return userOf(c);
 }
 
 export function conversationIdOf(c: ApiContext): string {
-  return parseOrThrow(conversationIdSchema, c.req.param("id"), "conversation id");
+  const conversationId = parseOrThrow(conversationIdSchema, c.req.param("id"), "conversation id");
+  noteForLog(c, { conversationId });
+  return conversationId;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

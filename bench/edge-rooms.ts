@@ -394,8 +394,8 @@ function report(label: string, r: LoadResult): void {
 /** Lines the edge actors print when one starts (after this patch: rooms and inboxes). */
 function starts(output: string): { rooms: number; inboxes: number } {
   return {
-    rooms: output.match(/parley: room \S+ started/g)?.length ?? 0,
-    inboxes: output.match(/parley: inbox \S+ started/g)?.length ?? 0,
+    rooms: output.match(/"room \S+ started/g)?.length ?? 0,
+    inboxes: output.match(/"inbox \S+ started/g)?.length ?? 0,
   };
 }
 

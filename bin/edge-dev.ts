@@ -202,15 +202,24 @@ async function main(): Promise<void> {
     },
   });
   let announced = false;
+  // The dev server may echo its variables (wrangler lists its bindings): the secrets among them
+  // never reach this output, which is a log.
+  const secrets = config.apps
+    .flatMap((a) => [a.secret, a.serverKey])
+    .concat(vars.filter(([k]) => /SECRET|KEY|TOKEN/.test(k)).map(([, v]) => v))
+    .concat(config.dbAuthToken ?? [])
+    .filter((v) => v.length >= 8);
   const relay = (chunk: Buffer, out: NodeJS.WriteStream) => {
-    const text = chunk.toString();
+    let text = chunk.toString();
+    for (const secret of secrets) text = text.replaceAll(secret, "(hidden)");
     out.write(text);
     if (!announced && /Ready on/i.test(text)) {
       announced = true;
       console.log(
         `Parley (${runtime}) listening on http://${runtime === "partykit" ? "127.0.0.1" : host}:${port}`,
       );
-      if (!config.production) console.log(`  server key  ${app?.serverKey}`);
+      // For the person at the terminal only, never for a log file.
+      if (!config.production && process.stdout.isTTY) console.log(`  server key  ${app?.serverKey}`);
     }
   };
   server.stdout?.on("data", (c: Buffer) => relay(c, process.stdout));

@@ -1,8 +1,11 @@
 /**
- * `npm start`: runs the relay from the environment (see README), prints where it is and how
- * to try it, and stops gracefully on SIGTERM/SIGINT.
+ * `npm start`: runs the relay from the environment (see README), logs where it listens, and
+ * stops gracefully on SIGTERM/SIGINT. Every line on stdout is a JSON log line; on a terminal,
+ * the human banner (URL, dev server key, a curl to try) is printed too.
  */
+import { urlForLog } from "../party/core/log.ts";
 import { ConfigError, optionsFromEnv } from "../party/node/config.ts";
+import { pinoLogger } from "../party/node/logger.ts";
 import { createRelay, type Relay } from "../party/node/relay.ts";
 import { startupBanner } from "./banner.ts";
 
@@ -12,6 +15,7 @@ async function main(): Promise<void> {
     relay = await createRelay(await optionsFromEnv(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
+      // Before any logging is set up, and for the person starting it: plain text on stderr.
       console.error(`parley: ${error.message}`);
       process.exit(1);
     }
@@ -20,26 +24,42 @@ async function main(): Promise<void> {
   // Last resort: an error nothing else handled is a bug to log, not a reason to drop every
   // conversation and socket of this process. (Embedders of createRelay decide this for their
   // own process; the relay's own paths handle their errors.)
-  const log = relay.config.logger;
-  process.on("unhandledRejection", (reason) => log.error("unhandled rejection; still serving", reason));
-  process.on("uncaughtException", (error) => log.error("uncaught exception; still serving", error));
+  const { config } = relay;
+  const log = config.logger;
+  process.on("unhandledRejection", (reason) =>
+    log.error({ err: reason }, "unhandled rejection; still serving"),
+  );
+  process.on("uncaughtException", (error) => log.error({ err: error }, "uncaught exception; still serving"));
   const { url } = await relay.listen();
-  console.log(startupBanner(relay.config, url));
+  // Written whatever PARLEY_LOG says, as the banner always was: supervisors and tests wait for it.
+  pinoLogger("info").info(
+    {
+      mode: config.production ? "production" : "development",
+      database: urlForLog(config.dbUrl),
+      ...(config.production ? {} : { demo: `${url}/demo` }),
+    },
+    `Parley listening on ${url}`,
+  );
+  // The banner shows the dev server key: for the person at the terminal, never for a log file.
+  if (process.stdout.isTTY) console.log(startupBanner(config, url));
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`parley: ${signal} received, finishing pending messages and closing sockets…`);
+    log.info({ signal }, "finishing pending messages and closing sockets");
     // A stuck close must not hang the process forever.
     setTimeout(() => {
-      console.error("parley: shutdown took more than 10 s; exiting");
+      log.error({}, "shutdown took more than 10 s; exiting");
       process.exit(1);
     }, 10_000).unref();
     relay.close().then(
-      () => process.exit(0),
+      () => {
+        log.info({}, "stopped");
+        process.exit(0);
+      },
       (error) => {
-        console.error("parley: error during shutdown", error);
+        log.error({ err: error }, "error during shutdown");
         process.exit(1);
       },
     );

@@ -10,6 +10,7 @@ import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
 import { CloseCode, ParleyError } from "./errors.ts";
 import type { Limits } from "./limits.ts";
+import type { OnError } from "./log.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
@@ -60,7 +61,7 @@ export interface RoomEnvironment extends PipelineEnvironment {
   /** The apps' pre-send hooks (none: no app has one). */
   screen?: SendScreen | undefined;
   /** Background failures (fan-out, persistence, replay) end here; they never crash the host. */
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
   /** Where fan-out and refusals are counted (none: nothing is counted; see metrics.ts). */
   metrics?: RelayMetrics | undefined;
 }
@@ -423,7 +424,9 @@ export class ConversationRoom implements FrameTarget {
 
   /** A frame from a peer's socket. */
   receive(peer: Peer, data: SocketData): Promise<void> {
-    return receiveRoomFrame(this, peer, data, this.env.now(), this.env.onError);
+    return receiveRoomFrame(this, peer, data, this.env.now(), (error, context, fields) =>
+      this.env.onError(error, context, { app: this.app, conversationId: this.id, ...fields }),
+    );
   }
 
   /** Answers one peer alone (an ack, an error, a pong), within its outbound cap. */
@@ -582,7 +585,7 @@ export class ConversationRoom implements FrameTarget {
       try {
         await this.env.store.setLastRead(this.app, this.id, userId, target);
       } catch (error) {
-        this.env.onError(error, `read position in ${this.app}/${this.id}`);
+        this.env.onError(error, "read position failed", { app: this.app, conversationId: this.id });
         throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
       }
       const unread = await this.#unreadAbove(userId, target);

@@ -8,6 +8,7 @@ import type { ClientFrameType, FrameOf } from "../../protocol/index.ts";
 import type { SocketData } from "./connection.ts";
 import { CloseCode, isParleyError } from "./errors.ts";
 import { inboundSize } from "./flow-control.ts";
+import type { OnError } from "./log.ts";
 import { type Answers, frames, type OutboundFrame } from "./outbound-frame.ts";
 import type { SendResult } from "./room/commit-pipeline.ts";
 import type { Peer } from "./room/peer.ts";
@@ -114,7 +115,7 @@ export async function receiveRoomFrame(
   peer: Peer,
   data: SocketData,
   now: number,
-  onError: (error: unknown, context: string) => void,
+  onError: OnError,
 ): Promise<void> {
   const over = peer.inbound.charge(inboundSize(data), now);
   if (over) {
@@ -134,7 +135,8 @@ export async function receiveRoomFrame(
     const handle = handlers[frame.type] as (room: FrameTarget, peer: Peer, frame: ClientFrame) => unknown;
     await handle(room, peer, frame);
   } catch (error) {
-    if (!isParleyError(error)) onError(error, "socket frame");
+    if (!isParleyError(error))
+      onError(error, "socket frame failed", { userId: peer.identity.userId, frame: frame.type });
     const code = isParleyError(error) ? error.code : "internal";
     const message = isParleyError(error) ? error.message : "internal error";
     room.reply(peer, frames.error(code, message, answersOf(frame)));

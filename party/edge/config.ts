@@ -12,6 +12,7 @@ import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
 import { Profiles } from "../host/profiles.ts";
 import { type AppWebhookConfig, defaultAppWebhooks } from "../host/webhooks/config.ts";
 import { EdgeWebhooks } from "./edge-webhooks.ts";
+import { setEdgeLogLevel } from "./log.ts";
 
 /** The variables the edge adapters read (README's configuration table, edge subset). */
 export interface EdgeVars {
@@ -32,6 +33,8 @@ export interface EdgeVars {
   PARLEY_HOOK_ON_FAILURE?: string;
   /** "1": endpoints registered through `/v1/webhooks` may point at private addresses in production. */
   PARLEY_WEBHOOK_ALLOW_PRIVATE?: string;
+  /** `debug` | `info` | `warn` | `error` | `silent` (default info): JSON lines on the console. */
+  PARLEY_LOG?: string;
 }
 
 export interface EdgeConfig {
@@ -51,6 +54,7 @@ let cached: EdgeConfig | undefined;
 /** Reads the configuration once per isolate; one clear error when something is missing. */
 export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig {
   if (cached) return cached;
+  setEdgeLogLevel(typeof vars.PARLEY_LOG === "string" ? vars.PARLEY_LOG : undefined);
   if (!vars.PARLEY_SECRET || !vars.PARLEY_SERVER_KEY) {
     throw new Error(
       "parley (edge): set PARLEY_SECRET and PARLEY_SERVER_KEY (secrets in production, --var in dev)",

@@ -5,8 +5,9 @@
 import { createApi } from "../../api/app.ts";
 import { ActorDirectory, type Actors } from "../host/actor-directory.ts";
 import type { EdgeConfig } from "./config.ts";
+import { edgeLog, edgeOnError } from "./log.ts";
 
-const logError = (error: unknown, context: string) => console.error(`parley: ${context}`, error);
+const logError = edgeOnError();
 
 /** What the runtime's entry point calls. */
 export interface EdgeApi {
@@ -27,6 +28,7 @@ export function edgeApi(config: EdgeConfig, actors: Actors, widget: string): Edg
     origins: config.origins,
     devMode: config.devMode,
     onError: logError,
+    log: edgeLog,
     widgetScript: async () => widget,
     webhooks: config.webhooks.admin((app, conversationId) => actors.wakeWebhooks(app, conversationId)),
   });
@@ -34,7 +36,9 @@ export function edgeApi(config: EdgeConfig, actors: Actors, widget: string): Edg
     async fetch(request) {
       // A store that cannot answer now fails this request's own reads and writes just the same;
       // the next request tries again.
-      await config.webhooks.ready().catch((error: unknown) => logError(error, "webhook endpoints"));
+      await config.webhooks
+        .ready()
+        .catch((error: unknown) => logError(error, "reading the webhook endpoints failed"));
       return api.fetch(request);
     },
   };

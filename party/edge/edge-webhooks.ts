@@ -6,17 +6,19 @@
  */
 import type { LibsqlStore } from "../../store/libsql-store.ts";
 import type { Limits } from "../core/limits.ts";
+import type { OnError } from "../core/log.ts";
 import { ActorWebhooks } from "../host/webhooks/actor-webhooks.ts";
 import type { AppWebhookConfig } from "../host/webhooks/config.ts";
 import { StoreWebhookAdmin, syncConfiguredEndpoints, type WebhookAdmin } from "../host/webhooks/endpoints.ts";
 import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { fetchTransport } from "../host/webhooks/transport.ts";
+import { edgeLog } from "./log.ts";
 
 /** Lanes of a resumed endpoint woken at once (the rest on their next commit or alarm). */
 const RESUME_WAKES = 1_000;
 
-const warn = (error: unknown, context: string) =>
-  console.warn(`parley: ${context}: ${(error as Error)?.message ?? String(error)}`);
+/** A receiver or hook that fails is the receiver's trouble, retried: a warning. */
+const warn: OnError = (error, context, fields) => edgeLog.warn({ ...fields, err: error }, context);
 
 export class EdgeWebhooks {
   /** The apps' pre-send hooks; undefined when no app has one. */

@@ -30,6 +30,7 @@ import type { ListenCall } from "../host/room-api.ts";
 import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
+import { edgeLog } from "./log.ts";
 
 /**
  * The most conversations an inbox registers with when it opens: the user's most recent ones by
@@ -108,7 +109,10 @@ export class InboxActor {
       for (const { conn, identity } of kept) inbox.adopt(conn, identity);
       this.#registered = inbox.listening ? undefined : false;
       this.#inbox = inbox;
-      console.log(`parley: inbox ${this.name} started with ${kept.length} kept sockets`);
+      edgeLog.info(
+        { app: this.#app, userId: this.#userId, sockets: kept.length },
+        `inbox ${this.name} started with ${kept.length} kept sockets`,
+      );
     }
     return this.#inbox;
   }
@@ -141,7 +145,9 @@ export class InboxActor {
     if (!room.connect(new EdgeSocket(ws), identity)) return;
     // Registered already (by `prepare`), or it failed there: then once more now.
     if (this.#registered !== true)
-      this.#register().catch((e: unknown) => console.error("parley: inbox registration", e));
+      this.#register().catch((e: unknown) =>
+        edgeLog.error({ app: this.#app, userId: this.#userId, err: e }, "inbox registration failed"),
+      );
   }
 
   message(ws: EdgeWebSocket, data: SocketData): void {
@@ -226,7 +232,10 @@ export class InboxActor {
           await this.ports.tellRoom(this.#app, id, "listen", this.#userId);
         } catch (error) {
           failed++;
-          console.error(`parley: inbox ${this.name} could not register with ${id}`, error);
+          edgeLog.error(
+            { app: this.#app, userId: this.#userId, conversationId: id, err: error },
+            "the inbox could not register with a room",
+          );
         }
       });
       // A room that refused is asked again by the next socket (or this one's connect).
@@ -257,7 +266,9 @@ export class InboxActor {
     const wait = Math.max(0, this.#holdUntil - Date.now()) + 10;
     this.#unregisterTimer = setTimeout(() => {
       this.#unregisterTimer = undefined;
-      this.#unregisterIfIdle().catch((e: unknown) => console.error("parley: inbox unregistration", e));
+      this.#unregisterIfIdle().catch((e: unknown) =>
+        edgeLog.error({ app: this.#app, userId: this.#userId, err: e }, "inbox unregistration failed"),
+      );
     }, wait);
   }
 
@@ -276,7 +287,10 @@ export class InboxActor {
           await this.ports.tellRoom(this.#app, id, "unlisten", this.#userId);
         } catch (error) {
           // That room drops this inbox at its next delivery instead.
-          console.error(`parley: inbox ${this.name} could not unregister from ${id}`, error);
+          edgeLog.error(
+            { app: this.#app, userId: this.#userId, conversationId: id, err: error },
+            "the inbox could not unregister from a room",
+          );
         }
         rooms.delete(id);
         await this.ports.storage.delete(ROOM_PREFIX + id);

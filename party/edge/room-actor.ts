@@ -21,6 +21,7 @@ import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
 import { ListeningInboxes } from "./listening-inboxes.ts";
+import { edgeLog, edgeOnError } from "./log.ts";
 
 /** What a room actor needs from its runtime. */
 export interface RoomActorPorts {
@@ -41,6 +42,10 @@ export class RoomActor {
   readonly #listening: ListeningInboxes;
   readonly #app: string;
   readonly #conversationId: string;
+  /** This room on every log line: its app and conversation. */
+  get #where() {
+    return { app: this.#app, conversationId: this.#conversationId };
+  }
 
   constructor(
     /** The actor's name: `app:conversationId`. */
@@ -70,9 +75,9 @@ export class RoomActor {
       if (listening || registration === undefined) return;
       // Left behind by an inbox that could not unregister (evicted, say): it cost this one wake.
       if (await this.#listening.lapsed(userId, registration))
-        console.log(`parley: room ${this.name} dropped the inbox of ${userId}: it no longer listens`);
+        edgeLog.info(this.#where, `room ${this.name} dropped the inbox of ${userId}: it no longer listens`);
     } catch (error) {
-      console.error("parley: inbox delivery", error);
+      edgeLog.error({ ...this.#where, userId, err: error }, "inbox delivery failed");
     }
   }
 
@@ -89,7 +94,7 @@ export class RoomActor {
         inbox: this.#inbox,
         webhooks: this.webhooks,
         screen: webhooks.screen,
-        onError: (error, context) => console.error(`parley: ${context}`, error),
+        onError: edgeOnError(this.#where),
         now: Date.now,
         defer: (fn) => setTimeout(fn, 0),
         newMessageId: () => randomId("m_"),
@@ -101,7 +106,9 @@ export class RoomActor {
   /** This conversation's webhook delivery, driven by the actor's alarm. */
   get webhooks(): ActorWebhooks {
     this.#webhooks ??= this.config().webhooks.forRoom(this.#app, this.#conversationId, (at) => {
-      this.ports.setAlarm(at).catch((e: unknown) => console.error("parley: setting the webhook alarm", e));
+      this.ports
+        .setAlarm(at)
+        .catch((e: unknown) => edgeLog.error({ ...this.#where, err: e }, "setting the webhook alarm failed"));
     });
     return this.#webhooks;
   }
@@ -117,7 +124,7 @@ export class RoomActor {
       await this.config().webhooks.ready();
       await this.webhooks.ready();
     } catch (error) {
-      console.error(`parley: room ${this.name} could not read its webhook endpoints`, error);
+      edgeLog.error({ ...this.#where, err: error }, "the room could not read its webhook endpoints");
     }
   }
 
@@ -132,7 +139,7 @@ export class RoomActor {
       await this.config().webhooks.ready();
       return await this.webhooks.run();
     } catch (error) {
-      console.error(`parley: webhook alarm of room ${this.name}`, error);
+      edgeLog.error({ ...this.#where, err: error }, "webhook alarm failed");
       return Date.now() + this.config().limits.webhookRetryBaseMs;
     }
   }
@@ -151,8 +158,9 @@ export class RoomActor {
     const room = this.host.room;
     // One line per (re)start with sockets: after hibernation it shows the sockets that were kept.
     if (room)
-      console.log(
-        `parley: room ${this.name} started at seq ${room.lastSeq} with ${this.host.connections} kept sockets`,
+      edgeLog.info(
+        { ...this.#where, seq: room.lastSeq, sockets: this.host.connections },
+        `room ${this.name} started at seq ${room.lastSeq} with ${this.host.connections} kept sockets`,
       );
   }
 
@@ -194,7 +202,7 @@ export class RoomActor {
       return toWire(async () => {
         await this.config().webhooks.ready();
         await this.webhooks.wake();
-      });
+      }, edgeOnError(this.#where));
     }
     if (method === "listen" || method === "unlisten") {
       return toWire(() => {
@@ -202,15 +210,17 @@ export class RoomActor {
         if (typeof userId !== "string" || userId === "")
           throw new ParleyError("bad_request", `${method} wants a user id`);
         return method === "listen" ? this.#listening.listen(userId) : this.#listening.unlisten(userId);
-      });
+      }, edgeOnError(this.#where));
     }
-    const loaded = await toWire(() => this.#ready());
+    const loaded = await toWire(() => this.#ready(), edgeOnError(this.#where));
     if (!loaded.ok) return loaded;
     const result = await this.host.call(method, args);
     if (result.ok && typeof args[0] === "string") {
       if (method === "addMember") await this.#tellNewMember(args[0]);
       else if (method === "removeMember")
-        await this.#listening.unlisten(args[0]).catch((e: unknown) => console.error("parley: unlisten", e));
+        await this.#listening
+          .unlisten(args[0])
+          .catch((e: unknown) => edgeLog.error({ ...this.#where, err: e }, "unlisten failed"));
     }
     return result;
   }
@@ -226,6 +236,6 @@ export class RoomActor {
     const frame = frames.thread(room.threadItem(userId)).text;
     await this.ports
       .deliverToInbox(this.#app, userId, this.#conversationId, frame)
-      .catch((e: unknown) => console.error("parley: inbox delivery", e));
+      .catch((e: unknown) => edgeLog.error({ ...this.#where, err: e }, "inbox delivery failed"));
   }
 }

@@ -4,11 +4,14 @@
  * completes its close handshake on workerd), then the socket is forwarded to its actor with
  * the verified identity.
  */
+
+import { requestIdOf } from "../core/log.ts";
 import { type Actors, actorAdmission } from "../host/actor-directory.ts";
 import { admitSocket } from "../host/admission.ts";
 import { closeReason } from "../host/close-reason.ts";
 import { withIdentity } from "../host/forwarded-identity.ts";
 import type { EdgeConfig } from "./config.ts";
+import { edgeLog } from "./log.ts";
 
 /**
  * Accepts the socket only to close it with a contract code (browsers cannot read HTTP
@@ -41,24 +44,51 @@ export async function gateSocket(
       membership: async (app, id, userId) => actorAdmission(await actors.room(app, id), userId),
     },
   );
+  // Never the URL itself: its query string holds the token.
+  const line = {
+    reqId: requestIdOf(request.headers.get("x-request-id")),
+    route: url.pathname.startsWith("/parties/inbox/")
+      ? "/parties/inbox/:userId"
+      : "/parties/conversation/:id",
+  };
   switch (decision.kind) {
     case "http":
-      return decision.status === 404 ? null : new Response(decision.text, { status: decision.status });
+      if (decision.status === 404) return null;
+      edgeLog.info({ ...line, status: decision.status }, "socket upgrade refused");
+      return new Response(decision.text, {
+        status: decision.status,
+        headers: { "X-Request-Id": line.reqId },
+      });
     case "refuse":
+      edgeLog.info({ ...line, status: 101, code: String(decision.code) }, "socket refused");
       return refuseSocket(decision.code, decision.reason);
     case "inbox":
+      edgeLog.info(
+        { ...line, app: decision.user.app, userId: decision.user.userId, status: 101 },
+        "socket opened",
+      );
       // The inbox registers with the user's rooms before the socket is forwarded, so the client
       // sees `open` only once every commit from then on reaches it. Should that fail, the socket
       // still opens and the inbox tries again on its own.
       await actors
         .prepareInbox(decision.user.app, decision.owner)
-        .catch((e: unknown) => console.error("parley: inbox registration", e));
+        .catch((e: unknown) =>
+          edgeLog.error(
+            { ...line, app: decision.user.app, userId: decision.user.userId, err: e },
+            "inbox registration failed",
+          ),
+        );
       return actors.inbox(
         decision.user.app,
         decision.owner,
         withIdentity(request, decision.user, decision.instanceId, undefined),
       );
     case "conversation": {
+      const { app, userId } = decision.user;
+      edgeLog.info(
+        { ...line, app, userId, conversationId: decision.conversationId, status: 101 },
+        "socket opened",
+      );
       const room = await actors.room(decision.user.app, decision.conversationId);
       return room.fetch(withIdentity(request, decision.user, decision.instanceId, decision.after));
     }

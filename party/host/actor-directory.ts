@@ -4,6 +4,7 @@
  * transport (Durable Object RPC, an internal fetch).
  */
 import { ParleyError } from "../core/errors.ts";
+import type { OnError } from "../core/log.ts";
 import { frames } from "../core/outbound-frame.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
@@ -54,7 +55,7 @@ export class ActorDirectory implements Directory {
   constructor(
     private readonly actors: Actors,
     private readonly store: () => Store,
-    private readonly onError: (error: unknown, context: string) => void,
+    private readonly onError: OnError,
   ) {}
 
   async room(app: string, id: string): Promise<RoomApi> {
@@ -74,7 +75,7 @@ export class ActorDirectory implements Directory {
       ...view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, view.id, frame)),
     ]);
     if (told[0]?.status === "rejected")
-      this.onError(told[0].reason, `waking the webhooks of ${app}/${view.id}`);
+      this.onError(told[0].reason, "waking the webhooks failed", { app, conversationId: view.id });
     return view;
   }
 

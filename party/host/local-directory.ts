@@ -14,6 +14,7 @@ import { CloseCode, ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
 import type { Limits } from "../core/limits.ts";
+import type { OnError } from "../core/log.ts";
 import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import { frames, type OutboundFrame } from "../core/outbound-frame.ts";
 import type { SendScreen } from "../core/room/screening.ts";
@@ -27,7 +28,7 @@ import { UserBudgets } from "./user-budgets.ts";
 export interface HubOptions {
   store: Store;
   limits: Limits;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
   now?: () => number;
   defer?: (fn: () => void) => void;
   /** Webhook delivery (rooms record recipients and wake it after commits). */
@@ -93,7 +94,7 @@ export class RelayHub implements InboxRouter, Directory {
     try {
       room = await host.load();
     } catch (error) {
-      this.env.onError(error, `loading ${app}/${id}`);
+      this.env.onError(error, "loading a room failed", { app, conversationId: id });
       throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
     }
     if (!room) {

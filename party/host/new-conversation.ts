@@ -5,6 +5,7 @@
 
 import { ParleyError } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
+import type { OnError } from "../core/log.ts";
 import type { Store } from "../core/store.ts";
 import type { ThreadItem } from "../core/types.ts";
 import type { ConversationView, NewConversation } from "./directory.ts";
@@ -19,7 +20,7 @@ export async function createConversation(
   store: Store,
   app: string,
   input: NewConversation,
-  onError: (error: unknown, context: string) => void,
+  onError: OnError,
 ): Promise<CreatedConversation> {
   const now = new Date().toISOString();
   const id = input.id ?? randomId("c_");
@@ -33,7 +34,7 @@ export async function createConversation(
       members,
     );
   } catch (error) {
-    onError(error, `creating ${app}/${id}`);
+    onError(error, "creating a conversation failed", { app, conversationId: id });
     throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
   }
   if (!created) throw new ParleyError("conflict", `conversation "${id}" already exists`);

@@ -146,11 +146,15 @@ export class RoomHost {
 
   /** One RPC call from the HTTP API; refusals travel as data (see wire-errors.ts). */
   call(method: string, args: unknown[]): Promise<WireResult<unknown>> {
-    return toWire(async () => {
-      if (method === "exists") return (await this.load()) !== null;
-      if (method === "admission") return this.admission(String(args[0]));
-      return invokeRoom(await this.required(), method, args);
-    });
+    return toWire(
+      async () => {
+        if (method === "exists") return (await this.load()) !== null;
+        if (method === "admission") return this.admission(String(args[0]));
+        return invokeRoom(await this.required(), method, args);
+      },
+      this.env.onError,
+      { app: this.app, conversationId: this.conversationId },
+    );
   }
 
   /** True when the room may be dropped from memory (nothing holds it). */

@@ -4,13 +4,21 @@
  * other side.
  */
 import { type ErrorCode, isParleyError, ParleyError } from "../core/errors.ts";
+import type { LogFields, OnError } from "../core/log.ts";
 
 export type WireResult<T> =
   | { ok: true; value: T }
   | { ok: false; code: ErrorCode; message: string; retryAfter?: number };
 
-/** Runs `work` and reports its value or its refusal as data. Other errors are refusals too (internal). */
-export async function toWire<T>(work: () => T | Promise<T>): Promise<WireResult<T>> {
+/**
+ * Runs `work` and reports its value or its refusal as data. Other errors are refusals too
+ * (internal), and go to `onError` with `where` (the actor's app and conversation).
+ */
+export async function toWire<T>(
+  work: () => T | Promise<T>,
+  onError: OnError,
+  where?: LogFields,
+): Promise<WireResult<T>> {
   try {
     return { ok: true, value: await work() };
   } catch (error) {
@@ -19,7 +27,7 @@ export async function toWire<T>(work: () => T | Promise<T>): Promise<WireResult<
         ? { ok: false, code: error.code, message: error.message }
         : { ok: false, code: error.code, message: error.message, retryAfter: error.retryAfter };
     }
-    console.error("parley: internal error in an actor", error);
+    onError(error, "internal error in an actor", where);
     return { ok: false, code: "internal", message: "internal error" };
   }
 }

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import { isLogLevel, type Logger, type LogLevel } from "../core/log.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import type { AppCredentials } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
@@ -16,7 +17,7 @@ import {
   defaultAppWebhooks,
   type HookFailurePolicy,
 } from "../host/webhooks/config.ts";
-import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
+import { pinoLogger } from "./logger.ts";
 
 /** Options of `createRelay`; every one has an environment variable (see README). */
 export interface RelayOptions {
@@ -66,7 +67,10 @@ export interface RelayOptions {
   limits?: Partial<Limits>;
   /** `debug` | `info` | `warn` | `error` | `silent` (`PARLEY_LOG`, default info). */
   logLevel?: LogLevel;
-  /** A logger of your own; replaces the console logger. */
+  /**
+   * A logger of your own instead of the JSON lines on stdout: a pino logger (or a child of one)
+   * as it is, or anything with pino's `info(fields, message)` calls (see `Logger`).
+   */
   logger?: Logger;
 }
 
@@ -170,10 +174,10 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",");
   }
   if (env.PARLEY_LOG) {
-    if (!["debug", "info", "warn", "error", "silent"].includes(env.PARLEY_LOG)) {
+    if (!isLogLevel(env.PARLEY_LOG)) {
       throw new ConfigError(`PARLEY_LOG must be debug, info, warn, error or silent, got "${env.PARLEY_LOG}"`);
     }
-    options.logLevel = env.PARLEY_LOG as LogLevel;
+    options.logLevel = env.PARLEY_LOG;
   }
   options.limits = limitsFromEnv(env, positiveNumber);
   let hooks: AppWebhookConfig;
@@ -287,7 +291,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
     metricsPublic: options.metricsPublic ?? false,
     dataDir,
     limits,
-    logger: options.logger ?? consoleLogger(options.logLevel ?? "info"),
+    logger: options.logger ?? pinoLogger(options.logLevel ?? "info"),
     webhooks,
     webhookPublicOnly: production && !options.webhookAllowPrivate,
     devSecretsFile,

@@ -1,25 +1,34 @@
-/** A small leveled logger for the Node and Deno adapters. Never give it a token. */
-export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+/**
+ * The Node and Deno logger: pino, one JSON line per event on stdout
+ * (`{"level":"info","time":"…","reqId":…,"app":…,"msg":…}`), with every field that could hold
+ * a credential removed by pino's `redact` before it is written.
+ */
+import { pino } from "pino";
+import { type Logger, type LogLevel, secretFieldNames } from "../core/log.ts";
 
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
+export type { LogFields, Logger, LogLevel } from "../core/log.ts";
+
+/**
+ * The redact paths: each credential-bearing name at the top of a line's fields and one level
+ * down (`err.headers`, `request.authorization` …). Call sites never pass such fields; this is
+ * the second wall, for an error object or a host's field that carries one anyway.
+ */
+export const redactPaths: string[] = secretFieldNames.flatMap((name) => [name, `*.${name}`]);
+
+/** A pino logger writing JSON lines to `destination` (stdout by default) at `level`. */
+export function pinoLogger(
+  level: LogLevel,
+  destination: pino.DestinationStream = pino.destination(1),
+): Logger {
+  return pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: pino.stdSerializers.err },
+      redact: { paths: redactPaths, remove: true },
+    },
+    destination,
+  );
 }
-
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
-
-export function consoleLogger(level: LogLevel): Logger {
-  const on = (l: LogLevel) => rank[l] >= rank[level];
-  const stamp = () => new Date().toISOString();
-  return {
-    debug: (m) => on("debug") && console.debug(`${stamp()} debug ${m}`),
-    info: (m) => on("info") && console.info(`${stamp()} info  ${m}`),
-    warn: (m) => on("warn") && console.warn(`${stamp()} warn  ${m}`),
-    error: (m, e) => on("error") && console.error(`${stamp()} error ${m}`, e ?? ""),
-  } as Logger;
-}
-
-/** Removes the query string (it may hold a token) from a URL before it is logged. */
-export const redactUrl = (url: string) => url.replace(/\?.*$/, "?…");

@@ -10,6 +10,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createApi } from "../../api/app.ts";
 import { openStore } from "../../store/open.ts";
 import type { Limits } from "../core/limits.ts";
+import type { OnError } from "../core/log.ts";
 import { Authenticator } from "../host/auth.ts";
 import { RelayHub } from "../host/local-directory.ts";
 import { Profiles } from "../host/profiles.ts";
@@ -71,7 +72,9 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     schedule: setImmediate,
     commitObserver: metrics?.commits,
   });
-  const onError = (error: unknown, context: string) => log.error(context, error);
+  const onError: OnError = (error, context, fields) => log.error({ ...fields, err: error }, context);
+  // A webhook receiver or hook that fails is the receiver's trouble, retried: a warning.
+  const onWebhookError: OnError = (error, context, fields) => log.warn({ ...fields, err: error }, context);
   const webhooks = new WebhookDispatcher({
     store,
     webhooks: store.webhooks,
@@ -79,8 +82,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     limits,
     configured: new Map([...config.webhooks].map(([app, c]) => [app, c.webhooks])),
     publicOnly: config.webhookPublicOnly,
-    onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
-    warn: (message) => log.warn(message),
+    onError: onWebhookError,
+    warn: (message, fields) => log.warn(fields ?? {}, message),
     observer: metrics?.webhooks,
   });
   const hooks = new Map([...config.webhooks].flatMap(([app, c]) => (c.hook ? [[app, c.hook] as const] : [])));
@@ -92,7 +95,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
           transport: nodeWebhookTransport,
           limits,
           now: Date.now,
-          onError: (error, context) => log.warn(`${context}: ${(error as Error).message ?? error}`),
+          onError: onWebhookError,
         });
   const hub = new RelayHub({
     store,
@@ -120,6 +123,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     origins: config.origins,
     devMode: !config.production,
     onError,
+    log,
     serving: () => closing === undefined,
     widgetScript: bundleWidget,
     chargeInbound: (app, userId, bytes) => hub.budgets.charge(app, userId, bytes),

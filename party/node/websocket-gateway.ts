@@ -12,6 +12,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { Connection } from "../core/connection.ts";
 import { CloseCode, isParleyError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
+import { type LogFields, type Logger, requestIdOf } from "../core/log.ts";
 import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 import { admitSocket, type SocketAdmission } from "../host/admission.ts";
@@ -19,7 +20,6 @@ import type { Authenticator } from "../host/auth.ts";
 import { closeReason } from "../host/close-reason.ts";
 import type { RelayHub } from "../host/local-directory.ts";
 import type { OriginPolicy } from "../host/origins.ts";
-import type { Logger } from "./logger.ts";
 
 let nextId = 0;
 
@@ -77,14 +77,25 @@ class NodeWebSocketConnection implements Connection {
   }
 }
 
-function rejectHttp(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function rejectHttp(socket: Duplex, status: number, text: string, reqId: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nX-Request-Id: ${reqId}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
 }
+
+/** The route pattern of a socket path, for the log (the path itself is not logged raw). */
+const socketRoute = (path: string) =>
+  path.startsWith("/parties/conversation/")
+    ? "/parties/conversation/:id"
+    : path.startsWith("/parties/inbox/")
+      ? "/parties/inbox/:userId"
+      : "(other)";
 
 export class NodeWebSocketGateway {
   readonly wss: WebSocketServer;
   #heartbeat: NodeJS.Timeout;
   #connections = new Set<NodeWebSocketConnection>();
+  #requestIds = new WeakMap<IncomingMessage, string>();
 
   constructor(
     private readonly hub: RelayHub,
@@ -99,6 +110,11 @@ export class NodeWebSocketGateway {
       noServer: true,
       maxPayload: limits.maxFrameBytes,
       clientTracking: false,
+    });
+    // Every 101 carries the request id too, as every HTTP answer does.
+    this.wss.on("headers", (headers, req) => {
+      const reqId = this.#requestIds.get(req);
+      if (reqId) headers.push(`X-Request-Id: ${reqId}`);
     });
     this.#heartbeat = setInterval(() => this.#beat(), limits.heartbeatMs);
     this.#heartbeat.unref();
@@ -119,13 +135,20 @@ export class NodeWebSocketGateway {
   /** `server.on("upgrade", gateway.handleUpgrade)` */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
+    const started = performance.now();
+    const header = req.headers["x-request-id"];
+    const reqId = requestIdOf(typeof header === "string" ? header : undefined);
+    this.#requestIds.set(req, reqId);
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");
     } catch {
-      rejectHttp(socket, 400, "Bad Request");
+      rejectHttp(socket, 400, "Bad Request", reqId);
+      this.log.info({ reqId, route: "(unparsable)", status: 400 }, "socket upgrade refused");
       return;
     }
+    // Never the URL itself: its query string holds the token.
+    const line = { reqId, route: socketRoute(url.pathname) };
     admitSocket(
       { url, origin: req.headers.origin, host: req.headers.host, upgrade: true },
       {
@@ -136,12 +159,26 @@ export class NodeWebSocketGateway {
       },
     )
       .then((decision) => {
-        if (decision.kind === "http") rejectHttp(socket, decision.status, decision.text);
-        else this.#complete(req, socket, head, decision);
+        const ms = Math.round(performance.now() - started);
+        if (decision.kind === "http") {
+          rejectHttp(socket, decision.status, decision.text, reqId);
+          this.log.info({ ...line, status: decision.status, ms }, "socket upgrade refused");
+        } else if (decision.kind === "refuse") {
+          this.log.info({ ...line, status: 101, code: String(decision.code), ms }, "socket refused");
+          this.#complete(req, socket, head, decision, line);
+        } else {
+          const { app, userId } = decision.user;
+          const where =
+            decision.kind === "conversation"
+              ? { ...line, app, userId, conversationId: decision.conversationId }
+              : { ...line, app, userId };
+          this.log.info({ ...where, status: 101, ms }, "socket opened");
+          this.#complete(req, socket, head, decision, where);
+        }
       })
       // Nothing a client sends rejects admission; a store that cannot be read does. Never unhandled.
       .catch((error: unknown) => {
-        this.log.error("websocket upgrade failed", error);
+        this.log.error({ ...line, status: 500, err: error }, "socket upgrade failed");
         socket.destroy();
       });
   };
@@ -151,10 +188,11 @@ export class NodeWebSocketGateway {
     socket: Duplex,
     head: Buffer,
     decision: Exclude<SocketAdmission, { kind: "http" }>,
+    where: LogFields,
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs, this.metrics);
-      ws.on("error", (error) => this.log.debug(`socket ${conn.id}: ${error.message}`));
+      ws.on("error", (error) => this.log.debug({ ...where, err: error }, "socket error"));
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
         return;
@@ -169,7 +207,12 @@ export class NodeWebSocketGateway {
       const identity = { app: user.app, userId: user.userId, instanceId };
       let onData: (data: string | Buffer) => void = () => {};
       let onClose: () => void = () => {};
-      ws.on("close", () => {
+      const opened = performance.now();
+      ws.on("close", (code) => {
+        this.log.debug(
+          { ...where, code: String(code), ms: Math.round(performance.now() - opened) },
+          "socket closed",
+        );
         this.#connections.delete(conn);
         releaseSlot();
         onClose();
@@ -190,11 +233,13 @@ export class NodeWebSocketGateway {
         onData(isBinary ? (data as Buffer) : String(data));
       });
       if (decision.kind === "conversation") {
-        void this.#attachToRoom(conn, identity, decision.conversationId, decision.after).then((host) => {
-          if (!host) return;
-          onData = (data) => void host.receive(conn.id, data);
-          onClose = () => host.leave(conn.id);
-        });
+        void this.#attachToRoom(conn, identity, decision.conversationId, decision.after, where).then(
+          (host) => {
+            if (!host) return;
+            onData = (data) => void host.receive(conn.id, data);
+            onClose = () => host.leave(conn.id);
+          },
+        );
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
         if (!inbox) return;
@@ -210,6 +255,7 @@ export class NodeWebSocketGateway {
     identity: { app: string; userId: string; instanceId: string | undefined },
     conversationId: string,
     after: number | undefined,
+    where: LogFields,
   ) {
     try {
       const host = await this.hub.host(identity.app, conversationId);
@@ -221,7 +267,7 @@ export class NodeWebSocketGateway {
       } else if (isParleyError(error) && error.code === "not_found") {
         conn.close(CloseCode.notFound, "no such conversation");
       } else {
-        this.log.error("attaching a socket to its room failed", error);
+        this.log.error({ ...where, err: error }, "attaching a socket to its room failed");
         conn.close(CloseCode.internal, "the relay could not attach this socket; reconnect");
       }
       return null;

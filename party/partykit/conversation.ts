@@ -5,6 +5,7 @@
  */
 import type * as Party from "partykit/server";
 import { edgeConfig } from "../edge/config.ts";
+import { edgeLog } from "../edge/log.ts";
 import { RoomActor } from "../edge/room-actor.ts";
 import { beforeConnect, internalOnly, isInternal, partykitActors } from "./actors.ts";
 
@@ -64,7 +65,7 @@ export default class ConversationParty implements Party.Server {
         if (current === guard) await (next === undefined ? storage.deleteAlarm() : storage.setAlarm(next));
         else if (next !== undefined && (current === null || current > next)) await storage.setAlarm(next);
       })
-      .catch((error: unknown) => console.error("parley: webhook alarm", error));
+      .catch((error: unknown) => edgeLog.error({ err: error }, "webhook alarm failed"));
   }
 
   onStart() {

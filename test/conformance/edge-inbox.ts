@@ -16,8 +16,7 @@ const INBOX_HOLD_MS = 10_000;
 
 export function edgeInboxSuite(name: string, start: StartOptions): void {
   const w = useServer(start);
-  const startsOf = (user: string) =>
-    w.server.output().split(`parley: inbox default:${user} started`).length - 1;
+  const startsOf = (user: string) => w.server.output().split(`inbox default:${user} started`).length - 1;
   const drops = (user: string) => w.server.output().split(`dropped the inbox of ${user}:`).length - 1;
 
   describe(`edge inbox registration: ${name}`, () => {

@@ -1,6 +1,7 @@
 /** Real clients for black-box tests: JWT minting, a fetch wrapper and a WebSocket collector. */
 import { SignJWT } from "jose";
 import WebSocket from "ws";
+import { recordAuthHeader, recordSecret, recordSecretsInAnswer, recordTokenIn } from "./secrets.ts";
 
 // ---------------------------------------------------------------- tokens
 
@@ -27,7 +28,10 @@ export async function mintToken(secret: string, sub: string, opts: TokenOptions 
     .setSubject(sub)
     .setIssuedAt(now);
   if (!opts.noExp) jwt = jwt.setExpirationTime(now + (opts.expiresIn ?? 3600));
-  return jwt.sign(new TextEncoder().encode(secret));
+  recordSecret(secret);
+  const token = await jwt.sign(new TextEncoder().encode(secret));
+  recordSecret(token);
+  return token;
 }
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -35,7 +39,9 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64ur
 /** An unsigned `alg: none` token for `sub` (must be refused). */
 export function unsignedToken(sub: string): string {
   const exp = Math.floor(Date.now() / 1000) + 3600;
-  return `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub, exp })}.`;
+  const token = `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub, exp })}.`;
+  recordSecret(token);
+  return token;
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -82,6 +88,8 @@ export function api(url: string | (() => string), auth: string | null): Api {
   const request = async (method: string, path: string, body?: unknown, opts: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (auth !== null) headers.authorization = `Bearer ${auth}`;
+    recordSecret(auth);
+    recordTokenIn(path);
     let payload: string | undefined;
     if (opts.raw !== undefined) payload = opts.raw;
     else if (body !== undefined) payload = JSON.stringify(body);
@@ -103,6 +111,7 @@ export function api(url: string | (() => string), auth: string | null): Api {
         json = null;
       }
     }
+    recordSecretsInAnswer(json);
     return { status: res.status, headers: res.headers, json, text };
   };
   return {
@@ -139,6 +148,8 @@ export class WsClient {
   private closedInfo: CloseInfo | null = null;
 
   constructor(url: string, headers?: Record<string, string>) {
+    recordTokenIn(url);
+    recordAuthHeader(headers);
     this.ws = new WebSocket(url, { headers, maxPayload: 256 * 1024 * 1024 });
     this.ws.on("unexpected-response", (_req, res) => {
       this.unexpectedStatus = res.statusCode ?? null;
@@ -341,6 +352,8 @@ export class SseClient {
     /** Called with each event as it arrives (a reader that times its deliveries). */
     private readonly onEvent?: (event: SseEvent) => void,
   ) {
+    recordTokenIn(url);
+    recordAuthHeader(headers);
     let markReady: () => void = () => undefined;
     this.ready = new Promise((r) => {
       markReady = r;

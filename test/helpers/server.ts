@@ -7,12 +7,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { denoRelayCommand } from "../../bin/deno-command.ts";
+import { newLogFile, recordEnvSecrets } from "./secrets.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -138,6 +139,14 @@ function spawnServer(
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(proc);
+  // All it writes, also to a file under test-artifacts/logs/ for the secrets check.
+  const file = newLogFile(runtime);
+  if (file) {
+    const sink = createWriteStream(file);
+    proc.stdout?.on("data", (chunk: string) => sink.write(chunk));
+    proc.stderr?.on("data", (chunk: string) => sink.write(chunk));
+    proc.once("close", () => sink.end());
+  }
   const exited = waitExit(proc).then((info) => {
     live.delete(proc);
     return info;
@@ -213,13 +222,15 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     PARLEY_DB_URL: `file:${path.join(dbDir, "parley.db")}`,
     PARLEY_SECRET: secret,
     PARLEY_SERVER_KEY: serverKey,
-    PARLEY_LOG: "warn",
+    // Every line a relay can write, so that the secrets check (test/log-secrets.setup.ts) reads them all.
+    PARLEY_LOG: "debug",
     // Deno: no update check (no network here) and never a permission prompt.
     DENO_NO_UPDATE_CHECK: "1",
     DENO_NO_PROMPT: "1",
     ...opts.env,
   };
   for (const k of opts.unset ?? []) delete baseEnv[k];
+  recordEnvSecrets(baseEnv);
   const log: string[] = [];
   let cur: Spawned;
   try {

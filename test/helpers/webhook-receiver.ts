@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
 import type { Json } from "./clients.ts";
+import { recordSecret } from "./secrets.ts";
 
 /** One request as the receiver saw it. */
 export interface Received {
@@ -48,6 +49,7 @@ export interface Receiver {
 }
 
 export async function startReceiver(secret?: string, port = 0): Promise<Receiver> {
+  recordSecret(secret);
   const sockets = new Set<Socket>();
   const attempts = new Map<string, number>();
   let server: Server;
@@ -58,7 +60,14 @@ export async function startReceiver(secret?: string, port = 0): Promise<Receiver
     accepted: [],
     forged: [],
     reply: () => ({ status: 204 }),
-    secret,
+    // Recorded when set (from a 201 of POST /v1/webhooks, say) for the secrets check.
+    get secret() {
+      return secret;
+    },
+    set secret(value: string | undefined) {
+      recordSecret(value);
+      secret = value;
+    },
     stop: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -140,7 +149,9 @@ export async function startReceiver(secret?: string, port = 0): Promise<Receiver
 
 /** A fresh `whsec_` secret for configured endpoints and hooks. */
 export function whsec(): string {
-  return `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  const secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  recordSecret(secret);
+  return secret;
 }
 
 /**

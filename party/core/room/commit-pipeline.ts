@@ -11,6 +11,7 @@
 import { idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { Limits } from "../limits.ts";
+import type { LogFields, OnError } from "../log.ts";
 import { isRewritten, markRewritten } from "../rewritten.ts";
 import { type CommitBatch, DuplicateMessageError, type Store, SupersededBatchError } from "../store.ts";
 import type { Change, LogEntry, Message, SendInput } from "../types.ts";
@@ -39,7 +40,7 @@ export interface PipelineEnvironment {
   /** Runs `fn` soon, after the I/O already queued: sends that arrive meanwhile share a batch. */
   defer: (fn: () => void) => void;
   newMessageId: () => string;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
 }
 
 /** What the pipeline tells the room. */
@@ -114,6 +115,11 @@ export class CommitPipeline {
   #flushScheduled = false;
   /** Set after a failed commit: memory may be behind the store until the next resync. */
   #stale = false;
+
+  /** Where this pipeline's errors happened, for the log line. */
+  get #where(): LogFields {
+    return { app: this.app, conversationId: this.conversationId };
+  }
   /** Waiting for the pipeline to be empty (`drained`). */
   #drainWaiters: Array<() => void> = [];
 
@@ -272,7 +278,7 @@ export class CommitPipeline {
     this.#pending = [];
     // `run` is read only after the batch's write has been awaited, by then it is in #batches.
     const run: Promise<void> = this.#commit(batch, () => this.#after(run))
-      .catch((error: unknown) => this.env.onError(error, `commit in ${this.app}/${this.conversationId}`))
+      .catch((error: unknown) => this.env.onError(error, "commit failed", this.#where))
       .finally(() => {
         this.#batches.delete(run);
         if (this.#pending.length > 0) this.#scheduleFlush();
@@ -307,7 +313,7 @@ export class CommitPipeline {
       // The transaction may or may not have landed (a remote store can fail after commit):
       // resync from the store, and tell senders to retry.
       this.#stale = true;
-      this.env.onError(error, `store write in ${this.app}/${this.conversationId}`);
+      this.env.onError(error, "store write failed", this.#where);
       const refusal = new ParleyError(
         "store_unavailable",
         "the message store is unavailable; nothing was acknowledged; retry (with the same clientMessageId for a send)",
@@ -378,7 +384,7 @@ export class CommitPipeline {
       try {
         await this.#resync();
       } catch (error) {
-        this.env.onError(error, `resync in ${this.app}/${this.conversationId}`);
+        this.env.onError(error, "resync failed", this.#where);
       }
     }
     this.#plannedSeq = this.log.lastSeq;

@@ -9,6 +9,7 @@ import type { Connection, ConnectionIdentity } from "../connection.ts";
 import { CloseCode } from "../errors.ts";
 import { InboundBudget, sendBounded } from "../flow-control.ts";
 import type { Limits } from "../limits.ts";
+import type { OnError } from "../log.ts";
 import { noMetrics, type RelayMetrics } from "../metrics.ts";
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 import type { Store } from "../store.ts";
@@ -30,7 +31,7 @@ export interface FanoutEnvironment {
   store: Store;
   limits: Limits;
   now: () => number;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
   /** Where fan-out is counted (none: not counted). */
   metrics?: RelayMetrics | undefined;
 }
@@ -148,7 +149,10 @@ export class Fanout {
       if (!this.deliver(peer, frames.synced(this.log.lastSeq))) return;
       for (const frame of this.greeting(peer)) if (!this.deliver(peer, frame)) return;
     } catch (error) {
-      this.env.onError(error, `replay in ${this.env.app}/${this.env.conversationId}`);
+      this.env.onError(error, "replay failed", {
+        app: this.env.app,
+        conversationId: this.env.conversationId,
+      });
       this.disconnect(peer, CloseCode.internal, "replay failed; reconnect to resume");
     } finally {
       this.#replaying--;

@@ -9,6 +9,7 @@
  */
 import type { RoomWebhooks } from "../../core/conversation-room.ts";
 import type { Limits } from "../../core/limits.ts";
+import type { OnError } from "../../core/log.ts";
 import type { Store } from "../../core/store.ts";
 import { isConfigured } from "./endpoints.ts";
 import { type LaneOutcome, runLane } from "./lane.ts";
@@ -24,7 +25,7 @@ export interface ActorWebhookDeps {
   publicOnly: boolean;
   /** Asks the runtime to run `run` at `at` (ms since the epoch), or sooner if already set sooner. */
   setAlarm: (at: number) => void;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
   now?: () => number;
   random?: () => number;
 }
@@ -99,7 +100,7 @@ export class ActorWebhooks implements RoomWebhooks {
       () => {
         if (this.#endpoints.some((e) => e.status === "active")) this.deps.setAlarm(this.#now());
       },
-      (error: unknown) => this.deps.onError(error, `webhook endpoints of ${this.app}`),
+      (error: unknown) => this.deps.onError(error, "reading the webhook endpoints failed", { app: this.app }),
     );
   }
 
@@ -158,7 +159,11 @@ export class ActorWebhooks implements RoomWebhooks {
               return at;
             },
             (error: unknown) => {
-              this.deps.onError(error, `webhook lane ${endpoint.id} / ${this.conversationId}`);
+              this.deps.onError(error, "webhook lane failed", {
+                app: this.app,
+                conversationId: this.conversationId,
+                endpoint: endpoint.id,
+              });
               return this.#now() + this.deps.limits.webhookRetryBaseMs;
             },
           ),

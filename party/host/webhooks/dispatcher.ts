@@ -9,6 +9,7 @@
  */
 import type { RoomWebhooks } from "../../core/conversation-room.ts";
 import type { Limits } from "../../core/limits.ts";
+import { type LogFields, type OnError, urlForLog } from "../../core/log.ts";
 import type { Store } from "../../core/store.ts";
 import type { ConfiguredEndpoint } from "./config.ts";
 import { isConfigured, StoreWebhookAdmin, syncConfiguredEndpoints, type WebhookAdmin } from "./endpoints.ts";
@@ -25,9 +26,9 @@ export interface DispatcherOptions {
   configured: ReadonlyMap<string, readonly ConfiguredEndpoint[]>;
   /** Refuse internal addresses for endpoints registered through the API (production). */
   publicOnly: boolean;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
   /** Notable changes (an endpoint paused), for the operator's log. */
-  warn: (message: string) => void;
+  warn: (message: string, fields?: LogFields) => void;
   now?: () => number;
   random?: () => number;
   /** Told of deliveries, retries and pauses (the host's metrics). */
@@ -140,7 +141,7 @@ export class WebhookDispatcher implements RoomWebhooks {
     try {
       pending = await this.options.webhooks.pendingLanes(SCAN_BATCH, filter);
     } catch (error) {
-      this.options.onError(error, "webhook scan");
+      this.options.onError(error, "webhook scan failed");
       return;
     }
     for (const lane of pending) {
@@ -240,7 +241,11 @@ export class WebhookDispatcher implements RoomWebhooks {
         (outcome) => this.#ended(endpoint, lane, outcome),
         (error: unknown) => {
           // The store could not be read or written: the lane tries again later.
-          this.options.onError(error, `webhook lane ${endpoint.record.id} / ${lane.conversationId}`);
+          this.options.onError(error, "webhook lane failed", {
+            app: endpoint.record.app,
+            conversationId: lane.conversationId,
+            endpoint: endpoint.record.id,
+          });
           this.#ended(endpoint, lane, { kind: "failed", delivered: 0, error: String(error), paused: false });
         },
       )
@@ -261,6 +266,7 @@ export class WebhookDispatcher implements RoomWebhooks {
         this.options.observer?.paused();
         this.options.warn(
           `webhook endpoint ${endpoint.record.id} of app ${endpoint.record.app} failed for longer than the retry window and is paused (POST /v1/webhooks/${endpoint.record.id}/resume continues): ${outcome.error}`,
+          { app: endpoint.record.app, conversationId: lane.conversationId, endpoint: endpoint.record.id },
         );
         this.#forget(endpoint.record.app, endpoint.record.id);
         this.#remember({ ...endpoint.record, status: "failing" });
@@ -273,7 +279,8 @@ export class WebhookDispatcher implements RoomWebhooks {
       if (now - endpoint.loggedAt >= 60_000) {
         endpoint.loggedAt = now;
         this.options.warn(
-          `webhook endpoint ${endpoint.record.id} of app ${endpoint.record.app} (${endpoint.record.url}) failed: ${outcome.error}; retrying with backoff`,
+          `webhook endpoint ${endpoint.record.id} of app ${endpoint.record.app} (${urlForLog(endpoint.record.url)}) failed: ${outcome.error}; retrying with backoff`,
+          { app: endpoint.record.app, conversationId: lane.conversationId, endpoint: endpoint.record.id },
         );
       }
       lane.timer = setTimeout(() => {

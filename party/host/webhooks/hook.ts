@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { HookRequest } from "../../../protocol/index.ts";
 import { ParleyError } from "../../core/errors.ts";
 import type { Limits } from "../../core/limits.ts";
+import { type OnError, urlForLog } from "../../core/log.ts";
 import type { ScreenVerdict, SendScreen } from "../../core/room/screening.ts";
 import type { SendInput } from "../../core/types.ts";
 import { checkBodySize, checkMetaSize, unstorableText } from "../../core/validation.ts";
@@ -52,7 +53,7 @@ export interface HookDependencies {
   transport: WebhookTransport;
   limits: Limits;
   now: () => number;
-  onError: (error: unknown, context: string) => void;
+  onError: OnError;
 }
 
 export class PreSendHooks implements SendScreen {
@@ -67,7 +68,10 @@ export class PreSendHooks implements SendScreen {
     const hook = this.deps.hooks.get(app);
     if (!hook) return undefined;
     return this.#call(hook, app, conversationId, senderId, input).catch((error: unknown) => {
-      this.deps.onError(error, `pre-send hook of ${app} (${hook.url})`);
+      this.deps.onError(error, `pre-send hook of ${app} (${urlForLog(hook.url)}) failed`, {
+        app,
+        conversationId,
+      });
       if (hook.onFailure === "accept") return { accept: true };
       throw new ParleyError("hook_unavailable", "the app's pre-send hook did not answer; retry shortly", 1);
     });
