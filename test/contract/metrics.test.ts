@@ -12,7 +12,7 @@ import type { ApiDeps } from "../../api/context.ts";
 import { defaultLimits } from "../../party/core/limits.ts";
 import { Authenticator } from "../../party/host/auth.ts";
 import { ConfigError, optionsFromEnv } from "../../party/node/config.ts";
-import { api, type Frame, mintToken, SseClient, WsClient } from "../helpers/clients.ts";
+import { api, type Frame, mintToken, presenceViews, SseClient, WsClient } from "../helpers/clients.ts";
 import { type Exposition, parseExposition, sampleValue } from "../helpers/prometheus.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
 import { startReceiver } from "../helpers/webhook-receiver.ts";
@@ -144,11 +144,18 @@ describe("GET /metrics: a known workload", () => {
       signal: AbortSignal.timeout(25_000),
     });
     // Everyone is synced and has heard that alice and bob are online: no presence change is due.
-    const bothOnline = (f: Frame) =>
-      f.type === "presence" && f.online.includes("alice") && f.online.includes("bob");
-    await aliceSocket.waitFor(bothOnline);
-    await bobSocket.waitFor(bothOnline);
-    await bobStream.waitFor((e) => bothOnline(e.data));
+    // (A full list, then deltas: the set each client holds is the fold of its presence frames.)
+    const bothOnline = (frames: readonly Frame[]) => {
+      const online = presenceViews(frames).at(-1) ?? [];
+      return online.includes("alice") && online.includes("bob");
+    };
+    await eventually(
+      async () =>
+        bothOnline(aliceSocket.frames) &&
+        bothOnline(bobSocket.frames) &&
+        bothOnline(bobStream.events.map((e) => e.data)),
+      10_000,
+    );
 
     const before = await eventually(async () => {
       const m = await scrape();

@@ -60,7 +60,8 @@ const RULES: Rule[] = [
   // API's zod schemas (type-only imports), its webhook check is the one `parley/webhooks` exports.
   {
     part: "server/",
-    mayImport: ["protocol/", "party/core/validation.ts", "api/", "webhooks.ts"],
+    // party/host/profiles.ts: the profile update's schema, for its type only.
+    mayImport: ["protocol/", "party/core/validation.ts", "party/host/profiles.ts", "api/", "webhooks.ts"],
     packages: ["jose", "zod"],
   },
   { part: "protocol/", mayImport: [], packages: [] },
