@@ -1,7 +1,7 @@
 /**
  * An esbuild plugin for the widget bundle only: it takes out of `partysocket/ws` the code our
  * WebSocket transport (`client/transports/websocket.ts`) can never reach in a browser, which
- * is about 630 bytes of the widget's 30 KB gzipped budget. The npm SDK keeps partysocket whole.
+ * is about 640 bytes of the widget's 30 KB gzipped budget. The npm SDK keeps partysocket whole.
  *
  * - `this._debug(…)`: logs only with partysocket's `debug` option, which the transport never
  *   sets (its options are fixed: `WebSocket`, `maxRetries`, `maxEnqueuedMessages`,
