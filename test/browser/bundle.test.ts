@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeCalls } from "../../party/node/widget-trim.ts";
 import { repoRoot, type ServerHandle, startServer } from "../helpers/server.ts";
 import { useServer } from "../helpers/world.ts";
 
@@ -27,6 +28,11 @@ describe("/widget.js and /demo", () => {
     const text = code.toString("utf8");
     expect(text).toContain("parley-chat");
     expect(text).not.toMatch(/\bfrom\s*"node:|require\("ws"\)/);
+    // partysocket without its debug logging and Node-only advice (party/node/widget-trim.ts).
+    expect(text).toContain("extends EventTarget");
+    expect(text).not.toMatch(
+      /No WebSocket implementation|send\(\) was called after close|"(connect|open event)"/,
+    );
   });
 
   it("is served gzipped when asked, and revalidates with its ETag", async () => {
@@ -96,6 +102,19 @@ describe("production", () => {
       expect(res.status, p).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
     }
+  });
+});
+
+describe("widget bundle: partysocket trim", () => {
+  it("replaces whole calls, past parentheses and escapes inside literals", () => {
+    const source = 'a();\nif (x) console.error(`say \\`f(\\` ) (`);\nthis._debug("x(", { y: ")" });\nb();';
+    expect(removeCalls(source, "console.error(")).toEqual({
+      text: 'a();\nif (x) void 0;\nthis._debug("x(", { y: ")" });\nb();',
+      removed: 1,
+    });
+    expect(removeCalls(source, "this._debug(").text).toContain("void 0;\nb();");
+    expect(removeCalls(source, "console.warn(")).toEqual({ text: source, removed: 0 });
+    expect(() => removeCalls("console.warn((1)", "console.warn(")).toThrow(/unbalanced/);
   });
 });
 
