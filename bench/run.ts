@@ -193,7 +193,7 @@ function webhookSetup(variant: WebhookVariant): Promise<WebhookSetup> {
   return setup;
 }
 
-/** `--quick` starts one server per side (and env), all at once, and keeps it for every metric. */
+/** `--quick` starts one server per side (and env) and keeps it for every metric. */
 const kept = new Map<string, Promise<Target>>();
 function keptTarget(side: Side, env: Record<string, string>): Promise<Target> {
   const key = `${side} ${JSON.stringify(env)}`;
