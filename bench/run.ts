@@ -199,7 +199,8 @@ function keptTarget(side: Side, env: Record<string, string>): Promise<Target> {
   const key = `${side} ${JSON.stringify(env)}`;
   let starting = kept.get(key);
   if (!starting) {
-    starting = startTarget(side, env);
+    // A quick run is a smoke test, often on a busy machine: a slow start is not a failure.
+    starting = startTarget(side, env, 90_000);
     starting.catch(() => {}); // reported by the metric that awaits it
     kept.set(key, starting);
   }

@@ -62,15 +62,22 @@ export function relayEnv(dbUrl: string, secret: string, serverKey: string): Reco
   };
 }
 
-export async function startTarget(side: Side, extraEnv: Record<string, string> = {}): Promise<Target> {
+/** Start one side's server; `startTimeoutMs` bounds the wait for its "listening on" line. */
+export async function startTarget(
+  side: Side,
+  extraEnv: Record<string, string> = {},
+  startTimeoutMs?: number,
+): Promise<Target> {
   const secret = randomBytes(32).toString("hex");
   const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
   const mint = tokenMinter(secret);
+  const start = (name: string, script: string, env: Record<string, string>) =>
+    startServer(name, script, env, startTimeoutMs);
   let dir: string | undefined;
   let server: Server;
   if (side === "relay") {
     dir = mkdtempSync(join(tmpdir(), "parley-bench-"));
-    server = await startServer("relay", RELAY_SCRIPT, {
+    server = await start("relay", RELAY_SCRIPT, {
       ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
       ...extraEnv,
     }).catch((err: unknown) => {
@@ -80,7 +87,7 @@ export async function startTarget(side: Side, extraEnv: Record<string, string> =
   } else if (side === "naive") {
     // The same secrets and the same durability as the relay (PARLEY_DB_SYNC, full by default).
     dir = mkdtempSync(join(tmpdir(), "parley-bench-naive-"));
-    server = await startServer("naive", NAIVE_SCRIPT, {
+    server = await start("naive", NAIVE_SCRIPT, {
       PORT: "0",
       HOST: "127.0.0.1",
       PARLEY_DB_URL: `file:${join(dir, "naive.db")}`,
@@ -92,13 +99,13 @@ export async function startTarget(side: Side, extraEnv: Record<string, string> =
       throw err;
     });
   } else if (side === "socketio") {
-    server = await startServer("socketio", SOCKETIO_SCRIPT, {
+    server = await start("socketio", SOCKETIO_SCRIPT, {
       PORT: "0",
       HOST: "127.0.0.1",
       PARLEY_SECRET: secret,
     });
   } else {
-    server = await startServer("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
+    server = await start("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
   }
   const wsBase = server.baseUrl.replace(/^http/, "ws");
   if (side === "socketio") {
