@@ -1,14 +1,20 @@
 /**
  * `npm run bench`: the relay against a minimal floor server (raw `ws` + `node:http`, no auth, no
- * storage) on the same harness, in one run, as ratios to the floor (the machine is shared and noisy,
- * so absolute numbers mean little). Servers run as child processes; this process is the load generator.
+ * storage) and against the peers a user might pick instead (bench/peers/: Socket.IO 4.8 with
+ * connection state recovery, and a naive durable Hono + libSQL service), on the same harness, in one
+ * run, as ratios (the machine is shared and noisy, so absolute numbers mean little). Servers run as
+ * child processes; this process is the load generator.
  *
  * Flags:
- *   --only fanout,http,memory,reactions,webhooks,presence   run some metrics only (default: all; reactions,
- *                               webhooks and presence are relay only: durable sends with no endpoint, one that is down, one
- *                               that answers; a reconnect storm of 500 clients in one room and in 50 rooms of 10)
- *   --side floor|relay|both     which servers to run (default: both; relay is skipped if bin/parley.ts is missing)
- *   --rounds N                  repeat each metric N times (floor and relay alternate) and report medians (default 3)
+ *   --only fanout,http,memory,socket,reactions,webhooks,presence   run some metrics only (default: all;
+ *                               reactions, webhooks and presence are relay only: durable sends with no endpoint,
+ *                               one that is down, one that answers; a reconnect storm of 500 clients in one
+ *                               room and in 50 rooms of 10)
+ *   --side floor,relay,socketio,naive|both|all   which servers to run (default: all; both = floor and
+ *                               relay; relay is skipped if bin/parley.ts is missing). Socket.IO runs
+ *                               fanout, memory and socket; the naive peer runs http.
+ *   --rounds N                  repeat each metric N times (the sides rotate) and report medians (default 3)
+ *   --quick                     every metric once, small, one server per side: a smoke run (< 1 minute)
  *   --messages N                fan-out messages per measured phase (default 1500)
  *   --window N                  fan-out messages in flight, not yet delivered everywhere (default 64)
  *   --duration S                durable sends: measured seconds after a 1 s warm-up (default 5)
@@ -24,14 +30,16 @@ import { type HttpResult, runHttp } from "./harness/http-load.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
 import { type PresenceStormResult, presenceStormRows, runPresenceStorm } from "./harness/presence-storm.ts";
 import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
+import { runSocketSends, type SocketSendsResult } from "./harness/socket-sends.ts";
 import { median } from "./harness/stats.ts";
-import { relayAvailable, type Side, startTarget, type Target } from "./harness/target.ts";
-import { benchWebhookSecret, downUrl, startWebhookSink } from "./harness/webhook-sink.ts";
+import { relayAvailable, SIDE_NAMES, type Side, startTarget, type Target } from "./harness/target.ts";
+import { benchWebhookSecret, downUrl, startWebhookSink, type WebhookSink } from "./harness/webhook-sink.ts";
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "fanout,http,memory,reactions,webhooks,presence" },
-    side: { type: "string", default: "both" },
+    only: { type: "string", default: "fanout,http,memory,socket,reactions,webhooks,presence" },
+    side: { type: "string", default: "all" },
+    quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "3" },
     messages: { type: "string", default: "1500" },
     window: { type: "string", default: "64" },
@@ -42,12 +50,36 @@ const { values: args } = parseArgs({
   },
 });
 
-const METRICS = ["fanout", "http", "memory", "reactions", "webhooks", "presence"] as const;
+const METRICS = ["fanout", "http", "memory", "socket", "reactions", "webhooks", "presence"] as const;
 type Metric = (typeof METRICS)[number];
 const only = new Set((args.only ?? "").split(",").map((s) => s.trim()));
 const metrics = METRICS.filter((m) => only.has(m));
-const rounds = Math.max(1, Math.min(10, Number(args.rounds) || 3));
-const MEMORY_SOCKETS = 2000;
+const quick = args.quick ?? false;
+const rounds = quick ? 1 : Math.max(1, Math.min(10, Number(args.rounds) || 3));
+/** Which sides run which metric: the peers only where they have a counterpart. */
+const SUPPORTS: Record<Side, readonly Metric[]> = {
+  floor: ["fanout", "http", "memory", "socket"],
+  relay: METRICS,
+  socketio: ["fanout", "memory", "socket"],
+  naive: ["http"],
+};
+const ALL_SIDES: readonly Side[] = ["floor", "relay", "socketio", "naive"];
+
+/** Sizes: the full run's, or `--quick`'s (every metric once, small, in well under a minute). */
+const durationMs = quick ? 1500 : (Number(args.duration) || 5) * 1000;
+const SIZES = {
+  fanout: quick
+    ? { subscribers: 50, messages: 200, warmup: 50 }
+    : { subscribers: 200, messages: Number(args.messages) || 1500, warmup: 200 },
+  memory: quick
+    ? { sockets: 200, conversations: 4, warmupSockets: 4, pauseMs: 200, rssSamples: 3 }
+    : { sockets: 2000, conversations: 20, warmupSockets: 20 },
+  warmupMs: quick ? 500 : 1000,
+  reactionUsers: quick ? 8 : 32,
+  /** The reconnect storm: clients in all, and the big room's size against rooms of `smallRoom`. */
+  presence: quick ? { clients: 60, smallRoom: 6 } : { clients: 500, smallRoom: 10 },
+};
+const MEMORY_SOCKETS = SIZES.memory.sockets;
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -75,11 +107,17 @@ if (fdLimit < needFds) {
   fail(`open-file limit is ${fdLimit}, the memory metric needs ≥ ${needFds}: run \`ulimit -n 4096\` first`);
 }
 
+const sideArg = args.side ?? "all";
 let sides: Side[] =
-  args.side === "floor" ? ["floor"] : args.side === "relay" ? ["relay"] : ["floor", "relay"];
+  sideArg === "all"
+    ? [...ALL_SIDES]
+    : sideArg === "both"
+      ? ["floor", "relay"]
+      : ALL_SIDES.filter((s) => sideArg.split(",").includes(s));
+if (sides.length === 0) fail(`--side must name some of ${ALL_SIDES.join(", ")} (or both, all)`);
 const relayMissing = !relayAvailable();
 if (relayMissing) {
-  if (args.side === "relay") fail("bin/parley.ts does not exist yet");
+  if (sideArg === "relay") fail("bin/parley.ts does not exist yet");
   sides = sides.filter((s) => s !== "relay");
 }
 
@@ -98,7 +136,9 @@ const machine = {
 console.log(`Parley bench — ${machine.date}`);
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}`);
 console.log(`load average at start: ${machine.loadavg}; open-file limit: ${fdLimit}`);
-console.log(`metrics: ${metrics.join(", ")}; sides: ${sides.join(", ")}; rounds: ${rounds}`);
+console.log(
+  `metrics: ${metrics.join(", ")}; sides: ${sides.join(", ")}; rounds: ${rounds}${quick ? " (quick: small sizes, one server per side)" : ""}`,
+);
 const extra = Object.entries(relayExtraEnv).map(([k, v]) => `${k}=${v}`);
 console.log(`relay env beyond the defaults: ${extra.length ? extra.join(" ") : "none"}\n`);
 
@@ -110,15 +150,87 @@ type Results = {
   fanout: FanoutResult[];
   http: HttpResult[];
   memory: MemoryResult[];
+  socket: SocketSendsResult[];
   reactions: ReactionsResult[];
   webhooks: Array<{ variant: WebhookVariant; result: HttpResult; delivered: number }>;
   presence: PresenceStormResult[];
 };
+const emptyResults = (): Results => ({
+  fanout: [],
+  http: [],
+  memory: [],
+  socket: [],
+  reactions: [],
+  webhooks: [],
+  presence: [],
+});
 const results: Record<Side, Results> = {
-  floor: { fanout: [], http: [], memory: [], reactions: [], webhooks: [], presence: [] },
-  relay: { fanout: [], http: [], memory: [], reactions: [], webhooks: [], presence: [] },
+  floor: emptyResults(),
+  relay: emptyResults(),
+  socketio: emptyResults(),
+  naive: emptyResults(),
 };
-const errors: Record<Side, string[]> = { floor: [], relay: [] };
+const errors: Record<Side, string[]> = { floor: [], relay: [], socketio: [], naive: [] };
+
+/** A side's server env: the relay's extra env, and the same durability for the naive peer. */
+function envOf(side: Side, env: Record<string, string>): Record<string, string> {
+  const sync = relayExtraEnv.PARLEY_DB_SYNC;
+  if (side === "relay") return { ...relayExtraEnv, ...env };
+  return side === "naive" && sync !== undefined ? { PARLEY_DB_SYNC: sync } : {};
+}
+
+/** A webhooks variant's relay env, and the endpoint that answers (for "up"). */
+type WebhookSetup = { env: Record<string, string>; sink?: WebhookSink };
+const webhookSetups = new Map<WebhookVariant, Promise<WebhookSetup>>();
+/** Fresh for every run of the full bench; made once and kept with `--quick` (one relay each). */
+function webhookSetup(variant: WebhookVariant): Promise<WebhookSetup> {
+  const made = webhookSetups.get(variant);
+  if (made) return made;
+  const make = async (): Promise<WebhookSetup> => {
+    const sink = variant === "up" ? await startWebhookSink() : undefined;
+    const url = variant === "up" ? sink?.url : variant === "down" ? await downUrl() : undefined;
+    const env: Record<string, string> = url
+      ? { PARLEY_WEBHOOK_URL: url, PARLEY_WEBHOOK_SECRET: benchWebhookSecret() }
+      : {};
+    return sink ? { env, sink } : { env };
+  };
+  const setup = make();
+  if (quick) webhookSetups.set(variant, setup);
+  return setup;
+}
+
+/** `--quick` starts one server per side (and env) and keeps it for every metric. */
+const kept = new Map<string, Promise<Target>>();
+function keptTarget(side: Side, env: Record<string, string>): Promise<Target> {
+  const key = `${side} ${JSON.stringify(env)}`;
+  let starting = kept.get(key);
+  if (!starting) {
+    // A quick run is a smoke test, often on a busy machine: a slow start is not a failure.
+    starting = startTarget(side, env, 90_000);
+    starting.catch(() => {}); // reported by the metric that awaits it
+    kept.set(key, starting);
+  }
+  return starting;
+}
+if (quick) {
+  // One start at a time, in the order the metrics need them, while the metrics run: starting
+  // them all at once on two busy cores makes each take longer than a start may.
+  let chain = Promise.resolve();
+  const prestart = (side: Side, env: () => Promise<Record<string, string>>) => {
+    chain = chain
+      .then(() => env().then((e) => keptTarget(side, envOf(side, e)).then(() => {})))
+      .catch(() => {});
+  };
+  for (const metric of metrics) {
+    for (const side of sides) {
+      if (!SUPPORTS[side].includes(metric)) continue;
+      if (metric === "webhooks") {
+        for (const variant of WEBHOOK_VARIANTS)
+          prestart(side, () => webhookSetup(variant).then((w) => w.env));
+      } else prestart(side, async () => ({}));
+    }
+  }
+}
 
 async function withTarget<T>(
   side: Side,
@@ -127,7 +239,8 @@ async function withTarget<T>(
 ): Promise<T | undefined> {
   let target: Target | undefined;
   try {
-    target = await startTarget(side, side === "relay" ? { ...relayExtraEnv, ...env } : {});
+    if (quick) return await fn(await keptTarget(side, envOf(side, env)));
+    target = await startTarget(side, envOf(side, env));
     return await fn(target);
   } catch (err) {
     const msg = (err as Error).message.split("\n").slice(0, 6).join("\n    ");
@@ -148,20 +261,24 @@ const fmt = (n: number, digits = 0) =>
 const HTTP_LOAD = {
   senders: 32,
   conversations: 8,
-  warmupMs: 1000,
-  durationMs: (Number(args.duration) || 5) * 1000,
+  durationMs,
   bodyBytes: 120,
+  warmupMs: SIZES.warmupMs,
 };
+
+/** Server CPU time per send, in µs: what would hold on a bigger machine, unlike sends/s here. */
+const usPerSend = (x: { cpu: { server: number }; sendsPerSec: number }) =>
+  x.sendsPerSec > 0 ? (x.cpu.server / 100 / x.sendsPerSec) * 1e6 : Number.NaN;
 
 async function runMetric(metric: Metric, side: Side, round: number): Promise<void> {
   const label = `[${metric} ${side}${rounds > 1 ? ` round ${round + 1}` : ""}]`;
+  const perSend = (x: { cpu: { server: number }; sendsPerSec: number }) =>
+    `, ${fmt(usPerSend(x))} µs server CPU per send`;
   const t0 = performance.now();
   if (metric === "fanout") {
     const r = await withTarget(side, (t) =>
       runFanout(t, {
-        subscribers: 200,
-        messages: Number(args.messages) || 1500,
-        warmup: 200,
+        ...SIZES.fanout,
         window: Number(args.window) || 64,
         bodyBytes: 120,
         timeoutMs: 40_000,
@@ -178,14 +295,30 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
     if (r) {
       results[side].http.push(r);
       console.log(
-        `  ${label} ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.latency.count} samples, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%`,
+        `  ${label} ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.latency.count} samples, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
+      );
+    }
+  } else if (metric === "socket") {
+    const r = await withTarget(side, (t) =>
+      runSocketSends(t, {
+        conversations: 8,
+        perConversation: 4,
+        warmupMs: SIZES.warmupMs,
+        durationMs,
+        bodyBytes: 120,
+      }),
+    );
+    if (r) {
+      results[side].socket.push(r);
+      console.log(
+        `  ${label} ${fmt(r.sendsPerSec)} socket sends/s with ack (${fmt(r.deliveriesPerSec)} deliveries/s), p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
       );
     }
   } else if (metric === "reactions") {
     // Relay only: the floor stores nothing and has no changes.
     if (side !== "relay") return;
     const r = await withTarget(side, (t) =>
-      runReactions(t, { users: 32, warmupMs: 1000, durationMs: (Number(args.duration) || 5) * 1000 }),
+      runReactions(t, { users: SIZES.reactionUsers, warmupMs: SIZES.warmupMs, durationMs }),
     );
     if (r) {
       results[side].reactions.push(r);
@@ -200,30 +333,27 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       (_, i) => WEBHOOK_VARIANTS[(i + round) % WEBHOOK_VARIANTS.length] as WebhookVariant,
     );
     for (const variant of order) {
-      const sink = variant === "up" ? await startWebhookSink() : undefined;
-      const url = variant === "up" ? sink?.url : variant === "down" ? await downUrl() : undefined;
-      const env: Record<string, string> = url
-        ? { PARLEY_WEBHOOK_URL: url, PARLEY_WEBHOOK_SECRET: benchWebhookSecret() }
-        : {};
+      const { sink, env } = await webhookSetup(variant);
       try {
+        const before = sink?.received ?? 0;
         const r = await withTarget(side, (t) => runHttp(t, HTTP_LOAD), env);
         if (r) {
-          results[side].webhooks.push({ variant, result: r, delivered: sink?.received ?? 0 });
+          const delivered = (sink?.received ?? 0) - before;
+          results[side].webhooks.push({ variant, result: r, delivered });
           console.log(
-            `  ${label} endpoint ${variant}: ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors${sink ? `, ${fmt(sink.received)} deliveries` : ""}; CPU server ${fmt(r.cpu.server)}%`,
+            `  ${label} endpoint ${variant}: ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors${sink ? `, ${fmt(delivered)} deliveries` : ""}; CPU server ${fmt(r.cpu.server)}%`,
           );
         }
       } finally {
-        await sink?.close();
+        if (!quick) await sink?.close();
       }
     }
   } else if (metric === "presence") {
     if (side !== "relay") return;
-    // One room of 500 and 50 rooms of 10, each on a fresh relay, in alternating order.
-    for (const roomSize of round % 2 === 0 ? [500, 10] : [10, 500]) {
-      const r = await withTarget(side, (t) =>
-        runPresenceStorm(t, { clients: 500, roomSize, timeoutMs: 60_000 }),
-      );
+    // One room of all the clients and rooms of 10, each on a fresh relay, in alternating order.
+    const { clients, smallRoom } = SIZES.presence;
+    for (const roomSize of round % 2 === 0 ? [clients, smallRoom] : [smallRoom, clients]) {
+      const r = await withTarget(side, (t) => runPresenceStorm(t, { clients, roomSize, timeoutMs: 60_000 }));
       if (r) results[side].presence.push(r);
       if (r)
         console.log(
@@ -231,9 +361,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
         );
     }
   } else {
-    const r = await withTarget(side, (t) =>
-      runMemory(t, { sockets: MEMORY_SOCKETS, conversations: 20, warmupSockets: 20 }),
-    );
+    const r = await withTarget(side, (t) => runMemory(t, SIZES.memory));
     if (r) {
       results[side].memory.push(r);
       console.log(
@@ -247,12 +375,22 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
 
 const started = performance.now();
 for (const metric of metrics) {
+  const these = sides.filter((s) => SUPPORTS[s].includes(metric));
   for (let round = 0; round < rounds; round++) {
-    // Alternate which side goes first, so slow drift on a shared machine does not favour one side.
-    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    // Rotate which side goes first, so slow drift on a shared machine does not favour one side.
+    const order = these.map((_, i) => these[(i + round) % these.length] as Side);
     for (const side of order) await runMetric(metric, side, round);
   }
 }
+await Promise.all(
+  [...kept.values()].map((t) =>
+    t.then(
+      (x) => x.stop(),
+      () => {},
+    ),
+  ),
+);
+await Promise.all([...webhookSetups.values()].map((w) => w.then((x) => x.sink?.close())));
 
 // ---- the table ----
 const med = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
@@ -261,6 +399,9 @@ const r = results.relay;
 const haveRelay = sides.includes("relay");
 interface Row {
   metric: string;
+  /** The side the relay is compared with on this row (default: the floor). */
+  vs?: Side;
+  /** That side's value (the floor's, unless `vs` names a peer). */
   floor: string;
   relay: string;
   ratio: string;
@@ -282,72 +423,165 @@ const ratioOf = (a: number, b: number) =>
   Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN;
 const summary: Record<string, unknown> = { machine, rounds, relayEnv: relayExtraEnv };
 
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "—");
+const ran = (side: Side) => sides.includes(side);
+/** Medians of a send metric's rounds (durable HTTP or socket sends), with server CPU per send. */
+const sendStats = (xs: Array<HttpResult | SocketSendsResult>) => ({
+  sendsPerSec: med(xs.map((x) => x.sendsPerSec)),
+  p50: med(xs.map((x) => x.latency.p50)),
+  p99: med(xs.map((x) => x.latency.p99)),
+  cpuUsPerSend: med(xs.map(usPerSend)),
+  errors: xs.reduce((a, x) => a + x.errors, 0),
+});
+type SendStats = ReturnType<typeof sendStats>;
+/** The rows of a send metric against one other side: sends/s, p50, p99, server CPU per send. */
+function sendRows(
+  metric: string,
+  vs: Side,
+  other: SendStats,
+  relay: SendStats,
+  targets: { sends?: [string, (ratio: number) => boolean]; p99?: [string, (relayP99: number) => boolean] },
+): void {
+  const ratio = ratioOf(relay.sendsPerSec, other.sendsPerSec);
+  const [sendsTarget, sendsOk] = targets.sends ?? ["(info)", undefined];
+  rows.push({
+    metric,
+    vs,
+    floor: fmt(other.sendsPerSec),
+    relay: fmt(relay.sendsPerSec),
+    ratio: times(ratio),
+    target: sendsTarget,
+    result: sendsOk ? verdict(Number.isFinite(ratio) ? sendsOk(ratio) && relay.errors === 0 : undefined) : "",
+  });
+  rows.push({
+    metric: "  ack latency p50 (ms)",
+    vs,
+    floor: fmt(other.p50, 2),
+    relay: fmt(relay.p50, 2),
+    ratio: times(ratioOf(relay.p50, other.p50)),
+    target: "(info)",
+    result: "",
+  });
+  const [p99Target, p99Ok] = targets.p99 ?? ["(info)", undefined];
+  rows.push({
+    metric: "  ack latency p99 (ms)",
+    vs,
+    floor: fmt(other.p99, 2),
+    relay: fmt(relay.p99, 2),
+    ratio: times(ratioOf(relay.p99, other.p99)),
+    target: p99Target,
+    result: p99Ok ? verdict(Number.isFinite(relay.p99) ? p99Ok(relay.p99) : undefined) : "",
+  });
+  rows.push({
+    metric: "  server CPU per send (µs)",
+    vs,
+    floor: fmt(other.cpuUsPerSend),
+    relay: fmt(relay.cpuUsPerSend),
+    ratio: times(ratioOf(relay.cpuUsPerSend, other.cpuUsPerSend)),
+    target: "(info)",
+    result: "",
+  });
+}
+
 if (metrics.includes("fanout")) {
+  const metric = `fan-out deliveries/s (${SIZES.fanout.subscribers} sockets)`;
   const fl = med(f.fanout.map((x) => x.deliveriesPerSec));
   const rl = med(r.fanout.map((x) => x.deliveriesPerSec));
   const ratio = ratioOf(rl, fl);
   rows.push({
-    metric: "fan-out deliveries/s (200 sockets)",
+    metric,
     floor: fmt(fl),
     relay: fmt(rl),
-    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—",
+    ratio: times(ratio),
     target: "≥ 0.9×",
     result: verdict(Number.isFinite(ratio) ? ratio >= 0.9 : undefined),
   });
-  summary.fanout = { floor: fl, relay: rl, ratio };
+  const entry: Record<string, number> = { floor: fl, relay: rl, ratio };
+  if (ran("socketio")) {
+    const sl = med(results.socketio.fanout.map((x) => x.deliveriesPerSec));
+    entry.socketio = sl;
+    entry.ratioSocketio = ratioOf(rl, sl);
+    rows.push({
+      metric,
+      vs: "socketio",
+      floor: fmt(sl),
+      relay: fmt(rl),
+      ratio: times(entry.ratioSocketio),
+      target: "(info)",
+      result: "",
+    });
+  }
+  summary.fanout = entry;
 }
 if (metrics.includes("http")) {
-  const fl = med(f.http.map((x) => x.sendsPerSec));
-  const rl = med(r.http.map((x) => x.sendsPerSec));
-  const ratio = ratioOf(rl, fl);
-  const fp50 = med(f.http.map((x) => x.latency.p50));
-  const rp50 = med(r.http.map((x) => x.latency.p50));
-  const fp99 = med(f.http.map((x) => x.latency.p99));
-  const rp99 = med(r.http.map((x) => x.latency.p99));
-  const relayErrors = r.http.reduce((a, x) => a + x.errors, 0);
-  rows.push({
-    metric: "durable HTTP sends/s (32 senders, 8 convs)",
-    floor: fmt(fl),
-    relay: fmt(rl),
-    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—",
-    target: "≥ 0.5×",
-    result: verdict(Number.isFinite(ratio) ? ratio >= 0.5 && relayErrors === 0 : undefined),
-  });
-  rows.push({
-    metric: "  send ack latency p50 (ms)",
-    floor: fmt(fp50, 2),
-    relay: fmt(rp50, 2),
-    ratio: Number.isFinite(ratioOf(rp50, fp50)) ? `${ratioOf(rp50, fp50).toFixed(2)}×` : "—",
-    target: "(info)",
-    result: "",
-  });
-  rows.push({
-    metric: "  send ack latency p99 (ms)",
-    floor: fmt(fp99, 2),
-    relay: fmt(rp99, 2),
-    ratio: Number.isFinite(ratioOf(rp99, fp99)) ? `${ratioOf(rp99, fp99).toFixed(2)}×` : "—",
-    target: "≤ 20 ms",
-    result: verdict(Number.isFinite(rp99) ? rp99 <= 20 : undefined),
-  });
-  summary.http = {
-    floor: { sendsPerSec: fl, p50: fp50, p99: fp99 },
-    relay: { sendsPerSec: rl, p50: rp50, p99: rp99 },
-    ratio,
+  const metric = "durable HTTP sends/s (32 senders, 8 convs)";
+  const fl = sendStats(f.http);
+  const rl = sendStats(r.http);
+  // ≥ 0.5× the floor is withdrawn (issue 17): the floor's number is bounded by the load generator.
+  sendRows(metric, "floor", fl, rl, { p99: ["≤ 20 ms", (p99) => p99 <= 20] });
+  const entry: Record<string, unknown> = {
+    floor: fl,
+    relay: rl,
+    ratio: ratioOf(rl.sendsPerSec, fl.sendsPerSec),
   };
+  if (ran("naive")) {
+    const nv = sendStats(results.naive.http);
+    sendRows(metric, "naive", nv, rl, {
+      sends: ["≥ 2×", (ratio) => ratio >= 2],
+      p99: ["< naive", (p99) => p99 < nv.p99],
+    });
+    entry.naive = nv;
+    entry.ratioNaive = ratioOf(rl.sendsPerSec, nv.sendsPerSec);
+  }
+  summary.http = entry;
+}
+if (metrics.includes("socket")) {
+  const metric = "durable socket sends/s with ack (8 convs × 4)";
+  const rl = sendStats(r.socket);
+  const entry: Record<string, unknown> = { relay: rl };
+  if (ran("floor")) {
+    const fl = sendStats(f.socket);
+    sendRows(metric, "floor", fl, rl, {});
+    entry.floor = fl;
+    entry.ratio = ratioOf(rl.sendsPerSec, fl.sendsPerSec);
+  }
+  if (ran("socketio")) {
+    const sl = sendStats(results.socketio.socket);
+    sendRows(metric, "socketio", sl, rl, { sends: ["≥ 1.0×", (ratio) => ratio >= 1] });
+    entry.socketio = sl;
+    entry.ratioSocketio = ratioOf(rl.sendsPerSec, sl.sendsPerSec);
+  }
+  summary.socket = entry;
 }
 if (metrics.includes("memory")) {
+  const metric = `idle memory per socket (KiB, ${fmt(SIZES.memory.sockets)} sockets)`;
   const fl = med(f.memory.map((x) => x.bytesPerSocket));
   const rl = med(r.memory.map((x) => x.bytesPerSocket));
   const ratio = ratioOf(rl, fl);
   rows.push({
-    metric: "idle memory per socket (KiB, 2,000 sockets)",
+    metric,
     floor: fmt(fl / 1024, 1),
     relay: fmt(rl / 1024, 1),
-    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—",
+    ratio: times(ratio),
     target: "≤ 1.3×",
     result: verdict(Number.isFinite(ratio) ? ratio <= 1.3 : undefined),
   });
-  summary.memory = { floor: fl, relay: rl, ratio };
+  const entry: Record<string, number> = { floor: fl, relay: rl, ratio };
+  if (ran("socketio")) {
+    const sl = med(results.socketio.memory.map((x) => x.bytesPerSocket));
+    entry.socketio = sl;
+    entry.ratioSocketio = ratioOf(rl, sl);
+    rows.push({
+      metric,
+      vs: "socketio",
+      floor: fmt(sl / 1024, 1),
+      relay: fmt(rl / 1024, 1),
+      ratio: times(entry.ratioSocketio),
+      target: "(info)",
+      result: "",
+    });
+  }
+  summary.memory = entry;
 }
 
 if (metrics.includes("reactions") && haveRelay) {
@@ -356,7 +590,7 @@ if (metrics.includes("reactions") && haveRelay) {
   const ratio = ratioOf(rl, sends);
   const p99 = med(r.reactions.map((x) => x.latency.p99));
   rows.push({
-    metric: "durable reactions/s, one message, 32 users",
+    metric: `durable reactions/s, one message, ${SIZES.reactionUsers} users`,
     floor: "—",
     relay: fmt(rl),
     ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}× sends` : "— (no http)",
@@ -415,32 +649,46 @@ if (metrics.includes("presence") && haveRelay) {
   summary.presence = storm.summary;
 }
 
-const header: Row = {
+/** A printed row: the relay against the side named in `vs`, whose value is in `other`. */
+type Cells = Record<"metric" | "vs" | "other" | "relay" | "ratio" | "target" | "result", string>;
+const cells = (row: Row): Cells => ({
+  metric: row.metric,
+  vs: row.floor === "—" && !row.vs ? "" : SIDE_NAMES[row.vs ?? "floor"],
+  other: row.floor,
+  relay: row.relay,
+  ratio: row.ratio,
+  target: row.target,
+  result: row.result,
+});
+const header: Cells = {
   metric: "metric",
-  floor: "floor",
+  vs: "vs",
+  other: "other",
   relay: "relay",
   ratio: "ratio",
   target: "target",
   result: "result",
 };
-const cols = Object.keys(header) as (keyof Row)[];
+const printed = rows.map(cells);
+const cols = Object.keys(header) as (keyof Cells)[];
 const width = Object.fromEntries(
-  cols.map((c) => [c, Math.max(...[header, ...rows].map((row) => row[c].length))]),
-) as Record<keyof Row, number>;
-const line = (row: Row) =>
-  cols.map((c, i) => (i === 0 ? row[c].padEnd(width[c]) : row[c].padStart(width[c]))).join("  ");
+  cols.map((c) => [c, Math.max(...[header, ...printed].map((row) => row[c].length))]),
+) as Record<keyof Cells, number>;
+const line = (row: Cells) =>
+  cols.map((c, i) => (i <= 1 ? row[c].padEnd(width[c]) : row[c].padStart(width[c]))).join("  ");
 console.log("");
 console.log(line(header));
 console.log(cols.map((c) => "-".repeat(width[c])).join("  "));
-for (const row of rows) console.log(line(row));
+for (const row of printed) console.log(line(row));
 
 const notes: string[] = [];
-for (const side of ["floor", "relay"] as const) {
+for (const side of ALL_SIDES) {
   for (const e of errors[side]) notes.push(`${side}: ${e}`);
   for (const x of [
     ...results[side].fanout,
     ...results[side].http,
     ...results[side].memory,
+    ...results[side].socket,
     ...results[side].reactions,
     ...results[side].presence,
   ]) {
@@ -449,6 +697,7 @@ for (const side of ["floor", "relay"] as const) {
   for (const [name, xs] of [
     ["fan-out", results[side].fanout],
     ["durable sends", results[side].http],
+    ["socket sends", results[side].socket],
   ] as const) {
     const busiest = Math.max(...xs.map((x) => x.cpu.client).filter(Number.isFinite));
     if (busiest >= 90) {

@@ -3,7 +3,7 @@
  * with at most `window` messages not yet delivered to every socket. Deliveries/s = S × N over the
  * time from the first send to the moment the last socket got the last message.
  */
-import { MESSAGE, openClients, waitQuiet } from "./sockets.ts";
+import { openClients, waitQuiet } from "./sockets.ts";
 import { cpuMeter } from "./spawn.ts";
 import type { Target } from "./target.ts";
 
@@ -30,8 +30,10 @@ export async function runFanout(target: Target, opts: FanoutOptions): Promise<Fa
   const users = Array.from({ length: opts.subscribers }, (_, i) => `fan-u${i}`);
   await target.createConversation(conv, users);
   const urls = await Promise.all(users.map(async (u) => target.wsUrl(conv, await target.token(u))));
-  const clients = await openClients(urls, 50, 30_000);
+  const dialect = target.dialect;
+  const clients = await openClients(urls, 50, 30_000, dialect);
   const notes: string[] = [];
+  let ackIds = 0;
   try {
     await waitQuiet(clients, 300, 5_000);
     await phase("warm", opts.warmup);
@@ -73,14 +75,14 @@ export async function runFanout(target: Target, opts: FanoutOptions): Promise<Fa
       const pump = () => {
         while (sent < n && sent - full < opts.window) {
           const clientMessageId = `${tag}-${sent}`;
-          sender.send(JSON.stringify({ type: "send", clientMessageId, body: `${tag} ${sent} ${pad}` }));
+          sender.send(dialect.send(ackIds++, clientMessageId, `${tag} ${sent} ${pad}`));
           sent++;
         }
       };
       clients.onClose = (i, code, reason) => fail(new Error(`fan-out: socket ${i} closed ${code} ${reason}`));
       clients.onFrame = (i, data) => {
-        if (data.indexOf(MESSAGE) === -1) {
-          if (i === 0 && data.indexOf('"type":"error"') !== -1) {
+        if (!dialect.isMessage(data)) {
+          if (i === 0 && dialect.isError(data)) {
             fail(new Error(`fan-out: error frame ${data.toString("utf8").slice(0, 200)}`));
           }
           return;
@@ -89,7 +91,7 @@ export async function runFanout(target: Target, opts: FanoutOptions): Promise<Fa
         if (k >= n) return;
         perSocket[i] = k + 1;
         if (i === 1) {
-          const seq = (JSON.parse(data.toString("utf8")) as { message: { seq: number } }).message.seq;
+          const seq = dialect.seqOf(data);
           if (lastSeq !== -1 && seq !== lastSeq + 1 && notes.length < 3) {
             notes.push(`socket 1 saw seq ${seq} after ${lastSeq}`);
           }

@@ -12,6 +12,10 @@ export interface MemoryOptions {
   sockets: number;
   conversations: number;
   warmupSockets: number;
+  /** Pause after the warm-up and before the last read (default 1000 ms). */
+  pauseMs?: number;
+  /** VmRSS reads per measurement, 250 ms apart (default 5). */
+  rssSamples?: number;
 }
 
 export interface MemoryResult {
@@ -35,14 +39,15 @@ export async function runMemory(target: Target, opts: MemoryOptions): Promise<Me
   }
   // Warm-up: the last member of each conversation, opened then closed (they stay members).
   const warmUrls = urls.filter((_, i) => i % perConv === perConv - 1).slice(0, opts.warmupSockets);
-  const warm = await openClients(warmUrls, 50, 30_000);
+  const warm = await openClients(warmUrls, 50, 30_000, target.dialect);
   await waitQuiet(warm, 300, 3_000);
   await warm.closeAll();
-  await new Promise((r) => setTimeout(r, 1_000));
+  const pauseMs = opts.pauseMs ?? 1_000;
+  await new Promise((r) => setTimeout(r, pauseMs));
 
   const pid = target.server.pid;
-  const before = await settledRss(pid);
-  const clients = await openClients(urls, 100, 60_000);
+  const before = await settledRss(pid, opts.rssSamples);
+  const clients = await openClients(urls, 100, 60_000, target.dialect);
   const notes: string[] = [];
   let closed = 0;
   clients.onClose = (i, code) => {
@@ -51,8 +56,8 @@ export async function runMemory(target: Target, opts: MemoryOptions): Promise<Me
   };
   try {
     await waitQuiet(clients, 500, 10_000);
-    await new Promise((r) => setTimeout(r, 1_000));
-    const after = await settledRss(pid);
+    await new Promise((r) => setTimeout(r, pauseMs));
+    const after = await settledRss(pid, opts.rssSamples);
     if (closed > 0) notes.push(`${closed} sockets closed during the measurement`);
     return {
       bytesPerSocket: (after - before) / opts.sockets,

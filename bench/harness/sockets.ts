@@ -1,5 +1,6 @@
 /** Many WebSocket clients in the bench process, cheap per frame: frames are Buffers, matched by bytes. */
 import WebSocket from "ws";
+import { type Dialect, parleyDialect } from "./dialect.ts";
 
 export const SYNCED = Buffer.from('"type":"synced"');
 export const MESSAGE = Buffer.from('"type":"message"');
@@ -21,9 +22,15 @@ export interface Clients {
 
 /**
  * Open one socket per URL, at most `concurrency` handshakes at a time, and resolve when every socket
- * has received its `synced` frame. Rejects (and closes what it opened) on any failure or on timeout.
+ * is ready (Parley: its `synced` frame; see dialect.ts). Rejects (and closes what it opened) on any
+ * failure or on timeout.
  */
-export async function openClients(urls: string[], concurrency: number, timeoutMs: number): Promise<Clients> {
+export async function openClients(
+  urls: string[],
+  concurrency: number,
+  timeoutMs: number,
+  dialect: Dialect = parleyDialect,
+): Promise<Clients> {
   const clients: Clients = {
     sockets: [],
     onFrame: () => {},
@@ -45,13 +52,19 @@ export async function openClients(urls: string[], concurrency: number, timeoutMs
       clients.sockets[i] = ws;
       let synced = false;
       const timer = setTimeout(
-        () => reject(new Error(`socket ${i}: no synced frame within ${timeoutMs} ms`)),
+        () => reject(new Error(`socket ${i}: not ready (no synced frame) within ${timeoutMs} ms`)),
         Math.max(1, deadline - Date.now()),
       );
+      if (dialect.hello !== undefined) {
+        const hello = dialect.hello;
+        ws.once("open", () => ws.send(hello));
+      }
       ws.on("message", (data: Buffer, isBinary: boolean) => {
         clients.lastFrameAt = performance.now();
         if (isBinary) clients.binaryFrames++;
-        if (!synced && data.indexOf(SYNCED) !== -1) {
+        const answer = dialect.answer?.(data);
+        if (answer !== undefined) ws.send(answer);
+        if (!synced && dialect.isReady(data)) {
           synced = true;
           clearTimeout(timer);
           resolve();

@@ -1,12 +1,25 @@
-/** One side of the comparison: the floor or the relay, behind the same small interface. */
+/**
+ * One side of the comparison, behind the same small interface: the relay, the floor, or a peer a
+ * user might pick instead (bench/peers/: Socket.IO with connection state recovery, and a naive
+ * durable service).
+ */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Dialect, parleyDialect, socketIoDialect } from "./dialect.ts";
 import { ROOT, type Server, startServer } from "./spawn.ts";
 import { tokenMinter } from "./tokens.ts";
 
-export type Side = "floor" | "relay";
+export type Side = "floor" | "relay" | "socketio" | "naive";
+
+/** How each side is named in the printed table. */
+export const SIDE_NAMES: Record<Side, string> = {
+  floor: "floor",
+  relay: "relay",
+  socketio: "Socket.IO 4.8",
+  naive: "naive durable",
+};
 
 export interface Target {
   side: Side;
@@ -16,11 +29,15 @@ export interface Target {
   /** A user token: a real HS256 JWT on both sides, so both cost the client the same. */
   token(userId: string): Promise<string>;
   wsUrl(conversationId: string, token: string): string;
+  /** What its sockets speak. */
+  dialect: Dialect;
   stop(): Promise<void>;
 }
 
 export const RELAY_SCRIPT = "bin/parley.ts";
 export const FLOOR_SCRIPT = "bench/floor-server.ts";
+export const SOCKETIO_SCRIPT = "bench/peers/socketio-server.ts";
+export const NAIVE_SCRIPT = "bench/peers/naive-server.ts";
 
 export function relayAvailable(): boolean {
   return existsSync(join(ROOT, RELAY_SCRIPT));
@@ -45,28 +62,69 @@ export function relayEnv(dbUrl: string, secret: string, serverKey: string): Reco
   };
 }
 
-export async function startTarget(side: Side, extraEnv: Record<string, string> = {}): Promise<Target> {
+/** Start one side's server; `startTimeoutMs` bounds the wait for its "listening on" line. */
+export async function startTarget(
+  side: Side,
+  extraEnv: Record<string, string> = {},
+  startTimeoutMs?: number,
+): Promise<Target> {
   const secret = randomBytes(32).toString("hex");
   const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
   const mint = tokenMinter(secret);
+  const start = (name: string, script: string, env: Record<string, string>) =>
+    startServer(name, script, env, startTimeoutMs);
   let dir: string | undefined;
   let server: Server;
   if (side === "relay") {
     dir = mkdtempSync(join(tmpdir(), "parley-bench-"));
-    server = await startServer("relay", RELAY_SCRIPT, {
+    server = await start("relay", RELAY_SCRIPT, {
       ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
       ...extraEnv,
     }).catch((err: unknown) => {
       if (dir) rmSync(dir, { recursive: true, force: true });
       throw err;
     });
+  } else if (side === "naive") {
+    // The same secrets and the same durability as the relay (PARLEY_DB_SYNC, full by default).
+    dir = mkdtempSync(join(tmpdir(), "parley-bench-naive-"));
+    server = await start("naive", NAIVE_SCRIPT, {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      PARLEY_DB_URL: `file:${join(dir, "naive.db")}`,
+      PARLEY_SECRET: secret,
+      PARLEY_SERVER_KEY: serverKey,
+      ...extraEnv,
+    }).catch((err: unknown) => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      throw err;
+    });
+  } else if (side === "socketio") {
+    server = await start("socketio", SOCKETIO_SCRIPT, {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      PARLEY_SECRET: secret,
+    });
   } else {
-    server = await startServer("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
+    server = await start("floor", FLOOR_SCRIPT, { PORT: "0", HOST: "127.0.0.1" });
   }
   const wsBase = server.baseUrl.replace(/^http/, "ws");
+  if (side === "socketio") {
+    // Socket.IO has no conversations to create: a socket joins the room named in its handshake.
+    return {
+      side,
+      server,
+      async createConversation() {},
+      token: mint,
+      wsUrl: (conversationId, token) =>
+        `${wsBase}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(conversationId)}&token=${token}`,
+      dialect: socketIoDialect,
+      stop: () => server.stop(),
+    };
+  }
   return {
     side,
     server,
+    dialect: parleyDialect,
     async createConversation(id, members) {
       const res = await fetch(`${server.baseUrl}/v1/conversations`, {
         method: "POST",

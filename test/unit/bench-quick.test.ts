@@ -1,0 +1,96 @@
+/**
+ * The bench cannot rot: `bench/run.ts --quick` runs every metric once, small, against the relay,
+ * the floor and the peers (real child processes, real sockets, real libSQL files), and must exit 0
+ * with a finite number on every metric's line and no error.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect, it } from "vitest";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** Well under a minute on a quiet machine; a loaded 2-core one can take twice that. */
+const LIMIT_MS = 170_000;
+
+/** Which sides report each metric (Socket.IO: fan-out, memory, socket sends; naive: HTTP sends). */
+const EXPECTED: Record<string, string[]> = {
+  fanout: ["floor", "relay", "socketio"],
+  http: ["floor", "relay", "naive"],
+  memory: ["floor", "relay", "socketio"],
+  socket: ["floor", "relay", "socketio"],
+  reactions: ["relay"],
+  webhooks: ["relay"],
+};
+
+function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--quick", "--json"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`bench --quick did not finish within ${LIMIT_MS} ms\n${stdout.slice(-3000)}`));
+    }, LIMIT_MS);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+it(
+  "bench --quick runs every metric on every side and reports finite numbers",
+  async () => {
+    const { code, stdout, stderr } = await runQuick();
+    const context = `${stdout.slice(-4000)}\n${stderr.slice(-2000)}`;
+    expect(code, context).toBe(0);
+    expect(stdout, context).not.toMatch(/ERROR/);
+
+    // Every metric the bench says it ran (so a new metric is covered too) has a result line.
+    const ran = /^metrics: ([^;]+);/m.exec(stdout)?.[1]?.split(", ") ?? [];
+    expect(ran.length, context).toBeGreaterThanOrEqual(Object.keys(EXPECTED).length);
+    for (const metric of ran) expect(stdout, `no line for ${metric}`).toContain(`[${metric} `);
+
+    const lines = stdout.split("\n").filter((l) => /^\s+\[\w+ \w+\]/.test(l));
+    for (const [metric, sides] of Object.entries(EXPECTED)) {
+      for (const side of sides) {
+        const mine = lines.filter((l) => l.includes(`[${metric} ${side}]`));
+        expect(mine.length, `${metric} ${side}\n${context}`).toBeGreaterThan(0);
+      }
+    }
+    for (const line of lines) {
+      // A number the bench could not compute is printed as "—".
+      expect(line, line).not.toMatch(/—|NaN|Infinity/);
+      expect(line, line).toMatch(/\d/);
+      const errors = /(\d+) errors/.exec(line);
+      if (errors) expect(Number(errors[1]), line).toBe(0);
+    }
+    // Three webhook variants, each with its line.
+    for (const variant of ["none", "down", "up"]) expect(stdout).toContain(`endpoint ${variant}:`);
+
+    // The JSON line: no side reported an error, and the server CPU per send is there for each.
+    const json = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as {
+      errors: Record<string, string[]>;
+      http: Record<string, { cpuUsPerSend?: number }>;
+      socket: Record<string, { cpuUsPerSend?: number }>;
+    };
+    for (const [side, errs] of Object.entries(json.errors)) expect(errs, side).toEqual([]);
+    for (const side of ["floor", "relay", "naive"]) {
+      expect(Number.isFinite(json.http[side]?.cpuUsPerSend), `http ${side}`).toBe(true);
+    }
+    for (const side of ["floor", "relay", "socketio"]) {
+      expect(Number.isFinite(json.socket[side]?.cpuUsPerSend), `socket ${side}`).toBe(true);
+    }
+  },
+  LIMIT_MS + 10_000,
+);
