@@ -33,6 +33,6 @@ for i in $(seq 1 "$pairs"); do
     dir=$tree; flags=("${base_flags[@]}"); name=$base_name
     if [ "$side" = head ]; then dir=$root; flags=(); name=head; fi
     echo "=== $name $i $(date -u +%T)"
-    (cd "$dir" && npx tsx bench/run.ts --rounds 1 --json "${flags[@]}" "$@" | grep -E '^\{|deliveries|durable|latency|memory per')
+    (cd "$dir" && npx tsx bench/run.ts --rounds 1 --json "${flags[@]}" "$@" | tee -a "${AB_LOG:-/dev/null}" | grep -E '^\{|deliveries|durable|latency|memory per')
   done
 done

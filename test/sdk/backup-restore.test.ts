@@ -112,26 +112,35 @@ describe("db:backup while sends flow", () => {
 });
 
 describe("a client that saw more than the restored backup", () => {
+  /**
+   * A reader on `transport` sees old-1..old-5; the relay is backed up after 3, then cut off from
+   * the reader and restarted on that backup. Resolves with the reader still away.
+   */
+  async function sawFiveThenRestoredToThree(transport: TransportPreference) {
+    const api = admin();
+    const [reader, writer] = [uid("rr"), uid("rw")];
+    const id = uid("c");
+    await api.createConversation({ id, members: [reader, writer] });
+    tcp.proxy.pass();
+    const r = record(clients.make(reader, { transport, url: tcp.proxy.url }), id);
+    const resets: Array<{ lastSeq: number; previousLastSeq: number }> = [];
+    r.conversation.on("reset", (e) => resets.push(e));
+    await r.conversation.ready();
+    for (let n = 1; n <= 3; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
+    const file = await backup();
+    for (let n = 4; n <= 5; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
+    await r.until(() => r.messages.length === 5, 5000, "the old log");
+
+    tcp.proxy.blockRequests(/./);
+    tcp.proxy.blockWebSockets(true);
+    tcp.proxy.cutAll();
+    await restore(file);
+    return { api, id, writer, r, resets };
+  }
+
   for (const transport of ["websocket", "sse", "longpoll"] as TransportPreference[]) {
     it(`${transport}: the relay's log is shorter: reset, then the new messages`, async () => {
-      const api = admin();
-      const [reader, writer] = [uid("rr"), uid("rw")];
-      const id = uid("c");
-      await api.createConversation({ id, members: [reader, writer] });
-      tcp.proxy.pass();
-      const r = record(clients.make(reader, { transport, url: tcp.proxy.url }), id);
-      const resets: Array<{ lastSeq: number; previousLastSeq: number }> = [];
-      r.conversation.on("reset", (e) => resets.push(e));
-      await r.conversation.ready();
-      for (let n = 1; n <= 3; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
-      const file = await backup();
-      for (let n = 4; n <= 5; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
-      await r.until(() => r.messages.length === 5, 5000, "the old log");
-
-      tcp.proxy.blockRequests(/./);
-      tcp.proxy.blockWebSockets(true);
-      tcp.proxy.cutAll();
-      await restore(file);
+      const { api, id, writer, r, resets } = await sawFiveThenRestoredToThree(transport);
       tcp.proxy.pass();
       await r.until(() => resets.length > 0, 10_000, "a reset");
       expect(resets).toEqual([{ lastSeq: 3, previousLastSeq: 5 }]);
@@ -142,24 +151,7 @@ describe("a client that saw more than the restored backup", () => {
     }, 40_000);
 
     it(`${transport}: the relay's log grew past it again: reset, and no new message is taken for an old one`, async () => {
-      const api = admin();
-      const [reader, writer] = [uid("rr"), uid("rw")];
-      const id = uid("c");
-      await api.createConversation({ id, members: [reader, writer] });
-      tcp.proxy.pass();
-      const r = record(clients.make(reader, { transport, url: tcp.proxy.url }), id);
-      const resets: Array<{ lastSeq: number; previousLastSeq: number }> = [];
-      r.conversation.on("reset", (e) => resets.push(e));
-      await r.conversation.ready();
-      for (let n = 1; n <= 3; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
-      const file = await backup();
-      for (let n = 4; n <= 5; n++) await api.sendMessage(id, { senderId: writer, body: `old-${n}` });
-      await r.until(() => r.messages.length === 5, 5000, "the old log");
-
-      tcp.proxy.blockRequests(/./);
-      tcp.proxy.blockWebSockets(true);
-      tcp.proxy.cutAll();
-      await restore(file);
+      const { api, id, writer, r, resets } = await sawFiveThenRestoredToThree(transport);
       // While the client is away, the restored log gets seqs 4..6 again, with new messages.
       for (let n = 4; n <= 6; n++) await api.sendMessage(id, { senderId: writer, body: `new-${n}` });
       tcp.proxy.pass();
