@@ -79,7 +79,7 @@ export const messageRoutes = new Hono<ApiEnv>()
         throw new ParleyError("bad_request", "Last-Event-ID must be a seq");
       after = Number(lastEventId);
     }
-    return c.var.deps.directory.openEventStream({
+    const stream = await c.var.deps.directory.openEventStream({
       app: user.app,
       conversationId: conversationIdOf(c),
       userId: user.userId,
@@ -87,4 +87,16 @@ export const messageRoutes = new Hono<ApiEnv>()
       instanceId: c.req.query("_pk"),
       signal: c.req.raw.signal,
     });
+    // Built by the host, not by `c`: it did not take the headers prepared for this answer.
+    const reqId = c.get("logLine")?.reqId;
+    if (!reqId || stream.headers.has("X-Request-Id")) return stream;
+    try {
+      stream.headers.set("X-Request-Id", reqId);
+      return stream;
+    } catch {
+      // On the edge it comes from an actor's fetch, whose headers are immutable.
+      const copy = new Response(stream.body, stream);
+      copy.headers.set("X-Request-Id", reqId);
+      return copy;
+    }
   });

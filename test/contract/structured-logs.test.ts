@@ -178,6 +178,24 @@ describe("structured logs", () => {
     await s.opened;
     expect(await upgraded).toBe(mine);
     await s.close();
+    // An event stream (built by the host, not by the route's context) and a JSON answer too.
+    const stream = await fetch(`${w.server.url}/v1/conversations/${conv}/events?token=${await w.token(u)}`, {
+      headers: { "X-Request-Id": "sse-1" },
+    });
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(stream.headers.get("x-request-id")).toBe("sse-1");
+    await stream.body?.cancel();
+    const sent = await fetch(`${w.server.url}/v1/conversations/${conv}/messages`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await w.token(u)}`,
+        "content-type": "application/json",
+        "X-Request-Id": "send-1",
+      },
+      body: JSON.stringify({ clientMessageId: "rid-1", body: "hi" }),
+    });
+    expect(sent.status).toBe(201);
+    expect(sent.headers.get("x-request-id")).toBe("send-1");
     await eventually(async () => lines().find((l) => l.reqId === fresh && l.status === 401), 5_000);
     expect(
       lines()
