@@ -8,12 +8,8 @@
  * the original Content-Length, so the relay would wait for bytes that never come and read the
  * next request's first bytes as the body. Every answer is also checked to be no 5xx.
  */
-import { getHttpOperationsFromSpec } from "@stoplight/prism-http";
-// Prism's response validator, the one its proxy runs (not in the package's index).
-import { validateOutput } from "@stoplight/prism-http/dist/validator/index.js";
+import { answerBody, DocumentValidator, type IHttpOperation, jsonOf } from "./document-validator.ts";
 import { startValidatingProxy, type ValidatingProxy } from "./validating-proxy.ts";
-
-type IHttpOperation = Awaited<ReturnType<typeof getHttpOperationsFromSpec>>[number];
 
 export interface Exchange {
   method: string;
@@ -43,12 +39,6 @@ export interface Checked {
   proxied: boolean;
 }
 
-interface Matcher {
-  operation: IHttpOperation;
-  method: string;
-  pattern: RegExp;
-}
-
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export class DocumentCheck {
@@ -58,51 +48,37 @@ export class DocumentCheck {
   private constructor(
     private readonly proxy: ValidatingProxy,
     private readonly relayUrl: string,
-    private readonly matchers: Matcher[],
+    private readonly document: DocumentValidator,
   ) {}
 
   /** Prism's proxy in front of `relayUrl`, validating against `document`. */
   static async start(document: object, relayUrl: string): Promise<DocumentCheck> {
-    const operations = await getHttpOperationsFromSpec(JSON.parse(JSON.stringify(document)));
-    const matchers = operations.map((operation) => ({
-      operation,
-      method: operation.method.toUpperCase(),
-      pattern: new RegExp(
-        `^${operation.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}$`,
-      ),
-    }));
-    return new DocumentCheck(await startValidatingProxy(document, relayUrl), relayUrl, matchers);
+    return new DocumentCheck(
+      await startValidatingProxy(document, relayUrl),
+      relayUrl,
+      await DocumentValidator.of(document),
+    );
   }
 
   close(): Promise<void> {
     return this.proxy.close();
   }
 
-  /** The operation `method path` goes to (exact paths before templates, as routers do). */
-  private match(method: string, path: string): IHttpOperation | undefined {
-    const pathname = path.split("?")[0] ?? path;
-    const candidates = this.matchers.filter((m) => m.method === method && m.pattern.test(pathname));
-    const exact = candidates.find((m) => !m.operation.path.includes("{"));
-    return (exact ?? candidates[0])?.operation;
-  }
-
   /** Sends `x`, checks the answer against the document, and records what was seen. */
   async exchange(x: Exchange): Promise<Checked> {
-    const operation = this.match(x.method, x.path);
+    const operation = this.document.match(x.method, x.path);
     const headers: Record<string, string> = { ...x.headers };
     if (x.auth) headers.authorization = `Bearer ${x.auth}`;
     let body: string | undefined;
     if (x.raw !== undefined) body = x.raw;
     else if (x.body !== undefined) body = JSON.stringify(x.body);
     if (body !== undefined) headers["content-type"] = x.contentType ?? "application/json";
-    const stream = operation?.responses.some((r) =>
-      r.contents?.some((c) => c.mediaType === "text/event-stream"),
-    );
+    const stream = DocumentValidator.streams(operation);
     const proxyAltersBody =
       body !== undefined && /json/i.test(headers["content-type"] ?? "") && !isJsonObjectText(body);
-    const direct = stream === true || proxyAltersBody || operation === undefined;
+    const direct = stream || proxyAltersBody || operation === undefined;
     const checked = direct
-      ? await this.direct(x.method, x.path, headers, body, operation, stream === true)
+      ? await this.direct(x.method, x.path, headers, body, operation, stream)
       : await this.proxied(x.method, x.path, headers, body);
     checked.operation = operation?.iid ?? operation?.id;
     if (checked.status >= 500 && !checked.problems.length)
@@ -163,20 +139,13 @@ export class DocumentCheck {
       // An event stream never ends: its headers are the answer; the body is not waited for.
       const text = isStream ? "" : await res.text();
       if (isStream) abort.abort();
-      const problems: string[] = [];
-      if (operation) {
-        const element = {
-          statusCode: res.status,
-          headers: Object.fromEntries(res.headers),
-          body: /json/.test(res.headers.get("content-type") ?? "") ? jsonOf(text) : text,
-        };
-        const result = validateOutput({ resource: operation, element });
-        if (result._tag === "Left") {
-          for (const d of result.left) {
-            if (d.severity <= 1) problems.push(`Prism's validator: ${d.path?.join(".") ?? ""} ${d.message}`);
-          }
-        }
-      }
+      const problems = operation
+        ? DocumentValidator.problems(operation, {
+            status: res.status,
+            headers: Object.fromEntries(res.headers),
+            body: answerBody(res.headers.get("content-type") ?? "", text),
+          })
+        : [];
       return {
         status: res.status,
         headers: res.headers,
@@ -200,17 +169,4 @@ function isJsonObjectText(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function parsesAsJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function jsonOf(text: string): unknown {
-  return parsesAsJson(text) && text !== "" ? JSON.parse(text) : null;
 }

@@ -12,7 +12,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { denoRelayCommand } from "../../bin/deno-command.ts";
+import { type AnswerCheckProxy, startAnswerCheckProxy, type Violation } from "./answer-check-proxy.ts";
 import { newLogFile, recordEnvSecrets } from "./secrets.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -31,6 +33,13 @@ export interface StartOptions {
   unset?: string[];
   /** Which runtime runs `bin/parley.ts` (default node). Deno runs the deno binary directly, so kill() is a real crash. */
   runtime?: Runtime;
+  /**
+   * Send `url`'s HTTP through a validating proxy that judges every answer against the OpenAPI
+   * document the relay serves (test/helpers/answer-check-proxy.ts); a test whose answers the
+   * document does not allow fails (test/answer-check.setup.ts). `port` and `wsUrl` stay the
+   * relay's own. Default: on in the contract suite (test/contract/), off elsewhere.
+   */
+  checkAnswers?: boolean;
 }
 
 export type Runtime = "node" | "deno" | "deno-launcher" | "workers" | "partykit";
@@ -55,8 +64,10 @@ export interface ExitInfo {
 }
 
 export interface ServerHandle {
-  /** `http://127.0.0.1:<port>` of the current process. */
+  /** `http://127.0.0.1:<port>` of the current process (of the validating proxy with `checkAnswers`). */
   readonly url: string;
+  /** `http://127.0.0.1:<port>` of the current process itself, never through a proxy. */
+  readonly relayUrl: string;
   /** `ws://127.0.0.1:<port>` of the current process. */
   readonly wsUrl: string;
   readonly port: number;
@@ -79,6 +90,22 @@ export interface ServerHandle {
 }
 
 const live = new Set<ChildProcess>();
+
+/** The validating proxies of servers still running, and what disposed ones left unreported. */
+const answerChecks = new Set<AnswerCheckProxy>();
+const unreportedViolations: Violation[] = [];
+
+/** The answers the document did not allow since the last call, of every server of this file. */
+export function takeAnswerViolations(): Violation[] {
+  const taken = unreportedViolations.splice(0);
+  for (const proxy of answerChecks) taken.push(...proxy.takeViolations());
+  return taken;
+}
+
+/** Whether the running test file belongs to the contract suite (test/contract/). */
+function inContractSuite(): boolean {
+  return /[\\/]test[\\/]contract[\\/]/.test(expect.getState().testPath ?? "");
+}
 process.on("exit", () => {
   for (const p of live) {
     try {
@@ -246,6 +273,13 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     cur.proc.kill("SIGKILL");
     throw new Error(`${(err as Error).message}\n--- output ---\n${log.join("")}`);
   }
+  let proxy: AnswerCheckProxy | undefined;
+  if (opts.checkAnswers ?? inContractSuite()) {
+    // The document the relay itself serves, so a relay and its description are judged together.
+    const document = (await (await fetch(`${urlOf()}/v1/openapi.json`)).json()) as object;
+    proxy = await startAnswerCheckProxy(document, () => cur.port);
+    answerChecks.add(proxy);
+  }
 
   const signal = async (sig: NodeJS.Signals): Promise<ExitInfo> => {
     const p = cur.proc;
@@ -261,6 +295,9 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
 
   const handle: ServerHandle = {
     get url() {
+      return proxy?.url ?? urlOf();
+    },
+    get relayUrl() {
       return urlOf();
     },
     get wsUrl() {
@@ -293,6 +330,11 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     },
     output: () => log.join(""),
     async dispose() {
+      if (proxy) {
+        answerChecks.delete(proxy);
+        unreportedViolations.push(...proxy.takeViolations());
+        await proxy.close();
+      }
       if (cur.proc.exitCode === null && cur.proc.signalCode === null) {
         await signal("SIGTERM").catch(() => undefined);
       }

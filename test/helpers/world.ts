@@ -31,7 +31,10 @@ export function uid(prefix = "x"): string {
   return `${prefix}-${counter}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Start one server for this test file (beforeAll) and stop it (afterAll). */
+/**
+ * Start one server for this test file (beforeAll) and stop it (afterAll). In the contract suite
+ * its HTTP goes through the validating proxy (see `StartOptions.checkAnswers`).
+ */
 export function useServer(opts: StartOptions = {}): World {
   const tokens = new Map<string, string>();
   const sockets: WsClient[] = [];
