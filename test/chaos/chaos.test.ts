@@ -400,10 +400,11 @@ describe("half-open sockets", () => {
       const baseline = fdCount(pid);
       const clients = await Promise.all(users.map((u) => r.synced(u, conv, {}, proxyWs)));
       const withSockets = fdCount(pid);
-      expect(withSockets - baseline).toBeGreaterThanOrEqual(n);
-      // Survive several heartbeats while the path is alive: the relay still holds every socket
-      // behind the proxy (counted by connection, so an unrelated fd closing cannot move it).
+      // The relay holds every socket behind the proxy, counted by connection: not by fds, which
+      // an unrelated fd closing moves (the keep-alive connection of the conversation's creation
+      // closed during the 50 connects under load: 49 more fds for 50 sockets).
       expect(socketsTo(pid, proxy.upstreamPorts)).toBe(n);
+      // Survive several heartbeats while the path is alive.
       await sleep(heartbeat * 3);
       expect(clients.every((c) => c.isOpen)).toBe(true);
       expect(socketsTo(pid, proxy.upstreamPorts), "sockets the relay still holds while the path lives").toBe(
