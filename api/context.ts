@@ -67,6 +67,10 @@ export interface ApiDeps {
   metrics?: ApiMetrics | undefined;
 }
 
+/**
+ * Read these with `c.get(name)`, not `c.var.name`: Hono builds a new object of every variable on
+ * each `c.var` (Object.fromEntries), several times per request on the send path.
+ */
 export type ApiEnv = {
   Variables: {
     deps: ApiDeps;
@@ -88,7 +92,7 @@ export function noteForLog(c: ApiContext, fields: LogFields): void {
 }
 
 export async function principalOf(c: ApiContext): Promise<Principal> {
-  return noted(c, await c.var.deps.auth.authenticate(c.req.header("authorization")));
+  return noted(c, await c.get("deps").auth.authenticate(c.req.header("authorization")));
 }
 
 /** Puts who asked on the request's log line: the app and the user id, never the credential. */
@@ -119,7 +123,7 @@ export async function serverOf(c: ApiContext): Promise<ServerPrincipal> {
  */
 export async function userFromQueryOrHeader(c: ApiContext): Promise<UserPrincipal> {
   const token = c.req.query("token");
-  if (token) return noted(c, await c.var.deps.auth.verifyUserToken(token));
+  if (token) return noted(c, await c.get("deps").auth.verifyUserToken(token));
   return userOf(c);
 }
 
@@ -144,7 +148,7 @@ export async function jsonBody(c: ApiContext, principal?: Principal): Promise<un
   const bytes = await c.req.arrayBuffer();
   if (
     principal?.kind === "user" &&
-    c.var.deps.chargeInbound?.(principal.app, principal.userId, bytes.byteLength) === false
+    c.get("deps").chargeInbound?.(principal.app, principal.userId, bytes.byteLength) === false
   ) {
     throw new ParleyError("rate_limited", "too many bytes sent; slow down", 1);
   }
@@ -187,7 +191,7 @@ export function waitMsOf(c: ApiContext): number {
   if (raw === undefined || raw === "") return 0;
   const wait = waitQuerySchema.safeParse(raw);
   if (!wait.success) throw new ParleyError("bad_request", "wait must be a number of seconds ≥ 0");
-  return Math.min(wait.data, c.var.deps.limits.maxWaitSeconds) * 1000;
+  return Math.min(wait.data, c.get("deps").limits.maxWaitSeconds) * 1000;
 }
 
 /** 403 unless `userId` is a member; checked before the body, so a non-member learns nothing from a 400. */

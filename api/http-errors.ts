@@ -13,7 +13,7 @@ export function errorResponse(c: Context, error: unknown, onError: OnError): Res
     // With a request log, the request's own line carries the error (one line, with its
     // reqId); without one, it goes to onError.
     const line = c.get("logLine") as LogFields | undefined;
-    if (c.var.deps?.log && line) c.set("failure", error);
+    if (c.get("deps")?.log && line) c.set("failure", error);
     else
       onError(error, "request failed", { ...line, method: c.req.method, route: new URL(c.req.url).pathname });
     refusal = new ParleyError("internal", "internal error");

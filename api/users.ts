@@ -12,7 +12,7 @@ export async function withUsers<T extends object>(
   value: T,
   userIds: Iterable<string | null | undefined>,
 ): Promise<T> {
-  const users = await c.var.deps.profiles.users(app, userIds);
+  const users = await c.get("deps").profiles.users(app, userIds);
   return users ? { ...value, users } : value;
 }
 

@@ -40,7 +40,7 @@ const actorOf = (principal: Principal): Actor =>
 export const changeRoutes = new Hono<ApiEnv>()
   .patch("/:id/messages/:seq", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
     const seq = seqOf(c);
     const fields = await bodyOf(c, editInputSchema, "edit", principal);
     const { message } = await room.edit(actorOf(principal), seq, fields);
@@ -48,31 +48,31 @@ export const changeRoutes = new Hono<ApiEnv>()
   })
   .delete("/:id/messages/:seq", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
     const { message } = await room.deleteMessage(actorOf(principal), seqOf(c));
     return c.json({ message });
   })
   .put("/:id/messages/:seq/reactions/:key", async (c) => {
     const user = await userOf(c);
-    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
     const key = parseOrThrow(reactionKeySchema, c.req.param("key"), "reaction key");
     const { message } = await room.react(user.userId, seqOf(c), key);
     return c.json({ message });
   })
   .delete("/:id/messages/:seq/reactions/:key", async (c) => {
     const user = await userOf(c);
-    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
     const key = parseOrThrow(reactionKeySchema, c.req.param("key"), "reaction key");
     const { message } = await room.unreact(user.userId, seqOf(c), key);
     return c.json({ message });
   })
   .get("/:id/messages/:seq/replies", async (c) => {
     const user = await userOf(c);
-    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
     const seq = seqOf(c);
     const after = intQuery(c, "after") ?? 0;
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const page = await room.replies(user.userId, seq, { after, limit });
     const body = await withUsers(c, user.app, page, sendersOf(page.messages));
-    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
+    return jsonReleasing(c, body, c.get("reads").acquire(user.app, user.userId));
   });

@@ -54,17 +54,17 @@ export const conversationRoutes = new Hono<ApiEnv>()
   .post("/", async (c) => {
     const { app } = await serverOf(c);
     const input = await bodyOf(c, createConversationSchema, "conversation");
-    const conversation = await c.var.deps.directory.createConversation(app, input);
+    const conversation = await c.get("deps").directory.createConversation(app, input);
     return c.json({ conversation }, 201);
   })
   .get("/", async (c) => {
     const user = await userOf(c);
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const cursor = decodeCursor(c.req.query("cursor"));
-    const rows = await c.var.deps.directory.listThreads(user.app, user.userId, { limit, cursor });
+    const rows = await c.get("deps").directory.listThreads(user.app, user.userId, { limit, cursor });
     // A page is cut at about `pageBytes` too (a row carries its last message and its members):
     // the cursor then continues from the last row that fit.
-    const page = withinBytes(rows, c.var.deps.limits.pageBytes);
+    const page = withinBytes(rows, c.get("deps").limits.pageBytes);
     const last = page[page.length - 1];
     const more = page.length < rows.length || rows.length === limit;
     const conversations = page.map(({ lastActivityAt: _, ...item }) => item);
@@ -74,11 +74,11 @@ export const conversationRoutes = new Hono<ApiEnv>()
       { conversations, nextCursor: more && last ? encodeCursor(last) : null },
       peopleOfThreads(conversations),
     );
-    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
+    return jsonReleasing(c, body, c.get("reads").acquire(user.app, user.userId));
   })
   .get("/:id", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
     if (principal.kind === "user") await requireMember(room, principal.userId);
     const conversation = await room.describe();
     // The members' profiles: what a client shows for typing, presence and read receipts.
@@ -94,14 +94,14 @@ export const conversationRoutes = new Hono<ApiEnv>()
   .put("/:id/members/:userId", async (c) => {
     const { app } = await serverOf(c);
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
-    const room = await c.var.deps.directory.room(app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(app, conversationIdOf(c));
     await room.addMember(userId, new Date().toISOString());
     return c.body(null, 204);
   })
   .delete("/:id/members/:userId", async (c) => {
     const { app } = await serverOf(c);
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
-    const room = await c.var.deps.directory.room(app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(app, conversationIdOf(c));
     await room.removeMember(userId);
     return c.body(null, 204);
   });

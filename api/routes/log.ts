@@ -11,8 +11,8 @@ import { peopleOfLog, withUsers } from "../users.ts";
 
 export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
   const token = c.req.query("token");
-  const principal = token ? await c.var.deps.auth.verifyUserToken(token) : await principalOf(c);
-  const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+  const principal = token ? await c.get("deps").auth.verifyUserToken(token) : await principalOf(c);
+  const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
   const after = intQuery(c, "after") ?? 0;
   const limit = Math.min(Math.max(intQuery(c, "limit") ?? 100, 1), 500);
   const waitMs = waitMsOf(c);
@@ -22,7 +22,7 @@ export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
   }
   // A held long-poll is an open connection like a socket: it counts against the user's cap.
   const releaseConnection =
-    waitMs > 0 ? c.var.deps.acquireConnection?.(principal.app, principal.userId) : undefined;
+    waitMs > 0 ? c.get("deps").acquireConnection?.(principal.app, principal.userId) : undefined;
   if (releaseConnection === null)
     throw new ParleyError("rate_limited", "too many open connections for this user", 5);
   let page: Awaited<ReturnType<typeof room.logPage>>;
@@ -32,5 +32,5 @@ export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
     releaseConnection?.();
   }
   const body = await withUsers(c, principal.app, page, peopleOfLog(page.entries));
-  return jsonReleasing(c, body, c.var.reads.acquire(principal.app, principal.userId));
+  return jsonReleasing(c, body, c.get("reads").acquire(principal.app, principal.userId));
 });

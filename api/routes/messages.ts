@@ -27,7 +27,7 @@ function splitSender(body: unknown): { senderId: unknown; rest: unknown } {
 export const messageRoutes = new Hono<ApiEnv>()
   .post("/:id/messages", async (c) => {
     const principal = await principalOf(c);
-    const room = await c.var.deps.directory.room(principal.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
     const { senderId: claimed, rest } = splitSender(await jsonBody(c, principal));
     let senderId: string;
     if (principal.kind === "server") {
@@ -54,10 +54,10 @@ export const messageRoutes = new Hono<ApiEnv>()
     }
     const limit = Math.min(Math.max(intQuery(c, "limit") ?? 50, 1), 200);
     const waitMs = waitMsOf(c);
-    const room = await c.var.deps.directory.room(user.app, conversationIdOf(c));
+    const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
     const longPoll = waitMs > 0 && after !== undefined;
     // A held long-poll is an open connection like a socket: it counts against the user's cap.
-    const releaseConnection = longPoll ? c.var.deps.acquireConnection?.(user.app, user.userId) : undefined;
+    const releaseConnection = longPoll ? c.get("deps").acquireConnection?.(user.app, user.userId) : undefined;
     if (releaseConnection === null)
       throw new ParleyError("rate_limited", "too many open connections for this user", 5);
     let page: Awaited<ReturnType<typeof room.history>>;
@@ -68,7 +68,7 @@ export const messageRoutes = new Hono<ApiEnv>()
     }
     const body = await withUsers(c, user.app, page, sendersOf(page.messages));
     // The answer holds one of the user's read slots until the client has taken it.
-    return jsonReleasing(c, body, c.var.reads.acquire(user.app, user.userId));
+    return jsonReleasing(c, body, c.get("reads").acquire(user.app, user.userId));
   })
   .get("/:id/events", async (c) => {
     const user = await userFromQueryOrHeader(c);
@@ -79,7 +79,7 @@ export const messageRoutes = new Hono<ApiEnv>()
         throw new ParleyError("bad_request", "Last-Event-ID must be a seq");
       after = Number(lastEventId);
     }
-    const stream = await c.var.deps.directory.openEventStream({
+    const stream = await c.get("deps").directory.openEventStream({
       app: user.app,
       conversationId: conversationIdOf(c),
       userId: user.userId,

@@ -35,7 +35,7 @@ export function countRequests(metrics: ApiMetrics): MiddlewareHandler<ApiEnv> {
 }
 
 export const metricsRoutes = new Hono<ApiEnv>().get("/metrics", async (c) => {
-  const metrics = c.var.deps.metrics;
+  const metrics = c.get("deps").metrics;
   if (!metrics)
     throw new ParleyError(
       "not_found",

@@ -13,7 +13,7 @@ const documents = new WeakMap<object, string>();
 
 /** The document's JSON text for this API's options, rendered once per set of deps. */
 function documentText(c: ApiContext): string {
-  const deps = c.var.deps;
+  const deps = c.get("deps");
   let text = documents.get(deps);
   if (text === undefined) {
     const document: OpenApiDocument = buildOpenApiDocument({ devMode: deps.devMode });
@@ -24,7 +24,7 @@ function documentText(c: ApiContext): string {
 }
 
 function docsOf(c: ApiContext): DocsAssets {
-  const docs = c.var.deps.docs;
+  const docs = c.get("deps").docs;
   if (!docs)
     throw new ParleyError("not_found", "no such route (the API reference is off: set PARLEY_DOCS=1)");
   return docs;

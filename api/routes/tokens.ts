@@ -25,7 +25,7 @@ export const tokenRoutes = new Hono<ApiEnv>()
   .post("/tokens", async (c) => {
     const { app } = await serverOf(c);
     const input = await bodyOf(c, mintTokenSchema, "token request");
-    const token = await c.var.deps.auth.mintUserToken(app, input.userId, {
+    const token = await c.get("deps").auth.mintUserToken(app, input.userId, {
       ttlSeconds: input.ttlSeconds ?? 3600,
       name: input.name,
       picture: input.picture,
@@ -33,7 +33,7 @@ export const tokenRoutes = new Hono<ApiEnv>()
     return c.json({ token }, 201);
   })
   .get("/dev/token", async (c) => {
-    if (!c.var.deps.devMode) throw new ParleyError("not_found", "no such route");
+    if (!c.get("deps").devMode) throw new ParleyError("not_found", "no such route");
     if (!localHost(c.req.header("host"))) {
       // A page on a DNS name rebound to this machine is "same-origin" to the browser and
       // could read a token here; a dev relay is reached by localhost or an IP address.
@@ -43,7 +43,7 @@ export const tokenRoutes = new Hono<ApiEnv>()
       );
     }
     const userId = parseOrThrow(userIdSchema, c.req.query("user"), "user");
-    const token = await c.var.deps.auth.mintUserToken("default", userId, {
+    const token = await c.get("deps").auth.mintUserToken("default", userId, {
       ttlSeconds: DEV_TOKEN_TTL_SECONDS,
       name: c.req.query("name"),
       picture: c.req.query("picture"),

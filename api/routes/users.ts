@@ -12,7 +12,7 @@ export const userRoutes = new Hono<ApiEnv>()
   .put("/:userId/profile", async (c) => {
     const { app } = await serverOf(c);
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
-    const profiles = c.var.deps.profiles;
+    const profiles = c.get("deps").profiles;
     const patch = await bodyOf(c, profiles.patchSchema, "profile");
     return c.json({ profile: await profiles.set(app, userId, patch) });
   })
@@ -21,5 +21,5 @@ export const userRoutes = new Hono<ApiEnv>()
     const userId = parseOrThrow(userIdSchema, c.req.param("userId"), "user id");
     if (principal.kind === "user" && principal.userId !== userId)
       throw new ParleyError("forbidden", "a user token may read only its own profile here");
-    return c.json({ profile: await c.var.deps.profiles.get(principal.app, userId) });
+    return c.json({ profile: await c.get("deps").profiles.get(principal.app, userId) });
   });

@@ -17,7 +17,7 @@ export const newEndpointSchema = z.strictObject({
 export const endpointIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not an endpoint id");
 
 function adminOf(c: ApiContext): WebhookAdmin {
-  const admin = c.var.deps.webhooks;
+  const admin = c.get("deps").webhooks;
   if (!admin) throw new ParleyError("not_found", "this host has no webhooks");
   return admin;
 }

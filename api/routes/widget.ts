@@ -117,14 +117,14 @@ iframe{flex:1;border:0;width:100%;border-radius:12px;background:#fff}
 
 export const widgetRoutes = new Hono<ApiEnv>()
   .get("/widget.js", async (c) => {
-    const widget = c.var.widget;
+    const widget = c.get("widget");
     if (!widget)
       throw new ParleyError("not_found", "this relay does not serve the widget (no widget script)");
     let bundle: WidgetBundle;
     try {
       bundle = await widget();
     } catch (error) {
-      c.var.deps.onError(error, "bundling the widget");
+      c.get("deps").onError(error, "bundling the widget");
       throw new ParleyError("internal", "the widget bundle could not be built; see the relay's log");
     }
     c.header("Content-Type", "text/javascript; charset=utf-8");
@@ -151,7 +151,7 @@ export const widgetRoutes = new Hono<ApiEnv>()
     return c.body(bundle.code);
   })
   .get("/demo", async (c) => {
-    const deps = c.var.deps;
+    const deps = c.get("deps");
     if (!deps.devMode) throw new ParleyError("not_found", "no such route");
     c.header("Content-Security-Policy", DEMO_CSP);
     c.header("Cache-Control", "no-store");
