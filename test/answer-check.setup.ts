@@ -4,7 +4,7 @@
  * recorded is checked after each test, and after each file for what its hooks caused.
  */
 import { afterAll, afterEach, expect } from "vitest";
-import { takeAnswerViolations } from "./helpers/server.ts";
+import { takeAnswerViolations } from "./helpers/answer-violations.ts";
 
 const expectNone = () =>
   expect(takeAnswerViolations(), "answers the OpenAPI document does not allow").toEqual([]);

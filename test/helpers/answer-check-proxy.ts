@@ -17,14 +17,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
+import type { Violation } from "./answer-violations.ts";
 import { answerBody, DocumentValidator } from "./document-validator.ts";
-
-/** An answer the document does not allow. */
-export interface Violation {
-  request: string;
-  status: number;
-  problems: string[];
-}
 
 export interface AnswerCheckProxy {
   /** `http://127.0.0.1:<port>` of the proxy. */

@@ -14,7 +14,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { denoRelayCommand } from "../../bin/deno-command.ts";
-import { type AnswerCheckProxy, startAnswerCheckProxy, type Violation } from "./answer-check-proxy.ts";
+import type { AnswerCheckProxy } from "./answer-check-proxy.ts";
+import { unwatchViolations, watchViolations } from "./answer-violations.ts";
 import { newLogFile, recordEnvSecrets } from "./secrets.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -90,17 +91,6 @@ export interface ServerHandle {
 }
 
 const live = new Set<ChildProcess>();
-
-/** The validating proxies of servers still running, and what disposed ones left unreported. */
-const answerChecks = new Set<AnswerCheckProxy>();
-const unreportedViolations: Violation[] = [];
-
-/** The answers the document did not allow since the last call, of every server of this file. */
-export function takeAnswerViolations(): Violation[] {
-  const taken = unreportedViolations.splice(0);
-  for (const proxy of answerChecks) taken.push(...proxy.takeViolations());
-  return taken;
-}
 
 /** Whether the running test file belongs to the contract suite (test/contract/). */
 function inContractSuite(): boolean {
@@ -277,8 +267,10 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
   if (opts.checkAnswers ?? inContractSuite()) {
     // The document the relay itself serves, so a relay and its description are judged together.
     const document = (await (await fetch(`${urlOf()}/v1/openapi.json`)).json()) as object;
+    // Loaded only here: Prism is heavy, and most test files never start a proxy.
+    const { startAnswerCheckProxy } = await import("./answer-check-proxy.ts");
     proxy = await startAnswerCheckProxy(document, () => cur.port);
-    answerChecks.add(proxy);
+    watchViolations(proxy);
   }
 
   const signal = async (sig: NodeJS.Signals): Promise<ExitInfo> => {
@@ -331,8 +323,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
     output: () => log.join(""),
     async dispose() {
       if (proxy) {
-        answerChecks.delete(proxy);
-        unreportedViolations.push(...proxy.takeViolations());
+        unwatchViolations(proxy);
         await proxy.close();
       }
       if (cur.proc.exitCode === null && cur.proc.signalCode === null) {

@@ -49,7 +49,10 @@ it("is partial (replies only) and serves the replies query", async () => {
       .orderBy(asc(messages.seq))
       .limit(50)
       .toSQL();
-    const plan = await client.execute({ sql: `EXPLAIN QUERY PLAN ${query.sql}`, args: query.params as never });
+    const plan = await client.execute({
+      sql: `EXPLAIN QUERY PLAN ${query.sql}`,
+      args: query.params as never,
+    });
     expect(plan.rows.map((r) => String(r.detail)).join("\n")).toMatch(/USING INDEX messages_replies/);
   } finally {
     client.close();
