@@ -72,9 +72,7 @@ export const messages = sqliteTable(
     uniqueIndex("messages_idempotency").on(t.app, t.conversationId, t.senderId, t.clientMessageId),
     // The replies to one message, in order. Only replies are indexed: most messages are not one, and every indexed row costs each
     // commit another page to write (measured: 20% of the bytes a send writes).
-    index("messages_replies")
-      .on(t.app, t.conversationId, t.replyTo, t.seq)
-      .where(sql`reply_to IS NOT NULL`),
+    index("messages_replies").on(t.app, t.conversationId, t.replyTo, t.seq).where(sql`reply_to IS NOT NULL`),
   ],
 );
 
