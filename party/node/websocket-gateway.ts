@@ -23,6 +23,9 @@ import type { OriginPolicy } from "../host/origins.ts";
 
 let nextId = 0;
 
+/** At most this many bytes of one tick's frames are held for one write (see `send`). */
+const HOLD_BYTES = 16 * 1024;
+
 /** `ws` behind the room's Connection interface. */
 class NodeWebSocketConnection implements Connection {
   readonly id = `ws-${++nextId}`;
@@ -36,36 +39,58 @@ class NodeWebSocketConnection implements Connection {
     private readonly metrics: RelayMetrics,
   ) {}
 
-  /** Whether this tick's frames are being held for one write (see send). */
-  #corked = false;
+  /**
+   * While set, the frames sent this tick are held for one write; the value is the socket's
+   * queue (bytes the kernel had not taken) when holding began.
+   */
+  #heldFrom: number | undefined;
 
   send(frame: OutboundFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     // The frames a socket gets in one tick (a commit's messages, its ack) leave in one write:
     // each write is a syscall, and on the durable socket-send path they were a fifth of the
-    // relay's CPU. Still counted in bufferedAmount while held, so the slow-consumer rule sees them.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
-    }
+    // relay's CPU. Held until the next tick, or at once past HOLD_BYTES.
+    this.#hold();
     // The same bytes for every socket: ws frames them without re-encoding the text.
     this.ws.send(frame.bytes, { binary: false });
+    if (this.#held() >= HOLD_BYTES) this.#release();
+  }
+
+  #hold(): void {
+    if (this.#heldFrom !== undefined) return;
+    this.#heldFrom = this.socket.writableLength;
+    this.socket.cork();
+    process.nextTick(() => this.#release());
+  }
+
+  #release(): void {
+    if (this.#heldFrom === undefined) return;
+    this.#heldFrom = undefined;
+    this.socket.uncork();
+  }
+
+  /** Bytes held this tick, not yet offered to the kernel. */
+  #held(): number {
+    return this.#heldFrom === undefined ? 0 : this.socket.writableLength - this.#heldFrom;
   }
 
   close(code: number, reason: string): void {
     if (this.ws.readyState >= WebSocket.CLOSING) return;
     this.metrics.closed(code, "websocket");
+    // The held frames and then the close frame go now: a shutdown may destroy the socket
+    // before the next tick, and destroying drops what is still held.
+    this.#release();
     this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake is cut after a while.
     setTimeout(() => this.ws.terminate(), this.closeTimeoutMs).unref();
   }
 
+  /**
+   * What the kernel has not taken (the slow-consumer rule's measure): frames held for this
+   * tick's write are not counted, as they were not when every frame was written at once.
+   */
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount - this.#held();
   }
 
   get closed(): boolean {
