@@ -97,11 +97,11 @@ const SIZES = {
   presence: quick ? { clients: 60, smallRoom: 6 } : { clients: 500, smallRoom: 10 },
   /** One room of many sockets: fan-out with a small window, per-message full-delivery time. */
   bigroom: quick
-    ? { subscribers: 200, messages: 40, warmup: 10, window: 8, timeoutMs: 40_000 }
+    ? { subscribers: 100, messages: 30, warmup: 10, window: 8, timeoutMs: 40_000 }
     : { subscribers: 5000, messages: 200, warmup: 20, window: 8, timeoutMs: 180_000 },
   /** Many rooms of 3 sockets, durable sends spread over them by 32 senders. */
   manyrooms: quick
-    ? { rooms: 100, warmupRooms: 4, rssSamples: 3, pauseMs: 200 }
+    ? { rooms: 50, warmupRooms: 2, rssSamples: 2, pauseMs: 100 }
     : { rooms: 2000, warmupRooms: 20 },
 };
 
@@ -406,7 +406,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
         bodyBytes: 120,
         openConcurrency: 100,
         openTimeoutMs: quick ? 30_000 : 180_000,
-        quietMaxMs: quick ? 5_000 : 20_000,
+        quietMaxMs: quick ? 2_000 : 20_000,
         userPrefix: "big-u",
       }),
     );
