@@ -6,15 +6,19 @@
  * child processes; this process is the load generator.
  *
  * Flags:
- *   --only fanout,http,memory,socket,reactions,webhooks,presence   run some metrics only (default: all;
- *                               reactions, webhooks and presence are relay only: durable sends with no endpoint,
- *                               one that is down, one that answers; a reconnect storm of 500 clients in one
- *                               room and in 50 rooms of 10)
+ *   --only fanout,http,memory,socket,reactions,webhooks,presence   run some metrics only (default: these
+ *                               seven, or all nine with --quick; reactions, webhooks and presence are relay
+ *                               only: durable sends with no endpoint, one that is down, one that answers; a
+ *                               reconnect storm of 500 clients in one room and in 50 rooms of 10)
+ *   --only bigroom,manyrooms    the two at scale, not in the default list (minutes each): one room of 5,000
+ *                               sockets against the floor; 2,000 rooms of 3 sockets with durable sends spread
+ *                               over them (relay and naive peer), against metric 2's 8 rooms. They need
+ *                               ~6,300 open files (checked first; `ulimit -n 8192`)
  *   --side floor,relay,socketio,naive|both|all   which servers to run (default: all; both = floor and
  *                               relay; relay is skipped if bin/parley.ts is missing). Socket.IO runs
- *                               fanout, memory and socket; the naive peer runs http.
+ *                               fanout, memory and socket; the naive peer runs http and manyrooms.
  *   --rounds N                  repeat each metric N times (the sides rotate) and report medians (default 3)
- *   --quick                     every metric once, small, one server per side: a smoke run (< 1 minute)
+ *   --quick                     every metric once (the nine), small, one server per side: a smoke run (~1 minute)
  *   --messages N                fan-out messages per measured phase (default 1500)
  *   --window N                  fan-out messages in flight, not yet delivered everywhere (default 64)
  *   --duration S                durable sends: measured seconds after a 1 s warm-up (default 5)
@@ -27,6 +31,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { type FanoutResult, runFanout } from "./harness/fanout.ts";
 import { type HttpResult, runHttp } from "./harness/http-load.ts";
+import { type ManyRoomsResult, runManyRooms } from "./harness/many-rooms.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
 import { type PresenceStormResult, presenceStormRows, runPresenceStorm } from "./harness/presence-storm.ts";
 import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
@@ -37,7 +42,7 @@ import { benchWebhookSecret, downUrl, startWebhookSink, type WebhookSink } from 
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "fanout,http,memory,socket,reactions,webhooks,presence" },
+    only: { type: "string" },
     side: { type: "string", default: "all" },
     quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "3" },
@@ -50,18 +55,30 @@ const { values: args } = parseArgs({
   },
 });
 
-const METRICS = ["fanout", "http", "memory", "socket", "reactions", "webhooks", "presence"] as const;
+const METRICS = [
+  "fanout",
+  "http",
+  "memory",
+  "socket",
+  "reactions",
+  "webhooks",
+  "presence",
+  "bigroom",
+  "manyrooms",
+] as const;
 type Metric = (typeof METRICS)[number];
-const only = new Set((args.only ?? "").split(",").map((s) => s.trim()));
-const metrics = METRICS.filter((m) => only.has(m));
 const quick = args.quick ?? false;
+/** The full run leaves out the two at scale (minutes each); `--quick` runs all nine, small. */
+const DEFAULT_ONLY = quick ? METRICS : METRICS.filter((m) => m !== "bigroom" && m !== "manyrooms");
+const only = new Set((args.only ?? DEFAULT_ONLY.join(",")).split(",").map((s) => s.trim()));
+const metrics = METRICS.filter((m) => only.has(m));
 const rounds = quick ? 1 : Math.max(1, Math.min(10, Number(args.rounds) || 3));
 /** Which sides run which metric: the peers only where they have a counterpart. */
 const SUPPORTS: Record<Side, readonly Metric[]> = {
-  floor: ["fanout", "http", "memory", "socket"],
+  floor: ["fanout", "http", "memory", "socket", "bigroom"],
   relay: METRICS,
   socketio: ["fanout", "memory", "socket"],
-  naive: ["http"],
+  naive: ["http", "manyrooms"],
 };
 const ALL_SIDES: readonly Side[] = ["floor", "relay", "socketio", "naive"];
 
@@ -78,8 +95,15 @@ const SIZES = {
   reactionUsers: quick ? 8 : 32,
   /** The reconnect storm: clients in all, and the big room's size against rooms of `smallRoom`. */
   presence: quick ? { clients: 60, smallRoom: 6 } : { clients: 500, smallRoom: 10 },
+  /** One room of many sockets: fan-out with a small window, per-message full-delivery time. */
+  bigroom: quick
+    ? { subscribers: 100, messages: 30, warmup: 10, window: 8, timeoutMs: 40_000 }
+    : { subscribers: 5000, messages: 200, warmup: 20, window: 8, timeoutMs: 180_000 },
+  /** Many rooms of 3 sockets, durable sends spread over them by 32 senders. */
+  manyrooms: quick
+    ? { rooms: 50, warmupRooms: 2, rssSamples: 2, pauseMs: 100 }
+    : { rooms: 2000, warmupRooms: 20 },
 };
-const MEMORY_SOCKETS = SIZES.memory.sockets;
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -95,16 +119,34 @@ for (const kv of args["relay-env"] ?? []) {
 
 if (metrics.length === 0) fail(`--only must name some of ${METRICS.join(", ")}`);
 
-// File descriptors: every client socket is an fd in this process.
-function openFileLimit(): number {
+// File descriptors: every client socket is an fd in this process (and one in the server, which
+// inherits this process's limit).
+function openFileLimit(): { soft: number; hard: number } {
   const limits = readFileSync("/proc/self/limits", "utf8");
-  const m = /Max open files\s+(\d+|unlimited)/.exec(limits);
-  return !m?.[1] || m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1]);
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(limits);
+  const num = (x: string | undefined) => (!x || x === "unlimited" ? Number.POSITIVE_INFINITY : Number(x));
+  return { soft: num(m?.[1]), hard: num(m?.[2]) };
 }
-const needFds = MEMORY_SOCKETS + 256;
+/** The sockets each metric holds open at once. */
+const SOCKETS_OF: Record<Metric, number> = {
+  fanout: SIZES.fanout.subscribers,
+  http: 64,
+  memory: SIZES.memory.sockets,
+  socket: 32,
+  reactions: 64,
+  webhooks: 64,
+  presence: SIZES.presence.clients,
+  bigroom: SIZES.bigroom.subscribers,
+  manyrooms: (SIZES.manyrooms.rooms + SIZES.manyrooms.warmupRooms) * 3,
+};
+const fdMetric = metrics.reduce((a, m) => (SOCKETS_OF[m] > SOCKETS_OF[a] ? m : a));
+const needFds = SOCKETS_OF[fdMetric] + 256;
 const fdLimit = openFileLimit();
-if (fdLimit < needFds) {
-  fail(`open-file limit is ${fdLimit}, the memory metric needs ≥ ${needFds}: run \`ulimit -n 4096\` first`);
+if (fdLimit.soft < needFds) {
+  // Node raises its soft limit to the hard one when it starts, so this is the hard limit.
+  fail(
+    `open-file limit is ${fdLimit.soft} (hard ${fdLimit.hard}), the ${fdMetric} metric needs ≥ ${needFds}: run \`ulimit -n ${Math.max(needFds, 8192)}\` first (raising the hard limit needs root or /etc/security/limits.conf)`,
+  );
 }
 
 const sideArg = args.side ?? "all";
@@ -135,7 +177,7 @@ const machine = {
 };
 console.log(`Parley bench — ${machine.date}`);
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}`);
-console.log(`load average at start: ${machine.loadavg}; open-file limit: ${fdLimit}`);
+console.log(`load average at start: ${machine.loadavg}; open-file limit: ${fdLimit.soft}`);
 console.log(
   `metrics: ${metrics.join(", ")}; sides: ${sides.join(", ")}; rounds: ${rounds}${quick ? " (quick: small sizes, one server per side)" : ""}`,
 );
@@ -154,6 +196,10 @@ type Results = {
   reactions: ReactionsResult[];
   webhooks: Array<{ variant: WebhookVariant; result: HttpResult; delivered: number }>;
   presence: PresenceStormResult[];
+  bigroom: FanoutResult[];
+  manyrooms: ManyRoomsResult[];
+  /** Metric 2's load, run by manyrooms for its ratio when `http` is not in the run. */
+  manyroomsBase: HttpResult[];
 };
 const emptyResults = (): Results => ({
   fanout: [],
@@ -163,6 +209,9 @@ const emptyResults = (): Results => ({
   reactions: [],
   webhooks: [],
   presence: [],
+  bigroom: [],
+  manyrooms: [],
+  manyroomsBase: [],
 });
 const results: Record<Side, Results> = {
   floor: emptyResults(),
@@ -348,6 +397,67 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
         if (!quick) await sink?.close();
       }
     }
+  } else if (metric === "bigroom") {
+    const { window, ...size } = SIZES.bigroom;
+    const r = await withTarget(side, (t) =>
+      runFanout(t, {
+        ...size,
+        window,
+        bodyBytes: 120,
+        openConcurrency: 100,
+        openTimeoutMs: quick ? 30_000 : 180_000,
+        quietMaxMs: quick ? 2_000 : 20_000,
+        userPrefix: "big-u",
+      }),
+    );
+    if (r) {
+      results[side].bigroom.push(r);
+      console.log(
+        `  ${label} ${fmt(r.deliveriesPerSec)} deliveries/s (${fmt(r.messagesPerSec, 1)} msgs/s, ${fmt(r.elapsedMs)} ms), one message to every socket p50 ${fmt(r.fullDelivery.p50, 1)} ms, p99 ${fmt(r.fullDelivery.p99, 1)} ms, max ${fmt(r.fullDelivery.max, 1)} ms; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%`,
+      );
+    }
+  } else if (metric === "manyrooms") {
+    // The ratio's base: metric 2's load in this run; without `http` in the run, measured here on
+    // a fresh relay, before the many rooms in even rounds and after them in odd ones.
+    const base = async () => {
+      if (side !== "relay" || metrics.includes("http")) return;
+      const b = await withTarget(side, (t) => runHttp(t, HTTP_LOAD));
+      if (b) {
+        results[side].manyroomsBase.push(b);
+        console.log(
+          `  ${label} base (metric 2's load, 8 convs): ${fmt(b.sendsPerSec)} sends/s, p99 ${fmt(b.latency.p99, 2)} ms, ${b.errors} errors${perSend(b)}`,
+        );
+      }
+    };
+    if (round % 2 === 0) await base();
+    const { rooms, warmupRooms, ...rest } = SIZES.manyrooms;
+    // Each sender is a member of rooms/senders rooms, with a socket in each: its connections.
+    const perSender = Math.ceil(rooms / HTTP_LOAD.senders) + Math.ceil(warmupRooms / HTTP_LOAD.senders);
+    const env: Record<string, string> =
+      perSender + 1 > 100 ? { PARLEY_MAX_CONNECTIONS_PER_USER: String(perSender + 1) } : {};
+    const r = await withTarget(
+      side,
+      (t) =>
+        runManyRooms(t, {
+          rooms,
+          warmupRooms,
+          perRoom: 3,
+          senders: HTTP_LOAD.senders,
+          warmupMs: SIZES.warmupMs,
+          durationMs,
+          bodyBytes: 120,
+          openTimeoutMs: quick ? 30_000 : 180_000,
+          ...rest,
+        }),
+      env,
+    );
+    if (r) {
+      results[side].manyrooms.push(r);
+      console.log(
+        `  ${label} ${fmt(r.sendsPerSec)} sends/s over ${fmt(rooms)} rooms, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors; ${fmt(r.bytesPerRoom / 1024, 1)} KiB/room (RSS ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(r.rssAfterBytes / 2 ** 20, 1)} MiB); created in ${fmt(r.createMs)} ms, ${fmt(rooms * 3)} sockets open in ${fmt(r.connectMs)} ms; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
+      );
+    }
+    if (round % 2 === 1) await base();
   } else if (metric === "presence") {
     if (side !== "relay") return;
     // One room of all the clients and rooms of 10, each on a fresh relay, in alternating order.
@@ -649,6 +759,85 @@ if (metrics.includes("presence") && haveRelay) {
   summary.presence = storm.summary;
 }
 
+if (metrics.includes("bigroom")) {
+  const metric = `big room deliveries/s (${fmt(SIZES.bigroom.subscribers)} sockets, 1 room)`;
+  const fl = med(f.bigroom.map((x) => x.deliveriesPerSec));
+  const rl = med(r.bigroom.map((x) => x.deliveriesPerSec));
+  const flP99 = med(f.bigroom.map((x) => x.fullDelivery.p99));
+  const rlP99 = med(r.bigroom.map((x) => x.fullDelivery.p99));
+  const ratio = ratioOf(rl, fl);
+  rows.push({ metric, floor: fmt(fl), relay: fmt(rl), ratio: times(ratio), target: "(info)", result: "" });
+  rows.push({
+    metric: "  one message to every socket, p99 (ms)",
+    floor: fmt(flP99, 1),
+    relay: fmt(rlP99, 1),
+    ratio: times(ratioOf(rlP99, flP99)),
+    target: "(info)",
+    result: "",
+  });
+  summary.bigroom = {
+    sockets: SIZES.bigroom.subscribers,
+    floor: { deliveriesPerSec: fl, p99: flP99 },
+    relay: { deliveriesPerSec: rl, p99: rlP99 },
+    ratio,
+  };
+}
+
+if (metrics.includes("manyrooms") && haveRelay) {
+  const rooms = fmt(SIZES.manyrooms.rooms);
+  const rl = sendStats(r.manyrooms);
+  const base = sendStats(metrics.includes("http") ? r.http : r.manyroomsBase);
+  const ratio = ratioOf(rl.sendsPerSec, base.sendsPerSec);
+  const perRoom = med(r.manyrooms.map((x) => x.bytesPerRoom));
+  rows.push({
+    metric: `durable HTTP sends/s, ${rooms} rooms × 3 sockets`,
+    floor: "—",
+    relay: fmt(rl.sendsPerSec),
+    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}× 8 convs` : "— (no base)",
+    target: "≥ 0.8× 8 convs",
+    result: verdict(Number.isFinite(ratio) ? ratio >= 0.8 && rl.errors === 0 : undefined),
+  });
+  rows.push({
+    metric: "  send ack latency p99 (ms)",
+    floor: "—",
+    relay: fmt(rl.p99, 2),
+    ratio: `${ratioOf(rl.p99, base.p99).toFixed(2)}× 8 convs`,
+    target: "(info)",
+    result: "",
+  });
+  rows.push({
+    metric: "  relay RSS per room (KiB, its 3 sockets included)",
+    floor: "—",
+    relay: fmt(perRoom / 1024, 1),
+    ratio: "",
+    target: "(info)",
+    result: "",
+  });
+  const entry: Record<string, unknown> = {
+    rooms: SIZES.manyrooms.rooms,
+    relay: { ...rl, bytesPerRoom: perRoom },
+    base,
+    ratio,
+  };
+  if (ran("naive")) {
+    const nv = sendStats(results.naive.manyrooms);
+    const nvPerRoom = med(results.naive.manyrooms.map((x) => x.bytesPerRoom));
+    sendRows(`durable HTTP sends/s, ${rooms} rooms × 3 sockets`, "naive", nv, rl, {});
+    rows.push({
+      metric: "  server RSS per room (KiB)",
+      vs: "naive",
+      floor: fmt(nvPerRoom / 1024, 1),
+      relay: fmt(perRoom / 1024, 1),
+      ratio: times(ratioOf(perRoom, nvPerRoom)),
+      target: "(info)",
+      result: "",
+    });
+    entry.naive = { ...nv, bytesPerRoom: nvPerRoom };
+    entry.ratioNaive = ratioOf(rl.sendsPerSec, nv.sendsPerSec);
+  }
+  summary.manyrooms = entry;
+}
+
 /** A printed row: the relay against the side named in `vs`, whose value is in `other`. */
 type Cells = Record<"metric" | "vs" | "other" | "relay" | "ratio" | "target" | "result", string>;
 const cells = (row: Row): Cells => ({
@@ -691,6 +880,9 @@ for (const side of ALL_SIDES) {
     ...results[side].socket,
     ...results[side].reactions,
     ...results[side].presence,
+    ...results[side].bigroom,
+    ...results[side].manyrooms,
+    ...results[side].manyroomsBase,
   ]) {
     for (const n of x.notes) notes.push(`${side}: ${n}`);
   }
@@ -698,6 +890,8 @@ for (const side of ALL_SIDES) {
     ["fan-out", results[side].fanout],
     ["durable sends", results[side].http],
     ["socket sends", results[side].socket],
+    ["the big room", results[side].bigroom],
+    ["many rooms", results[side].manyrooms],
   ] as const) {
     const busiest = Math.max(...xs.map((x) => x.cpu.client).filter(Number.isFinite));
     if (busiest >= 90) {

@@ -9,10 +9,13 @@ import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-/** Well under a minute on a quiet machine; a loaded 2-core one can take twice that. */
+/** About a minute on a quiet machine (all nine metrics); a loaded 2-core one can take twice that. */
 const LIMIT_MS = 170_000;
 
-/** Which sides report each metric (Socket.IO: fan-out, memory, socket sends; naive: HTTP sends). */
+/**
+ * Which sides report each metric (Socket.IO: fan-out, memory, socket sends; naive: HTTP sends and
+ * many rooms; the floor: the big room too). `--quick` runs all nine, the two at scale small.
+ */
 const EXPECTED: Record<string, string[]> = {
   fanout: ["floor", "relay", "socketio"],
   http: ["floor", "relay", "naive"],
@@ -20,6 +23,9 @@ const EXPECTED: Record<string, string[]> = {
   socket: ["floor", "relay", "socketio"],
   reactions: ["relay"],
   webhooks: ["relay"],
+  presence: ["relay"],
+  bigroom: ["floor", "relay"],
+  manyrooms: ["relay", "naive"],
 };
 
 function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -83,6 +89,8 @@ it(
       errors: Record<string, string[]>;
       http: Record<string, { cpuUsPerSend?: number }>;
       socket: Record<string, { cpuUsPerSend?: number }>;
+      bigroom: Record<string, { deliveriesPerSec?: number; p99?: number }>;
+      manyrooms: { ratio?: number; relay?: { sendsPerSec?: number; p99?: number; bytesPerRoom?: number } };
     };
     for (const [side, errs] of Object.entries(json.errors)) expect(errs, side).toEqual([]);
     for (const side of ["floor", "relay", "naive"]) {
@@ -90,6 +98,16 @@ it(
     }
     for (const side of ["floor", "relay", "socketio"]) {
       expect(Number.isFinite(json.socket[side]?.cpuUsPerSend), `socket ${side}`).toBe(true);
+    }
+    // The two at scale: the big room's deliveries/s and full-delivery p99 on both sides; many
+    // rooms' sends/s, p99, RSS per room and ratio to metric 2's 8 conversations.
+    for (const side of ["floor", "relay"]) {
+      expect(Number.isFinite(json.bigroom[side]?.deliveriesPerSec), `bigroom ${side}`).toBe(true);
+      expect(Number.isFinite(json.bigroom[side]?.p99), `bigroom ${side} p99`).toBe(true);
+    }
+    const many = json.manyrooms;
+    for (const n of [many.ratio, many.relay?.sendsPerSec, many.relay?.p99, many.relay?.bytesPerRoom]) {
+      expect(Number.isFinite(n), JSON.stringify(many)).toBe(true);
     }
   },
   LIMIT_MS + 10_000,
