@@ -36,7 +36,7 @@ import WebSocket from "ws";
 import { parleyDialect } from "./harness/dialect.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { MESSAGE, SYNCED } from "./harness/sockets.ts";
-import { cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
+import { cpuMeter, cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
 import { RELAY_SCRIPT, relayEnv, startTarget } from "./harness/target.ts";
 import { tokenMinter } from "./harness/tokens.ts";
@@ -364,7 +364,10 @@ interface Result {
   /** Clients that ended below their conversation's final seq. */
   missing: number;
   restartMs: number;
-  relay: { rssMiB: number; cpuPct: number; cpuSeconds: number };
+  /** CPU from the relay's health check to the last client back: its seconds and % of one core, and this process's %. */
+  relay: { rssMiB: number; cpuPct: number; cpuSeconds: number; benchCpuPct: number };
+  /** The floor's CPU seconds and % over its connects, and this process's %. */
+  floorCpu: { cpuSeconds: number; cpuPct: number; benchCpuPct: number };
   floorMs: number;
   floorNotBack: number;
   floorAttempts: number;
@@ -500,6 +503,7 @@ try {
   const restartMs = t0 - killedAt;
   const pid = relay.pid;
   const cpu0 = cpuSeconds(pid);
+  const meter = cpuMeter(pid);
   log(
     `  relay pid ${pid} listening ${fmt(restartMs / 1000, 1)} s after the kill; ${clients.syncedCount} synced at its health check`,
   );
@@ -530,8 +534,8 @@ try {
       `back ${clients.backCount}/${CLIENTS}, synced ${clients.syncedCount}, new messages sent ${final.size}/${CONVERSATIONS}, ` +
       `attempts ${clients.attempts - attemptsBefore}, relay CPU ${fmt(((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100)}%`,
   );
-  const endAt = performance.now();
   const cpuUsed = cpuSeconds(pid) - cpu0;
+  const stormCpu = meter();
   const rss = existsSync(`/proc/${pid}`) ? rssBytes(pid) : Number.NaN;
   await Promise.race([sends, sleep(5000)]);
   if (sendErrors.length > 0)
@@ -571,6 +575,7 @@ try {
   let floorMs = Number.NaN;
   let floorNotBack = CLIENTS;
   let floorAttempts = 0;
+  let floorCpu = { cpuSeconds: Number.NaN, cpuPct: Number.NaN, benchCpuPct: Number.NaN };
   try {
     const floorFleet = new Fleet(
       plan.map((p) => ({ conv: p.conv, url: floor.wsUrl(convIds[p.conv] as string, p.token) })),
@@ -579,6 +584,8 @@ try {
     fleet = floorFleet;
     for (const c of floorFleet.clients) c.lastSeq = SEED; // the same URL bytes: `after=SEED`
     floorFleet.round(() => SEED);
+    const floorCpu0 = cpuSeconds(floor.server.pid);
+    const floorMeter = cpuMeter(floor.server.pid);
     const f0 = performance.now();
     floorFleet.startAll();
     const floorOk = await waitFor(
@@ -589,6 +596,12 @@ try {
     floorNotBack = CLIENTS - floorFleet.backCount;
     if (floorOk) floorMs = Math.max(...floorFleet.clients.map((c) => c.backAt)) - f0;
     else notes.push(`floor: ${floorNotBack} of ${CLIENTS} sockets not open within ${TIMEOUT_MS / 1000} s`);
+    const fc = floorMeter();
+    floorCpu = {
+      cpuSeconds: cpuSeconds(floor.server.pid) - floorCpu0,
+      cpuPct: fc.server,
+      benchCpuPct: fc.client,
+    };
     floorAttempts = floorFleet.attempts;
     await floorFleet.stop();
     fleet = undefined;
@@ -619,9 +632,11 @@ try {
     restartMs,
     relay: {
       rssMiB: rss / 2 ** 20,
-      cpuPct: (cpuUsed / ((endAt - t0) / 1000)) * 100,
+      cpuPct: stormCpu.server,
       cpuSeconds: cpuUsed,
+      benchCpuPct: stormCpu.client,
     },
+    floorCpu,
     floorMs,
     floorNotBack,
     floorAttempts,
@@ -678,6 +693,13 @@ const rows: Array<[string, string, string, string]> = [
     "",
     "",
   ],
+  [
+    "server CPU s per 1,000 sockets",
+    fmt((r.relay.cpuSeconds / CLIENTS) * 1000, 2),
+    fmt((r.floorCpu.cpuSeconds / CLIENTS) * 1000, 2),
+    `${(r.relay.cpuSeconds / r.floorCpu.cpuSeconds).toFixed(2)}× (info)`,
+  ],
+  ["bench process CPU (% of a core)", fmt(r.relay.benchCpuPct), fmt(r.floorCpu.benchCpuPct), ""],
 ];
 const widths = [0, 1, 2, 3].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
 log("");

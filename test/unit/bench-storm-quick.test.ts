@@ -53,6 +53,7 @@ it(
     const json = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown> & {
       back: Record<string, number>;
       relay: Record<string, number>;
+      floorCpu: Record<string, number>;
     };
     expect(json.ok, context).toBe(true);
     expect(json.clients).toBe(1000);
@@ -63,8 +64,10 @@ it(
     for (const key of ["p50", "p99", "max"])
       expect(Number.isFinite(json.back[key]), `back.${key}`).toBe(true);
     expect(json.back.count).toBe(1000);
-    for (const key of ["rssMiB", "cpuPct", "cpuSeconds"])
+    for (const key of ["rssMiB", "cpuPct", "cpuSeconds", "benchCpuPct"])
       expect(Number.isFinite(json.relay[key]), `relay.${key}`).toBe(true);
+    for (const key of ["cpuPct", "cpuSeconds", "benchCpuPct"])
+      expect(Number.isFinite(json.floorCpu[key]), `floorCpu.${key}`).toBe(true);
     // Every client reconnected at least once after the kill.
     expect(json.attempts as number).toBeGreaterThanOrEqual(1000);
   },
