@@ -102,7 +102,7 @@ const fdLimit = openFileLimit();
 if (fdLimit < needFds)
   fail(
     `open-file limit is ${fdLimit}; ${CLIENTS} sockets need ≥ ${needFds} in this process and in the relay ` +
-      `(~${2 * needFds} in all): run \`ulimit -n ${Math.max(needFds, 20_480)}\` first`,
+      `(~${2 * needFds} in all): run \`ulimit -n ${needFds}\` (or more) first`,
   );
 
 // ---- clients ------------------------------------------------------------------------------
