@@ -14,6 +14,8 @@ export interface Server {
   baseUrl: string;
   /** The Node process that runs the server (tsx's child), whose memory is measured. */
   pid: number;
+  /** When its `listening on` line was seen (performance.now()), before the health check. */
+  listeningAt: number;
   /** stdout+stderr tail, for error reports. */
   tail(): string;
   stop(): Promise<void>;
@@ -66,6 +68,7 @@ export async function startServer(
       reject(new Error(`${name}: ${exited} before listening\n${tail()}`));
     });
   });
+  const listeningAt = performance.now();
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(baseUrl, 15_000, () => exited);
   const pid = findNodeChild(child.pid ?? -1, script) ?? child.pid ?? -1;
@@ -74,6 +77,7 @@ export async function startServer(
     port,
     baseUrl,
     pid,
+    listeningAt,
     tail,
     stop: () => stopChild(child, pid),
   };
