@@ -65,7 +65,7 @@ describe("setting profiles", () => {
     for (const body of bad) expectError(await w.admin.put(profilePath(user), body), 400, "bad_request");
     expectError(await w.admin.put(profilePath("not a valid id!"), { name: "x" }), 400);
     // 64 characters (not bytes) is fine, emoji included.
-    const long = "é".repeat(63) + "🙂";
+    const long = `${"é".repeat(63)}🙂`;
     expect((await w.admin.put(profilePath(user), { name: long })).status).toBe(200);
     expect(await profileOf(user)).toEqual({ name: long, picture: null });
   });

@@ -3,12 +3,9 @@
  * the floor and the peers (real child processes, real sockets, real libSQL files), and must exit 0
  * with a finite number on every metric's line and no error.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
+import { runBenchScript } from "../helpers/run-bench.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** About a minute on a quiet machine (all nine metrics); a loaded 2-core one can take twice that. */
 const LIMIT_MS = 170_000;
 
@@ -28,31 +25,7 @@ const EXPECTED: Record<string, string[]> = {
   manyrooms: ["relay", "naive"],
 };
 
-function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--quick", "--json"], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString("utf8");
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bench --quick did not finish within ${LIMIT_MS} ms\n${stdout.slice(-3000)}`));
-    }, LIMIT_MS);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runQuick = () => runBenchScript("bench/run.ts", ["--quick", "--json"], LIMIT_MS);
 
 it(
   "bench --quick runs every metric on every side and reports finite numbers",

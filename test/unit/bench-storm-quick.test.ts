@@ -3,44 +3,13 @@
  * conversations, a real relay SIGKILLed and restarted on its libSQL file, then the floor) must exit
  * 0 with finite numbers and no gap, duplicate, missing message or client left behind.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
+import { runBenchScript } from "../helpers/run-bench.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** ~30 s on a quiet machine; two relay starts under tsx on a loaded 2-core one take much longer. */
 const LIMIT_MS = 170_000;
 
-function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "bench/reconnect-storm.ts", "--quick", "--json"],
-      {
-        cwd: root,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString("utf8");
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bench:storm --quick did not finish within ${LIMIT_MS} ms\n${stdout.slice(-3000)}`));
-    }, LIMIT_MS);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runQuick = () => runBenchScript("bench/reconnect-storm.ts", ["--quick", "--json"], LIMIT_MS);
 
 it(
   "bench:storm --quick: every client resumes after the SIGKILL with no gap, duplicate or loss",
