@@ -8,6 +8,12 @@
  *   many  `--conversations` conversations of `--members` members each (created first, with progress
  *         output), then `--senders` closed-loop senders whose sends are spread over all of them:
  *         sends/s, p50/p99 and the errors (anything but 201).
+ *   latency  the database "in another region": sqld behind a TCP proxy (test/helpers/sqld.ts)
+ *         that adds `--db-delay` ms each way. One conversation of `--members`, `--senders` senders,
+ *         measured with no delay and with the delay, once with PARLEY_EDGE_COMMIT=libsql (every ack
+ *         waits for libSQL) and once with `room` (the default: the ack waits for the room actor's
+ *         own storage, libSQL is written behind it). Target: with `room`, ack p50 with the delay
+ *         ≤ 2× the p50 without.
  *
  * Every sender waits for its answer before sending again; only answers that complete inside the
  * measured window count. The server's CPU is read from /proc for every process under the dev
@@ -16,7 +22,8 @@
  *
  * Flags:
  *   --runtime workers|partykit   which edge dev server (default workers)
- *   --only one,many              which phases (default both)
+ *   --only one,many,latency      which phases (default one,many)
+ *   --db-delay MS                the latency phase's delay, each way (default 40)
  *   --conversations N            conversations of the many phase (default 1000)
  *   --members N                  members per conversation (default 64)
  *   --users N                    distinct users the many phase draws each conversation's members
@@ -37,6 +44,7 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startSqld } from "../test/helpers/sqld.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { ROOT } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
@@ -54,6 +62,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "5" },
     duration: { type: "string", default: "15" },
     "no-node": { type: "boolean", default: false },
+    "db-delay": { type: "string", default: "40" },
   },
 });
 
@@ -69,13 +78,15 @@ const int = (raw: string | undefined, name: string, min: number, max: number): n
 const runtime = args.runtime as "workers" | "partykit";
 if (runtime !== "workers" && runtime !== "partykit") fail("--runtime wants workers or partykit");
 const phases = new Set((args.only ?? "").split(",").map((s) => s.trim()));
-if (!phases.has("one") && !phases.has("many")) fail("--only wants one, many or both");
+if (![...phases].every((p) => ["one", "many", "latency"].includes(p)))
+  fail("--only wants one or more of one, many, latency");
 const CONVERSATIONS = int(args.conversations, "conversations", 1, 100_000);
 const MEMBERS = int(args.members, "members", 1, 5_000);
 const USERS = int(args.users, "users", MEMBERS, 10_000_000);
 const SENDERS = int(args.senders, "senders", 1, 512);
 const WARMUP_MS = int(args.warmup, "warmup", 0, 600) * 1000;
 const DURATION_MS = int(args.duration, "duration", 1, 3600) * 1000;
+const DB_DELAY_MS = int(args["db-delay"], "db-delay", 1, 1000);
 /** Conversations created at once during the setup. */
 const CREATE_CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -139,15 +150,22 @@ function processTree(root: number): Map<number, { name: string; cpu: number }> {
   return tree;
 }
 
-async function startRelay(kind: "workers" | "partykit" | "node"): Promise<Relay> {
+/** How a relay is started: its database when not a fresh file of its own, and more variables. */
+interface RelayOptions {
+  dbUrl?: string;
+  env?: Record<string, string>;
+}
+
+async function startRelay(kind: "workers" | "partykit" | "node", options: RelayOptions = {}): Promise<Relay> {
   const dir = mkdtempSync(join(os.tmpdir(), `parley-bench-edge-${kind}-`));
   const secret = randomBytes(32).toString("hex");
   const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
   const env = {
     ...process.env,
-    ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
+    ...relayEnv(options.dbUrl ?? `file:${join(dir, "parley.db")}`, secret, serverKey),
     WRANGLER_SEND_METRICS: "false",
     NO_UPDATE_NOTIFIER: "1",
+    ...options.env,
   };
   const script = kind === "node" ? ["bin/parley.ts"] : ["bin/edge-dev.ts", kind];
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", ...script], {
@@ -283,6 +301,9 @@ interface LoadResult {
   cpu: Map<string, number>;
 }
 
+/** Loads run so far (names each one's idempotency keys). */
+let loads = 0;
+
 /**
  * `SENDERS` closed-loop senders; `pick(sender, n)` names the conversation and the member for
  * a sender's n-th send. With `cover`, the warm-up lasts until that many distinct conversations
@@ -296,6 +317,8 @@ async function closedLoop(
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
   const body = `${"x".repeat(100)}`;
+  // Each load its own keys: a conversation measured twice must not answer retries (200).
+  const run = ++loads;
   const latencies: number[] = [];
   const statuses = new Map<string, number>();
   const notes: string[] = [];
@@ -311,7 +334,7 @@ async function closedLoop(
     for (let n = 0; n < 10_000_000 && performance.now() < measureTo; n++) {
       const { conversation, userId } = pick(sender, n);
       const url = new URL(`${relay.baseUrl}/v1/conversations/${encodeURIComponent(conversation)}/messages`);
-      const payload = JSON.stringify({ clientMessageId: `s${sender}-${n}`, body });
+      const payload = JSON.stringify({ clientMessageId: `r${run}-s${sender}-${n}`, body });
       const token = await relay.token(userId);
       if (!cpuStart && performance.now() >= measureFrom)
         cpuStart = { at: performance.now(), server: relay.cpu(), bench: process.cpuUsage() };
@@ -458,6 +481,46 @@ async function phaseMany(kind: "workers" | "partykit"): Promise<LoadResult | und
   }
 }
 
+/** Ack p50 of one conversation with the database near and far, for one PARLEY_EDGE_COMMIT. */
+interface LatencyPair {
+  near?: LoadResult;
+  far?: LoadResult;
+}
+
+async function phaseLatency(kind: "workers" | "partykit"): Promise<Record<string, LatencyPair>> {
+  const out: Record<string, LatencyPair> = {};
+  const db = await startSqld();
+  try {
+    for (const commit of ["libsql", "room"]) {
+      const pair: LatencyPair = {};
+      out[commit] = pair;
+      db.proxy.delay(0);
+      const relay = await startRelay(kind, { dbUrl: db.url, env: { PARLEY_EDGE_COMMIT: commit } });
+      try {
+        const conversation = `lat-${commit}-${stamp}`;
+        const members = Array.from({ length: MEMBERS }, (_, k) => `lat-u${k}`);
+        await createConversations(relay, [conversation], () => members);
+        const pick = (sender: number) => ({ conversation, userId: members[sender % MEMBERS] as string });
+        pair.near = await closedLoop(relay, pick);
+        report(`PARLEY_EDGE_COMMIT=${commit}, database with no delay`, pair.near);
+        db.proxy.delay(DB_DELAY_MS);
+        pair.far = await closedLoop(relay, pick);
+        report(`PARLEY_EDGE_COMMIT=${commit}, database ${DB_DELAY_MS} ms away each way`, pair.far);
+      } catch (err) {
+        console.log(
+          `  ${kind} (${commit}): ERROR ${(err as Error).message.split("\n").slice(0, 8).join("\n    ")}`,
+        );
+      } finally {
+        db.proxy.delay(0);
+        await relay.stop();
+      }
+    }
+  } finally {
+    await db.stop();
+  }
+  return out;
+}
+
 const cpus = os.cpus();
 console.log(`Parley edge bench — ${new Date().toISOString()}`);
 console.log(
@@ -476,6 +539,13 @@ if (phases.has("one")) {
   results.oneEdge = await phaseOne(runtime);
   if (!args["no-node"]) results.oneNode = await phaseOne("node");
 }
+let latency: Record<string, LatencyPair> = {};
+if (phases.has("latency")) {
+  console.log(
+    `[latency] one conversation, ${MEMBERS} members; the database near, then ${DB_DELAY_MS} ms away each way`,
+  );
+  latency = await phaseLatency(runtime);
+}
 if (phases.has("many")) {
   console.log(`[many] ${CONVERSATIONS} conversations × ${MEMBERS} members, sends spread over them`);
   results.many = await phaseMany(runtime);
@@ -491,5 +561,14 @@ if (phases.has("one")) {
 }
 if (phases.has("many"))
   console.log(`  ${line(`${CONVERSATIONS} conversations × ${MEMBERS}, ${runtime}`, results.many)}`);
+for (const [commit, { near, far }] of Object.entries(latency)) {
+  console.log(`  ${line(`commit=${commit}, database near`, near)}`);
+  console.log(`  ${line(`commit=${commit}, ${DB_DELAY_MS} ms each way`, far)}`);
+  if (near && far) {
+    const ratio = far.latency.p50 / near.latency.p50;
+    const verdict = commit === "room" ? (ratio <= 2 ? "  PASS (≤ 2×)" : "  MISS (target ≤ 2×)") : "";
+    console.log(`    ack p50 far / near: ${fmt(ratio, 2)}×${verdict}`);
+  }
+}
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exit(0);

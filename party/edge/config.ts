@@ -35,7 +35,16 @@ export interface EdgeVars {
   PARLEY_WEBHOOK_ALLOW_PRIVATE?: string;
   /** `debug` | `info` | `warn` | `error` | `silent` (default info): JSON lines on the console. */
   PARLEY_LOG?: string;
+  /**
+   * Where a room's commit is durable before it is acknowledged: `room` (default), the room
+   * actor's own storage, flushed to libSQL behind it (see party/edge/room-wal.ts); `libsql`,
+   * libSQL itself (every ack waits for a round trip to the database).
+   */
+  PARLEY_EDGE_COMMIT?: string;
 }
+
+/** Where a room's commit is durable before it is acknowledged (PARLEY_EDGE_COMMIT). */
+export type EdgeCommit = "room" | "libsql";
 
 export interface EdgeConfig {
   store: LibsqlStore;
@@ -47,6 +56,7 @@ export interface EdgeConfig {
   devMode: boolean;
   /** Webhooks and pre-send hooks (the configuration's, and `/v1/webhooks`). */
   webhooks: EdgeWebhooks;
+  commit: EdgeCommit;
 }
 
 let cached: EdgeConfig | undefined;
@@ -91,6 +101,9 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   const limitProblem = inconsistentLimits(limits);
   if (limitProblem) throw new Error(`parley (edge): ${limitProblem}`);
   const devMode = vars.PARLEY_DEV === "1";
+  const commit = vars.PARLEY_EDGE_COMMIT ?? "room";
+  if (commit !== "room" && commit !== "libsql")
+    throw new Error(`parley (edge): PARLEY_EDGE_COMMIT must be "room" or "libsql", not "${commit}"`);
   let allowed: string[] | undefined;
   try {
     allowed =
@@ -114,6 +127,7 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
     origins: { allowed: allowed ?? [], allowLocalhost: devMode && !allowed },
     devMode,
     webhooks: new EdgeWebhooks(store, backEnds, limits, publicOnly),
+    commit,
   };
   return cached;
 }

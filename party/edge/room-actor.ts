@@ -7,6 +7,11 @@
  * Thread-list changes go only to the members whose inbox listens (`ListeningInboxes`, kept in
  * the actor's own storage): inbox actors register here when their first socket opens and
  * unregister when their last one closes, so a commit wakes no inbox that nobody watches.
+ *
+ * With `PARLEY_EDGE_COMMIT=room` (the default) the room's store is its write-ahead log in the
+ * actor's storage (room-wal.ts): a send is acknowledged and fanned out once it is there, and
+ * what reads libSQL for others (the inboxes' thread frames, webhook delivery) waits until the
+ * flush behind it has landed, so a thread frame and the thread list it announces agree.
  */
 import type { ConnectionIdentity, SocketData } from "../core/connection.ts";
 import type { InboxRouter } from "../core/conversation-room.ts";
@@ -22,11 +27,13 @@ import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
 import { ListeningInboxes } from "./listening-inboxes.ts";
 import { edgeLog, edgeOnError } from "./log.ts";
+import { RoomWal } from "./room-wal.ts";
+import type { WalStorage } from "./wal-storage.ts";
 
 /** What a room actor needs from its runtime. */
 export interface RoomActorPorts {
-  /** The actor's own storage (see actor-storage.ts). */
-  storage: ActorStorage;
+  /** The actor's own storage (see actor-storage.ts), which also holds the room's log. */
+  storage: ActorStorage & WalStorage;
   /**
    * Sends one encoded `thread` frame of this conversation to a user's inbox actor; resolves to
    * whether that inbox still listens.
@@ -39,6 +46,8 @@ export interface RoomActorPorts {
 export class RoomActor {
   #host: RoomHost | undefined;
   #webhooks: ActorWebhooks | undefined;
+  /** The room's write-ahead log (PARLEY_EDGE_COMMIT=room), made with the host. */
+  #wal: RoomWal | undefined;
   readonly #listening: ListeningInboxes;
   readonly #app: string;
   readonly #conversationId: string;
@@ -63,9 +72,15 @@ export class RoomActor {
   readonly #inbox: InboxRouter = {
     isListening: (_app, userId) => this.#listening.has(userId),
     deliver: (app, userId, frame) => {
-      void this.#deliver(app, userId, frame.text);
+      this.#afterFlush(() => void this.#deliver(app, userId, frame.text));
     },
   };
+
+  /** Runs `work` once libSQL has what the room acknowledged so far (at once without a log). */
+  #afterFlush(work: () => void): void {
+    if (this.#wal) this.#wal.afterFlush(work);
+    else work();
+  }
 
   /** One delivery; an inbox that answers it no longer listens is dropped from the set. */
   async #deliver(app: string, userId: string, frameText: string): Promise<void> {
@@ -87,12 +102,27 @@ export class RoomActor {
    */
   get host(): RoomHost {
     if (!this.#host) {
-      const { store, limits, webhooks } = this.config();
+      const { store, limits, webhooks, commit } = this.config();
+      if (commit === "room")
+        this.#wal = new RoomWal(store, this.ports.storage, this.#app, this.#conversationId, {
+          onError: edgeOnError(this.#where),
+          wakeAt: (at) =>
+            void this.ports
+              .setAlarm(at)
+              .catch((e: unknown) =>
+                edgeLog.error({ ...this.#where, err: e }, "setting the log's alarm failed"),
+              ),
+        });
+      const delivery = this.webhooks;
       this.#host = new RoomHost(this.#app, this.#conversationId, {
-        store,
+        store: this.#wal ?? store,
         limits,
         inbox: this.#inbox,
-        webhooks: this.webhooks,
+        // Delivery reads the log from libSQL: it hears of a commit once the commit is there.
+        webhooks: {
+          active: (app) => delivery.active(app),
+          changed: (app, id) => this.#afterFlush(() => delivery.changed(app, id)),
+        },
         screen: webhooks.screen,
         onError: edgeOnError(this.#where),
         now: Date.now,
@@ -101,6 +131,12 @@ export class RoomActor {
       });
     }
     return this.#host;
+  }
+
+  /** The room's log, made with the host (an alarm may ring before anything else used the room). */
+  #logOf(): RoomWal {
+    void this.host;
+    return this.#wal as RoomWal;
   }
 
   /** This conversation's webhook delivery, driven by the actor's alarm. */
@@ -136,6 +172,10 @@ export class RoomActor {
    */
   async alarm(): Promise<number | undefined> {
     try {
+      // First what the room's log still holds (an evicted actor's, or a flush that failed):
+      // delivery reads libSQL. Until it lands, the alarm rings again.
+      const retry = this.config().commit === "room" ? await this.#logOf().flushPending() : undefined;
+      if (retry !== undefined) return retry;
       await this.config().webhooks.ready();
       return await this.webhooks.run();
     } catch (error) {
