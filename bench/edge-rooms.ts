@@ -36,6 +36,10 @@
  *   --warmup S / --duration S    seconds of warm-up and of measurement per phase (default 5 / 15;
  *                                the many phase first waits until every conversation answered once)
  *   --no-node                    skip the Node side of the one phase
+ *   --quick                      every phase once, small (20 conversations × 4 members, 4 senders,
+ *                                1 s warm-up + 2 s measured): a smoke run, for the test that
+ *                                keeps this bench from rotting (test/unit/bench-edge-quick.test.ts)
+ *   --json                       a JSON line of every result at the end
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -63,6 +67,8 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "15" },
     "no-node": { type: "boolean", default: false },
     "db-delay": { type: "string", default: "40" },
+    quick: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
   },
 });
 
@@ -75,6 +81,16 @@ const int = (raw: string | undefined, name: string, min: number, max: number): n
   if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} wants an integer from ${min} to ${max}`);
   return n;
 };
+if (args.quick)
+  Object.assign(args, {
+    only: "one,latency,many",
+    conversations: "20",
+    members: "4",
+    users: "80",
+    senders: "4",
+    warmup: "1",
+    duration: "2",
+  });
 const runtime = args.runtime as "workers" | "partykit";
 if (runtime !== "workers" && runtime !== "partykit") fail("--runtime wants workers or partykit");
 const phases = new Set((args.only ?? "").split(",").map((s) => s.trim()));
@@ -571,4 +587,28 @@ for (const [commit, { near, far }] of Object.entries(latency)) {
   }
 }
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+if (args.json) {
+  const brief = (r: LoadResult | undefined) =>
+    r && {
+      sendsPerSec: r.sendsPerSec,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      samples: r.latency.count,
+      errors: r.errors,
+    };
+  console.log(
+    JSON.stringify({
+      runtime,
+      oneEdge: brief(results.oneEdge),
+      oneNode: brief(results.oneNode),
+      many: brief(results.many),
+      latency: Object.fromEntries(
+        Object.entries(latency).map(([commit, pair]) => [
+          commit,
+          { near: brief(pair.near), far: brief(pair.far) },
+        ]),
+      ),
+    }),
+  );
+}
 process.exit(0);

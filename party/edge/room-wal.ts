@@ -151,6 +151,8 @@ export class RoomWal implements Store {
   #flushing = false;
   #closed = false;
   #retryMs = RETRY_BASE_MS;
+  /** Until when the safety alarm set last covers the log. */
+  #guardUntil = 0;
   /** Appends are chained: each batch is checked against the keys the ones before it stored. */
   #tail: Promise<void> = Promise.resolve();
   /** Refusing appends after a failed one, until `resumeAppends` (the Store contract). */
@@ -270,7 +272,12 @@ export class RoomWal implements Store {
       ]);
       this.#ackedSeq = last;
       this.#queue.push({ ...record, keys: parts.map(([k]) => k) });
-      if (this.#queue.length === 1) this.options.wakeAt(this.#now() + GUARD_MS);
+      // The safety alarm, at most about once per GUARD_MS/2 (setting it is a storage write too).
+      const now = this.#now();
+      if (this.#queue.length === 1 && now > this.#guardUntil - GUARD_MS / 2) {
+        this.#guardUntil = now + GUARD_MS;
+        this.options.wakeAt(this.#guardUntil);
+      }
       void this.#flush();
     } catch (error) {
       this.#refusing = true;
