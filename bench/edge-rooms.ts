@@ -339,6 +339,7 @@ async function closedLoop(
   const statuses = new Map<string, number>();
   const notes: string[] = [];
   let errors = 0;
+  let lastError = "";
   let completed = 0;
   const t0 = performance.now();
   const answered = new Set<string>();
@@ -366,7 +367,8 @@ async function closedLoop(
         errors++;
         const key = String(reply.status);
         statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        if (notes.length < 3) notes.push(`status ${reply.status}: ${reply.body.slice(0, 200)}`);
+        lastError = `status ${reply.status}: ${reply.body.slice(0, 200)}`;
+        if (notes.length < 3) notes.push(lastError);
         // An answer that fails fast must not spin: pause a little before the next.
         await sleep(20);
         continue;
@@ -383,7 +385,7 @@ async function closedLoop(
         } else if (end - lastReport > 10_000) {
           lastReport = end;
           console.log(
-            `  warming up: ${answered.size}/${cover} conversations answered (${fmt((end - t0) / 1000, 0)} s)`,
+            `  warming up: ${answered.size}/${cover} conversations answered (${fmt((end - t0) / 1000, 0)} s)${lastError ? `; last refusal: ${lastError}` : ""}`,
           );
         }
       }

@@ -3,7 +3,7 @@
  * once per isolate, and the names that keep every actor inside its app.
  */
 
-import type { LibsqlStore } from "../../store/libsql-store.ts";
+import { LibsqlStore } from "../../store/libsql-store.ts";
 import { openWebStore } from "../../store/open-web.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
@@ -47,7 +47,15 @@ export interface EdgeVars {
 export type EdgeCommit = "room" | "libsql";
 
 export interface EdgeConfig {
+  /** The isolate's store: the API's and the inboxes' reads and writes. */
   store: LibsqlStore;
+  /**
+   * A store of a room actor's own over the same client: its group commit gathers only that
+   * room's batches. One group commit shared by the objects of an isolate would have one
+   * object await a write another object's request started, and workerd never settles that
+   * promise for it: the request hangs until the runtime cancels it.
+   */
+  roomStore(): LibsqlStore;
   auth: Authenticator;
   /** User profiles (the same libSQL store; token claims are applied when a token is first seen). */
   profiles: Profiles;
@@ -121,6 +129,7 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   });
   cached = {
     store,
+    roomStore: () => new LibsqlStore(store.client),
     auth: new Authenticator(credentials, undefined, (user) => profiles.fromToken(user)),
     profiles,
     limits,

@@ -102,7 +102,8 @@ export class RoomActor {
    */
   get host(): RoomHost {
     if (!this.#host) {
-      const { store, limits, webhooks, commit } = this.config();
+      const { limits, webhooks, commit } = this.config();
+      const store = this.config().roomStore();
       if (commit === "room")
         this.#wal = new RoomWal(store, this.ports.storage, this.#app, this.#conversationId, {
           onError: edgeOnError(this.#where),
