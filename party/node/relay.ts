@@ -98,6 +98,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
           limits,
           now: Date.now,
           onError: onWebhookError,
+          hashes: nodeWebhookHashes,
         });
   const hub = new RelayHub({
     store,
