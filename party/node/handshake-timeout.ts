@@ -9,6 +9,16 @@ function settle(socket: TimedSocket): void {
   if (timer === undefined) return;
   clearTimeout(timer);
   socket[pending] = undefined;
+  socket.off("close", settleOnClose);
+}
+
+/**
+ * The `close` listener, shared (`this` is the socket) and removed once settled: a closure or a
+ * `once` wrapper per socket would stay for the whole life of every WebSocket (issue 17: memory
+ * per idle socket).
+ */
+function settleOnClose(this: TimedSocket): void {
+  settle(this);
 }
 
 /**
@@ -20,7 +30,7 @@ export function enforceHandshakeTimeout(server: Server, timeoutMs: number): void
   server.on("connection", (socket: TimedSocket) => {
     socket[pending] = setTimeout(() => socket.destroy(), timeoutMs);
     socket[pending].unref();
-    socket.once("close", () => settle(socket));
+    socket.on("close", settleOnClose);
   });
   server.prependListener("request", (req) => settle(req.socket as TimedSocket));
   server.prependListener("upgrade", (req) => settle(req.socket as TimedSocket));

@@ -20,6 +20,7 @@ import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts"
 import { swaggerUiAssets } from "./docs-assets.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
 import { RelayMetricsRegistry } from "./metrics.ts";
+import { nodeWebhookHashes } from "./webhook-hashes.ts";
 import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 import { bundleWidget } from "./widget-bundle.ts";
@@ -85,6 +86,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     onError: onWebhookError,
     warn: (message, fields) => log.warn(fields ?? {}, message),
     observer: metrics?.webhooks,
+    hashes: nodeWebhookHashes,
   });
   const hooks = new Map([...config.webhooks].flatMap(([app, c]) => (c.hook ? [[app, c.hook] as const] : [])));
   const screen =
@@ -96,6 +98,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
           limits,
           now: Date.now,
           onError: onWebhookError,
+          hashes: nodeWebhookHashes,
         });
   const hub = new RelayHub({
     store,

@@ -47,6 +47,8 @@ const agents = {
   } as ConstructorParameters<typeof HttpsAgent>[0]),
 };
 
+const STOPPED = "stopped (the endpoint was paused or removed, or the relay is closing)";
+
 /** Reads at most `limit` bytes of a response, as text. */
 function readBody(response: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -81,15 +83,33 @@ export const nodeWebhookTransport: WebhookTransport = (request) =>
       reject(new Error(`${url.hostname} is a private address: refused`));
       return;
     }
-    const signals = [AbortSignal.timeout(request.timeoutMs)];
-    if (request.signal) signals.push(request.signal);
-    const signal = AbortSignal.any(signals);
+    if (request.signal?.aborted) {
+      reject(new Error(STOPPED));
+      return;
+    }
     const body = Buffer.from(request.body, "utf8");
     const req = (https ? httpsRequest : httpRequest)(url, {
       method: "POST",
       agent,
       headers: { ...request.headers, "content-length": String(body.byteLength) },
-      signal,
+    });
+    // One timer and one abort listener, dropped when the request closes (its answer read):
+    // AbortSignal.timeout + AbortSignal.any per delivery made a signal, a timer and several
+    // listeners each time, ~13 % of a delivery's CPU on Node 20 (issue 17).
+    let ended: "timeout" | "stopped" | undefined;
+    const timer = setTimeout(() => {
+      ended = "timeout";
+      req.destroy(new Error(`no answer within ${request.timeoutMs} ms`));
+    }, request.timeoutMs);
+    timer.unref();
+    const stop = () => {
+      ended = "stopped";
+      req.destroy(new Error(STOPPED));
+    };
+    request.signal?.addEventListener("abort", stop);
+    req.on("close", () => {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", stop);
     });
     req.on("response", (response) => {
       const retryAfter = (response.headers["retry-after"] as string | undefined) ?? null;
@@ -106,10 +126,8 @@ export const nodeWebhookTransport: WebhookTransport = (request) =>
       );
     });
     req.on("error", (error: Error & { code?: string }) => {
-      if (signal.aborted && !request.signal?.aborted)
-        reject(new Error(`no answer within ${request.timeoutMs} ms`));
-      else if (request.signal?.aborted)
-        reject(new Error("stopped (the endpoint was paused or removed, or the relay is closing)"));
+      if (ended === "timeout") reject(new Error(`no answer within ${request.timeoutMs} ms`));
+      else if (ended === "stopped") reject(new Error(STOPPED));
       else reject(new Error(`could not deliver: ${error.code ?? ""} ${error.message}`.replace("  ", " ")));
     });
     req.end(body);

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
-import type { Connection } from "../core/connection.ts";
+import type { Connection, ConnectionIdentity, SocketData } from "../core/connection.ts";
 import { CloseCode, isParleyError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { type LogFields, type Logger, requestIdOf } from "../core/log.ts";
@@ -26,18 +26,43 @@ let nextId = 0;
 /** At most this many bytes of one tick's frames are held for one write (see `send`). */
 const HOLD_BYTES = 16 * 1024;
 
-/** `ws` behind the room's Connection interface. */
+/** Where an attached socket's frames go: its room's host, or its inbox. */
+interface SocketTarget {
+  receive(connId: string, data: SocketData): unknown;
+  leave(connId: string): void;
+}
+
+/** The connection behind a `ws` socket, for the gateway's shared listeners. */
+const CONNECTION = Symbol("parley.connection");
+type TaggedWebSocket = WebSocket & { [CONNECTION]?: NodeWebSocketConnection };
+
+/**
+ * `ws` behind the room's Connection interface. It also holds what the gateway's listeners need
+ * (identity, slot, target): those listeners are shared functions, not closures per socket, as
+ * thousands of idle sockets each keeping their own closures and scopes is memory (issue 17).
+ */
 class NodeWebSocketConnection implements Connection {
   readonly id = `ws-${++nextId}`;
   /** Heartbeat: cleared at each ping, set by any pong or frame. */
   alive = true;
+  /** Set once admitted (a refused socket has none). */
+  identity: ConnectionIdentity | undefined;
+  /** Gives back the user's connection slot; set with `identity`. */
+  releaseSlot: (() => void) | undefined;
+  /** Set once attached; frames that arrive before are dropped, as the room is not there yet. */
+  target: SocketTarget | undefined;
+  /** When it was admitted (performance.now()), for the close's log line. */
+  opened = 0;
   constructor(
     readonly ws: WebSocket,
     /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
     private readonly socket: Duplex,
-    private readonly closeTimeoutMs: number,
-    private readonly metrics: RelayMetrics,
-  ) {}
+    readonly gateway: NodeWebSocketGateway,
+    /** The fields of this socket's log lines. */
+    readonly where: LogFields,
+  ) {
+    (ws as TaggedWebSocket)[CONNECTION] = this;
+  }
 
   /**
    * While set, the frames sent this tick are held for one write; the value is the socket's
@@ -76,13 +101,13 @@ class NodeWebSocketConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState >= WebSocket.CLOSING) return;
-    this.metrics.closed(code, "websocket");
+    this.gateway.metrics.closed(code, "websocket");
     // The held frames and then the close frame go now: a shutdown may destroy the socket
     // before the next tick, and destroying drops what is still held.
     this.#release();
     this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake is cut after a while.
-    setTimeout(() => this.ws.terminate(), this.closeTimeoutMs).unref();
+    setTimeout(() => this.ws.terminate(), this.gateway.limits.closeTimeoutMs).unref();
   }
 
   /**
@@ -116,6 +141,36 @@ class NodeWebSocketConnection implements Connection {
   }
 }
 
+// The listeners of every admitted `ws` socket: shared functions (`this` is the socket), not
+// closures per socket; each finds its connection through CONNECTION.
+
+function onSocketError(this: TaggedWebSocket, error: Error): void {
+  const conn = this[CONNECTION];
+  conn?.gateway.socketError(conn, error);
+}
+
+function onSocketClose(this: TaggedWebSocket, code: number): void {
+  const conn = this[CONNECTION];
+  conn?.gateway.socketClosed(conn, code);
+}
+
+/** Only a pong proves the client reads: a socket that keeps uploading and never reads must not
+ * count as alive (its answers pile up; the outbound cap and the heartbeat cut it). */
+function onSocketPong(this: TaggedWebSocket): void {
+  const conn = this[CONNECTION];
+  if (conn) conn.alive = true;
+}
+
+function onSocketMessage(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
+  const conn = this[CONNECTION];
+  conn?.gateway.socketFrame(conn, data, isBinary);
+}
+
+/** A TCP socket's `error` listener: `this` is the socket. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function rejectHttp(socket: Duplex, status: number, text: string, reqId: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nX-Request-Id: ${reqId}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
@@ -140,10 +195,10 @@ export class NodeWebSocketGateway {
     private readonly hub: RelayHub,
     private readonly auth: Authenticator,
     private readonly origins: OriginPolicy,
-    private readonly limits: Limits,
+    readonly limits: Limits,
     private readonly log: Logger,
     /** Counts the relay's closes by code. */
-    private readonly metrics: RelayMetrics = noMetrics,
+    readonly metrics: RelayMetrics = noMetrics,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -173,10 +228,14 @@ export class NodeWebSocketGateway {
 
   /** `server.on("upgrade", gateway.handleUpgrade)` */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on("error", () => socket.destroy());
+    // Not a closure: one made here would share this function's scope and keep the upgrade
+    // request (headers, the URL with its token) and `head` alive as long as the socket.
+    socket.on("error", destroyOnError);
     const started = performance.now();
     const header = req.headers["x-request-id"];
-    const reqId = requestIdOf(typeof header === "string" ? header : undefined);
+    // A flat copy: Node's randomUUID() returns a rope of ~20 concatenated pieces (~0.4 KiB), and
+    // a socket keeps its request id in its log fields for as long as it is open.
+    const reqId = Buffer.from(requestIdOf(typeof header === "string" ? header : undefined)).toString();
     this.#requestIds.set(req, reqId);
     let url: URL;
     try {
@@ -230,8 +289,8 @@ export class NodeWebSocketGateway {
     where: LogFields,
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs, this.metrics);
-      ws.on("error", (error) => this.log.debug({ ...where, err: error }, "socket error"));
+      const conn = new NodeWebSocketConnection(ws, socket, this, where);
+      ws.on("error", onSocketError);
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
         return;
@@ -244,48 +303,52 @@ export class NodeWebSocketGateway {
       }
       this.#connections.add(conn);
       const identity = { app: user.app, userId: user.userId, instanceId };
-      let onData: (data: string | Buffer) => void = () => {};
-      let onClose: () => void = () => {};
-      const opened = performance.now();
-      ws.on("close", (code) => {
-        this.log.debug(
-          { ...where, code: String(code), ms: Math.round(performance.now() - opened) },
-          "socket closed",
-        );
-        this.#connections.delete(conn);
-        releaseSlot();
-        onClose();
-      });
-      ws.on("pong", () => {
-        conn.alive = true;
-      });
-      // Only a pong proves the client reads: a socket that keeps uploading and never reads
-      // must not count as alive (its answers pile up; the outbound cap and this cut it).
-      ws.on("message", (data, isBinary) => {
-        const bytes = (data as Buffer).byteLength;
-        // Charged to the user before the bytes are even decoded: over budget, refusing is a
-        // length check.
-        if (!this.hub.budgets.charge(user.app, user.userId, bytes)) {
-          conn.close(CloseCode.tooSlowOrFast, "too many bytes; slow down and reconnect");
-          return;
-        }
-        onData(isBinary ? (data as Buffer) : String(data));
-      });
+      conn.identity = identity;
+      conn.releaseSlot = releaseSlot;
+      conn.opened = performance.now();
+      ws.on("close", onSocketClose);
+      ws.on("pong", onSocketPong);
+      ws.on("message", onSocketMessage);
       if (decision.kind === "conversation") {
         void this.#attachToRoom(conn, identity, decision.conversationId, decision.after, where).then(
           (host) => {
-            if (!host) return;
-            onData = (data) => void host.receive(conn.id, data);
-            onClose = () => host.leave(conn.id);
+            if (host) conn.target = host;
           },
         );
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
-        if (!inbox) return;
-        onData = (data) => inbox.receive(conn.id, data);
-        onClose = () => inbox.leave(conn.id);
+        if (inbox) conn.target = inbox;
       }
     });
+  }
+
+  /** @internal An admitted socket closed (its shared `close` listener). */
+  socketClosed(conn: NodeWebSocketConnection, code: number): void {
+    this.log.debug(
+      { ...conn.where, code: String(code), ms: Math.round(performance.now() - conn.opened) },
+      "socket closed",
+    );
+    this.#connections.delete(conn);
+    conn.releaseSlot?.();
+    conn.target?.leave(conn.id);
+  }
+
+  /** @internal A frame from an admitted socket (its shared `message` listener). */
+  socketFrame(conn: NodeWebSocketConnection, data: Buffer, isBinary: boolean): void {
+    const identity = conn.identity;
+    if (!identity) return;
+    // Charged to the user before the bytes are even decoded: over budget, refusing is a
+    // length check.
+    if (!this.hub.budgets.charge(identity.app, identity.userId, data.byteLength)) {
+      conn.close(CloseCode.tooSlowOrFast, "too many bytes; slow down and reconnect");
+      return;
+    }
+    void conn.target?.receive(conn.id, isBinary ? data : String(data));
+  }
+
+  /** @internal A socket's error (its shared `error` listener): only worth a debug line. */
+  socketError(conn: NodeWebSocketConnection, error: Error): void {
+    this.log.debug({ ...conn.where, err: error }, "socket error");
   }
 
   /** Attaches an admitted socket to its room; null (and the socket closed) when it cannot. */

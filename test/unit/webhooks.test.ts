@@ -121,6 +121,38 @@ describe("Node transport", () => {
       server.close();
     }
   });
+
+  it("an abort stops a hanging delivery at once; one already aborted is not sent", async () => {
+    let hits = 0;
+    const stopping = new AbortController();
+    // Stopped once the request has arrived and hangs (no answer ever comes).
+    const server = createServer(() => {
+      hits++;
+      stopping.abort();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const { port } = server.address() as AddressInfo;
+    const request = {
+      url: `http://127.0.0.1:${port}/`,
+      headers: {},
+      body: "{}",
+      timeoutMs: 10_000,
+      publicOnly: false,
+    };
+    try {
+      const started = Date.now();
+      await expect(nodeWebhookTransport({ ...request, signal: stopping.signal })).rejects.toThrow(/^stopped/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(hits).toBe(1);
+      await expect(nodeWebhookTransport({ ...request, signal: AbortSignal.abort() })).rejects.toThrow(
+        /^stopped/,
+      );
+      expect(hits).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });
 
 it("Retry-After: seconds or an HTTP date, clamped; nonsense is ignored", () => {

@@ -13,6 +13,7 @@ import { type LogFields, type OnError, urlForLog } from "../../core/log.ts";
 import type { Store } from "../../core/store.ts";
 import type { ConfiguredEndpoint } from "./config.ts";
 import { isConfigured, StoreWebhookAdmin, syncConfiguredEndpoints, type WebhookAdmin } from "./endpoints.ts";
+import type { WebhookHashes } from "./hashes.ts";
 import { type DeliveryObserver, type LaneOutcome, runLane } from "./lane.ts";
 import type { WebhookTransport } from "./transport.ts";
 import type { WebhookEndpointRecord, WebhookStore } from "./webhook-store.ts";
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
   random?: () => number;
   /** Told of deliveries, retries and pauses (the host's metrics). */
   observer?: DispatchObserver | undefined;
+  /** Signatures and event ids (default: WebCrypto; Node passes node:crypto, see hashes.ts). */
+  hashes?: WebhookHashes | undefined;
 }
 
 /** What a host learns of delivery: each attempt, and each lane that will retry or was paused. */
@@ -233,6 +236,7 @@ export class WebhookDispatcher implements RoomWebhooks {
         publicOnly: this.options.publicOnly && !isConfigured(endpoint.record.id),
         signal: AbortSignal.any([this.#closing.signal, endpoint.abort.signal]),
         observer: this.options.observer,
+        hashes: this.options.hashes,
       },
       endpoint.record,
       lane.conversationId,

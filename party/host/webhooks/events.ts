@@ -4,6 +4,7 @@
  * entry seq or event id), so every retry, after any restart, carries the same id.
  */
 import type { LogEntry, Recipients, WebhookEvent, WebhookEventType } from "../../../protocol/index.ts";
+import { type WebhookHashes, webCryptoHashes } from "./hashes.ts";
 import type { ConversationEventRecord } from "./webhook-store.ts";
 
 /** An event on its way: its id, its type (for filters), its JSON body and when it happened. */
@@ -15,17 +16,14 @@ export interface OutgoingEvent {
   timestamp: string;
 }
 
-const encoder = new TextEncoder();
-
 /** `msg_` and 24 characters of base64url SHA-256 of what the event is. */
-async function eventId(app: string, conversationId: string, what: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    encoder.encode(`${app}\u0000${conversationId}\u0000${what}`),
-  );
-  let binary = "";
-  for (const byte of new Uint8Array(digest).subarray(0, 18)) binary += String.fromCharCode(byte);
-  return `msg_${btoa(binary).replaceAll("+", "-").replaceAll("/", "_")}`;
+async function eventId(
+  app: string,
+  conversationId: string,
+  what: string,
+  hashes: WebhookHashes,
+): Promise<string> {
+  return `msg_${await hashes.idDigest(`${app}\u0000${conversationId}\u0000${what}`)}`;
 }
 
 /** The event type of a log entry. */
@@ -49,6 +47,7 @@ export async function entryEvent(
   conversationId: string,
   entry: LogEntry,
   recipients: () => Recipients,
+  hashes: WebhookHashes = webCryptoHashes,
 ): Promise<OutgoingEvent> {
   const type = entryType(entry);
   let event: WebhookEvent;
@@ -76,7 +75,7 @@ export async function entryEvent(
   }
   const seq = entry.type === "message" ? entry.message.seq : entry.change.seq;
   return {
-    id: await eventId(app, conversationId, `seq:${seq}`),
+    id: await eventId(app, conversationId, `seq:${seq}`, hashes),
     type,
     body: JSON.stringify(event),
     timestamp: event.timestamp,
@@ -88,6 +87,7 @@ export async function conversationEvent(
   app: string,
   conversationId: string,
   record: ConversationEventRecord,
+  hashes: WebhookHashes = webCryptoHashes,
 ): Promise<OutgoingEvent> {
   const event = {
     type: record.type,
@@ -97,7 +97,7 @@ export async function conversationEvent(
     data: record.data,
   } as WebhookEvent;
   return {
-    id: await eventId(app, conversationId, `event:${record.id}`),
+    id: await eventId(app, conversationId, `event:${record.id}`, hashes),
     type: record.type,
     body: JSON.stringify(event),
     timestamp: record.at,

@@ -15,6 +15,7 @@ import type { ScreenVerdict, SendScreen } from "../../core/room/screening.ts";
 import type { SendInput } from "../../core/types.ts";
 import { checkBodySize, checkMetaSize, unstorableText } from "../../core/validation.ts";
 import type { HookConfig } from "./config.ts";
+import { type WebhookHashes, webCryptoHashes } from "./hashes.ts";
 import { signedHeaders } from "./signature.ts";
 import type { WebhookTransport } from "./transport.ts";
 
@@ -54,6 +55,8 @@ export interface HookDependencies {
   limits: Limits;
   now: () => number;
   onError: OnError;
+  /** The signature's HMAC (default: WebCrypto; Node passes node:crypto, see hashes.ts). */
+  hashes?: WebhookHashes | undefined;
 }
 
 export class PreSendHooks implements SendScreen {
@@ -101,7 +104,13 @@ export class PreSendHooks implements SendScreen {
       headers: {
         "content-type": "application/json",
         "user-agent": "Parley-Hook/1",
-        ...(await signedHeaders(hook.secret, id, Math.floor(this.deps.now() / 1000), body)),
+        ...(await signedHeaders(
+          hook.secret,
+          id,
+          Math.floor(this.deps.now() / 1000),
+          body,
+          (this.deps.hashes ?? webCryptoHashes).sign,
+        )),
       },
       body,
       timeoutMs: this.deps.limits.hookTimeoutMs,

@@ -9,6 +9,7 @@ import type { LogEntry, Recipients } from "../../../protocol/index.ts";
 import type { Limits } from "../../core/limits.ts";
 import type { Store } from "../../core/store.ts";
 import { conversationEvent, entryEvent, entryType, type OutgoingEvent } from "./events.ts";
+import { type WebhookHashes, webCryptoHashes } from "./hashes.ts";
 import { signedHeaders } from "./signature.ts";
 import { retryAfterMs, type WebhookTransport } from "./transport.ts";
 import type {
@@ -48,6 +49,8 @@ export interface LaneContext {
   deadline?: number | undefined;
   /** Told of each attempt (metrics); none: nothing is measured. */
   observer?: DeliveryObserver | undefined;
+  /** Signatures and event ids (default: WebCrypto; see hashes.ts). */
+  hashes?: WebhookHashes | undefined;
 }
 
 export type LaneOutcome =
@@ -74,6 +77,7 @@ export async function runLane(
   conversationId: string,
 ): Promise<LaneOutcome> {
   const { app } = endpoint;
+  const hashes = context.hashes ?? webCryptoHashes;
   const wanted = endpoint.events.length === 0 ? undefined : new Set<string>(endpoint.events);
   const stored = await context.webhooks.readCursor(app, endpoint.id, conversationId);
   const cursor: WebhookCursor = { lastSeq: stored.lastSeq, lastEvent: stored.lastEvent };
@@ -131,8 +135,8 @@ export async function runLane(
       if (!wanted || wanted.has(type)) {
         const outgoing =
           item.kind === "entry"
-            ? await entryEvent(app, conversationId, item.entry, () => recipients(item.entry))
-            : await conversationEvent(app, conversationId, item.event);
+            ? await entryEvent(app, conversationId, item.entry, () => recipients(item.entry), hashes)
+            : await conversationEvent(app, conversationId, item.event, hashes);
         const failure = await deliver(context, endpoint, outgoing);
         context.observer?.attempted(
           failure === undefined,
@@ -227,7 +231,13 @@ async function deliver(
       headers: {
         "content-type": "application/json",
         "user-agent": "Parley-Webhooks/1",
-        ...(await signedHeaders(endpoint.secret, event.id, timestamp, event.body)),
+        ...(await signedHeaders(
+          endpoint.secret,
+          event.id,
+          timestamp,
+          event.body,
+          (context.hashes ?? webCryptoHashes).sign,
+        )),
       },
       body: event.body,
       timeoutMs: context.limits.webhookTimeoutMs,
