@@ -54,8 +54,19 @@ function claimRefusal(claim: string): string {
 /** Verified credentials kept for reuse; the oldest is dropped past this many. */
 const CACHE_LIMIT = 10_000;
 
+/**
+ * The HS256 key of a secret, imported once. Given raw bytes, jose imports a CryptoKey on every
+ * verify: after a restart every socket's first token pays that import (in a reconnect storm of
+ * 10,000 sockets, 10,000 imports of the same few keys). A non-extractable verify-only key.
+ */
+function importHs256(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+}
+
 export class Authenticator {
-  #secrets = new Map<string, Uint8Array>();
+  #secrets = new Map<string, Uint8Array<ArrayBuffer>>();
+  /** Each app's verify key, imported on first use (see importHs256). */
+  #verifyKeys = new Map<string, Promise<CryptoKey>>();
   /**
    * Credentials that verified, until they expire: the same token on every request of a
    * session is verified once, not per request (HMAC and key import dominate a small send).
@@ -76,7 +87,8 @@ export class Authenticator {
      */
     private readonly onUser?: (user: UserPrincipal) => Promise<void> | void,
   ) {
-    for (const app of apps) this.#secrets.set(app.id, encoder.encode(app.secret));
+    // Copied into a plain ArrayBuffer: what crypto.subtle.importKey takes.
+    for (const app of apps) this.#secrets.set(app.id, new Uint8Array(encoder.encode(app.secret)));
     this.#serverKeys = Promise.all(apps.map(async (a) => [await sha256Hex(a.serverKey), a.id] as const)).then(
       (pairs) => new Map(pairs),
     );
@@ -120,7 +132,7 @@ export class Authenticator {
     // let anyone probe which tenant ids exist (and the app name is the caller's, not ours to echo).
     if (!secret) throw refuse(BAD_SIGNATURE);
     try {
-      const { payload } = await jwtVerify(token, secret, {
+      const { payload } = await jwtVerify(token, await this.#verifyKey(claimedApp, secret), {
         algorithms: ["HS256"],
         requiredClaims: ["exp", "sub"],
         clockTolerance: this.leewaySeconds,
@@ -140,6 +152,17 @@ export class Authenticator {
       if (error instanceof joseErrors.JOSEAlgNotAllowed) throw refuse("the token must be signed with HS256");
       throw refuse(BAD_SIGNATURE);
     }
+  }
+
+  #verifyKey(app: string, secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+    let key = this.#verifyKeys.get(app);
+    if (!key) {
+      key = importHs256(secret);
+      // A failed import is not kept: the next token tries again.
+      key.catch(() => this.#verifyKeys.delete(app));
+      this.#verifyKeys.set(app, key);
+    }
+    return key;
   }
 
   /** Resolves an `Authorization: Bearer …` header to a principal; 401 when missing or bad. */
