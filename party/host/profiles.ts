@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { ProfilePatch, Store } from "../core/store.ts";
 import type { Profile } from "../core/types.ts";
 import type { UserPrincipal } from "./auth.ts";
+import { ReadBatch } from "./read-batch.ts";
 
 /** A display name: 1-64 characters, no control characters, not only spaces. */
 export const profileNameSchema = z
@@ -77,6 +78,8 @@ export class Profiles {
   /** What this process last read or wrote of each user's profile (token claims are checked against it). */
   #known = new Map<string, Profile>();
   readonly #claims: { name: z.ZodType<string>; picture: z.ZodType<string> };
+  /** Stored profiles read for token claims, per app: the users of a burst in one query. */
+  #claimReads = new Map<string, ReadBatch<Profile>>();
 
   constructor(
     private readonly store: () => Store,
@@ -149,10 +152,19 @@ export class Profiles {
   }
 
   async #applyClaims(app: string, userId: string, patch: ProfilePatch): Promise<void> {
-    const stored = await this.get(app, userId);
+    const stored = (await this.#claimReadsOf(app).get(userId)) ?? { name: null, picture: null };
     this.#remember(app, userId, stored);
     if (sameAs(stored, patch)) return;
     await this.set(app, userId, patch);
+  }
+
+  #claimReadsOf(app: string): ReadBatch<Profile> {
+    let batch = this.#claimReads.get(app);
+    if (!batch) {
+      batch = new ReadBatch((userIds) => this.store().readProfiles(app, userIds), MAX_USERS_PER_ANSWER);
+      this.#claimReads.set(app, batch);
+    }
+    return batch;
   }
 
   #remember(app: string, userId: string, profile: Profile): void {
