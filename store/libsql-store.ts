@@ -126,8 +126,13 @@ export class LibsqlStore implements Store {
       .from(conversations)
       .where(and(eq(conversations.app, app), eq(conversations.id, id)));
     if (!row) return null;
+    // Each member's unread count in the same read (a room loads both; one query, not two).
     const memberRows = await this.db
-      .select({ userId: members.userId, lastReadSeq: members.lastReadSeq })
+      .select({
+        userId: members.userId,
+        lastReadSeq: members.lastReadSeq,
+        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
+      })
       .from(members)
       .where(and(eq(members.app, app), eq(members.conversationId, id)));
     const conversation: ConversationRecord = {
@@ -138,7 +143,11 @@ export class LibsqlStore implements Store {
       lastActivityAt: row.lastActivityAt,
       messageCount: row.messageCount,
     };
-    return { conversation, members: memberRows satisfies MemberRecord[] };
+    return {
+      conversation,
+      members: memberRows.map(({ userId, lastReadSeq }): MemberRecord => ({ userId, lastReadSeq })),
+      unread: new Map(memberRows.map((r) => [r.userId, Number(r.unread)])),
+    };
   }
 
   createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
@@ -367,17 +376,6 @@ export class LibsqlStore implements Store {
       .where(
         and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
       );
-  }
-
-  async countUnread(app: string, conversationId: string) {
-    const rows = await this.db
-      .select({
-        userId: members.userId,
-        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
-      })
-      .from(members)
-      .where(and(eq(members.app, app), eq(members.conversationId, conversationId)));
-    return new Map(rows.map((r) => [r.userId, Number(r.unread)]));
   }
 
   async countUnreadFor(

@@ -146,9 +146,8 @@ export class ConversationRoom implements FrameTarget {
     // A fresh room plans from the store: nothing of an earlier instance's failed batch is pending.
     env.store.resumeAppends(app, id);
     const recent = await env.store.readLogTail(app, id, env.limits.bufferSize);
-    const unread = await env.store.countUnread(app, id);
     const log = new RoomLog(loaded.conversation, env.limits.bufferSize, recent);
-    const members = new Members(loaded.members, log.messageCount, unread);
+    const members = new Members(loaded.members, log.messageCount, loaded.unread);
     return new ConversationRoom(app, log, members, env);
   }
 
