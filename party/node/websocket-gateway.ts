@@ -229,17 +229,31 @@ export class NodeWebSocketGateway {
     decision: Exclude<SocketAdmission, { kind: "http" }>,
     where: LogFields,
   ): void {
+    // The 101 and the socket's first frames (replay, `synced`, presence) leave in one write: the
+    // TCP socket is held from here until the socket is attached or refused. Every write is a
+    // syscall, and in a reconnect storm nearly all the relay writes is handshakes and first frames.
+    socket.cork();
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      socket.uncork();
+    };
+    let handedOver = false;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      handedOver = true;
       const conn = new NodeWebSocketConnection(ws, socket, this.limits.closeTimeoutMs, this.metrics);
       ws.on("error", (error) => this.log.debug({ ...where, err: error }, "socket error"));
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
+        release();
         return;
       }
       const { user, instanceId } = decision;
       const releaseSlot = this.hub.acquireConnection(user.app, user.userId);
       if (!releaseSlot) {
         conn.close(CloseCode.tooSlowOrFast, "too many open connections for this user");
+        release();
         return;
       }
       this.#connections.add(conn);
@@ -272,8 +286,10 @@ export class NodeWebSocketGateway {
         onData(isBinary ? (data as Buffer) : String(data));
       });
       if (decision.kind === "conversation") {
+        // #attachToRoom never rejects: it closes the socket itself when it cannot attach.
         void this.#attachToRoom(conn, identity, decision.conversationId, decision.after, where).then(
           (host) => {
+            release();
             if (!host) return;
             onData = (data) => void host.receive(conn.id, data);
             onClose = () => host.leave(conn.id);
@@ -281,11 +297,14 @@ export class NodeWebSocketGateway {
         );
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
+        release();
         if (!inbox) return;
         onData = (data) => inbox.receive(conn.id, data);
         onClose = () => inbox.leave(conn.id);
       }
     });
+    // `ws` answered the upgrade itself (an error status) or will call back later: hold nothing.
+    if (!handedOver) release();
   }
 
   /** Attaches an admitted socket to its room; null (and the socket closed) when it cannot. */
