@@ -59,6 +59,11 @@ export function profilePatchSchema(allowHttp: boolean) {
 
 /** At most this many users' profiles are read for one answer (the rest show their ids). */
 export const MAX_USERS_PER_ANSWER = 500;
+/**
+ * How long a token's first check waits for others' before its stored profile is read (once per
+ * token and process; after a restart, a burst of tokens then shares one query).
+ */
+const CLAIM_READ_WAIT_MS = 5;
 /** Profiles remembered from token claims, per process (the oldest is dropped past this). */
 const KNOWN_LIMIT = 10_000;
 
@@ -161,7 +166,11 @@ export class Profiles {
   #claimReadsOf(app: string): ReadBatch<Profile> {
     let batch = this.#claimReads.get(app);
     if (!batch) {
-      batch = new ReadBatch((userIds) => this.store().readProfiles(app, userIds), MAX_USERS_PER_ANSWER);
+      batch = new ReadBatch(
+        (userIds) => this.store().readProfiles(app, userIds),
+        MAX_USERS_PER_ANSWER,
+        CLAIM_READ_WAIT_MS,
+      );
       this.#claimReads.set(app, batch);
     }
     return batch;
