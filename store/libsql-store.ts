@@ -30,6 +30,7 @@ import {
   removeMemberStatements,
 } from "./conversation-events.ts";
 import { type CommitObserver, GroupCommit } from "./group-commit.ts";
+import type { NativeReadConnection } from "./native-reads.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
@@ -66,6 +67,8 @@ export interface LibsqlStoreOptions {
   appendConnection?: AppendConnection;
   /** Told of each group commit (the host's metrics). */
   commitObserver?: CommitObserver | undefined;
+  /** Where a room's load reads (a local file's: `NativeReadConnection`); without it, `client`. */
+  loadReads?: NativeReadConnection | undefined;
   /**
    * False for an in-memory database: a fresh connection to `:memory:` is a new, empty
    * database, so starting over after a failed write (a retried key, say) would lose it all.
@@ -93,6 +96,7 @@ export class LibsqlStore implements Store {
   readonly #group: GroupCommit;
   /** The group commit's own connection, when it has one (local files). */
   readonly appendConnection: AppendConnection | undefined;
+  readonly #loadReads: NativeReadConnection | undefined;
   /** Webhook endpoints, cursors and events (read by delivery). */
   readonly webhooks: LibsqlWebhookStore;
 
@@ -105,6 +109,7 @@ export class LibsqlStore implements Store {
     this.#pragmas = options.pragmas ?? [];
     this.#reconnect = options.reconnectAfterFailure ?? true;
     this.appendConnection = options.appendConnection;
+    this.#loadReads = options.loadReads;
     const connection = this.appendConnection;
     this.#group = new GroupCommit(
       connection
@@ -121,6 +126,7 @@ export class LibsqlStore implements Store {
   }
 
   async loadConversation(app: string, id: string) {
+    if (this.#loadReads) return this.#loadReads.loadConversation(app, id);
     const [row] = await this.db
       .select()
       .from(conversations)
@@ -490,6 +496,7 @@ export class LibsqlStore implements Store {
 
   async close() {
     this.appendConnection?.close();
+    this.#loadReads?.close();
     this.client.close();
   }
 }
