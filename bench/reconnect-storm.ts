@@ -24,6 +24,9 @@
  *
  * Flags: --conversations N (1000) · --members N (10) · --timeout S (120) · --concurrency N (500)
  *        --quick (100 × 10: a smoke run) · --json (a JSON line at the end)
+ *        --relay-env KEY=VALUE (repeatable: extra env for both relays, e.g. a profiler preload in
+ *        NODE_OPTIONS; tsx SIGKILLs a relay that is busy when the SIGTERM comes, so such a preload
+ *        should write as it goes, not only on exit)
  * Exit 1 when the run fails (gaps, duplicates, missing messages, clients not back in time).
  */
 import { randomBytes } from "node:crypto";
@@ -49,6 +52,7 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "500" },
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    "relay-env": { type: "string", multiple: true, default: [] },
   },
 });
 
@@ -81,6 +85,13 @@ const SETUP_TIMEOUT_MS = Math.max(TIMEOUT_MS, 600_000);
 const PROGRESS_MS = 3000;
 /** Only what the storm needs beyond relayEnv's raised rate limits: a slow accept is not a refusal. */
 const RELAY_EXTRA_ENV: Record<string, string> = { PARLEY_HANDSHAKE_TIMEOUT_MS: "60000" };
+/** `--relay-env KEY=VALUE`: for looking inside the relay (a profiler), printed; not part of the measurement. */
+const userRelayEnv: Record<string, string> = {};
+for (const kv of args["relay-env"] ?? []) {
+  const eq = kv.indexOf("=");
+  if (eq <= 0) fail(`--relay-env wants KEY=VALUE, got "${kv}"`);
+  userRelayEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) =>
@@ -393,7 +404,7 @@ log(
     `timeout ${TIMEOUT_MS / 1000} s`,
 );
 log(
-  `relay env beyond the bench's raised rate limits: ${Object.entries(RELAY_EXTRA_ENV)
+  `relay env beyond the bench's raised rate limits: ${Object.entries({ ...RELAY_EXTRA_ENV, ...userRelayEnv })
     .map(([k, v]) => `${k}=${v}`)
     .join(" ")}`,
 );
@@ -402,7 +413,11 @@ const started = performance.now();
 const dir = mkdtempSync(join(os.tmpdir(), "parley-bench-storm-"));
 const secret = randomBytes(32).toString("hex");
 const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
-const env = { ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey), ...RELAY_EXTRA_ENV };
+const env = {
+  ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
+  ...RELAY_EXTRA_ENV,
+  ...userRelayEnv,
+};
 const stamp = Date.now().toString(36);
 const convIds = Array.from({ length: CONVERSATIONS }, (_, c) => `storm-${stamp}-${c}`);
 const userOf = (c: number, k: number) => `storm-c${c}-u${k}`;

@@ -30,6 +30,7 @@ import {
   removeMemberStatements,
 } from "./conversation-events.ts";
 import { type CommitObserver, GroupCommit } from "./group-commit.ts";
+import type { NativeReadConnection } from "./native-reads.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
 import * as schema from "./schema.ts";
@@ -66,6 +67,8 @@ export interface LibsqlStoreOptions {
   appendConnection?: AppendConnection;
   /** Told of each group commit (the host's metrics). */
   commitObserver?: CommitObserver | undefined;
+  /** Where a room's load reads (a local file's: `NativeReadConnection`); without it, `client`. */
+  loadReads?: NativeReadConnection | undefined;
   /**
    * False for an in-memory database: a fresh connection to `:memory:` is a new, empty
    * database, so starting over after a failed write (a retried key, say) would lose it all.
@@ -93,6 +96,7 @@ export class LibsqlStore implements Store {
   readonly #group: GroupCommit;
   /** The group commit's own connection, when it has one (local files). */
   readonly appendConnection: AppendConnection | undefined;
+  readonly #loadReads: NativeReadConnection | undefined;
   /** Webhook endpoints, cursors and events (read by delivery). */
   readonly webhooks: LibsqlWebhookStore;
 
@@ -105,6 +109,7 @@ export class LibsqlStore implements Store {
     this.#pragmas = options.pragmas ?? [];
     this.#reconnect = options.reconnectAfterFailure ?? true;
     this.appendConnection = options.appendConnection;
+    this.#loadReads = options.loadReads;
     const connection = this.appendConnection;
     this.#group = new GroupCommit(
       connection
@@ -121,13 +126,19 @@ export class LibsqlStore implements Store {
   }
 
   async loadConversation(app: string, id: string) {
+    if (this.#loadReads) return this.#loadReads.loadConversation(app, id);
     const [row] = await this.db
       .select()
       .from(conversations)
       .where(and(eq(conversations.app, app), eq(conversations.id, id)));
     if (!row) return null;
+    // Each member's unread count in the same read (a room loads both; one query, not two).
     const memberRows = await this.db
-      .select({ userId: members.userId, lastReadSeq: members.lastReadSeq })
+      .select({
+        userId: members.userId,
+        lastReadSeq: members.lastReadSeq,
+        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
+      })
       .from(members)
       .where(and(eq(members.app, app), eq(members.conversationId, id)));
     const conversation: ConversationRecord = {
@@ -138,7 +149,11 @@ export class LibsqlStore implements Store {
       lastActivityAt: row.lastActivityAt,
       messageCount: row.messageCount,
     };
-    return { conversation, members: memberRows satisfies MemberRecord[] };
+    return {
+      conversation,
+      members: memberRows.map(({ userId, lastReadSeq }): MemberRecord => ({ userId, lastReadSeq })),
+      unread: new Map(memberRows.map((r) => [r.userId, Number(r.unread)])),
+    };
   }
 
   createConversation(app: string, conversation: ConversationRecord, memberIds: string[]) {
@@ -369,17 +384,6 @@ export class LibsqlStore implements Store {
       );
   }
 
-  async countUnread(app: string, conversationId: string) {
-    const rows = await this.db
-      .select({
-        userId: members.userId,
-        unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
-      })
-      .from(members)
-      .where(and(eq(members.app, app), eq(members.conversationId, conversationId)));
-    return new Map(rows.map((r) => [r.userId, Number(r.unread)]));
-  }
-
   async countUnreadFor(
     app: string,
     conversationId: string,
@@ -492,6 +496,7 @@ export class LibsqlStore implements Store {
 
   async close() {
     this.appendConnection?.close();
+    this.#loadReads?.close();
     this.client.close();
   }
 }

@@ -11,6 +11,7 @@ import { migrate } from "drizzle-orm/libsql/migrator";
 import type { CommitObserver } from "./group-commit.ts";
 import { LibsqlStore } from "./libsql-store.ts";
 import { NativeAppendConnection } from "./native-append.ts";
+import { NativeReadConnection } from "./native-reads.ts";
 import { applyPragmas } from "./recovering-write.ts";
 
 /**
@@ -108,5 +109,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     commitObserver: options.commitObserver,
     // A local file commits on a connection of its own, opened after the migrations.
     ...(path ? { appendConnection: new NativeAppendConnection(path, pragmas) } : {}),
+    // A room's load reads there too, with its statements prepared once.
+    ...(path ? { loadReads: new NativeReadConnection(path, pragmas) } : {}),
   });
 }

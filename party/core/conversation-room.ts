@@ -123,8 +123,8 @@ export class ConversationRoom implements FrameTarget {
     this.id = log.conversation.id;
     this.#log = log;
     this.#members = members;
-    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame) =>
-      this.#fanout.broadcast(frame),
+    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame, exceptUser) =>
+      this.#fanout.broadcast(frame, exceptUser),
     );
     this.#presence = new PresenceTracker(env.limits.presenceGraceMs, (userId, online) =>
       this.#presenceFeed.changed(userId, online),
@@ -146,9 +146,8 @@ export class ConversationRoom implements FrameTarget {
     // A fresh room plans from the store: nothing of an earlier instance's failed batch is pending.
     env.store.resumeAppends(app, id);
     const recent = await env.store.readLogTail(app, id, env.limits.bufferSize);
-    const unread = await env.store.countUnread(app, id);
     const log = new RoomLog(loaded.conversation, env.limits.bufferSize, recent);
-    const members = new Members(loaded.members, log.messageCount, unread);
+    const members = new Members(loaded.members, log.messageCount, loaded.unread);
     return new ConversationRoom(app, log, members, env);
   }
 

@@ -79,10 +79,18 @@ export interface ProfilePatch {
  * conversation (the room) and many readers; `appendEntries` is one transaction.
  */
 export interface Store {
+  /**
+   * A conversation, its members and each member's unread count (others' messages above their
+   * lastReadSeq); null when there is no such conversation.
+   */
   loadConversation(
     app: string,
     id: string,
-  ): Promise<{ conversation: ConversationRecord; members: MemberRecord[] } | null>;
+  ): Promise<{
+    conversation: ConversationRecord;
+    members: MemberRecord[];
+    unread: Map<string, number>;
+  } | null>;
   /** Creates the conversation and its members; false when the id is taken. */
   createConversation(app: string, conversation: ConversationRecord, memberIds: string[]): Promise<boolean>;
   /** Adds a member (idempotent). */
@@ -123,8 +131,6 @@ export interface Store {
   ): Promise<Message[]>;
   /** Moves a member's read position forward only. */
   setLastRead(app: string, conversationId: string, userId: string, seq: number): Promise<void>;
-  /** Unread count per member: others' messages above their lastReadSeq. */
-  countUnread(app: string, conversationId: string): Promise<Map<string, number>>;
   /** Messages from others with `afterSeq < seq <= upToSeq`. */
   countUnreadFor(
     app: string,

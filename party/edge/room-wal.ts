@@ -472,9 +472,6 @@ export class RoomWal implements Store {
   setLastRead(app: string, conversationId: string, userId: string, seq: number) {
     return this.inner.setLastRead(app, conversationId, userId, seq);
   }
-  countUnread(app: string, conversationId: string) {
-    return this.#through(app, conversationId, () => this.inner.countUnread(app, conversationId));
-  }
   countUnreadFor(app: string, conversationId: string, userId: string, afterSeq: number, upToSeq: number) {
     return this.#through(app, conversationId, () =>
       this.inner.countUnreadFor(app, conversationId, userId, afterSeq, upToSeq),

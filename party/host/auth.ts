@@ -5,6 +5,7 @@
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { ParleyError } from "../core/errors.ts";
 import { userIdSchema } from "../core/validation.ts";
+import { type HmacSha256, plainHs256Claims } from "./plain-hs256.ts";
 
 /** One tenant's credentials. */
 export interface AppCredentials {
@@ -54,8 +55,19 @@ function claimRefusal(claim: string): string {
 /** Verified credentials kept for reuse; the oldest is dropped past this many. */
 const CACHE_LIMIT = 10_000;
 
+/**
+ * The HS256 key of a secret, imported once. Given raw bytes, jose imports a CryptoKey on every
+ * verify: after a restart every socket's first token pays that import (in a reconnect storm of
+ * 10,000 sockets, 10,000 imports of the same few keys). A non-extractable verify-only key.
+ */
+function importHs256(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+}
+
 export class Authenticator {
-  #secrets = new Map<string, Uint8Array>();
+  #secrets = new Map<string, Uint8Array<ArrayBuffer>>();
+  /** Each app's verify key, imported on first use (see importHs256). */
+  #verifyKeys = new Map<string, CryptoKey>();
   /**
    * Credentials that verified, until they expire: the same token on every request of a
    * session is verified once, not per request (HMAC and key import dominate a small send).
@@ -75,8 +87,15 @@ export class Authenticator {
      * it must not throw.
      */
     private readonly onUser?: (user: UserPrincipal) => Promise<void> | void,
+    /**
+     * The runtime's synchronous HMAC-SHA256, where it has one (Node): plain valid tokens are
+     * then checked without a trip through `crypto.subtle` (see plain-hs256.ts); anything else
+     * still goes to jose.
+     */
+    private readonly hmacSha256?: HmacSha256,
   ) {
-    for (const app of apps) this.#secrets.set(app.id, encoder.encode(app.secret));
+    // Copied into a plain ArrayBuffer: what crypto.subtle.importKey takes.
+    for (const app of apps) this.#secrets.set(app.id, new Uint8Array(encoder.encode(app.secret)));
     this.#serverKeys = Promise.all(apps.map(async (a) => [await sha256Hex(a.serverKey), a.id] as const)).then(
       (pairs) => new Map(pairs),
     );
@@ -120,11 +139,15 @@ export class Authenticator {
     // let anyone probe which tenant ids exist (and the app name is the caller's, not ours to echo).
     if (!secret) throw refuse(BAD_SIGNATURE);
     try {
-      const { payload } = await jwtVerify(token, secret, {
-        algorithms: ["HS256"],
-        requiredClaims: ["exp", "sub"],
-        clockTolerance: this.leewaySeconds,
-      });
+      const payload =
+        this.#plainClaims(token, secret) ??
+        (
+          await jwtVerify(token, await this.#verifyKey(claimedApp, secret), {
+            algorithms: ["HS256"],
+            requiredClaims: ["exp", "sub"],
+            clockTolerance: this.leewaySeconds,
+          })
+        ).payload;
       const userId = userIdSchema.safeParse(payload.sub);
       if (!userId.success) throw refuse("the token's sub is not a valid user id");
       const name = typeof payload.name === "string" ? payload.name : undefined;
@@ -140,6 +163,31 @@ export class Authenticator {
       if (error instanceof joseErrors.JOSEAlgNotAllowed) throw refuse("the token must be signed with HS256");
       throw refuse(BAD_SIGNATURE);
     }
+  }
+
+  /** The claims of a plain valid token, checked synchronously; undefined: ask jose. */
+  #plainClaims(token: string, secret: Uint8Array): Record<string, unknown> | undefined {
+    if (!this.hmacSha256) return undefined;
+    return plainHs256Claims(
+      token,
+      secret,
+      this.hmacSha256,
+      Math.floor(Date.now() / 1000),
+      this.leewaySeconds,
+    );
+  }
+
+  /**
+   * Keeps the imported key, never the import in flight: on workerd one request must not await
+   * a promise another request started (it never settles for it), so tokens that arrive while
+   * the first import runs import their own.
+   */
+  async #verifyKey(app: string, secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+    const known = this.#verifyKeys.get(app);
+    if (known) return known;
+    const key = await importHs256(secret);
+    this.#verifyKeys.set(app, key);
+    return key;
   }
 
   /** Resolves an `Authorization: Bearer …` header to a principal; 401 when missing or bad. */

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { ProfilePatch, Store } from "../core/store.ts";
 import type { Profile } from "../core/types.ts";
 import type { UserPrincipal } from "./auth.ts";
+import { ReadBatch } from "./read-batch.ts";
 
 /** A display name: 1-64 characters, no control characters, not only spaces. */
 export const profileNameSchema = z
@@ -58,6 +59,11 @@ export function profilePatchSchema(allowHttp: boolean) {
 
 /** At most this many users' profiles are read for one answer (the rest show their ids). */
 export const MAX_USERS_PER_ANSWER = 500;
+/**
+ * How long a token's first check waits for others' before its stored profile is read (once per
+ * token and process; after a restart, a burst of tokens then shares one query).
+ */
+const CLAIM_READ_WAIT_MS = 5;
 /** Profiles remembered from token claims, per process (the oldest is dropped past this). */
 const KNOWN_LIMIT = 10_000;
 
@@ -67,6 +73,12 @@ const sameAs = (profile: Profile, patch: ProfilePatch) =>
   (patch.picture === undefined || patch.picture === profile.picture);
 
 export interface ProfilesOptions {
+  /**
+   * Node: a burst of first-seen tokens shares one profile read (read-batch.ts). Not on
+   * workerd: a batch opened by one request and read by its timer would do the I/O of every
+   * other request that joined it, which workerd never settles for them (they hang).
+   */
+  batchClaimReads?: boolean;
   /** Picture URLs may be http: (dev relays), not only https:. */
   allowHttp: boolean;
   onError: (error: unknown, context: string) => void;
@@ -77,6 +89,8 @@ export class Profiles {
   /** What this process last read or wrote of each user's profile (token claims are checked against it). */
   #known = new Map<string, Profile>();
   readonly #claims: { name: z.ZodType<string>; picture: z.ZodType<string> };
+  /** Stored profiles read for token claims, per app: the users of a burst in one query. */
+  #claimReads = new Map<string, ReadBatch<Profile>>();
 
   constructor(
     private readonly store: () => Store,
@@ -149,10 +163,25 @@ export class Profiles {
   }
 
   async #applyClaims(app: string, userId: string, patch: ProfilePatch): Promise<void> {
-    const stored = await this.get(app, userId);
+    const stored = this.options.batchClaimReads
+      ? ((await this.#claimReadsOf(app).get(userId)) ?? { name: null, picture: null })
+      : await this.get(app, userId);
     this.#remember(app, userId, stored);
     if (sameAs(stored, patch)) return;
     await this.set(app, userId, patch);
+  }
+
+  #claimReadsOf(app: string): ReadBatch<Profile> {
+    let batch = this.#claimReads.get(app);
+    if (!batch) {
+      batch = new ReadBatch(
+        (userIds) => this.store().readProfiles(app, userIds),
+        MAX_USERS_PER_ANSWER,
+        CLAIM_READ_WAIT_MS,
+      );
+      this.#claimReads.set(app, batch);
+    }
+    return batch;
   }
 
   #remember(app: string, userId: string, profile: Profile): void {

@@ -3,6 +3,7 @@
  * the socket upgrade, so a SaaS back end can mount Parley beside its own routes; `npm start`
  * is a thin command over the same function.
  */
+import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -13,6 +14,7 @@ import type { Limits } from "../core/limits.ts";
 import type { OnError } from "../core/log.ts";
 import { Authenticator } from "../host/auth.ts";
 import { RelayHub } from "../host/local-directory.ts";
+import type { HmacSha256 } from "../host/plain-hs256.ts";
 import { Profiles } from "../host/profiles.ts";
 import { WebhookDispatcher } from "../host/webhooks/dispatcher.ts";
 import { PreSendHooks } from "../host/webhooks/hook.ts";
@@ -24,6 +26,9 @@ import { nodeWebhookHashes } from "./webhook-hashes.ts";
 import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 import { bundleWidget } from "./widget-bundle.ts";
+
+/** Node's synchronous HMAC: user tokens are checked without crypto.subtle's thread-pool trip. */
+const hmacSha256: HmacSha256 = (key, data) => createHmac("sha256", key).update(data).digest();
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -116,8 +121,12 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     await store.close();
     throw error;
   }
-  const profiles = new Profiles(() => store, { allowHttp: !config.production, onError });
-  const auth = new Authenticator(config.apps, undefined, (user) => profiles.fromToken(user));
+  const profiles = new Profiles(() => store, {
+    allowHttp: !config.production,
+    onError,
+    batchClaimReads: true,
+  });
+  const auth = new Authenticator(config.apps, undefined, (user) => profiles.fromToken(user), hmacSha256);
   const api = createApi({
     directory: hub,
     auth,

@@ -288,17 +288,31 @@ export class NodeWebSocketGateway {
     decision: Exclude<SocketAdmission, { kind: "http" }>,
     where: LogFields,
   ): void {
+    // The 101 and the socket's first frames (replay, `synced`, presence) leave in one write: the
+    // TCP socket is held from here until the socket is attached or refused. Every write is a
+    // syscall, and in a reconnect storm nearly all the relay writes is handshakes and first frames.
+    socket.cork();
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      socket.uncork();
+    };
+    let handedOver = false;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      handedOver = true;
       const conn = new NodeWebSocketConnection(ws, socket, this, where);
       ws.on("error", onSocketError);
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
+        release();
         return;
       }
       const { user, instanceId } = decision;
       const releaseSlot = this.hub.acquireConnection(user.app, user.userId);
       if (!releaseSlot) {
         conn.close(CloseCode.tooSlowOrFast, "too many open connections for this user");
+        release();
         return;
       }
       this.#connections.add(conn);
@@ -310,16 +324,21 @@ export class NodeWebSocketGateway {
       ws.on("pong", onSocketPong);
       ws.on("message", onSocketMessage);
       if (decision.kind === "conversation") {
+        // #attachToRoom never rejects: it closes the socket itself when it cannot attach.
         void this.#attachToRoom(conn, identity, decision.conversationId, decision.after, where).then(
           (host) => {
+            release();
             if (host) conn.target = host;
           },
         );
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
+        release();
         if (inbox) conn.target = inbox;
       }
     });
+    // `ws` answered the upgrade itself (an error status) or will call back later: hold nothing.
+    if (!handedOver) release();
   }
 
   /** @internal An admitted socket closed (its shared `close` listener). */

@@ -41,8 +41,8 @@ export class PresenceFeed {
   constructor(
     /** The coalescing window (the contract says at most 250 ms). */
     private readonly windowMs: number,
-    /** Sends one frame to every live connection. */
-    private readonly broadcast: (frame: OutboundFrame) => void,
+    /** Sends one frame to every live connection, except those of `exceptUser` when given. */
+    private readonly broadcast: (frame: OutboundFrame, exceptUser?: string) => void,
   ) {}
 
   /** The tracker's word: `userId` came online (`true`) or went offline (`false`). */
@@ -112,7 +112,11 @@ export class PresenceFeed {
       this.broadcast(this.#full);
       return;
     }
-    this.broadcast(frames.presence({ joined: joined.sort(), left: left.sort() }));
+    // One user came online and nothing else changed (most deltas while a room's members come
+    // back one by one): that user's connections already hold it, as every greeting names its
+    // own user, so the delta goes to the others only (one write fewer per reconnecting socket).
+    const onlyJoined = joined.length === 1 && left.length === 0 ? joined[0] : undefined;
+    this.broadcast(frames.presence({ joined: joined.sort(), left: left.sort() }), onlyJoined);
   }
 
   /** Stops the timer (the room is closing): nothing more is sent. */

@@ -13,9 +13,14 @@ type Presence = { online: string[] } | { joined: string[]; left: string[] };
 
 function feedOf(windowMs = 10_000) {
   const sent: OutboundFrame[] = [];
-  const feed = new PresenceFeed(windowMs, (frame) => sent.push(frame));
+  /** Per frame sent: the user whose connections it skips, if any. */
+  const except: Array<string | undefined> = [];
+  const feed = new PresenceFeed(windowMs, (frame, exceptUser) => {
+    sent.push(frame);
+    except.push(exceptUser);
+  });
   const decoded = () => sent.map((f) => parseServerFrame(f.text) as unknown as Presence);
-  return { feed, sent, decoded };
+  return { feed, sent, except, decoded };
 }
 
 /** What a client holds after a full list and then deltas (as the SDK folds them). */
@@ -87,7 +92,7 @@ describe("presence feed", () => {
       return seed / 2 ** 31;
     };
     const users = ["a", "b", "c", "d", "e", "f"];
-    const { feed, sent } = feedOf();
+    const { feed, sent, except } = feedOf();
     const truth = new Set<string>();
     let checked = 0;
     let views: Array<{ user: string; view: Set<string>; seen: number }> = [];
@@ -109,7 +114,8 @@ describe("presence feed", () => {
       } else if (r < 0.6) {
         feed.flushNow();
         for (const v of views) {
-          for (const frame of sent.slice(v.seen)) v.view = fold(v.view, frame);
+          for (let i = v.seen; i < sent.length; i++)
+            if (except[i] !== v.user) v.view = fold(v.view, sent[i] as OutboundFrame);
           v.seen = sent.length;
           expect(sorted(v.view)).toEqual(sorted(truth));
           checked++;
@@ -117,6 +123,25 @@ describe("presence feed", () => {
       }
     }
     expect(checked).toBeGreaterThan(1_000);
+    feed.dispose();
+  });
+
+  it("a delta that only says one user joined skips that user's connections (their greeting named it)", () => {
+    const { feed, except, decoded } = feedOf();
+    feed.changed("ann", true);
+    feed.flushNow();
+    feed.changed("bob", true);
+    feed.changed("cy", true);
+    feed.flushNow();
+    feed.changed("ann", false);
+    feed.changed("dee", true);
+    feed.flushNow();
+    expect(decoded()).toEqual([
+      { type: "presence", joined: ["ann"], left: [] },
+      { type: "presence", joined: ["bob", "cy"], left: [] },
+      { type: "presence", joined: ["dee"], left: ["ann"] },
+    ]);
+    expect(except).toEqual(["ann", undefined, undefined]);
     feed.dispose();
   });
 
