@@ -58,6 +58,12 @@ const RETRY_BASE_MS = 100;
  */
 const FAILURES_BEFORE_REFUSING = 3;
 const RETRY_MAX_MS = 5_000;
+/**
+ * What the log may hold before libSQL has it (characters of JSON, ~16 MiB in memory): past it a
+ * new batch is refused (503, retry), so a room whose database stays away cannot fill the
+ * actor's memory (128 MiB on Cloudflare). At 100-byte messages, about 100,000 sends.
+ */
+export const MAX_UNFLUSHED_CHARS = 8_000_000;
 /** A safety alarm when the log gets work: it flushes if the actor is evicted before it could. */
 const GUARD_MS = 10_000;
 /** Page size of the one-time import of older messages' keys from libSQL. */
@@ -77,6 +83,8 @@ interface WalRecord {
 interface Queued extends WalRecord {
   /** Its parts' keys in the actor's storage. */
   keys: string[];
+  /** Characters of its stored JSON (what it holds in memory and storage, roughly). */
+  chars: number;
 }
 
 /** A batch as the parts it is stored in (its recipients map as pairs: JSON has no Map). */
@@ -110,6 +118,7 @@ function decode(stored: Map<string, string>): Queued[] {
       last,
       batch: { ...batch, recipients: recipients && new Map(recipients) },
       keys: parts.map(([k]) => k),
+      chars: parts.reduce((n, [, part]) => n + part.length, 0),
     });
   }
   return found.sort((a, b) => a.last - b.last);
@@ -120,6 +129,8 @@ export interface RoomWalOptions {
   /** Asks the actor to run `flushPending` at `at` (ms since the epoch) unless it runs sooner. */
   wakeAt: (at: number) => void;
   now?: () => number;
+  /** MAX_UNFLUSHED_CHARS unless given (tests). */
+  maxUnflushedChars?: number;
 }
 
 function lastSeqOf(batch: CommitBatch): number | undefined {
@@ -134,6 +145,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class RoomWal implements Store {
   /** Batches acknowledged and not yet known to be in libSQL, in seq order. */
   #queue: Queued[] = [];
+  /** The queue's `chars`, summed. */
+  #heldChars = 0;
   /** The highest seq acknowledged (in the log or in libSQL). */
   #ackedSeq = 0;
   /** The highest seq known to be in libSQL. */
@@ -171,11 +184,6 @@ export class RoomWal implements Store {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Batches waiting for libSQL (for logs and tests). */
-  get pending(): number {
-    return this.#queue.length;
-  }
-
   /** Runs `work` once everything acknowledged so far is in libSQL (at once if it is). */
   afterFlush(work: () => void): void {
     if (this.#flushedSeq >= this.#ackedSeq) work();
@@ -205,6 +213,7 @@ export class RoomWal implements Store {
         const found = decode(stored);
         if (found.length > 0) {
           this.#queue = [...found, ...this.#queue];
+          for (const item of found) this.#heldChars += item.chars;
           this.#ackedSeq = Math.max(this.#ackedSeq, (found.at(-1) as Queued).last);
           this.#uncertain = true;
           this.options.onError(
@@ -265,13 +274,21 @@ export class RoomWal implements Store {
         throw new DuplicateMessageError("a message of this batch is already stored");
       const record: WalRecord = { batch, last };
       const parts = encode(record);
+      const chars = parts.reduce((n, [, part]) => n + part.length, 0);
+      if (this.#heldChars + chars > (this.options.maxUnflushedChars ?? MAX_UNFLUSHED_CHARS))
+        throw new ParleyError(
+          "store_unavailable",
+          "the message store is unavailable and this conversation's backlog is full; nothing was acknowledged; retry",
+          5,
+        );
       await putAll(this.storage, [
         ...parts,
         [INDEXED, last],
         ...keys.map((k, i) => [k, (batch.messages[i] as { seq: number }).seq] as [string, unknown]),
       ]);
       this.#ackedSeq = last;
-      this.#queue.push({ ...record, keys: parts.map(([k]) => k) });
+      this.#queue.push({ ...record, keys: parts.map(([k]) => k), chars });
+      this.#heldChars += chars;
       // The safety alarm, at most about once per GUARD_MS/2 (setting it is a storage write too).
       const now = this.#now();
       if (this.#queue.length === 1 && now > this.#guardUntil - GUARD_MS / 2) {
@@ -384,7 +401,10 @@ export class RoomWal implements Store {
 
   /** The head of the queue is in libSQL. */
   #landed(item: Queued): void {
-    if (this.#queue[0] === item) this.#queue.shift();
+    if (this.#queue[0] === item) {
+      this.#queue.shift();
+      this.#heldChars -= item.chars;
+    }
     this.#flushedSeq = Math.max(this.#flushedSeq, item.last);
     deleteAll(this.storage, item.keys).catch((error: unknown) =>
       this.options.onError(error, "dropping a flushed batch from the room's log failed", {

@@ -51,11 +51,17 @@ let direct: LibsqlStore;
 let conv: string;
 let counter = 0;
 const errors: unknown[] = [];
-const walOf = (storage: WalStorage) =>
+const walOf = (storage: WalStorage, maxUnflushedChars?: number) =>
   new RoomWal(openWebStore(sqld.url), storage, APP, conv, {
     onError: (error) => errors.push(error),
     wakeAt: () => undefined,
+    ...(maxUnflushedChars === undefined ? {} : { maxUnflushedChars }),
   });
+/** libSQL away: every new connection to it closed, the open ones cut. */
+const cutLibsql = () => {
+  sqld.proxy.blockRequests(/./);
+  sqld.proxy.cutAll();
+};
 
 function message(seq: number, key: string, body = key): Message {
   return {
@@ -114,8 +120,7 @@ describe("the edge room's log", () => {
     await wal.appendEntries(APP, conv, batch(message(1, "a")));
     await eventually(async () => (await bodiesInLibsql()).length === 1, "the first batch in libSQL");
 
-    sqld.proxy.blockRequests(/./);
-    sqld.proxy.cutAll();
+    cutLibsql();
     // Handed in back to back, as a room's pipeline does: each is acknowledged from the log alone.
     await Promise.all([
       wal.appendEntries(APP, conv, batch(message(2, "b"))),
@@ -151,8 +156,7 @@ describe("the edge room's log", () => {
     const storage = new MemoryWalStorage();
     const first = walOf(storage);
     await first.loadConversation(APP, conv);
-    sqld.proxy.blockRequests(/./);
-    sqld.proxy.cutAll();
+    cutLibsql();
     const big = "x".repeat(15_000);
     await first.appendEntries(APP, conv, batch(message(1, "a")));
     await first.appendEntries(
@@ -206,12 +210,40 @@ describe("the edge room's log", () => {
     await wal.close();
   });
 
+  it("refuses new batches once its backlog is full while libSQL is away, and takes them again once it drained", async () => {
+    const storage = new MemoryWalStorage();
+    const wal = walOf(storage, 2_000);
+    await wal.loadConversation(APP, conv);
+    cutLibsql();
+    let seq = 0;
+    let refusal: unknown;
+    for (let i = 0; i < 100 && refusal === undefined; i++) {
+      try {
+        await wal.appendEntries(APP, conv, batch(message(seq + 1, `k${seq + 1}`, "x".repeat(200))));
+        seq++;
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    expect(refusal).toMatchObject({ code: "store_unavailable" });
+    // Not acknowledged, so not in the log: what was acknowledged fits the bound.
+    expect(seq).toBeGreaterThan(0);
+    expect(seq).toBeLessThan(10);
+    expect(storage.keys("wal:").length).toBe(seq);
+
+    sqld.proxy.blockRequests(null);
+    await eventually(async () => (await bodiesInLibsql()).length === seq, "the backlog in libSQL");
+    wal.resumeAppends(APP, conv);
+    await wal.appendEntries(APP, conv, batch(message(seq + 1, "after")));
+    await eventually(async () => (await bodiesInLibsql()).length === seq + 1, "the next batch in libSQL");
+    await wal.close();
+  });
+
   it("runs work that reads libSQL for others only once the flush has landed", async () => {
     const storage = new MemoryWalStorage();
     const wal = walOf(storage);
     await wal.loadConversation(APP, conv);
-    sqld.proxy.blockRequests(/./);
-    sqld.proxy.cutAll();
+    cutLibsql();
     await wal.appendEntries(APP, conv, batch(message(1, "a")));
     let ranWith: string[] | undefined;
     wal.afterFlush(() => {
