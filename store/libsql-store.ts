@@ -30,6 +30,7 @@ import {
   removeMemberStatements,
 } from "./conversation-events.ts";
 import { type CommitObserver, GroupCommit } from "./group-commit.ts";
+import { LibsqlInboxListeners } from "./inbox-listener-table.ts";
 import type { NativeReadConnection } from "./native-reads.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
@@ -99,6 +100,8 @@ export class LibsqlStore implements Store {
   readonly #loadReads: NativeReadConnection | undefined;
   /** Webhook endpoints, cursors and events (read by delivery). */
   readonly webhooks: LibsqlWebhookStore;
+  /** Whose inbox listens, for the edge's conversation creation (party/host/inbox-listeners.ts). */
+  readonly inboxListeners: LibsqlInboxListeners;
 
   constructor(
     readonly client: Client,
@@ -106,6 +109,7 @@ export class LibsqlStore implements Store {
   ) {
     this.db = drizzle(client, { schema });
     this.webhooks = new LibsqlWebhookStore(client);
+    this.inboxListeners = new LibsqlInboxListeners(this.db);
     this.#pragmas = options.pragmas ?? [];
     this.#reconnect = options.reconnectAfterFailure ?? true;
     this.appendConnection = options.appendConnection;

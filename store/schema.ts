@@ -177,3 +177,21 @@ export const profiles = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.app, t.userId] })],
 );
+
+/**
+ * The users whose inbox listens on the edge (an open inbox socket, or one about to open): a new
+ * conversation tells only these members' inbox actors, so creating a conversation of 64 members
+ * wakes no object for a member nobody is watching. Written by the inbox actor before it reads the
+ * user's conversations to register with their rooms, and read after the conversation's insert:
+ * whichever of the two comes second in the database sees the other (party/host/actor-directory.ts).
+ * Node keeps this in memory and never writes it.
+ */
+export const inboxListeners = sqliteTable(
+  "inbox_listeners",
+  {
+    app: text("app").notNull(),
+    userId: text("user_id").notNull(),
+    since: text("since").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.userId] })],
+);

@@ -5,7 +5,9 @@
  * On the edge the inbox also tells the user's rooms whether it listens, so that a room sends
  * `thread` frames only to inboxes with an open socket and a commit wakes no other inbox actor:
  *
- * - Before a socket opens, the front door awaits `prepare()`: the inbox registers (`listen`)
+ * - Before a socket opens, the front door awaits `prepare()`: the inbox marks itself as
+ *   listening in the store (so that a new conversation tells it; one created for members with
+ *   no mark wakes no inbox actor: party/host/inbox-listeners.ts), then registers (`listen`)
  *   with the rooms of the user's most recent conversations (at most `REGISTER_CAP`, read from
  *   the store in pages), a few at a time, so no commit falls between the client's `open` and
  *   the registration. Once registered it is a no-op (a second tab costs nothing).
@@ -13,7 +15,7 @@
  *   membership added, one beyond the cap that was created later) makes it register there too,
  *   before it answers.
  * - When the last socket closes, it waits `HOLD_MS` (a reload comes back at once) and then
- *   unregisters (`unlisten`) from every room it registered with.
+ *   takes its mark back and unregisters (`unlisten`) from every room it registered with.
  * - `deliver` answers whether the inbox still listens; a room that hears "no" drops it. So a
  *   registration left behind (an actor evicted before it could unregister) costs one wake per
  *   room, once.
@@ -173,6 +175,14 @@ export class InboxActor {
     if (!this.#listening) {
       // The room drops this inbox: a later socket must register everywhere again.
       this.#registered = false;
+      // A mark left behind (an actor gone while it listened) would wake this inbox for every new
+      // conversation: take it back, in turn with registrations, so a newer one keeps its mark.
+      this.#serial(() => (this.#listening ? Promise.resolve() : this.#mark(false))).catch((e: unknown) =>
+        edgeLog.error(
+          { app: this.#app, userId: this.#userId, err: e },
+          "clearing the inbox's listening mark failed",
+        ),
+      );
       return false;
     }
     room.deliver(new OutboundFrame(frameText));
@@ -220,6 +230,9 @@ export class InboxActor {
     this.#pending++;
     return this.#serial(async () => {
       if (await this.#isRegistered()) return;
+      // Marked before the conversations are read: a conversation created meanwhile either finds
+      // the mark and tells this inbox, or is in the read (party/host/inbox-listeners.ts).
+      await this.#mark(true);
       const rooms = await this.#knownRooms();
       let failed = 0;
       await eachBounded(await this.#recentConversations(), CONCURRENCY, async (id) => {
@@ -261,6 +274,11 @@ export class InboxActor {
     });
   }
 
+  /** Marks in the store whether this inbox listens, for new conversations to find. */
+  #mark(listening: boolean): Promise<void> {
+    return this.config().store.inboxListeners.mark(this.#app, this.#userId, listening);
+  }
+
   #scheduleUnregister(): void {
     clearTimeout(this.#unregisterTimer);
     const wait = Math.max(0, this.#holdUntil - Date.now()) + 10;
@@ -281,6 +299,13 @@ export class InboxActor {
       }
       this.#registered = false;
       await this.ports.storage.delete(REGISTERED);
+      // Not fatal: a mark left behind is taken back at the next delivery it causes.
+      await this.#mark(false).catch((e: unknown) =>
+        edgeLog.error(
+          { app: this.#app, userId: this.#userId, err: e },
+          "clearing the inbox's listening mark failed",
+        ),
+      );
       const rooms = await this.#knownRooms();
       await eachBounded([...rooms], CONCURRENCY, async (id) => {
         try {

@@ -9,6 +9,7 @@ import { frames } from "../core/outbound-frame.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { IDENTITY_HEADERS } from "./forwarded-identity.ts";
+import type { InboxListenerIndex } from "./inbox-listeners.ts";
 import { createConversation } from "./new-conversation.ts";
 import { type Admission, type ListenCall, type RoomApi, type RoomCall, remoteRoom } from "./room-api.ts";
 import { fromWire } from "./wire-errors.ts";
@@ -51,10 +52,13 @@ export async function actorAdmission(actor: RoomActor, userId: string): Promise<
   return fromWire(await actor.call("admission", [userId])) as Admission;
 }
 
+/** The store as actor hosts use it: with the index of listening inboxes. */
+export type ActorHostStore = Store & { readonly inboxListeners: InboxListenerIndex };
+
 export class ActorDirectory implements Directory {
   constructor(
     private readonly actors: Actors,
-    private readonly store: () => Store,
+    private readonly store: () => ActorHostStore,
     private readonly onError: OnError,
   ) {}
 
@@ -67,12 +71,24 @@ export class ActorDirectory implements Directory {
   async createConversation(app: string, input: NewConversation) {
     const { view, thread } = await createConversation(this.store(), app, input, this.onError);
     const frame = frames.thread(thread).text;
-    // Every member's inbox hears of it once; one that listens registers with the new room
-    // before it answers, so the conversation's later thread frames reach it. The room's
-    // webhook delivery hears of it too (`conversation.created`, when the app has endpoints).
+    // The members whose inbox listens hear of it, and each registers with the new room before it
+    // answers, so the conversation's later thread frames reach it. The others' inbox actors are
+    // not woken: one that opens later finds the conversation when it registers
+    // (party/host/inbox-listeners.ts says why none is missed). The room's webhook delivery
+    // hears of it too (`conversation.created`, when the app has endpoints).
+    const memberIds = view.members.map(({ userId }) => userId);
+    const listening = await this.store()
+      .inboxListeners.among(app, memberIds)
+      .catch((error: unknown) => {
+        // Not knowing who listens, tell everyone: a wake too many, never a thread missed.
+        this.onError(error, "reading the listening inboxes failed", { app, conversationId: view.id });
+        return new Set(memberIds);
+      });
     const told = await Promise.allSettled([
       this.actors.wakeWebhooks(app, view.id),
-      ...view.members.map(({ userId }) => this.actors.deliverToInbox(app, userId, view.id, frame)),
+      ...memberIds
+        .filter((userId) => listening.has(userId))
+        .map((userId) => this.actors.deliverToInbox(app, userId, view.id, frame)),
     ]);
     if (told[0]?.status === "rejected")
       this.onError(told[0].reason, "waking the webhooks failed", { app, conversationId: view.id });

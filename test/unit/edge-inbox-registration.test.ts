@@ -51,6 +51,8 @@ interface Harness {
   storage: MemoryStorage;
   calls: string[];
   pages: number[];
+  /** The store's listening marks and thread reads, in order: `mark true`, `list`, `mark false`. */
+  store: string[];
 }
 
 /** An inbox of `ann`, whose store lists `threads` conversations (newest first: t0, t1, …). */
@@ -67,12 +69,20 @@ function harness(
   const storage = opts.storage ?? new MemoryStorage();
   const calls: string[] = [];
   const pages: number[] = [];
+  const storeCalls: string[] = [];
   const ids = Array.from({ length: opts.threads ?? 3 }, (_, i) => `t${i}`);
   const store = {
     async listThreads(_app: string, _user: string, page: { limit: number; cursor?: { id: string } }) {
       pages.push(page.limit);
+      storeCalls.push("list");
       const from = page.cursor ? ids.indexOf(page.cursor.id) + 1 : 0;
       return ids.slice(from, from + page.limit).map((id) => ({ id, lastActivityAt: "2026-01-01" }));
+    },
+    inboxListeners: {
+      async mark(app: string, userId: string, listening: boolean) {
+        expect([app, userId]).toEqual(["default", "ann"]);
+        storeCalls.push(`mark ${listening}`);
+      },
     },
   };
   const config = { store, limits: defaultLimits } as unknown as EdgeConfig;
@@ -86,7 +96,7 @@ function harness(
       if (conversationId === opts.refuse) throw new Error("refused");
     },
   });
-  return { inbox, storage, calls, pages };
+  return { inbox, storage, calls, pages, store: storeCalls };
 }
 
 const frame = (id: string) => `{"type":"thread","conversation":{"id":"${id}"}}`;
@@ -118,9 +128,10 @@ describe("edge inbox registration", () => {
   });
 
   it("answers whether it listens; delivers only to open sockets", async () => {
-    const { inbox } = harness();
-    // Never opened: not listening, and nothing was read or written to say so.
+    const { inbox, storage } = harness();
+    // Never opened: not listening, and nothing in the actor's storage was read or written to say so.
     expect(await inbox.deliver("t0", frame("t0"))).toBe(false);
+    expect(storage.data.size).toBe(0);
     await inbox.prepare();
     // Prepared, socket on its way: listening.
     expect(await inbox.deliver("t0", frame("t0"))).toBe(true);
@@ -166,6 +177,38 @@ describe("edge inbox registration", () => {
     calls.length = 0;
     await inbox.prepare();
     expect(calls.sort()).toEqual(["listen t0", "listen t1", "listen t2"]);
+  });
+
+  it("marks itself listening before it reads the conversations, and takes the mark back when it unregisters", async () => {
+    const { inbox, store } = harness({ threads: 450 });
+    await inbox.prepare();
+    // The mark comes first: a conversation created after the reads began finds it (three pages).
+    expect(store).toEqual(["mark true", "list", "list", "list"]);
+    const socket = fakeSocket("a");
+    inbox.connect(socket, identityRequest(), () => undefined);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(store).toHaveLength(4);
+    inbox.forget(socket);
+    await vi.advanceTimersByTimeAsync(HOLD_MS + 100);
+    expect(store.at(-1)).toBe("mark false");
+  });
+
+  it("an inbox that answers it does not listen takes its mark back, unless it listens again by then", async () => {
+    const { inbox, store } = harness();
+    // A mark left behind (say, by an actor evicted while it listened) brought this delivery.
+    expect(await inbox.deliver("new-one", frame("new-one"))).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(store).toEqual(["mark false"]);
+    // Refused, and a socket on its way at once: the two go in turn, so the registration's mark
+    // is the one that stays (with no turn, the "false" could land after it).
+    store.length = 0;
+    const refused = inbox.deliver("t0", frame("t0"));
+    const prepared = inbox.prepare();
+    expect(await refused).toBe(false);
+    await prepared;
+    await vi.advanceTimersByTimeAsync(1);
+    expect(store.filter((call) => call.startsWith("mark")).at(-1)).toBe("mark true");
+    expect(store.at(-1)).toBe("list");
   });
 
   it("a reconnect during the hold keeps the registration (no unlisten, no listen)", async () => {
