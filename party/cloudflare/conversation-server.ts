@@ -63,7 +63,21 @@ export class ConversationServer extends Server<Env> {
     return this.#room.events(request);
   }
 
-  /** The HTTP API's calls (RoomApi over Durable Object RPC), and inboxes' `listen` / `unlisten`. */
+  /**
+   * The HTTP API's calls (RoomApi over Durable Object RPC): the object is started first, as a
+   * fetch would start it (`onStart` adopts the sockets kept through hibernation). Started here
+   * rather than by partyserver's `getServerByName` in the Worker, whose `setName` is one more
+   * RPC round trip on every request. `setName` with the object's own name only starts it.
+   */
+  async api(method: string, args: unknown[]) {
+    await this.setName(this.name);
+    return this.#room.call(method, args);
+  }
+
+  /**
+   * Host-level calls that must not start the object (party/cloudflare/object-calls.ts): an
+   * inbox's `listen` / `unlisten`, a webhook wake.
+   */
   rpc(method: string, args: unknown[]) {
     return this.#room.call(method, args);
   }

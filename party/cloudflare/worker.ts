@@ -4,7 +4,6 @@
  * forwards sockets to the right object with the verified identity; the app is part of every
  * object's name, so tenants never share one.
  */
-import { getServerByName } from "partyserver";
 // Written by `npm run build:widget`, which wrangler runs first (`build.command` in wrangler.jsonc).
 import widget from "../../dist/edge/widget.js.txt";
 import { edgeConfig, inboxName, roomName } from "../edge/config.ts";
@@ -21,17 +20,19 @@ export { ConversationServer, InboxServer };
 /** How this runtime reaches its actors: Durable Object stubs and RPC. */
 function actorsOf(env: Env): Actors {
   return {
+    // Plain stubs by name: the object starts itself on a fetch (partyserver) or an API call
+    // (`ConversationServer.api`), so no `setName` round trip precedes each request.
     async room(app, id) {
       const namespace = env.Conversation as unknown as DurableObjectNamespace<ConversationServer>;
-      const stub = await getServerByName<Env, ConversationServer>(namespace, roomName(app, id));
+      const stub = namespace.get(namespace.idFromName(roomName(app, id)));
       return {
-        call: (method, args) => stub.rpc(method, args),
+        call: (method, args) => stub.api(method, args),
         fetch: (request) => stub.fetch(request) as unknown as Promise<Response>,
       };
     },
     async inbox(app, userId, request) {
       const namespace = env.Inbox as unknown as DurableObjectNamespace<InboxServer>;
-      const stub = await getServerByName<Env, InboxServer>(namespace, inboxName(app, userId));
+      const stub = namespace.get(namespace.idFromName(inboxName(app, userId)));
       return stub.fetch(request) as unknown as Promise<Response>;
     },
     ...objectCalls(env),

@@ -6,6 +6,7 @@
  * `users` map beside their rows, so no frame or message copies them.
  */
 import { z } from "zod";
+import { isParleyError, ParleyError } from "../core/errors.ts";
 import type { ProfilePatch, Store } from "../core/store.ts";
 import type { Profile } from "../core/types.ts";
 import type { UserPrincipal } from "./auth.ts";
@@ -99,6 +100,18 @@ export class Profiles {
     this.#claims = { name: profileNameSchema, picture: pictureSchema(options.allowHttp) };
   }
 
+  /** Stored profiles; a store that cannot answer is the client's 503 (retry), not a 500. */
+  #read(app: string, userIds: string[]): Promise<Map<string, Profile>> {
+    return this.store()
+      .readProfiles(app, userIds)
+      .catch((error: unknown) => this.#unavailable(error, "reading profiles failed"));
+  }
+
+  #unavailable(error: unknown, context: string): never {
+    this.options.onError(error, context);
+    throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+  }
+
   /** The body schema of a profile update on this relay. */
   get patchSchema() {
     return profilePatchSchema(this.options.allowHttp);
@@ -106,13 +119,15 @@ export class Profiles {
 
   /** A user's profile (both fields null when they have none). */
   async get(app: string, userId: string): Promise<Profile> {
-    const found = await this.store().readProfiles(app, [userId]);
+    const found = await this.#read(app, [userId]);
     return found.get(userId) ?? { name: null, picture: null };
   }
 
   /** Sets a user's profile fields (server key); returns the profile as stored now. */
   async set(app: string, userId: string, patch: ProfilePatch): Promise<Profile> {
-    const stored = await this.store().writeProfile(app, userId, patch, this.#nowIso());
+    const stored = await this.store()
+      .writeProfile(app, userId, patch, this.#nowIso())
+      .catch((error: unknown) => this.#unavailable(error, "writing a profile failed"));
     this.#remember(app, userId, stored);
     return stored;
   }
@@ -132,7 +147,7 @@ export class Profiles {
       if (id) ids.add(id);
     }
     if (ids.size === 0) return undefined;
-    const found = await this.store().readProfiles(app, [...ids]);
+    const found = await this.#read(app, [...ids]);
     if (found.size === 0) return undefined;
     const users: Record<string, Profile> = {};
     for (const [id, profile] of found)
@@ -158,7 +173,9 @@ export class Profiles {
     try {
       await this.#applyClaims(user.app, user.userId, patch);
     } catch (error) {
-      this.options.onError(error, `profile of ${user.app}/${user.userId} from its token`);
+      // A store that could not answer was logged where it failed.
+      if (!isParleyError(error))
+        this.options.onError(error, `profile of ${user.app}/${user.userId} from its token`);
     }
   }
 

@@ -79,11 +79,13 @@ describe("the edge room's log (workers)", () => {
       const res = await send(conversation, key);
       expect(res.status, res.text).toBe(201);
     }
-    // A read cannot show less than was acknowledged: here it fails (the Worker also reads the
-    // senders' profiles from libSQL for the answer's `users` map; test/unit/room-wal.test.ts
-    // has the room's own reads failing while its log cannot land).
+    // A read cannot show less than was acknowledged: here it fails with the contract's 503 and a
+    // Retry-After (the Worker also reads the senders' profiles from libSQL for the answer's
+    // `users` map; test/unit/room-wal.test.ts has the room's own reads failing while its log
+    // cannot land).
     const whileAway = await ann.get(`/v1/conversations/${conversation}/messages?limit=100`);
-    expect(whileAway.status, whileAway.text).toBeGreaterThanOrEqual(500);
+    expect(whileAway.status, whileAway.text).toBe(503);
+    expect(whileAway.json).toMatchObject({ error: { code: "store_unavailable" } });
 
     // The relay dies with the three messages only in the room's own storage.
     await server.kill();
