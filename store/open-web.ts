@@ -6,7 +6,21 @@
 import { createClient } from "@libsql/client/web";
 import { LibsqlStore } from "./libsql-store.ts";
 
-export function openWebStore(url: string, authToken?: string): LibsqlStore {
+/** How long one call to the libSQL server may take by default (PARLEY_DB_TIMEOUT_MS). */
+export const DEFAULT_DB_TIMEOUT_MS = 10_000;
+
+/**
+ * `timeoutMs` bounds each HTTP request to the server: a server that stops answering (a wedged
+ * write lock, a stalled network) fails the call with an error the relay answers as 503, instead
+ * of leaving the request open until the client gives up. A write that timed out may still have
+ * landed; every writer here can tell (a room's log reads the conversation's lastSeq before it
+ * writes again; a retried creation answers 409).
+ */
+export function openWebStore(
+  url: string,
+  authToken?: string,
+  timeoutMs = DEFAULT_DB_TIMEOUT_MS,
+): LibsqlStore {
   if (url.startsWith("file:")) {
     throw new Error(
       `PARLEY_DB_URL=${url}: workerd has no files; use a libSQL server URL (libsql://, https://)`,
@@ -21,6 +35,8 @@ export function openWebStore(url: string, authToken?: string): LibsqlStore {
     // client serves the Worker and every object in it: so nothing may be queued. The runtime
     // bounds a request's open connections by itself.
     concurrency: Number.MAX_SAFE_INTEGER,
+    fetch: (input: Request | string | URL, init?: RequestInit) =>
+      fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
   });
   // A reconnect would close the one client under every other request's calls; over HTTP each
   // call is its own request anyway, so a failure leaves nothing to recover.

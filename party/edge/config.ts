@@ -4,7 +4,7 @@
  */
 
 import { LibsqlStore } from "../../store/libsql-store.ts";
-import { openWebStore } from "../../store/open-web.ts";
+import { DEFAULT_DB_TIMEOUT_MS, openWebStore } from "../../store/open-web.ts";
 import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import { type AppCredentials, Authenticator } from "../host/auth.ts";
@@ -41,6 +41,8 @@ export interface EdgeVars {
    * libSQL itself (every ack waits for a round trip to the database).
    */
   PARLEY_EDGE_COMMIT?: string;
+  /** The longest one call to the libSQL server may take, in ms (default 10000): then a 503. */
+  PARLEY_DB_TIMEOUT_MS?: string;
 }
 
 /** Where a room's commit is durable before it is acknowledged (PARLEY_EDGE_COMMIT). */
@@ -121,7 +123,10 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   } catch (error) {
     throw new Error(`parley (edge): ${(error as Error).message}`);
   }
-  const store = openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN);
+  const dbTimeoutMs = Number(vars.PARLEY_DB_TIMEOUT_MS ?? DEFAULT_DB_TIMEOUT_MS);
+  if (!Number.isInteger(dbTimeoutMs) || dbTimeoutMs < 100 || dbTimeoutMs > 600_000)
+    throw new Error("parley (edge): PARLEY_DB_TIMEOUT_MS must be a whole number of ms from 100 to 600000");
+  const store = openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN, dbTimeoutMs);
   const publicOnly = !devMode && vars.PARLEY_WEBHOOK_ALLOW_PRIVATE !== "1";
   const profiles = new Profiles(() => store, {
     allowHttp: devMode,

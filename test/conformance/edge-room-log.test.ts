@@ -14,6 +14,9 @@ import { type Api, api, mintToken } from "../helpers/clients.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
 import { type Sqld, startSqld } from "../helpers/sqld.ts";
 
+/** The relay's bound on one libSQL call here (PARLEY_DB_TIMEOUT_MS; 10 s by default). */
+const DB_TIMEOUT_MS = 1500;
+
 let sqld: Sqld;
 let dir: string;
 let server: ServerHandle;
@@ -26,7 +29,7 @@ beforeAll(async () => {
   server = await startServer({
     runtime: "workers",
     dbDir: dir,
-    env: { PARLEY_DB_URL: sqld.url, PARLEY_DATA_DIR: dir },
+    env: { PARLEY_DB_URL: sqld.url, PARLEY_DATA_DIR: dir, PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS) },
   });
   admin = api(() => server.url, server.serverKey);
   ann = api(() => server.url, await mintToken(server.secret, "ann"));
@@ -109,4 +112,32 @@ describe("the edge room's log (workers)", () => {
     );
     expect(item?.lastSeq).toBe(4);
   }, 180_000);
+
+  it("a libSQL server that stops answering costs a 503, not a hang; sends still go through the room's log", async () => {
+    const conversation = `stall-${Date.now().toString(36)}`;
+    expect((await admin.post("/v1/conversations", { id: conversation, members: ["ann"] })).status).toBe(201);
+    expect((await send(conversation, "s1")).status).toBe(201);
+
+    // Half-open: nothing reaches sqld and nothing comes back, and no connection is closed.
+    sqld.proxy.stall();
+    try {
+      const created = await admin.post("/v1/conversations", { id: `${conversation}-b`, members: ["ann"] });
+      expect(created.status, created.text).toBe(503);
+      expect(created.json).toMatchObject({ error: { code: "store_unavailable" } });
+      // The room's log acknowledges without libSQL.
+      const sent = await send(conversation, "s2");
+      expect(sent.status, sent.text).toBe(201);
+    } finally {
+      sqld.proxy.pass();
+    }
+    // Back: the stalled connections are given up on, and the log lands on new ones.
+    expect(await historyOf(conversation)).toEqual([
+      [1, "s1"],
+      [2, "s2"],
+    ]);
+    // The stalled creation never reached sqld: it can be made now.
+    expect(
+      (await admin.post("/v1/conversations", { id: `${conversation}-b`, members: ["ann"] })).status,
+    ).toBe(201);
+  }, 120_000);
 });
