@@ -211,7 +211,14 @@ function releaseNextTick(conn: NodeWebSocketConnection): void {
 function releaseHolding(): void {
   const held = holding;
   holding = [];
-  for (const conn of held) conn.release();
+  // Each on its own: a socket that fails here must not leave the others' frames held.
+  for (const conn of held) {
+    try {
+      conn.release();
+    } catch (error) {
+      conn.gateway.socketError(conn, error as Error);
+    }
+  }
 }
 
 // The listeners of every admitted `ws` socket: shared functions (`this` is the socket), not
