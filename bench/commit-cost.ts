@@ -9,8 +9,14 @@
  * Each case starts on a fresh database, writes 2,000 groups to warm up (the indexes grow past
  * the cache and the WAL wraps), then measures 3,000 groups.
  *
- * Flags: --sizes 1,8,27 (messages per commit) · --sync full,normal
+ * `--conversations 8,2000` spreads the same senders over more conversations, as the many-rooms
+ * metric does (each sender posts to its conversations in turn): a group then holds many rooms'
+ * one-message batches, and each message dirties index and conversation pages of its own room.
+ * The bytes the process wrote per commit (WAL frames and checkpoints, `/proc/self/io`) show it.
+ *
+ * Flags: --sizes 1,8,27 (messages per commit) · --sync full,normal · --conversations 8
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,12 +29,18 @@ const { values: args } = parseArgs({
   options: {
     sizes: { type: "string", default: "1,8,27" },
     sync: { type: "string", default: "full,normal" },
+    conversations: { type: "string", default: "8" },
   },
 });
 const sizes = (args.sizes ?? "").split(",").map(Number);
 const syncs = (args.sync ?? "").split(",") as SyncMode[];
+const conversationCounts = (args.conversations ?? "").split(",").map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 500)) {
   console.error("bench:commit: --sizes wants integers from 1 to 500, e.g. --sizes 1,8,27");
+  process.exit(2);
+}
+if (conversationCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) {
+  console.error("bench:commit: --conversations wants integers from 1 to 100000, e.g. --conversations 8,2000");
   process.exit(2);
 }
 if (syncs.some((s) => s !== "full" && s !== "normal")) {
@@ -37,39 +49,54 @@ if (syncs.some((s) => s !== "full" && s !== "normal")) {
 }
 
 const SENDERS = 32;
-const CONVERSATIONS = 8;
 const WARMUP_GROUPS = 2_000;
 const MEASURED_GROUPS = 3_000;
 const PAD = "x".repeat(100);
 
+/** Bytes this process has caused to be written to storage so far (Linux; 0 elsewhere). */
+function writtenBytes(): number {
+  try {
+    const m = /write_bytes: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 interface Cost {
   wallMs: number;
+  kib: number;
   cpuMs: number;
   sysMs: number;
 }
 
-async function measure(sync: SyncMode, size: number): Promise<Cost> {
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+async function measure(sync: SyncMode, size: number, conversations: number): Promise<Cost> {
   const dir = await mkdtemp(join(tmpdir(), "parley-commit-"));
   const store = await openStore({ url: `file:${join(dir, "p.db")}`, sync });
   try {
     const connection = store.appendConnection;
     if (!connection) throw new Error("a file database has a commit connection");
     const at = new Date().toISOString();
-    for (let c = 0; c < CONVERSATIONS; c++) {
+    // Sender s posts to conversations s, s + 32, s + 64, … (mod their count) in turn, as the
+    // many-rooms metric's senders do; with 8 conversations that is conversation s mod 8.
+    const shared = gcd(SENDERS, conversations);
+    for (let c = 0; c < conversations; c++) {
       const record = { id: `c${c}`, title: null, lastSeq: 0, createdAt: at, lastActivityAt: at };
-      const members = Array.from({ length: SENDERS / CONVERSATIONS }, (_, i) => `u${c + i * CONVERSATIONS}`);
+      const members = Array.from({ length: SENDERS / shared }, (_, i) => `u${(c % shared) + i * shared}`);
       await store.createConversation("default", record, members);
     }
-    const seqs = new Array<number>(CONVERSATIONS).fill(0);
+    const seqs = new Array<number>(conversations).fill(0);
     const sent = new Array<number>(SENDERS).fill(0);
     const group = (): AppendRows[] => {
       const jobs = new Map<number, Message[]>();
       for (let i = 0; i < size; i++) {
         const sender = Math.floor(Math.random() * SENDERS);
-        const conv = sender % CONVERSATIONS;
+        const n = sent[sender] ?? 0;
+        const conv = (sender + SENDERS * n) % conversations;
         const seq = (seqs[conv] ?? 0) + 1;
         seqs[conv] = seq;
-        const n = sent[sender] ?? 0;
         sent[sender] = n + 1;
         const message: Message = {
           id: `m_${conv}_${seq}_${Math.random().toString(36).slice(2, 12)}`,
@@ -96,12 +123,14 @@ async function measure(sync: SyncMode, size: number): Promise<Cost> {
     for (let g = 0; g < WARMUP_GROUPS; g++) await connection.write(group());
     const groups = Array.from({ length: MEASURED_GROUPS }, group);
     const cpu0 = process.cpuUsage();
+    const bytes0 = writtenBytes();
     const t0 = performance.now();
     for (const jobs of groups) await connection.write(jobs);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     return {
       wallMs: wall / MEASURED_GROUPS,
+      kib: (writtenBytes() - bytes0) / 1024 / MEASURED_GROUPS,
       cpuMs: (cpu.user + cpu.system) / 1000 / MEASURED_GROUPS,
       sysMs: cpu.system / 1000 / MEASURED_GROUPS,
     };
@@ -112,21 +141,24 @@ async function measure(sync: SyncMode, size: number): Promise<Cost> {
 }
 
 console.log(`Parley commit cost — ${new Date().toISOString()}, Node ${process.version}`);
+console.log(`${SENDERS} senders; ${MEASURED_GROUPS} commits measured per case after ${WARMUP_GROUPS}\n`);
 console.log(
-  `${SENDERS} senders over ${CONVERSATIONS} conversations; ${MEASURED_GROUPS} commits measured per case after ${WARMUP_GROUPS}\n`,
+  "sync    convs  msgs/commit  wall ms/commit  CPU ms/commit (kernel)  CPU µs/message  KiB written/commit",
 );
-console.log("sync    msgs/commit  wall ms/commit  CPU ms/commit (kernel)  CPU µs/message");
 for (const sync of syncs) {
-  for (const size of sizes) {
-    const cost = await measure(sync, size);
-    console.log(
-      [
-        sync.padEnd(6),
-        String(size).padStart(12),
-        cost.wallMs.toFixed(3).padStart(15),
-        `${cost.cpuMs.toFixed(3)} (${cost.sysMs.toFixed(3)})`.padStart(23),
-        ((cost.cpuMs * 1000) / size).toFixed(1).padStart(15),
-      ].join("  "),
-    );
-  }
+  for (const conversations of conversationCounts)
+    for (const size of sizes) {
+      const cost = await measure(sync, size, conversations);
+      console.log(
+        [
+          sync.padEnd(6),
+          String(conversations).padStart(5),
+          String(size).padStart(12),
+          cost.wallMs.toFixed(3).padStart(15),
+          `${cost.cpuMs.toFixed(3)} (${cost.sysMs.toFixed(3)})`.padStart(23),
+          ((cost.cpuMs * 1000) / size).toFixed(1).padStart(15),
+          cost.kib.toFixed(1).padStart(18),
+        ].join("  "),
+      );
+    }
 }

@@ -59,7 +59,8 @@ export class GroupCommit {
 
   /** Resolves once the batch is durable; rejects if its transaction failed. */
   append(job: AppendRows): Promise<void> {
-    if (this.#fenced.has(conversationKey(job))) return Promise.reject(superseded());
+    // The key is built only when some room is fenced: this runs for every room's every batch.
+    if (this.#fenced.size > 0 && this.#fenced.has(conversationKey(job))) return Promise.reject(superseded());
     return new Promise<void>((resolve, reject) => {
       if (this.#queue.length === 0) this.#startedAt = now();
       this.#queue.push({ job, resolve, reject });
@@ -127,13 +128,13 @@ export class GroupCommit {
     const failed = new Set<string>();
     group.forEach((w, i) => {
       const outcome = outcomes[i];
-      const key = conversationKey(w.job);
-      if (failed.has(key)) {
+      // Keys only once something failed (most groups: never).
+      if (failed.size > 0 && failed.has(conversationKey(w.job))) {
         w.reject(superseded());
       } else if (outcome === undefined) {
         w.resolve();
       } else {
-        failed.add(key);
+        failed.add(conversationKey(w.job));
         w.reject(this.asStoreError(outcome.error));
       }
     });

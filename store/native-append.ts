@@ -5,6 +5,7 @@
  * an exception — three of each per commit, on the path every message takes.
  */
 import Database from "libsql";
+import type { Change } from "../party/core/types.ts";
 import { type AppendRows, insertChangesSql, insertMessagesSql, newMessageValues } from "./append-rows.ts";
 import { changeValues, SCRUB_EDITS_SQL, stateValues, UPDATE_STATE_SQL } from "./rows.ts";
 
@@ -44,26 +45,37 @@ function insertRows(
   statement.run(args);
 }
 
-/** Inserts rows in statements of up to ROWS_PER_STATEMENT. */
+/**
+ * Inserts every job's rows (`rowsOf` picks them) in statements of up to ROWS_PER_STATEMENT.
+ * Walks the jobs as they are: with many rooms a group holds many one-message jobs, and a
+ * flattened copy of them was garbage made per room on every commit.
+ */
 function insertAll<T>(
   open: Open,
   cache: Array<Database.Statement | undefined>,
   sql: (rows: number) => string,
-  rows: Iterable<T>,
-  values: (row: T) => Array<string | number | null>,
+  jobs: readonly AppendRows[],
+  rowsOf: (job: AppendRows) => readonly T[],
+  values: (job: AppendRows, row: T) => Array<string | number | null>,
 ): void {
   let args: Array<string | number | null> = [];
   let count = 0;
-  for (const row of rows) {
-    args.push(...values(row));
-    if (++count === ROWS_PER_STATEMENT) {
-      insertRows(open, cache, sql, count, args);
-      args = [];
-      count = 0;
+  for (const job of jobs) {
+    for (const row of rowsOf(job)) {
+      for (const value of values(job, row)) args.push(value);
+      if (++count === ROWS_PER_STATEMENT) {
+        insertRows(open, cache, sql, count, args);
+        args = [];
+        count = 0;
+      }
     }
   }
   if (count > 0) insertRows(open, cache, sql, count, args);
 }
+
+const messagesOf = (job: AppendRows) => job.messages;
+const changesOf = (job: AppendRows) => job.changes;
+const changeValuesOf = (job: AppendRows, c: Change) => changeValues(job.app, job.conversationId, c);
 
 export class NativeAppendConnection {
   #open: Open | null = null;
@@ -101,20 +113,8 @@ export class NativeAppendConnection {
     const open = this.#open ?? this.#connect();
     try {
       open.begin.run();
-      insertAll(
-        open,
-        open.inserts,
-        insertMessagesSql,
-        jobs.flatMap((job) => job.messages.map((m) => [job, m] as const)),
-        ([job, m]) => newMessageValues(job, m),
-      );
-      insertAll(
-        open,
-        open.changeInserts,
-        insertChangesSql,
-        jobs.flatMap((job) => job.changes.map((c) => [job, c] as const)),
-        ([job, c]) => changeValues(job.app, job.conversationId, c),
-      );
+      insertAll(open, open.inserts, insertMessagesSql, jobs, messagesOf, newMessageValues);
+      insertAll(open, open.changeInserts, insertChangesSql, jobs, changesOf, changeValuesOf);
       for (const job of jobs) {
         for (const m of job.states) open.updateState.run(stateValues(job.app, job.conversationId, m));
         for (const target of job.scrub) open.scrubEdits.run([job.app, job.conversationId, target]);

@@ -16,7 +16,7 @@ import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts"
 import { PresenceTracker } from "./presence.ts";
 import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./room/commit-pipeline.ts";
 import { Fanout } from "./room/fanout.ts";
-import { InboxNotifier } from "./room/inbox-notifier.ts";
+import { InboxNotifier, type Later } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
 import type { Actor, ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
@@ -64,6 +64,11 @@ export interface RoomEnvironment extends PipelineEnvironment {
   onError: OnError;
   /** Where fan-out and refusals are counted (none: nothing is counted; see metrics.ts). */
   metrics?: RelayMetrics | undefined;
+  /**
+   * How a room's coalescing windows (thread-list updates) are timed; none: a timer per room.
+   * A host of many rooms shares one (`SharedWindows`).
+   */
+  later?: Later | undefined;
 }
 
 /**
@@ -135,7 +140,11 @@ export class ConversationRoom implements FrameTarget {
       attendance: () => this.#attendance(),
     });
     this.#fanout = new Fanout({ ...env, app, conversationId: this.id }, log, (peer) => this.#greeting(peer));
-    this.#inboxes = new InboxNotifier(env.limits.inboxCoalesceMs, (users) => this.#sendThreads(users));
+    this.#inboxes = new InboxNotifier(
+      env.limits.inboxCoalesceMs,
+      (users) => this.#sendThreads(users),
+      env.later,
+    );
     this.lastUsedAt = env.now();
   }
 
@@ -350,7 +359,7 @@ export class ConversationRoom implements FrameTarget {
       this.#fanout.broadcast(frame);
     }
     for (const state of states) this.#log.setState(state);
-    for (const wake of [...this.#waiters.keys()]) wake();
+    if (this.#waiters.size > 0) for (const wake of [...this.#waiters.keys()]) wake();
     if (entries.length > 0) this.env.webhooks?.changed(this.app, this.id);
     // The thread list shows the last message and the unread count: a change to an older
     // message moves neither.

@@ -13,6 +13,11 @@ const encoder = new TextEncoder();
  */
 export class OutboundFrame {
   #bytes: Uint8Array | undefined;
+  /**
+   * The frame as a transport writes it, built by that transport's adapter on first use and
+   * shared by every connection (Node: its WebSocket framing). Core never reads it.
+   */
+  wire: Uint8Array | undefined = undefined;
   constructor(
     /** The JSON text of the frame. */
     readonly text: string,

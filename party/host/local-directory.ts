@@ -18,6 +18,7 @@ import type { OnError } from "../core/log.ts";
 import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import { frames, type OutboundFrame } from "../core/outbound-frame.ts";
 import type { SendScreen } from "../core/room/screening.ts";
+import { SharedWindows } from "../core/room/shared-windows.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
 import type { Directory, EventStreamRequest, NewConversation } from "./directory.ts";
 import { createConversation } from "./new-conversation.ts";
@@ -74,6 +75,8 @@ export class RelayHub implements InboxRouter, Directory {
       webhooks: options.webhooks,
       screen: options.screen,
       metrics: options.metrics,
+      // Thousands of rooms with a message now and then: one timer per window, not one per room.
+      later: new SharedWindows(options.onError).later,
     };
     this.budgets = new UserBudgets(this.limits, this.env.now, this.#metrics);
     this.#sweeper = setInterval(() => this.sweep(), Math.max(1_000, this.limits.roomIdleMs / 2));
