@@ -13,9 +13,11 @@
  * all clients are back, p50/p99 of each client's time to back, connection attempts, and the relay's
  * RSS and CPU at the end.
  *
- * Against: the floor (`bench/floor-server.ts`) in the same run, accepting the same number of fresh
- * sockets opened by the same client code with the same concurrency; the ratio of the two times has
- * a target of ≤ 2×.
+ * Against: the floor (`bench/floor-server.ts`) in the same run, twice, with the same client code and
+ * concurrency: accepting the same number of fresh sockets at once (`ratio`), and then under the same
+ * storm, SIGKILLed with them all open, restarted on its port and timed from its `listening on` line
+ * until every client is back by the same backoff (`ratioRestart`: both sides' clocks then include
+ * the clients' wait). The target for the ratio of the times is ≤ 2×.
  *
  * At most `--concurrency` handshakes are in flight at once (from the attempt until `synced` or a
  * failure), for both sides. Every loop is bounded: a client makes at most MAX_ATTEMPTS attempts,
@@ -41,7 +43,7 @@ import { type Reply, request } from "./harness/http-load.ts";
 import { MESSAGE, SYNCED } from "./harness/sockets.ts";
 import { cpuMeter, cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
-import { RELAY_SCRIPT, relayEnv, startTarget } from "./harness/target.ts";
+import { FLOOR_SCRIPT, RELAY_SCRIPT, relayEnv, startTarget } from "./harness/target.ts";
 import { tokenMinter } from "./harness/tokens.ts";
 
 const { values: args } = parseArgs({
@@ -382,7 +384,20 @@ interface Result {
   floorMs: number;
   floorNotBack: number;
   floorAttempts: number;
+  /** The floor under the same storm: SIGKILLed and restarted, its clients back from their backoff. */
+  floorRestart: {
+    ms: number;
+    notBack: number;
+    attempts: number;
+    restartMs: number;
+    cpuSeconds: number;
+    cpuPct: number;
+    benchCpuPct: number;
+  };
+  /** Storm ÷ the floor's fresh connects (the measure until 2026-12-02). */
   ratio: number;
+  /** Storm ÷ the floor's restart under the same storm: the same clients, backoff and clock. */
+  ratioRestart: number;
   target: number;
   errors: Record<string, number>;
   notes: string[];
@@ -586,21 +601,34 @@ try {
 
   // -- the floor: the same number of fresh sockets, opened the same way --
   log(`[floor] ${CLIENTS} fresh sockets to the floor, ${CONCURRENCY} handshakes in flight at most`);
-  const floor = await startTarget("floor");
+  let floorServer: Server = (await startTarget("floor")).server;
   let floorMs = Number.NaN;
   let floorNotBack = CLIENTS;
   let floorAttempts = 0;
   let floorCpu = { cpuSeconds: Number.NaN, cpuPct: Number.NaN, benchCpuPct: Number.NaN };
+  const floorRestart = {
+    ms: Number.NaN,
+    notBack: CLIENTS,
+    attempts: 0,
+    restartMs: Number.NaN,
+    cpuSeconds: Number.NaN,
+    cpuPct: Number.NaN,
+    benchCpuPct: Number.NaN,
+  };
   try {
+    const floorWs = floorServer.baseUrl.replace(/^http/, "ws");
     const floorFleet = new Fleet(
-      plan.map((p) => ({ conv: p.conv, url: floor.wsUrl(convIds[p.conv] as string, p.token) })),
+      plan.map((p) => ({
+        conv: p.conv,
+        url: `${floorWs}/parties/conversation/${encodeURIComponent(convIds[p.conv] as string)}?token=${p.token}`,
+      })),
       CONCURRENCY,
     );
     fleet = floorFleet;
     for (const c of floorFleet.clients) c.lastSeq = SEED; // the same URL bytes: `after=SEED`
     floorFleet.round(() => SEED);
-    const floorCpu0 = cpuSeconds(floor.server.pid);
-    const floorMeter = cpuMeter(floor.server.pid);
+    const floorCpu0 = cpuSeconds(floorServer.pid);
+    const floorMeter = cpuMeter(floorServer.pid);
     const f0 = performance.now();
     floorFleet.startAll();
     const floorOk = await waitFor(
@@ -613,18 +641,66 @@ try {
     else notes.push(`floor: ${floorNotBack} of ${CLIENTS} sockets not open within ${TIMEOUT_MS / 1000} s`);
     const fc = floorMeter();
     floorCpu = {
-      cpuSeconds: cpuSeconds(floor.server.pid) - floorCpu0,
+      cpuSeconds: cpuSeconds(floorServer.pid) - floorCpu0,
       cpuPct: fc.server,
       benchCpuPct: fc.client,
     };
     floorAttempts = floorFleet.attempts;
-    await floorFleet.stop();
-    fleet = undefined;
     log(
       `  floor: ${CLIENTS - floorNotBack}/${CLIENTS} open in ${fmt(floorMs / 1000, 2)} s (${floorAttempts} attempts)`,
     );
+
+    // -- the floor under the same storm: SIGKILLed with every client open, restarted on the same
+    // port; the clients come back by the same backoff, and the clock starts at the same line --
+    if (floorOk) {
+      await sleep(1000); // as the relay's clients did before its kill
+      const floorPid = floorServer.pid;
+      const floorKilledAt = performance.now();
+      process.kill(floorPid, "SIGKILL");
+      for (let i = 0; i < 200 && existsSync(`/proc/${floorPid}`); i++) await sleep(25);
+      await floorServer.stop();
+      // Every client has seen its close before the round starts (none counts as back from before).
+      await waitFor(
+        () => floorFleet.syncedCount === 0,
+        10_000,
+        () => `floor: ${floorFleet.syncedCount} still open`,
+      );
+      floorFleet.round(() => SEED);
+      const attemptsBefore = floorFleet.attempts;
+      log(`[floor] SIGKILLed; restarting on port ${floorServer.port}`);
+      floorServer = await startServer("floor", FLOOR_SCRIPT, {
+        PORT: String(floorServer.port),
+        HOST: "127.0.0.1",
+      });
+      const r0 = floorServer.listeningAt;
+      const restartCpu0 = cpuSeconds(floorServer.pid);
+      const restartMeter = cpuMeter(floorServer.pid);
+      const restartOk = await waitFor(
+        () => floorFleet.backCount === CLIENTS,
+        Math.max(1, TIMEOUT_MS - (performance.now() - r0)),
+        () => `floor: back ${floorFleet.backCount}/${CLIENTS}`,
+      );
+      const rc = restartMeter();
+      floorRestart.notBack = CLIENTS - floorFleet.backCount;
+      if (restartOk) floorRestart.ms = Math.max(...floorFleet.clients.map((c) => c.backAt)) - r0;
+      else
+        notes.push(
+          `floor restart: ${floorRestart.notBack} of ${CLIENTS} sockets not back within ${TIMEOUT_MS / 1000} s`,
+        );
+      floorRestart.attempts = floorFleet.attempts - attemptsBefore;
+      floorRestart.restartMs = r0 - floorKilledAt;
+      floorRestart.cpuSeconds = cpuSeconds(floorServer.pid) - restartCpu0;
+      floorRestart.cpuPct = rc.server;
+      floorRestart.benchCpuPct = rc.client;
+      log(
+        `  floor: ${CLIENTS - floorRestart.notBack}/${CLIENTS} back ${fmt(floorRestart.ms / 1000, 2)} s after its restart ` +
+          `(listening ${fmt(floorRestart.restartMs / 1000, 1)} s after the kill; ${floorRestart.attempts} attempts since the kill)`,
+      );
+    }
+    await floorFleet.stop();
+    fleet = undefined;
   } finally {
-    await floor.stop();
+    await floorServer.stop();
   }
 
   const stormMs = stormOk && notBack === 0 ? Math.max(...backTimes) : Number.NaN;
@@ -655,7 +731,9 @@ try {
     floorMs,
     floorNotBack,
     floorAttempts,
+    floorRestart,
     ratio: stormMs / floorMs,
+    ratioRestart: stormMs / floorRestart.ms,
     target: 2,
     errors,
     notes,
@@ -685,17 +763,26 @@ const ok =
   r.duplicates === 0 &&
   r.missing === 0 &&
   r.floorNotBack === 0 &&
+  r.floorRestart.notBack === 0 &&
   Number.isFinite(r.stormMs);
+const verdict = (ratio: number) =>
+  `${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—"} / ≤ ${r.target}× ${Number.isFinite(ratio) ? (ratio <= r.target ? "ok" : "MISSED") : ""}`;
 const rows: Array<[string, string, string, string]> = [
   ["metric", "relay", "floor", "ratio / target"],
   [
     `all ${CLIENTS} back after the restart (s)`,
     fmt(r.stormMs / 1000, 2),
-    fmt(r.floorMs / 1000, 2),
-    `${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "—"} / ≤ ${r.target}× ${Number.isFinite(r.ratio) ? (r.ratio <= r.target ? "ok" : "MISSED") : ""}`,
+    fmt(r.floorRestart.ms / 1000, 2),
+    verdict(r.ratioRestart),
   ],
+  [`the floor's ${CLIENTS} fresh connects, no restart (s)`, "", fmt(r.floorMs / 1000, 2), verdict(r.ratio)],
   ["per client to back, p50 / p99 (ms)", `${fmt(r.back.p50)} / ${fmt(r.back.p99)}`, "", ""],
-  ["connection attempts (storm; floor)", fmt(r.attempts), fmt(r.floorAttempts), ""],
+  [
+    "connection attempts (storm; floor restart / fresh)",
+    fmt(r.attempts),
+    `${fmt(r.floorRestart.attempts)} / ${fmt(r.floorAttempts)}`,
+    "",
+  ],
   [
     "gaps / duplicates / missing / not back",
     `${r.gaps} / ${r.duplicates} / ${r.missing} / ${r.notBack}`,
@@ -709,18 +796,23 @@ const rows: Array<[string, string, string, string]> = [
     "",
   ],
   [
-    "server CPU s per 1,000 sockets",
+    "server CPU s per 1,000 sockets (floor: restart / fresh)",
     fmt((r.relay.cpuSeconds / CLIENTS) * 1000, 2),
-    fmt((r.floorCpu.cpuSeconds / CLIENTS) * 1000, 2),
-    `${(r.relay.cpuSeconds / r.floorCpu.cpuSeconds).toFixed(2)}× (info)`,
+    `${fmt((r.floorRestart.cpuSeconds / CLIENTS) * 1000, 2)} / ${fmt((r.floorCpu.cpuSeconds / CLIENTS) * 1000, 2)}`,
+    `${(r.relay.cpuSeconds / r.floorCpu.cpuSeconds).toFixed(2)}× fresh (info)`,
   ],
-  ["bench process CPU (% of a core)", fmt(r.relay.benchCpuPct), fmt(r.floorCpu.benchCpuPct), ""],
+  [
+    "bench process CPU (% of a core; floor: restart / fresh)",
+    fmt(r.relay.benchCpuPct),
+    `${fmt(r.floorRestart.benchCpuPct)} / ${fmt(r.floorCpu.benchCpuPct)}`,
+    "",
+  ],
 ];
 const widths = [0, 1, 2, 3].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
 log("");
 for (const row of rows) log(`  ${row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join("  ")}`);
 log(
-  `\nrelay restarted ${fmt(r.restartMs / 1000, 1)} s after the kill; setup connect ${fmt(r.setupMs / 1000, 1)} s; ` +
+  `\nrelay restarted ${fmt(r.restartMs / 1000, 1)} s after the kill, the floor ${fmt(r.floorRestart.restartMs / 1000, 1)} s; setup connect ${fmt(r.setupMs / 1000, 1)} s; ` +
     `relay ${fmt(r.relay.cpuSeconds, 1)} CPU s from listening to the last client back; load average ${r.loadavg.map((l) => l.toFixed(2)).join(" ")}`,
 );
 const errorKinds = Object.entries(r.errors);

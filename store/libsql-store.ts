@@ -31,6 +31,7 @@ import {
 } from "./conversation-events.ts";
 import { type CommitObserver, GroupCommit } from "./group-commit.ts";
 import { LibsqlInboxListeners } from "./inbox-listener-table.ts";
+import { assembleLog } from "./log-entries.ts";
 import type { NativeReadConnection } from "./native-reads.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
@@ -82,13 +83,6 @@ const asStoreError = (error: unknown) =>
   isDuplicateKey(error) && !(error instanceof DuplicateMessageError)
     ? new DuplicateMessageError(String(error))
     : error;
-
-/** An edit of a deleted message carries no text: a deleted text is never sent again, by any path. */
-function withoutDeletedText(change: ReturnType<typeof toChange>, target: Message) {
-  if (!target.deleted || change.kind !== "edit") return change;
-  const { body: _body, meta: _meta, ...rest } = change;
-  return rest;
-}
 
 export class LibsqlStore implements Store {
   readonly db: LibSQLDatabase<typeof schema>;
@@ -274,6 +268,7 @@ export class LibsqlStore implements Store {
   }
 
   async readLogTail(app: string, conversationId: string, limit: number): Promise<LogEntry[]> {
+    if (this.#loadReads) return this.#loadReads.readLogTail(app, conversationId, limit);
     return this.#logPage(app, conversationId, "tail", 0, limit, undefined);
   }
 
@@ -308,30 +303,10 @@ export class LibsqlStore implements Store {
       args,
     });
     const seqs = heads.rows.map((r) => ({ seq: Number(r.seq), change: r.t === "c" }));
-    if (seqs.length === 0) return [];
-    const changeSeqs = seqs.filter((h) => h.change).map((h) => h.seq);
-    const changes = changeSeqs.length === 0 ? [] : await this.#readChanges(app, conversationId, changeSeqs);
-    const wanted = new Set([
-      ...seqs.filter((h) => !h.change).map((h) => h.seq),
-      ...changes.map((c) => c.target),
-    ]);
-    const states = new Map(
-      (await this.readMessages(app, conversationId, [...wanted])).map((m) => [m.seq, m]),
-    );
-    const changeBySeq = new Map(changes.map((c) => [c.seq, c]));
-    const entries: LogEntry[] = [];
-    for (const head of seqs) {
-      if (!head.change) {
-        const message = states.get(head.seq);
-        if (message) entries.push({ type: "message", message });
-        continue;
-      }
-      const change = changeBySeq.get(head.seq);
-      const message = change && states.get(change.target);
-      if (change && message)
-        entries.push({ type: "change", change: withoutDeletedText(change, message), message });
-    }
-    return entries;
+    return assembleLog(seqs, {
+      changes: (changeSeqs) => this.#readChanges(app, conversationId, changeSeqs),
+      messages: (wanted) => this.readMessages(app, conversationId, wanted),
+    });
   }
 
   async #readChanges(app: string, conversationId: string, seqs: readonly number[]) {
@@ -475,6 +450,7 @@ export class LibsqlStore implements Store {
   async readProfiles(app: string, userIds: readonly string[]) {
     const found = new Map<string, Profile>();
     if (userIds.length === 0) return found;
+    if (this.#loadReads) return this.#loadReads.readProfiles(app, [...new Set(userIds)]);
     const rows = await this.db
       .select({ userId: profiles.userId, name: profiles.name, picture: profiles.picture })
       .from(profiles)

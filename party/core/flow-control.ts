@@ -27,22 +27,27 @@ export function sendBounded(conn: Connection, frame: OutboundFrame, capBytes: nu
 
 /** What one connection may send: frames per second and bytes per second, each with a burst. */
 export class InboundBudget {
-  readonly #frames: TokenBucket;
-  readonly #bytes: TokenBucket;
+  /**
+   * Made at the first frame, not with the connection: most sockets send nothing for a long
+   * while (10,000 of them resume at once after a restart), and a bucket starts full either way,
+   * so one made later answers exactly as one made at connect would.
+   */
+  #frames: TokenBucket | undefined;
+  #bytes: TokenBucket | undefined;
   #refused = false;
 
   constructor(
-    limits: Limits,
-    now: number,
+    private readonly limits: Limits,
+    _now: number,
     /** Counts refusals (`socket_frames`). */
     private readonly metrics: RelayMetrics = noMetrics,
-  ) {
-    this.#frames = new TokenBucket(limits.frameRate, limits.frameBurst, now);
-    this.#bytes = new TokenBucket(limits.inboundBytesPerSecond, limits.inboundBytesBurst, now);
-  }
+  ) {}
 
   /** Charges one frame of `bytes`; the reason when the connection is over its budget. */
   charge(bytes: number, now: number): string | undefined {
+    const { limits } = this;
+    this.#frames ??= new TokenBucket(limits.frameRate, limits.frameBurst, now);
+    this.#bytes ??= new TokenBucket(limits.inboundBytesPerSecond, limits.inboundBytesBurst, now);
     let over: string | undefined;
     if (this.#frames.take(now) > 0) over = "too many frames; slow down and reconnect";
     else if (this.#bytes.take(now, bytes) > 0) over = "too many bytes; slow down and reconnect";

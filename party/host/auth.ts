@@ -5,7 +5,7 @@
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { ParleyError } from "../core/errors.ts";
 import { userIdSchema } from "../core/validation.ts";
-import { type HmacSha256, plainHs256Claims } from "./plain-hs256.ts";
+import { type HmacSha256, plainHs256 } from "./plain-hs256.ts";
 
 /** One tenant's credentials. */
 export interface AppCredentials {
@@ -127,6 +127,9 @@ export class Authenticator {
   }
 
   async #verifyUserToken(token: string): Promise<UserPrincipal> {
+    // A plain valid token (nearly all of them) is decoded once and never reaches jose.
+    const plain = this.#plainToken(token);
+    if (plain) return this.#principal(token, plain.app, plain.claims);
     let claimedApp: unknown;
     try {
       claimedApp = decodeJwt(token).app ?? "default";
@@ -139,23 +142,12 @@ export class Authenticator {
     // let anyone probe which tenant ids exist (and the app name is the caller's, not ours to echo).
     if (!secret) throw refuse(BAD_SIGNATURE);
     try {
-      const payload =
-        this.#plainClaims(token, secret) ??
-        (
-          await jwtVerify(token, await this.#verifyKey(claimedApp, secret), {
-            algorithms: ["HS256"],
-            requiredClaims: ["exp", "sub"],
-            clockTolerance: this.leewaySeconds,
-          })
-        ).payload;
-      const userId = userIdSchema.safeParse(payload.sub);
-      if (!userId.success) throw refuse("the token's sub is not a valid user id");
-      const name = typeof payload.name === "string" ? payload.name : undefined;
-      const principal: UserPrincipal = { kind: "user", app: claimedApp, userId: userId.data, name };
-      if (typeof payload.picture === "string") principal.picture = payload.picture;
-      // Cached only until exp (no leeway) and never before nbf has passed (jose checked it).
-      if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
-      return principal;
+      const { payload } = await jwtVerify(token, await this.#verifyKey(claimedApp, secret), {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "sub"],
+        clockTolerance: this.leewaySeconds,
+      });
+      return this.#principal(token, claimedApp, payload);
     } catch (error) {
       if (error instanceof ParleyError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw refuse("the token has expired");
@@ -165,16 +157,38 @@ export class Authenticator {
     }
   }
 
-  /** The claims of a plain valid token, checked synchronously; undefined: ask jose. */
-  #plainClaims(token: string, secret: Uint8Array): Record<string, unknown> | undefined {
+  /**
+   * A plain valid token's app and claims, checked synchronously (plain-hs256.ts); undefined:
+   * ask jose, which decides and words any refusal.
+   */
+  #plainToken(token: string): { app: string; claims: Record<string, unknown> } | undefined {
     if (!this.hmacSha256) return undefined;
-    return plainHs256Claims(
+    let app: string | undefined;
+    const claims = plainHs256(
       token,
-      secret,
+      (payload) => {
+        const claimed = payload.app ?? "default";
+        if (typeof claimed !== "string") return undefined;
+        app = claimed;
+        return this.#secrets.get(claimed);
+      },
       this.hmacSha256,
       Math.floor(Date.now() / 1000),
       this.leewaySeconds,
     );
+    return claims && app !== undefined ? { app, claims } : undefined;
+  }
+
+  /** The principal of verified claims (a refusal when `sub` is not a user id); cached until exp. */
+  #principal(token: string, app: string, payload: Record<string, unknown>): UserPrincipal {
+    const userId = userIdSchema.safeParse(payload.sub);
+    if (!userId.success) throw refuse("the token's sub is not a valid user id");
+    const name = typeof payload.name === "string" ? payload.name : undefined;
+    const principal: UserPrincipal = { kind: "user", app, userId: userId.data, name };
+    if (typeof payload.picture === "string") principal.picture = payload.picture;
+    // Cached only until exp (no leeway) and never before nbf has passed (checked by now).
+    if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
+    return principal;
   }
 
   /**

@@ -70,6 +70,21 @@ export function plainHs256Claims(
   nowSeconds: number,
   toleranceSeconds: number,
 ): Record<string, unknown> | undefined {
+  return plainHs256(token, () => secret, hmac, nowSeconds, toleranceSeconds);
+}
+
+/**
+ * `plainHs256Claims` with the key chosen from the token's own claims (its app): the payload is
+ * decoded once, for the choice and for the answer. `keyFor` returning undefined (no such app)
+ * is a token this check does not accept.
+ */
+export function plainHs256(
+  token: string,
+  keyFor: (claims: Record<string, unknown>) => Uint8Array | undefined,
+  hmac: HmacSha256,
+  nowSeconds: number,
+  toleranceSeconds: number,
+): Record<string, unknown> | undefined {
   const parts = token.split(".");
   if (parts.length !== 3) return undefined;
   const [head, body, signature] = parts as [string, string, string];
@@ -77,10 +92,12 @@ export function plainHs256Claims(
   if (header?.alg !== "HS256") return undefined;
   for (const key of Object.keys(header)) if (key !== "alg" && key !== "typ") return undefined;
   if (header.typ !== undefined && typeof header.typ !== "string") return undefined;
-  const given = base64url(signature);
-  if (!given || !sameBytes(given, hmac(secret, `${head}.${body}`))) return undefined;
   const claims = jsonObject(body);
   if (!claims || typeof claims.sub !== "string") return undefined;
+  const secret = keyFor(claims);
+  if (!secret) return undefined;
+  const given = base64url(signature);
+  if (!given || !sameBytes(given, hmac(secret, `${head}.${body}`))) return undefined;
   if (!isNumber(claims.exp) || claims.exp <= nowSeconds - toleranceSeconds) return undefined;
   if (claims.nbf !== undefined && (!isNumber(claims.nbf) || claims.nbf > nowSeconds + toleranceSeconds))
     return undefined;

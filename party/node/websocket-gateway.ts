@@ -15,7 +15,7 @@ import type { Limits } from "../core/limits.ts";
 import { type LogFields, type Logger, requestIdOf } from "../core/log.ts";
 import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
-import { admitSocket, type SocketAdmission } from "../host/admission.ts";
+import { type AdmissionDeps, admitSocket, type SocketAdmission } from "../host/admission.ts";
 import type { Authenticator } from "../host/auth.ts";
 import { closeReason } from "../host/close-reason.ts";
 import type { RelayHub } from "../host/local-directory.ts";
@@ -72,6 +72,10 @@ interface SocketTarget {
   receive(connId: string, data: SocketData): unknown;
   leave(connId: string): void;
 }
+
+/** An upgrade request's id, for its 101 (set on the request by `handleUpgrade`). */
+const REQUEST_ID = Symbol("parley.requestId");
+type TaggedRequest = IncomingMessage & { [REQUEST_ID]?: string };
 
 /** The connection behind a `ws` socket, for the gateway's shared listeners. */
 const CONNECTION = Symbol("parley.connection");
@@ -269,12 +273,13 @@ export class NodeWebSocketGateway {
   readonly wss: WebSocketServer;
   #heartbeat: NodeJS.Timeout;
   #connections = new Set<NodeWebSocketConnection>();
-  #requestIds = new WeakMap<IncomingMessage, string>();
+  /** What admission needs from this relay: built once, not per upgrade. */
+  readonly #admission: AdmissionDeps;
 
   constructor(
     private readonly hub: RelayHub,
-    private readonly auth: Authenticator,
-    private readonly origins: OriginPolicy,
+    auth: Authenticator,
+    origins: OriginPolicy,
     readonly limits: Limits,
     private readonly log: Logger,
     /** Counts the relay's closes by code. */
@@ -287,9 +292,15 @@ export class NodeWebSocketGateway {
     });
     // Every 101 carries the request id too, as every HTTP answer does.
     this.wss.on("headers", (headers, req) => {
-      const reqId = this.#requestIds.get(req);
+      const reqId = (req as TaggedRequest)[REQUEST_ID];
       if (reqId) headers.push(`X-Request-Id: ${reqId}`);
     });
+    this.#admission = {
+      auth,
+      origins,
+      membership: (app, id, userId) => hub.admission(app, id, userId),
+      exhausted: (app, userId) => hub.budgets.exhausted(app, userId),
+    };
     this.#heartbeat = setInterval(() => this.#beat(), limits.heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -316,7 +327,9 @@ export class NodeWebSocketGateway {
     // A flat copy: Node's randomUUID() returns a rope of ~20 concatenated pieces (~0.4 KiB), and
     // a socket keeps its request id in its log fields for as long as it is open.
     const reqId = Buffer.from(requestIdOf(typeof header === "string" ? header : undefined)).toString();
-    this.#requestIds.set(req, reqId);
+    // On the request itself, for the 101's headers: a WeakMap entry per upgrade is an ephemeron
+    // every GC has to walk while the storm's 10,000 upgrades are in flight.
+    (req as TaggedRequest)[REQUEST_ID] = reqId;
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");
@@ -327,15 +340,7 @@ export class NodeWebSocketGateway {
     }
     // Never the URL itself: its query string holds the token.
     const line = { reqId, route: socketRoute(url.pathname) };
-    admitSocket(
-      { url, origin: req.headers.origin, host: req.headers.host, upgrade: true },
-      {
-        auth: this.auth,
-        origins: this.origins,
-        membership: (app, id, userId) => this.hub.admission(app, id, userId),
-        exhausted: (app, userId) => this.hub.budgets.exhausted(app, userId),
-      },
-    )
+    admitSocket({ url, origin: req.headers.origin, host: req.headers.host, upgrade: true }, this.#admission)
       .then((decision) => {
         const ms = Math.round(performance.now() - started);
         if (decision.kind === "http") {

@@ -1,7 +1,8 @@
 /**
  * The reconnect-storm bench cannot rot: `bench/reconnect-storm.ts --quick` (1,000 sockets over 100
- * conversations, a real relay SIGKILLed and restarted on its libSQL file, then the floor) must exit
- * 0 with finite numbers and no gap, duplicate, missing message or client left behind.
+ * conversations, a real relay SIGKILLed and restarted on its libSQL file, then the floor, fresh and
+ * under the same kill and restart) must exit 0 with finite numbers and no gap, duplicate, missing
+ * message or client left behind.
  */
 import { expect, it } from "vitest";
 import { runBenchScript } from "../helpers/run-bench.ts";
@@ -23,12 +24,13 @@ it(
       back: Record<string, number>;
       relay: Record<string, number>;
       floorCpu: Record<string, number>;
+      floorRestart: Record<string, number>;
     };
     expect(json.ok, context).toBe(true);
     expect(json.clients).toBe(1000);
     for (const key of ["gaps", "duplicates", "missing", "notBack", "gaveUp", "floorNotBack"])
       expect(json[key], `${key}\n${context}`).toBe(0);
-    for (const key of ["stormMs", "floorMs", "ratio", "attempts", "restartMs"])
+    for (const key of ["stormMs", "floorMs", "ratio", "ratioRestart", "attempts", "restartMs"])
       expect(Number.isFinite(json[key]), `${key}\n${context}`).toBe(true);
     for (const key of ["p50", "p99", "max"])
       expect(Number.isFinite(json.back[key]), `back.${key}`).toBe(true);
@@ -37,6 +39,10 @@ it(
       expect(Number.isFinite(json.relay[key]), `relay.${key}`).toBe(true);
     for (const key of ["cpuPct", "cpuSeconds", "benchCpuPct"])
       expect(Number.isFinite(json.floorCpu[key]), `floorCpu.${key}`).toBe(true);
+    expect(json.floorRestart.notBack, context).toBe(0);
+    for (const key of ["ms", "attempts", "restartMs", "cpuSeconds", "cpuPct", "benchCpuPct"])
+      expect(Number.isFinite(json.floorRestart[key]), `floorRestart.${key}`).toBe(true);
+    expect(json.floorRestart.attempts as number).toBeGreaterThanOrEqual(1000);
     // Every client reconnected at least once after the kill.
     expect(json.attempts as number).toBeGreaterThanOrEqual(1000);
   },

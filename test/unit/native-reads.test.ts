@@ -1,13 +1,15 @@
 /**
  * A room's load on its own connection (store/native-reads.ts) reads what the @libsql/client path
- * reads: the conversation, its members in the same order, each one's unread count; it sees
- * commits made on the other connections, and null for a conversation that is not there.
+ * reads: the conversation, its members in the same order, each one's unread count, the tail of
+ * its log (changes with their targets' latest state, a deleted message's edits without text),
+ * and profiles; it sees commits made on the other connections, and null for a conversation that
+ * is not there.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import type { Message } from "../../party/core/types.ts";
+import type { Change, Message } from "../../party/core/types.ts";
 import { LibsqlStore } from "../../store/libsql-store.ts";
 import { openStore } from "../../store/open.ts";
 
@@ -63,4 +65,79 @@ it("loads what the @libsql/client path loads, commits of other connections inclu
   expect(native?.conversation).toMatchObject({ id: "c", title: "T", lastSeq: 4, messageCount: 4 });
   expect(await store.loadConversation("default", "nope")).toBeNull();
   expect(await store.loadConversation("other-app", "c")).toBeNull();
+});
+
+it("reads the log's tail and profiles as the @libsql/client path does", async () => {
+  const at = new Date(1_700_000_000_000).toISOString();
+  await store.createConversation(
+    "default",
+    { id: "c", title: null, lastSeq: 0, createdAt: at, lastActivityAt: at },
+    ["ann", "bob"],
+  );
+  const viaClient = new LibsqlStore(store.client);
+  const m1 = { ...message(1, "ann"), meta: { k: 1 } };
+  const m2 = message(2, "bob");
+  const m3 = { ...message(3, "ann"), replyTo: 1 };
+  store.appendConnection?.write([
+    { app: "default", conversationId: "c", messages: [m1, m2, m3], changes: [], states: [], scrub: [] },
+  ]);
+  // An edit of 2, a reaction to 1, then 2 deleted: the edit's text must not come back.
+  const edit: Change = { seq: 4, target: 2, kind: "edit", userId: "bob", at, body: "edited" };
+  const react: Change = { seq: 5, target: 1, kind: "react", userId: "bob", at, key: "+1" };
+  const del: Change = { seq: 6, target: 2, kind: "delete", userId: "bob", at };
+  const m1State: Message = {
+    ...m1,
+    reactions: { "+1": { count: 1, users: ["bob"] } } as Message["reactions"],
+    replyCount: 1,
+  };
+  const m2State: Message = { ...m2, body: "", deleted: true, editedAt: at };
+  store.appendConnection?.write([
+    {
+      app: "default",
+      conversationId: "c",
+      messages: [],
+      changes: [edit, react, del],
+      states: [m1State, m2State],
+      scrub: [2],
+    },
+  ]);
+  store.appendConnection?.write([
+    {
+      app: "default",
+      conversationId: "c",
+      messages: [message(7, "ann")],
+      changes: [],
+      states: [],
+      scrub: [],
+    },
+  ]);
+  for (const limit of [1, 3, 4, 7, 1000]) {
+    const native = await store.readLogTail("default", "c", limit);
+    expect(native).toEqual(await viaClient.readLogTail("default", "c", limit));
+    expect(native.map((e) => (e.type === "message" ? e.message.seq : e.change.seq))).toEqual(
+      [1, 2, 3, 4, 5, 6, 7].slice(-limit),
+    );
+  }
+  const tail = await store.readLogTail("default", "c", 7);
+  expect(tail[3]).toMatchObject({
+    type: "change",
+    change: { seq: 4, kind: "edit" },
+    message: { seq: 2, deleted: true },
+  });
+  expect(tail[3]).not.toHaveProperty("change.body");
+  expect(await store.readLogTail("default", "nope", 10)).toEqual([]);
+
+  await store.writeProfile("default", "ann", { name: "Ann", picture: null }, at);
+  await store.writeProfile("default", "bob", { name: null, picture: "https://p.example/b.png" }, at);
+  await store.writeProfile("other-app", "zed", { name: "Zed" }, at);
+  const ids = ["ann", "bob", "zed", "ann", "nobody"];
+  const native = await store.readProfiles("default", ids);
+  expect(native).toEqual(await viaClient.readProfiles("default", ids));
+  expect(native).toEqual(
+    new Map([
+      ["ann", { name: "Ann", picture: null }],
+      ["bob", { name: null, picture: "https://p.example/b.png" }],
+    ]),
+  );
+  expect(await store.readProfiles("default", [])).toEqual(new Map());
 });

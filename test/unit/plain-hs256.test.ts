@@ -142,4 +142,38 @@ describe("plain HS256 tokens, checked synchronously", () => {
     expect(fast).toEqual(viaJose);
     expect(fast).toMatchObject({ kind: "user", app: "default", userId: "cy", name: "Cy" });
   });
+
+  it("chooses the secret by the token's app claim, and answers as jose does when it cannot", async () => {
+    const other = "another-secret-of-at-least-32-bytes-long";
+    const apps = [
+      { id: "default", secret: SECRET, serverKey: "sk_test" },
+      { id: "acme", secret: other, serverKey: "sk_acme" },
+    ];
+    const sign = (claims: Record<string, unknown>, secret: string) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject("dee")
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(secret));
+    const answer = (auth: Authenticator, token: string) =>
+      auth.verifyUserToken(token).then(
+        (user) => ({ user }),
+        (error: Error) => ({ refused: error.message }),
+      );
+    const tokens = [
+      await sign({ app: "acme" }, other),
+      await sign({ app: "acme" }, SECRET), // signed with another app's secret
+      await sign({}, other), // no app claim: the default app's secret
+      await sign({ app: "nobody" }, other),
+      await sign({ app: 7 }, other),
+    ];
+    const answers = [];
+    for (const token of tokens) {
+      const fast = await answer(new Authenticator(apps, LEEWAY, undefined, hmac), token);
+      expect(fast).toEqual(await answer(new Authenticator(apps, LEEWAY), token));
+      answers.push(fast);
+    }
+    expect(answers[0]).toMatchObject({ user: { app: "acme", userId: "dee" } });
+    for (const refused of answers.slice(1)) expect(refused).toHaveProperty("refused");
+  });
 });
