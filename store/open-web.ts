@@ -10,9 +10,9 @@ import { LibsqlStore } from "./libsql-store.ts";
 export const DEFAULT_DB_TIMEOUT_MS = 10_000;
 
 /**
- * `timeoutMs` bounds each HTTP request to the server: a server that stops answering (a wedged
- * write lock, a stalled network) fails the call with an error the relay answers as 503, instead
- * of leaving the request open until the client gives up. A write that timed out may still have
+ * `timeoutMs` bounds each HTTP request to the server until its answer arrives: a server that
+ * stops answering (a wedged write lock, a stalled network) fails the call with an error the
+ * relay answers as 503, instead of leaving the request open until the client gives up. A write that timed out may still have
  * landed; every writer here can tell (a room's log reads the conversation's lastSeq before it
  * writes again; a retried creation answers 409).
  */
@@ -35,10 +35,32 @@ export function openWebStore(
     // client serves the Worker and every object in it: so nothing may be queued. The runtime
     // bounds a request's open connections by itself.
     concurrency: Number.MAX_SAFE_INTEGER,
-    fetch: (input: Request | string | URL, init?: RequestInit) =>
-      fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+    fetch: (input: Request | string | URL, init?: RequestInit) => timedFetch(input, init, timeoutMs),
   });
   // A reconnect would close the one client under every other request's calls; over HTTP each
   // call is its own request anyway, so a failure leaves nothing to recover.
   return new LibsqlStore(client, { reconnectAfterFailure: false });
+}
+
+/**
+ * `fetch` that gives up after `timeoutMs` without response headers. The timer is cleared as soon
+ * as the answer arrives: a timer left running (as `AbortSignal.timeout` leaves it) would keep a
+ * Durable Object in memory, and unable to hibernate, for that long after every call. The body
+ * that follows is small (a Hrana pipeline's results) and is not timed.
+ */
+async function timedFetch(input: Request | string | URL, init: RequestInit | undefined, timeoutMs: number) {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer from libSQL within ${timeoutMs} ms`, "TimeoutError")),
+    timeoutMs,
+  );
+  const outer = init?.signal;
+  const follow = () => controller.abort(outer?.reason);
+  outer?.addEventListener("abort", follow);
+  try {
+    return await fetch(input, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", follow);
+  }
 }
