@@ -197,11 +197,17 @@ describe("structured logs", () => {
     expect(sent.status).toBe(201);
     expect(sent.headers.get("x-request-id")).toBe("send-1");
     await eventually(async () => lines().find((l) => l.reqId === fresh && l.status === 401), 5_000);
-    expect(
+    // Each line is waited for itself: the server's output arrives through a pipe, and a line
+    // seen does not mean an earlier-logged one on another path has been read yet.
+    const mineLogged = () =>
       lines()
         .filter((l) => l.reqId === mine)
-        .map((l) => l.msg),
-    ).toEqual(expect.arrayContaining(["request", "socket opened"]));
+        .map((l) => l.msg);
+    await eventually(
+      async () => mineLogged().includes("request") && mineLogged().includes("socket opened"),
+      5_000,
+    ).catch(() => undefined);
+    expect(mineLogged()).toEqual(expect.arrayContaining(["request", "socket opened"]));
   });
 });
 
