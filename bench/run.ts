@@ -323,6 +323,11 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
   const label = `[${metric} ${side}${rounds > 1 ? ` round ${round + 1}` : ""}]`;
   const perSend = (x: { cpu: { server: number }; sendsPerSec: number }) =>
     `, ${fmt(usPerSend(x))} µs server CPU per send`;
+  /** The relay's group commits in the window: messages per commit and its write's ms. */
+  const commitsOf = (x: { commits?: { entriesPerCommit: number; writeMsPerCommit: number } }) =>
+    x.commits
+      ? `; ${fmt(x.commits.entriesPerCommit, 1)} entries per commit, its write ${fmt(x.commits.writeMsPerCommit, 2)} ms`
+      : "";
   const t0 = performance.now();
   if (metric === "fanout") {
     const r = await withTarget(side, (t) =>
@@ -344,7 +349,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
     if (r) {
       results[side].http.push(r);
       console.log(
-        `  ${label} ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.latency.count} samples, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
+        `  ${label} ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.latency.count} samples, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}${commitsOf(r)}`,
       );
     }
   } else if (metric === "socket") {
@@ -360,7 +365,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
     if (r) {
       results[side].socket.push(r);
       console.log(
-        `  ${label} ${fmt(r.sendsPerSec)} socket sends/s with ack (${fmt(r.deliveriesPerSec)} deliveries/s), p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
+        `  ${label} ${fmt(r.sendsPerSec)} socket sends/s with ack (${fmt(r.deliveriesPerSec)} deliveries/s), p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, max ${fmt(r.latency.max, 1)} ms, ${r.errors} errors; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}${commitsOf(r)}`,
       );
     }
   } else if (metric === "reactions") {

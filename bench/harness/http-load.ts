@@ -6,7 +6,7 @@
 import http from "node:http";
 import { cpuMeter } from "./spawn.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
-import type { Target } from "./target.ts";
+import { type CommitCounters, commitsBetween, type Target } from "./target.ts";
 
 export interface HttpOptions {
   senders: number;
@@ -22,6 +22,8 @@ export interface HttpResult {
   errors: number;
   /** % of one core used during the measured window, by the server and by this load generator. */
   cpu: { server: number; client: number };
+  /** The relay's group commits in the window (from its /metrics): what a 201 waits for. */
+  commits?: ReturnType<typeof commitsBetween>;
   notes: string[];
 }
 
@@ -85,6 +87,7 @@ export interface LoopOutcome {
   errors: number;
   notes: string[];
   cpu: { server: number; client: number };
+  commits?: ReturnType<typeof commitsBetween>;
 }
 
 /**
@@ -134,8 +137,10 @@ export async function closedLoops(
     }
   };
   let meter: (() => { server: number; client: number }) | undefined;
+  let countersBefore: Promise<CommitCounters> | undefined;
   const meterTimer = setTimeout(() => {
     meter = cpuMeter(target.server.pid);
+    countersBefore = target.commitCounters?.();
   }, opts.warmupMs);
   try {
     await Promise.all(loops.map(run));
@@ -144,7 +149,17 @@ export async function closedLoops(
     agent.destroy();
   }
   const cpu = meter ? meter() : { server: Number.NaN, client: Number.NaN };
-  return { completed, latencies, errors, notes, cpu };
+  // Read after the CPU: a scrape costs the relay CPU.
+  const before = await countersBefore;
+  const after = before && (await target.commitCounters?.());
+  return {
+    completed,
+    latencies,
+    errors,
+    notes,
+    cpu,
+    ...(before && after ? { commits: commitsBetween(before, after) } : {}),
+  };
 }
 
 export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpResult> {
@@ -175,6 +190,7 @@ export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpRe
   const out = await closedLoops(target, agent, loops, 201, opts);
   return {
     cpu: out.cpu,
+    ...(out.commits ? { commits: out.commits } : {}),
     sendsPerSec: out.completed / (opts.durationMs / 1000),
     latency: summarize(out.latencies),
     errors: out.errors,

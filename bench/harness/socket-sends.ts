@@ -8,7 +8,7 @@
 import { openClients, waitQuiet } from "./sockets.ts";
 import { cpuMeter } from "./spawn.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
-import type { Target } from "./target.ts";
+import { type CommitCounters, commitsBetween, type Target } from "./target.ts";
 
 export interface SocketSendsOptions {
   conversations: number;
@@ -26,6 +26,8 @@ export interface SocketSendsResult {
   errors: number;
   /** % of one core used during the measured window, by the server and by this load generator. */
   cpu: { server: number; client: number };
+  /** The relay's group commits in the window (from its /metrics): what an ack waits for. */
+  commits?: ReturnType<typeof commitsBetween>;
   notes: string[];
 }
 
@@ -54,8 +56,10 @@ export async function runSocketSends(target: Target, opts: SocketSendsOptions): 
     const measureFrom = performance.now() + opts.warmupMs;
     const measureTo = measureFrom + opts.durationMs;
     let meter: (() => { server: number; client: number }) | undefined;
+    let countersBefore: Promise<CommitCounters> | undefined;
     const meterTimer = setTimeout(() => {
       meter = cpuMeter(target.server.pid);
+      countersBefore = target.commitCounters?.();
     }, opts.warmupMs);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -102,12 +106,17 @@ export async function runSocketSends(target: Target, opts: SocketSendsOptions): 
       clearTimeout(meterTimer);
     }
     const seconds = opts.durationMs / 1000;
+    const cpu = meter ? meter() : { server: Number.NaN, client: Number.NaN };
+    // Read after the CPU (a scrape costs the relay CPU); the window's last acks are a few ms old.
+    const before = await countersBefore;
+    const after = before && (await target.commitCounters?.());
     return {
       sendsPerSec: latencies.length / seconds,
       deliveriesPerSec: deliveries / seconds,
       latency: summarize(latencies),
       errors,
-      cpu: meter ? meter() : { server: Number.NaN, client: Number.NaN },
+      cpu,
+      ...(before && after ? { commits: commitsBetween(before, after) } : {}),
       notes,
     };
   } finally {

@@ -31,7 +31,35 @@ export interface Target {
   wsUrl(conversationId: string, token: string): string;
   /** What its sockets speak. */
   dialect: Dialect;
+  /** The relay's group-commit counters from `/metrics` (the relay only): to say per commit what a send waits for. */
+  commitCounters?(): Promise<CommitCounters>;
   stop(): Promise<void>;
+}
+
+/** Running totals of the relay's group commits (its `/metrics`), read before and after a window. */
+export interface CommitCounters {
+  commits: number;
+  entries: number;
+  writeSeconds: number;
+}
+
+/** What the group commits did between two reads: entries per commit and the write's ms per commit. */
+export function commitsBetween(
+  before: CommitCounters,
+  after: CommitCounters,
+): { commits: number; entriesPerCommit: number; writeMsPerCommit: number } {
+  const commits = after.commits - before.commits;
+  return {
+    commits,
+    entriesPerCommit: (after.entries - before.entries) / commits,
+    writeMsPerCommit: ((after.writeSeconds - before.writeSeconds) * 1000) / commits,
+  };
+}
+
+/** One sample's value from Prometheus text (`name value`, no labels), NaN when absent. */
+function sampleOf(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
 }
 
 export const RELAY_SCRIPT = "bin/parley.ts";
@@ -178,6 +206,24 @@ export async function startTarget(
       await Promise.all(Array.from({ length: Math.min(8, rest.length) }, worker));
     },
     token: mint,
+    ...(side === "relay"
+      ? {
+          async commitCounters(): Promise<CommitCounters> {
+            const res = await fetch(`${server.baseUrl}/metrics`, {
+              headers: { authorization: `Bearer ${serverKey}` },
+              signal: AbortSignal.timeout(5_000),
+            });
+            const text = await res.text();
+            if (res.status !== 200)
+              throw new Error(`relay: GET /metrics → ${res.status} ${text.slice(0, 200)}`);
+            return {
+              commits: sampleOf(text, "parley_group_commit_entries_count"),
+              entries: sampleOf(text, "parley_group_commit_entries_sum"),
+              writeSeconds: sampleOf(text, "parley_commit_write_seconds_sum"),
+            };
+          },
+        }
+      : {}),
     wsUrl(conversationId, token) {
       return `${wsBase}/parties/conversation/${encodeURIComponent(conversationId)}?token=${token}`;
     },
