@@ -139,7 +139,12 @@ export class ConversationRoom implements FrameTarget {
       replayed: (senderId) => this.#sendBuckets.get(senderId)?.refund(),
       attendance: () => this.#attendance(),
     });
-    this.#fanout = new Fanout({ ...env, app, conversationId: this.id }, log, (peer) => this.#greeting(peer));
+    this.#fanout = new Fanout(
+      { ...env, app, conversationId: this.id },
+      log,
+      (peer) => this.#greeting(peer),
+      (peer) => this.#presence.close(peer.identity.userId, peer.presenceEpoch),
+    );
     this.#inboxes = new InboxNotifier(
       env.limits.inboxCoalesceMs,
       (users) => this.#sendThreads(users),
@@ -411,7 +416,7 @@ export class ConversationRoom implements FrameTarget {
 
   /** Registers a connection: it holds its user's presence and gets its own frame budget. */
   #addPeer(conn: Connection, identity: ConnectionIdentity, live: boolean): Peer {
-    return this.#fanout.add(conn, identity, live, this.#presence.hold(identity.userId));
+    return this.#fanout.add(conn, identity, live, this.#presence.open(identity.userId));
   }
 
   /** What a connection hears right after `synced`: who is online and who is typing. */
@@ -435,6 +440,11 @@ export class ConversationRoom implements FrameTarget {
     return receiveRoomFrame(this, peer, data, this.env.now(), (error, context, fields) =>
       this.env.onError(error, context, { app: this.app, conversationId: this.id, ...fields }),
     );
+  }
+
+  /** Charges a frame to its peer's inbound budget; the reason when the peer is over it. */
+  charge(peer: Peer, bytes: number, now: number): string | undefined {
+    return this.#fanout.charge(peer, bytes, now);
   }
 
   /** Answers one peer alone (an ack, an error, a pong), within its outbound cap. */

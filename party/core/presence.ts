@@ -23,6 +23,21 @@ export class PresenceTracker {
 
   /** Marks one more connection of `userId` open; returns the function that releases it. */
   hold(userId: string): () => void {
+    const epoch = this.open(userId);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.close(userId, epoch);
+    };
+  }
+
+  /**
+   * `hold` without the closure: marks one more connection open and returns the hold's epoch,
+   * which the caller gives to `close` exactly once. A room's sockets use it: a closure and its
+   * scope kept per idle socket was memory (issue 17).
+   */
+  open(userId: string): number {
     const wasOnline = this.isOnline(userId);
     this.#open.set(userId, (this.#open.get(userId) ?? 0) + 1);
     const timer = this.#grace.get(userId);
@@ -31,13 +46,12 @@ export class PresenceTracker {
       this.#grace.delete(userId);
     }
     if (!wasOnline) this.onChange(userId, true);
-    const epoch = this.#epoch.get(userId) ?? 0;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if ((this.#epoch.get(userId) ?? 0) === epoch) this.#release(userId);
-    };
+    return this.#epoch.get(userId) ?? 0;
+  }
+
+  /** Releases a hold taken by `open` (once): not counted when the user was forgotten since. */
+  close(userId: string, epoch: number): void {
+    if ((this.#epoch.get(userId) ?? 0) === epoch) this.#release(userId);
   }
 
   #release(userId: string): void {

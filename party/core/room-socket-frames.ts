@@ -52,6 +52,8 @@ export interface FrameTarget {
   unreact(userId: string, seq: number, key: string): Promise<SendResult>;
   typing(userId: string): void;
   markRead(userId: string, seq: number): Promise<void>;
+  /** Charges a frame of `bytes` to the peer's inbound budget; the reason when it is over. */
+  charge(peer: Peer, bytes: number, now: number): string | undefined;
   /** Answers the peer alone, within its outbound cap (4008 past it). */
   reply(peer: Peer, frame: OutboundFrame): void;
   /** Closes a peer that floods (4008: the client resumes). */
@@ -117,7 +119,7 @@ export async function receiveRoomFrame(
   now: number,
   onError: OnError,
 ): Promise<void> {
-  const over = peer.inbound.charge(inboundSize(data), now);
+  const over = room.charge(peer, inboundSize(data), now);
   if (over) {
     room.disconnect(peer, CloseCode.tooSlowOrFast, over);
     return;

@@ -192,23 +192,39 @@ export class RelayHub implements InboxRouter, Directory {
     userId: string,
     transport: ConnectionTransport = "websocket",
   ): (() => void) | null {
-    const key = keyOf(app, userId);
-    const open = this.#connectionsByUser.get(key) ?? 0;
-    if (open >= this.limits.maxConnectionsPerUser) {
-      this.#metrics.rateLimited("connections");
-      return null;
-    }
-    this.#connectionsByUser.set(key, open + 1);
-    this.#open[transport]++;
+    if (!this.tryAcquireConnection(app, userId, transport)) return null;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#open[transport]--;
-      const left = (this.#connectionsByUser.get(key) ?? 1) - 1;
-      if (left > 0) this.#connectionsByUser.set(key, left);
-      else this.#connectionsByUser.delete(key);
+      this.releaseConnection(app, userId, transport);
     };
+  }
+
+  /**
+   * `acquireConnection` without the release closure, for a caller that keeps a flag of its own
+   * and calls `releaseConnection` exactly once: the Node gateway, where a closure and its scope
+   * per idle socket was memory (issue 17). False when the user is at the cap.
+   */
+  tryAcquireConnection(app: string, userId: string, transport: ConnectionTransport): boolean {
+    const key = keyOf(app, userId);
+    const open = this.#connectionsByUser.get(key) ?? 0;
+    if (open >= this.limits.maxConnectionsPerUser) {
+      this.#metrics.rateLimited("connections");
+      return false;
+    }
+    this.#connectionsByUser.set(key, open + 1);
+    this.#open[transport]++;
+    return true;
+  }
+
+  /** Gives back one slot taken by `tryAcquireConnection` (once per slot: the caller keeps count). */
+  releaseConnection(app: string, userId: string, transport: ConnectionTransport): void {
+    const key = keyOf(app, userId);
+    this.#open[transport]--;
+    const left = (this.#connectionsByUser.get(key) ?? 1) - 1;
+    if (left > 0) this.#connectionsByUser.set(key, left);
+    else this.#connectionsByUser.delete(key);
   }
 
   /** Drops rooms idle for `roomIdleMs` and inboxes nobody listens to. */

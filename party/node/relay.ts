@@ -172,7 +172,13 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
       // A write timeout: a connection that takes nothing for this long (an answer it never
       // reads) is dropped, and what was queued for it freed. Not set on a host's own server
       // (`attach`): its routes may need longer; the README says what to set there.
-      server.setTimeout(idleTimeoutMs(limits));
+      // Per HTTP request, not `server.setTimeout`: that gives every connection a timer object,
+      // and an upgraded WebSocket keeps it for its whole life (ws stops the timer; the socket
+      // still holds it: ~120 bytes per idle socket). A socket has its heartbeat instead.
+      const writeTimeoutMs = idleTimeoutMs(limits);
+      server.prependListener("request", (req) => {
+        if (req.socket.timeout !== writeTimeoutMs) req.socket.setTimeout(writeTimeoutMs);
+      });
       server.requestTimeout = Math.max(30_000, limits.handshakeTimeoutMs);
       servers.add(server);
       await new Promise<void>((resolve, reject) => {

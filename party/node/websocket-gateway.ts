@@ -77,9 +77,40 @@ interface SocketTarget {
 const REQUEST_ID = Symbol("parley.requestId");
 type TaggedRequest = IncomingMessage & { [REQUEST_ID]?: string };
 
-/** The connection behind a `ws` socket, for the gateway's shared listeners. */
-const CONNECTION = Symbol("parley.connection");
-type TaggedWebSocket = WebSocket & { [CONNECTION]?: NodeWebSocketConnection };
+/**
+ * `ws`'s WebSocket, with the four events the gateway hears (`error`, `close`, `pong`,
+ * `message`) handed straight to its connection instead of through EventEmitter listeners: four
+ * listeners put a socket's `_events` in dictionary mode, ~0.3 KiB per idle socket (issue 17).
+ * `ws` takes a subclass for this (the server's `WebSocket` option) and emits every event
+ * through `emit`. Anything else goes to EventEmitter as before.
+ */
+class GatewayWebSocket extends WebSocket {
+  /** Its connection, set as soon as `ws` hands the socket over. */
+  connection: NodeWebSocketConnection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const conn = this.connection;
+    switch (event) {
+      case "error":
+        // Heard for every socket, admitted or refused: only worth a debug line.
+        if (conn) conn.gateway.socketError(conn, args[0] as Error);
+        return true;
+      case "close":
+        if (conn?.identity) conn.gateway.socketClosed(conn, args[0] as number);
+        return true;
+      case "pong":
+        // Only a pong proves the client reads: a socket that keeps uploading and never reads
+        // must not count as alive (its answers pile up; the outbound cap and the heartbeat cut it).
+        if (conn?.identity) conn.alive = true;
+        return true;
+      case "message":
+        if (conn?.identity) conn.gateway.socketFrame(conn, args[0] as Buffer, args[1] as boolean);
+        return true;
+      default:
+        return super.emit(event, ...args);
+    }
+  }
+}
 
 /**
  * `ws` behind the room's Connection interface. It also holds what the gateway's listeners need
@@ -92,26 +123,43 @@ class NodeWebSocketConnection implements Connection {
   alive = true;
   /** Set once admitted (a refused socket has none). */
   identity: ConnectionIdentity | undefined;
-  /** Gives back the user's connection slot; set with `identity`. */
-  releaseSlot: (() => void) | undefined;
+  /** Holds one of its user's connection slots (given back once, at close); set with `identity`. */
+  holdsSlot = false;
   /** Set once attached; frames that arrive before are dropped, as the room is not there yet. */
   target: SocketTarget | undefined;
   /** When it was admitted (performance.now()), for the close's log line. */
   opened = 0;
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: GatewayWebSocket,
     /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
     private readonly socket: Duplex,
     readonly gateway: NodeWebSocketGateway,
-    /** The fields of this socket's log lines. */
-    readonly where: LogFields,
+    /** Its upgrade request's id, and the route and conversation of its log lines. */
+    readonly reqId: string,
+    readonly route: string,
+    readonly conversationId: string | undefined,
   ) {
-    (ws as TaggedWebSocket)[CONNECTION] = this;
+    ws.connection = this;
     // Frames built once can be written as they are only when nothing transforms them: no
     // extension (permessage-deflate is off on this server), and ws exposes its Sender.
     const sender = (ws as unknown as SenderOf)._sender;
     this.#sender =
       ws.extensions === "" && typeof sender?.sendFrame === "function" ? (sender as FrameSender) : undefined;
+  }
+
+  /**
+   * The fields of this socket's log lines, built when a line is logged: a fields object kept
+   * per socket had a hidden class of its own on every socket (~0.3 KiB each; issue 17: memory
+   * per idle socket).
+   */
+  logFields(): LogFields {
+    const fields: LogFields = { reqId: this.reqId, route: this.route };
+    if (this.identity) {
+      fields.app = this.identity.app;
+      fields.userId = this.identity.userId;
+    }
+    if (this.conversationId !== undefined) fields.conversationId = this.conversationId;
+    return fields;
   }
 
   /** ws's Sender, when frames built once may be written through it (see `wireFrameOf`). */
@@ -225,31 +273,6 @@ function releaseHolding(): void {
   }
 }
 
-// The listeners of every admitted `ws` socket: shared functions (`this` is the socket), not
-// closures per socket; each finds its connection through CONNECTION.
-
-function onSocketError(this: TaggedWebSocket, error: Error): void {
-  const conn = this[CONNECTION];
-  conn?.gateway.socketError(conn, error);
-}
-
-function onSocketClose(this: TaggedWebSocket, code: number): void {
-  const conn = this[CONNECTION];
-  conn?.gateway.socketClosed(conn, code);
-}
-
-/** Only a pong proves the client reads: a socket that keeps uploading and never reads must not
- * count as alive (its answers pile up; the outbound cap and the heartbeat cut it). */
-function onSocketPong(this: TaggedWebSocket): void {
-  const conn = this[CONNECTION];
-  if (conn) conn.alive = true;
-}
-
-function onSocketMessage(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
-  const conn = this[CONNECTION];
-  conn?.gateway.socketFrame(conn, data, isBinary);
-}
-
 /** A TCP socket's `error` listener: `this` is the socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -286,6 +309,7 @@ export class NodeWebSocketGateway {
     readonly metrics: RelayMetrics = noMetrics,
   ) {
     this.wss = new WebSocketServer({
+      WebSocket: GatewayWebSocket,
       noServer: true,
       maxPayload: limits.maxFrameBytes,
       clientTracking: false,
@@ -348,7 +372,7 @@ export class NodeWebSocketGateway {
           this.log.info({ ...line, status: decision.status, ms }, "socket upgrade refused");
         } else if (decision.kind === "refuse") {
           this.log.info({ ...line, status: 101, code: String(decision.code), ms }, "socket refused");
-          this.#complete(req, socket, head, decision, line);
+          this.#complete(req, socket, head, decision, line.reqId, line.route);
         } else {
           const { app, userId } = decision.user;
           const where =
@@ -356,7 +380,7 @@ export class NodeWebSocketGateway {
               ? { ...line, app, userId, conversationId: decision.conversationId }
               : { ...line, app, userId };
           this.log.info({ ...where, status: 101, ms }, "socket opened");
-          this.#complete(req, socket, head, decision, where);
+          this.#complete(req, socket, head, decision, line.reqId, line.route);
         }
       })
       // Nothing a client sends rejects admission; a store that cannot be read does. Never unhandled.
@@ -371,7 +395,8 @@ export class NodeWebSocketGateway {
     socket: Duplex,
     head: Buffer,
     decision: Exclude<SocketAdmission, { kind: "http" }>,
-    where: LogFields,
+    reqId: string,
+    route: string,
   ): void {
     // The 101 and the socket's first frames (replay, `synced`, presence) leave in one write: the
     // TCP socket is held from here until the socket is attached or refused. Every write is a
@@ -384,18 +409,21 @@ export class NodeWebSocketGateway {
       socket.uncork();
     };
     let handedOver = false;
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    this.wss.handleUpgrade(req, socket, head, (upgraded) => {
       handedOver = true;
-      const conn = new NodeWebSocketConnection(ws, socket, this, where);
-      ws.on("error", onSocketError);
+      // The server's `WebSocket` option: ws's types do not carry the subclass through.
+      const ws = upgraded as GatewayWebSocket;
+      const conversationId = decision.kind === "conversation" ? decision.conversationId : undefined;
+      // Its events reach the gateway from here on (GatewayWebSocket); `close`, `pong` and
+      // `message` only once it is admitted (`identity` set below).
+      const conn = new NodeWebSocketConnection(ws, socket, this, reqId, route, conversationId);
       if (decision.kind === "refuse") {
         conn.close(decision.code, decision.reason);
         release();
         return;
       }
       const { user, instanceId } = decision;
-      const releaseSlot = this.hub.acquireConnection(user.app, user.userId);
-      if (!releaseSlot) {
+      if (!this.hub.tryAcquireConnection(user.app, user.userId, "websocket")) {
         conn.close(CloseCode.tooSlowOrFast, "too many open connections for this user");
         release();
         return;
@@ -403,19 +431,14 @@ export class NodeWebSocketGateway {
       this.#connections.add(conn);
       const identity = { app: user.app, userId: user.userId, instanceId };
       conn.identity = identity;
-      conn.releaseSlot = releaseSlot;
+      conn.holdsSlot = true;
       conn.opened = performance.now();
-      ws.on("close", onSocketClose);
-      ws.on("pong", onSocketPong);
-      ws.on("message", onSocketMessage);
       if (decision.kind === "conversation") {
         // #attachToRoom never rejects: it closes the socket itself when it cannot attach.
-        void this.#attachToRoom(conn, identity, decision.conversationId, decision.after, where).then(
-          (host) => {
-            release();
-            if (host) conn.target = host;
-          },
-        );
+        void this.#attachToRoom(conn, identity, decision.conversationId, decision.after).then((host) => {
+          release();
+          if (host) conn.target = host;
+        });
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
         release();
@@ -429,11 +452,14 @@ export class NodeWebSocketGateway {
   /** @internal An admitted socket closed (its shared `close` listener). */
   socketClosed(conn: NodeWebSocketConnection, code: number): void {
     this.log.debug(
-      { ...conn.where, code: String(code), ms: Math.round(performance.now() - conn.opened) },
+      { ...conn.logFields(), code: String(code), ms: Math.round(performance.now() - conn.opened) },
       "socket closed",
     );
     this.#connections.delete(conn);
-    conn.releaseSlot?.();
+    if (conn.holdsSlot && conn.identity) {
+      conn.holdsSlot = false;
+      this.hub.releaseConnection(conn.identity.app, conn.identity.userId, "websocket");
+    }
     conn.target?.leave(conn.id);
   }
 
@@ -452,7 +478,7 @@ export class NodeWebSocketGateway {
 
   /** @internal A socket's error (its shared `error` listener): only worth a debug line. */
   socketError(conn: NodeWebSocketConnection, error: Error): void {
-    this.log.debug({ ...conn.where, err: error }, "socket error");
+    this.log.debug({ ...conn.logFields(), err: error }, "socket error");
   }
 
   /** Attaches an admitted socket to its room; null (and the socket closed) when it cannot. */
@@ -461,7 +487,6 @@ export class NodeWebSocketGateway {
     identity: { app: string; userId: string; instanceId: string | undefined },
     conversationId: string,
     after: number | undefined,
-    where: LogFields,
   ) {
     try {
       const host = await this.hub.host(identity.app, conversationId);
@@ -473,7 +498,7 @@ export class NodeWebSocketGateway {
       } else if (isParleyError(error) && error.code === "not_found") {
         conn.close(CloseCode.notFound, "no such conversation");
       } else {
-        this.log.error({ ...where, err: error }, "attaching a socket to its room failed");
+        this.log.error({ ...conn.logFields(), err: error }, "attaching a socket to its room failed");
         conn.close(CloseCode.internal, "the relay could not attach this socket; reconnect");
       }
       return null;

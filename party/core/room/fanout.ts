@@ -47,6 +47,8 @@ export class Fanout {
     private readonly log: RoomLog,
     /** Frames a connection gets right after `synced` (presence, who is typing). */
     private readonly greeting: (peer: Peer) => OutboundFrame[],
+    /** A peer was forgotten (once per peer): its hold on presence is given back. */
+    private readonly left: (peer: Peer) => void,
   ) {
     this.#metrics = env.metrics ?? noMetrics;
   }
@@ -59,23 +61,23 @@ export class Fanout {
     return this.#replaying > 0;
   }
 
-  /** Registers a connection with its own frame budget; `hold` keeps its user present. */
-  add(conn: Connection, identity: ConnectionIdentity, live: boolean, releasePresence: () => void): Peer {
-    const peer: Peer = {
-      conn,
-      identity,
-      live,
-      releasePresence,
-      inbound: new InboundBudget(this.env.limits, this.env.now(), this.#metrics),
-    };
+  /** Registers a connection; `presenceEpoch` is its hold on its user's presence (see `left`). */
+  add(conn: Connection, identity: ConnectionIdentity, live: boolean, presenceEpoch: number): Peer {
+    const peer: Peer = { conn, identity, live, presenceEpoch, inbound: undefined };
     this.#peers.add(peer);
     return peer;
+  }
+
+  /** Charges one frame of `bytes` to the peer's own budget; the reason when it is over. */
+  charge(peer: Peer, bytes: number, now: number): string | undefined {
+    peer.inbound ??= new InboundBudget(this.env.limits, now, this.#metrics);
+    return peer.inbound.charge(bytes, now);
   }
 
   /** Forgets a peer (its transport closed); false when it was not registered. */
   remove(peer: Peer): boolean {
     if (!this.#peers.delete(peer)) return false;
-    peer.releasePresence();
+    this.left(peer);
     return true;
   }
 

@@ -8,6 +8,7 @@ import { CloseCode } from "../../../party/core/errors.ts";
 import { defaultLimits } from "../../../party/core/limits.ts";
 import { frames } from "../../../party/core/outbound-frame.ts";
 import { Fanout } from "../../../party/core/room/fanout.ts";
+import type { Peer } from "../../../party/core/room/peer.ts";
 import type { RoomLog } from "../../../party/core/room/room-log.ts";
 import type { LibsqlStore } from "../../../store/libsql-store.ts";
 import { freshLog, inMemoryStore, message, messagesBatch, RecordingConnection } from "./fixtures.ts";
@@ -31,6 +32,8 @@ async function logWith(count: number, window: number): Promise<RoomLog> {
 
 function fanoutOver(log: RoomLog, limits = {}) {
   const errors: unknown[] = [];
+  /** The peers forgotten, in order (each must be told once: it gives back its presence). */
+  const left: Peer[] = [];
   const fanout = new Fanout(
     {
       app: "default",
@@ -42,8 +45,9 @@ function fanoutOver(log: RoomLog, limits = {}) {
     },
     log,
     () => [frames.presence({ online: ["a"] })],
+    (peer) => left.push(peer),
   );
-  return { fanout, errors };
+  return { fanout, errors, left };
 }
 
 const identity = (userId: string) => ({ app: "default", userId });
@@ -53,7 +57,7 @@ describe("fan-out", () => {
     const log = await logWith(10, 3); // seqs 8-10 in the window, 1-7 only in the store
     const { fanout, errors } = fanoutOver(log);
     const conn = new RecordingConnection();
-    const peer = fanout.add(conn, identity("b"), false, () => {});
+    const peer = fanout.add(conn, identity("b"), false, 0);
     fanout.broadcast(frames.message(message("c", 99))); // not live yet: skipped
     await fanout.replay(peer, 2);
     expect(conn.seqs()).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
@@ -70,37 +74,25 @@ describe("fan-out", () => {
     const log = await logWith(5, 100);
     const { fanout } = fanoutOver(log);
     const fresh = new RecordingConnection();
-    await fanout.replay(
-      fanout.add(fresh, identity("a"), false, () => {}),
-      undefined,
-    );
+    await fanout.replay(fanout.add(fresh, identity("a"), false, 0), undefined);
     expect(fresh.types()).toEqual(["synced", "presence"]);
     const ahead = new RecordingConnection();
-    await fanout.replay(
-      fanout.add(ahead, identity("a"), false, () => {}),
-      50,
-    );
+    await fanout.replay(fanout.add(ahead, identity("a"), false, 0), 50);
     expect(ahead.frames[0]).toEqual({ type: "synced", lastSeq: 5 });
   });
 
   it("a live connection over the buffer cap is closed with 4008; the others still get the frame", async () => {
     const log = await logWith(1, 100);
-    const { fanout } = fanoutOver(log, { socketBufferBytes: 1000 });
+    const { fanout, left } = fanoutOver(log, { socketBufferBytes: 1000 });
     const slow = new RecordingConnection();
     const fast = new RecordingConnection();
-    let released = 0;
-    await fanout.replay(
-      fanout.add(slow, identity("a"), false, () => released++),
-      0,
-    );
-    await fanout.replay(
-      fanout.add(fast, identity("b"), false, () => {}),
-      0,
-    );
+    const slowPeer = fanout.add(slow, identity("a"), false, 0);
+    await fanout.replay(slowPeer, 0);
+    await fanout.replay(fanout.add(fast, identity("b"), false, 0), 0);
     slow.bufferedAmount = 1001;
     fanout.broadcast(frames.typing("b", Date.now()), "b");
     expect(slow.closeCode).toBe(CloseCode.tooSlowOrFast);
-    expect(released).toBe(1);
+    expect(left).toEqual([slowPeer]);
     expect(fanout.size).toBe(1);
     // The sender's own connections are skipped for `exceptUser`; others get it.
     expect(fast.types().includes("typing")).toBe(false);
