@@ -678,8 +678,8 @@ if (metrics.includes("memory")) {
     floor: fmt(fl / 1024, 1),
     relay: fmt(rl / 1024, 1),
     ratio: times(ratio),
-    target: "≤ 1.3×",
-    result: verdict(Number.isFinite(ratio) ? ratio <= 1.3 : undefined),
+    target: "≤ 1.1×",
+    result: verdict(Number.isFinite(ratio) ? ratio <= 1.1 : undefined),
   });
   const entry: Record<string, number> = { floor: fl, relay: rl, ratio };
   if (ran("socketio")) {
