@@ -16,6 +16,7 @@ import {
   stateValues,
   UPDATE_STATE_SQL,
 } from "./rows.ts";
+import { ADVANCE_CURSOR_SQL, type CursorRow, cursorValues } from "./webhook-tables.ts";
 
 /** One room's batch of log entries, as the writer receives it. */
 export interface AppendRows {
@@ -31,7 +32,20 @@ export interface AppendRows {
   scrub: readonly number[];
   /** Per new message's seq, the JSON of its webhook recipients (when recorded). */
   recipients?: ReadonlyMap<number, string> | undefined;
+  /** Webhook cursors written in the same transaction (a job of its own, with no entries). */
+  cursors?: readonly CursorRow[] | undefined;
 }
+
+/**
+ * A job that only moves webhook cursors: it rides a group commit, but it is no room's batch, so
+ * it neither fences its conversation when it fails nor is superseded by a failed batch there.
+ */
+export const isCursorJob = (job: AppendRows): boolean =>
+  job.cursors !== undefined &&
+  job.messages.length === 0 &&
+  job.changes.length === 0 &&
+  job.states.length === 0 &&
+  job.scrub.length === 0;
 
 /** A new message's INSERT values, with its recipients when its batch recorded them. */
 export const newMessageValues = (job: AppendRows, m: Message) =>
@@ -84,6 +98,8 @@ export function insertStatements(jobs: readonly AppendRows[]): InStatement[] {
       statements.push({ sql: UPDATE_STATE_SQL, args: stateValues(j.app, j.conversationId, m) });
     for (const target of j.scrub)
       statements.push({ sql: SCRUB_EDITS_SQL, args: [j.app, j.conversationId, target] });
+    for (const cursor of j.cursors ?? [])
+      statements.push({ sql: ADVANCE_CURSOR_SQL, args: cursorValues(cursor) });
   }
   return statements;
 }
@@ -114,7 +130,7 @@ export async function commitGroup(
     const outcomes: AppendOutcome[] = [];
     const failed = new Set<string>();
     for (const job of jobs) {
-      if (failed.has(conversationKey(job))) {
+      if (!isCursorJob(job) && failed.has(conversationKey(job))) {
         outcomes.push({ error: new Error("an earlier batch of this conversation failed") });
         continue;
       }
@@ -124,7 +140,7 @@ export async function commitGroup(
           () => undefined,
           (e: unknown) => ({ error: e }),
         );
-      if (outcome) failed.add(conversationKey(job));
+      if (outcome && !isCursorJob(job)) failed.add(conversationKey(job));
       outcomes.push(outcome);
     }
     return outcomes;

@@ -5,7 +5,14 @@
  * fails, its later ones are superseded (not written) until the room resumes (`release`).
  */
 import { SupersededBatchError } from "../party/core/store.ts";
-import { type AppendOutcome, type AppendRows, commitGroup, conversationKey } from "./append-rows.ts";
+import {
+  type AppendOutcome,
+  type AppendRows,
+  commitGroup,
+  conversationKey,
+  isCursorJob,
+} from "./append-rows.ts";
+import type { CursorRow } from "./webhook-tables.ts";
 
 /**
  * How long (ms) a group may keep gathering while batches keep arriving. Measured with
@@ -61,6 +68,19 @@ export class GroupCommit {
   append(job: AppendRows): Promise<void> {
     // The key is built only when some room is fenced: this runs for every room's every batch.
     if (this.#fenced.size > 0 && this.#fenced.has(conversationKey(job))) return Promise.reject(superseded());
+    return this.#enqueue(job);
+  }
+
+  /**
+   * Writes webhook cursors in the next group, beside whatever batches it holds (or alone when
+   * none come): resolves once they are durable. A cursor is no room's batch, so a fenced
+   * conversation does not refuse it and its failure fences nothing.
+   */
+  appendCursors(app: string, conversationId: string, cursors: readonly CursorRow[]): Promise<void> {
+    return this.#enqueue({ app, conversationId, messages: [], changes: [], states: [], scrub: [], cursors });
+  }
+
+  #enqueue(job: AppendRows): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.#queue.length === 0) this.#startedAt = now();
       this.#queue.push({ job, resolve, reject });
@@ -128,6 +148,11 @@ export class GroupCommit {
     const failed = new Set<string>();
     group.forEach((w, i) => {
       const outcome = outcomes[i];
+      if (isCursorJob(w.job)) {
+        if (outcome === undefined) w.resolve();
+        else w.reject(outcome.error);
+        return;
+      }
       // Keys only once something failed (most groups: never).
       if (failed.size > 0 && failed.has(conversationKey(w.job))) {
         w.reject(superseded());
@@ -143,7 +168,7 @@ export class GroupCommit {
     // Their batches still gathering for the next group are superseded too.
     const kept: Waiting[] = [];
     for (const w of this.#queue) {
-      if (failed.has(conversationKey(w.job))) w.reject(superseded());
+      if (!isCursorJob(w.job) && failed.has(conversationKey(w.job))) w.reject(superseded());
       else kept.push(w);
     }
     this.#queue = kept;
@@ -155,7 +180,7 @@ export class GroupCommit {
     let messages = 0;
     let changes = 0;
     group.forEach((w, i) => {
-      if (outcomes[i] !== undefined) return;
+      if (outcomes[i] !== undefined || isCursorJob(w.job)) return;
       batches++;
       messages += w.job.messages.length;
       changes += w.job.changes.length;

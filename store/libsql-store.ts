@@ -102,7 +102,6 @@ export class LibsqlStore implements Store {
     options: LibsqlStoreOptions = {},
   ) {
     this.db = drizzle(client, { schema });
-    this.webhooks = new LibsqlWebhookStore(client);
     this.inboxListeners = new LibsqlInboxListeners(this.db);
     this.#pragmas = options.pragmas ?? [];
     this.#reconnect = options.reconnectAfterFailure ?? true;
@@ -116,6 +115,13 @@ export class LibsqlStore implements Store {
       options.schedule ?? ((fn) => setTimeout(fn, 0)),
       asStoreError,
       options.commitObserver,
+    );
+    // With a local file the lanes' cursors ride the group commit; a remote store (sqld, the edge)
+    // writes each on its own, as before.
+    const group = this.#group;
+    this.webhooks = new LibsqlWebhookStore(
+      client,
+      connection ? (row) => group.appendCursors(row.app, row.conversationId, [row]) : undefined,
     );
   }
 

@@ -8,6 +8,7 @@ import Database from "libsql";
 import type { Change } from "../party/core/types.ts";
 import { type AppendRows, insertChangesSql, insertMessagesSql, newMessageValues } from "./append-rows.ts";
 import { changeValues, SCRUB_EDITS_SQL, stateValues, UPDATE_STATE_SQL } from "./rows.ts";
+import { ADVANCE_CURSOR_SQL, cursorValues } from "./webhook-tables.ts";
 
 /**
  * Rows per INSERT statement. A group's messages go in as few statements as this allows:
@@ -27,6 +28,7 @@ interface Open {
   changeInserts: Array<Database.Statement | undefined>;
   updateState: Database.Statement;
   scrubEdits: Database.Statement;
+  advanceCursor: Database.Statement;
 }
 
 /** Runs the prepared INSERT of `rows` rows (made with `sql` on first use). */
@@ -100,6 +102,7 @@ export class NativeAppendConnection {
         changeInserts: [],
         updateState: db.prepare(UPDATE_STATE_SQL),
         scrubEdits: db.prepare(SCRUB_EDITS_SQL),
+        advanceCursor: db.prepare(ADVANCE_CURSOR_SQL),
       };
       return this.#open;
     } catch (error) {
@@ -118,6 +121,7 @@ export class NativeAppendConnection {
       for (const job of jobs) {
         for (const m of job.states) open.updateState.run(stateValues(job.app, job.conversationId, m));
         for (const target of job.scrub) open.scrubEdits.run([job.app, job.conversationId, target]);
+        if (job.cursors) for (const cursor of job.cursors) open.advanceCursor.run(cursorValues(cursor));
       }
       open.commit.run();
       if (jobs.some((job) => job.scrub.length > 0)) this.#checkpoint(open);

@@ -268,3 +268,81 @@ describe("group commit", () => {
     expect([await stored("C"), await stored("D")]).toEqual([["c1"], ["d1"]]);
   });
 });
+
+describe("webhook cursors in the group commit", () => {
+  /** An endpoint (a cursor of a removed endpoint is never written). */
+  const endpoint = async (id: string) =>
+    store.webhooks.createEndpoint({
+      app: "default",
+      id,
+      url: "https://example.com/hook",
+      secret: `whsec_${Buffer.alloc(32, 1).toString("base64")}`,
+      events: [],
+      status: "active",
+      lastError: null,
+      failingSince: null,
+      createdAt: new Date().toISOString(),
+    });
+  const cursorOf = async (id: string, conv: string) => {
+    const { lastSeq, lastEvent } = await store.webhooks.readCursor("default", id, conv);
+    return { lastSeq, lastEvent };
+  };
+  const cursor = (endpointId: string, conversationId: string, lastSeq: number) => ({
+    app: "default",
+    endpointId,
+    conversationId,
+    lastSeq,
+    lastEvent: 0,
+  });
+
+  it("a lane's cursor shares the transaction of the batches gathering with it, and is durable when it resolves", async () => {
+    await endpoint("we_1");
+    const { group, transactions } = recording();
+    await Promise.all([
+      group.append(rows("w1", "a")),
+      group.appendCursors("default", "w1", [cursor("we_1", "w1", 7)]),
+      group.append(rows("w2", "b")),
+    ]);
+    expect(transactions).toEqual([["w1", "w1", "w2"]]);
+    expect(await cursorOf("we_1", "w1")).toEqual({ lastSeq: 7, lastEvent: 0 });
+    // Only ever forward, and nothing for an endpoint that does not exist.
+    await group.appendCursors("default", "w1", [cursor("we_1", "w1", 3), cursor("we_gone", "w1", 9)]);
+    expect(await cursorOf("we_1", "w1")).toEqual({ lastSeq: 7, lastEvent: 0 });
+    expect(await cursorOf("we_gone", "w1")).toEqual({ lastSeq: 0, lastEvent: 0 });
+  });
+
+  it("a cursor is no room's batch: a failed batch of its conversation neither refuses it nor is fenced by it", async () => {
+    await endpoint("we_2");
+    const { group } = recording();
+    await group.append(rows("wd", "taken"));
+    const results = await Promise.allSettled([
+      group.append(rows("wd", "taken")), // a retried key: this room's batch fails
+      group.appendCursors("default", "wd", [cursor("we_2", "wd", 1)]),
+      group.append(rows("wok", "fine")),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
+    // The room is fenced until it re-plans; the lane's cursor still goes.
+    await expect(group.append(rows("wd", "later"))).rejects.toBeInstanceOf(SupersededBatchError);
+    await group.appendCursors("default", "wd", [cursor("we_2", "wd", 2)]);
+    expect(await cursorOf("we_2", "wd")).toEqual({ lastSeq: 2, lastEvent: 0 });
+  });
+
+  it("the store's webhook cursors go through its group commit: one transaction with the sends beside them", async () => {
+    await endpoint("we_3");
+    const connection = store.appendConnection;
+    if (!connection) throw new Error("a file database has a commit connection");
+    const writes: number[] = [];
+    const write = connection.write.bind(connection);
+    connection.write = (jobs) => {
+      writes.push(jobs.length);
+      write(jobs);
+    };
+    const { messages, changes, states, scrub } = rows("ws", "m");
+    await Promise.all([
+      store.appendEntries("default", "ws", { messages, changes, states, scrub }),
+      store.webhooks.advanceCursor("default", "we_3", "ws", { lastSeq: 1, lastEvent: 0 }),
+    ]);
+    expect(writes).toEqual([2]);
+    expect(await cursorOf("we_3", "ws")).toEqual({ lastSeq: 1, lastEvent: 0 });
+  });
+});
