@@ -14,13 +14,20 @@
  * one-message batches, and each message dirties index and conversation pages of its own room.
  * The bytes the process wrote per commit (WAL frames and checkpoints, `/proc/self/io`) show it.
  *
- * Flags: --sizes 1,8,27 (messages per commit) · --sync full,normal · --conversations 8
+ * `--keys` picks how senders make their idempotency keys: `sdk` (the SDK's, time first:
+ * client/ids.ts), `random` (22 random characters, as the SDK made them before and many other
+ * clients do) or `counter` (`h<sender>-<n>`, as this bench did until 2026-12-02).
+ *
+ * Flags: --sizes 1,8,27 (messages per commit) · --sync full,normal · --conversations 8 ·
+ *        --keys sdk,random,counter (default sdk)
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { newClientMessageId } from "../client/ids.ts";
 import type { Message } from "../party/core/types.ts";
 import type { AppendRows } from "../store/append-rows.ts";
 import { openStore, type SyncMode } from "../store/open.ts";
@@ -30,6 +37,7 @@ const { values: args } = parseArgs({
     sizes: { type: "string", default: "1,8,27" },
     sync: { type: "string", default: "full,normal" },
     conversations: { type: "string", default: "8" },
+    keys: { type: "string", default: "sdk" },
   },
 });
 const sizes = (args.sizes ?? "").split(",").map(Number);
@@ -41,6 +49,13 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 500)) {
 }
 if (conversationCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) {
   console.error("bench:commit: --conversations wants integers from 1 to 100000, e.g. --conversations 8,2000");
+  process.exit(2);
+}
+const KEY_KINDS = ["sdk", "random", "counter"] as const;
+type KeyKind = (typeof KEY_KINDS)[number];
+const keyKinds = (args.keys ?? "").split(",") as KeyKind[];
+if (keyKinds.some((k) => !KEY_KINDS.includes(k))) {
+  console.error("bench:commit: --keys wants sdk, random, counter or a comma list of them");
   process.exit(2);
 }
 if (syncs.some((s) => s !== "full" && s !== "normal")) {
@@ -72,7 +87,18 @@ interface Cost {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-async function measure(sync: SyncMode, size: number, conversations: number): Promise<Cost> {
+/** 22 random characters of the key alphabet. */
+function randomKey(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let out = "";
+  for (const b of randomBytes(22)) out += alphabet[b & 63];
+  return out;
+}
+
+const keyOf = (kind: KeyKind, sender: number, n: number): string =>
+  kind === "sdk" ? newClientMessageId() : kind === "random" ? randomKey() : `h${sender}-${n}`;
+
+async function measure(sync: SyncMode, size: number, conversations: number, keys: KeyKind): Promise<Cost> {
   const dir = await mkdtemp(join(tmpdir(), "parley-commit-"));
   const store = await openStore({ url: `file:${join(dir, "p.db")}`, sync });
   try {
@@ -103,7 +129,7 @@ async function measure(sync: SyncMode, size: number, conversations: number): Pro
           conversationId: `c${conv}`,
           seq,
           senderId: `u${sender}`,
-          clientMessageId: `h${sender}-${n}`,
+          clientMessageId: keyOf(keys, sender, n),
           body: `${sender} ${n} ${PAD}`,
           createdAt: at,
           reactions: {},
@@ -143,22 +169,24 @@ async function measure(sync: SyncMode, size: number, conversations: number): Pro
 console.log(`Parley commit cost — ${new Date().toISOString()}, Node ${process.version}`);
 console.log(`${SENDERS} senders; ${MEASURED_GROUPS} commits measured per case after ${WARMUP_GROUPS}\n`);
 console.log(
-  "sync    convs  msgs/commit  wall ms/commit  CPU ms/commit (kernel)  CPU µs/message  KiB written/commit",
+  "keys     sync    convs  msgs/commit  wall ms/commit  CPU ms/commit (kernel)  CPU µs/message  KiB written/commit",
 );
-for (const sync of syncs) {
-  for (const conversations of conversationCounts)
-    for (const size of sizes) {
-      const cost = await measure(sync, size, conversations);
-      console.log(
-        [
-          sync.padEnd(6),
-          String(conversations).padStart(5),
-          String(size).padStart(12),
-          cost.wallMs.toFixed(3).padStart(15),
-          `${cost.cpuMs.toFixed(3)} (${cost.sysMs.toFixed(3)})`.padStart(23),
-          ((cost.cpuMs * 1000) / size).toFixed(1).padStart(15),
-          cost.kib.toFixed(1).padStart(18),
-        ].join("  "),
-      );
-    }
-}
+for (const keys of keyKinds)
+  for (const sync of syncs) {
+    for (const conversations of conversationCounts)
+      for (const size of sizes) {
+        const cost = await measure(sync, size, conversations, keys);
+        console.log(
+          [
+            keys.padEnd(7),
+            sync.padEnd(6),
+            String(conversations).padStart(5),
+            String(size).padStart(12),
+            cost.wallMs.toFixed(3).padStart(15),
+            `${cost.cpuMs.toFixed(3)} (${cost.sysMs.toFixed(3)})`.padStart(23),
+            ((cost.cpuMs * 1000) / size).toFixed(1).padStart(15),
+            cost.kib.toFixed(1).padStart(18),
+          ].join("  "),
+        );
+      }
+  }

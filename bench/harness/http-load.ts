@@ -4,6 +4,7 @@
  * the measured window (after the warm-up) count, for throughput and for latency.
  */
 import http from "node:http";
+import { newClientMessageId } from "../../client/ids.ts";
 import { cpuMeter } from "./spawn.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
 import { type CommitCounters, commitsBetween, type Target } from "./target.ts";
@@ -184,7 +185,7 @@ export async function runHttp(target: Target, opts: HttpOptions): Promise<HttpRe
       method: "POST",
       url,
       token,
-      payload: JSON.stringify({ clientMessageId: `h${i}-${n}`, body: `${i} ${n} ${pad}` }),
+      payload: JSON.stringify({ clientMessageId: newClientMessageId(), body: `${i} ${n} ${pad}` }),
     });
   });
   const out = await closedLoops(target, agent, loops, 201, opts);

@@ -9,6 +9,7 @@
  * (not counted, not sent to), so first-use costs (JIT, prepared statements) are not counted.
  */
 import http from "node:http";
+import { newClientMessageId } from "../../client/ids.ts";
 import { closedLoops, type LoopRequest } from "./http-load.ts";
 import { openClients, waitQuiet } from "./sockets.ts";
 import { settledRss } from "./spawn.ts";
@@ -134,7 +135,7 @@ export async function runManyRooms(target: Target, opts: ManyRoomsOptions): Prom
           method: "POST",
           url: mine[n % mine.length] as URL,
           token,
-          payload: JSON.stringify({ clientMessageId: `m${i}-${n}`, body: `${i} ${n} ${pad}` }),
+          payload: JSON.stringify({ clientMessageId: newClientMessageId(), body: `${i} ${n} ${pad}` }),
         });
       });
       const out = await closedLoops(target, agent, loops, 201, opts);

@@ -5,6 +5,8 @@
  * emit-with-ack and the floor store nothing. After `warmupMs`, only acks that arrive inside the
  * `durationMs` window count, for throughput and for latency.
  */
+
+import { newClientMessageId } from "../../client/ids.ts";
 import { openClients, waitQuiet } from "./sockets.ts";
 import { cpuMeter } from "./spawn.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
@@ -82,7 +84,7 @@ export async function runSocketSends(target: Target, opts: SocketSendsOptions): 
           const k = sends[i] as number;
           sends[i] = k + 1;
           sentAt[i] = performance.now();
-          clients.sockets[i]?.send(dialect.send(k, `s${i}-${k}-${stamp}`, `${i} ${k} ${pad}`));
+          clients.sockets[i]?.send(dialect.send(k, newClientMessageId(), `${i} ${k} ${pad}`));
         };
         clients.onClose = (i, code, reason) =>
           fail(new Error(`socket sends: socket ${i} closed ${code} ${reason}`));
