@@ -459,7 +459,7 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
     if (r) {
       results[side].manyrooms.push(r);
       console.log(
-        `  ${label} ${fmt(r.sendsPerSec)} sends/s over ${fmt(rooms)} rooms, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors; ${fmt(r.bytesPerRoom / 1024, 1)} KiB/room (RSS ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(r.rssAfterBytes / 2 ** 20, 1)} MiB); created in ${fmt(r.createMs)} ms, ${fmt(rooms * 3)} sockets open in ${fmt(r.connectMs)} ms; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}`,
+        `  ${label} ${fmt(r.sendsPerSec)} sends/s over ${fmt(rooms)} rooms, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors; ${fmt(r.bytesPerRoom / 1024, 1)} KiB/room (RSS ${fmt(r.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(r.rssAfterBytes / 2 ** 20, 1)} MiB); created in ${fmt(r.createMs)} ms, ${fmt(rooms * 3)} sockets open in ${fmt(r.connectMs)} ms; CPU server ${fmt(r.cpu.server)}%, bench ${fmt(r.cpu.client)}%${perSend(r)}${commitsOf(r)}`,
       );
     }
     if (round % 2 === 1) await base();

@@ -14,7 +14,7 @@ import { closedLoops, type LoopRequest } from "./http-load.ts";
 import { openClients, waitQuiet } from "./sockets.ts";
 import { settledRss } from "./spawn.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
-import type { Target } from "./target.ts";
+import type { commitsBetween, Target } from "./target.ts";
 
 export interface ManyRoomsOptions {
   rooms: number;
@@ -44,6 +44,8 @@ export interface ManyRoomsResult {
   createMs: number;
   connectMs: number;
   notes: string[];
+  /** The relay's group commits in the measured window (read from its /metrics). */
+  commits?: ReturnType<typeof commitsBetween>;
 }
 
 /** Run `fn` over `items`, `concurrency` at a time; the first failure stops the rest and is thrown. */
@@ -152,6 +154,7 @@ export async function runManyRooms(target: Target, opts: ManyRoomsOptions): Prom
         createMs,
         connectMs,
         notes,
+        ...(out.commits ? { commits: out.commits } : {}),
       };
     } finally {
       await clients.closeAll();
