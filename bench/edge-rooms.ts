@@ -112,6 +112,8 @@ const CREATE_TIMEOUT_MS = 60_000;
 const COVER_LIMIT_MS = 900_000;
 /** Names this run's conversations and server logs. */
 const stamp = Date.now().toString(36);
+/** Relays started so far (each keeps its output in a file of its own). */
+let relaysStarted = 0;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) =>
@@ -249,7 +251,8 @@ async function startRelay(kind: "workers" | "partykit" | "node", options: RelayO
       }
       rmSync(dir, { recursive: true, force: true });
       // Kept for a look afterwards (workerd's own errors land here, not in the answers).
-      const log = join(os.tmpdir(), `parley-bench-edge-${kind}-${stamp}.log`);
+      // One file per relay started: a later phase must not overwrite an earlier one's errors.
+      const log = join(os.tmpdir(), `parley-bench-edge-${kind}-${stamp}-${++relaysStarted}.log`);
       writeFileSync(log, output);
       console.log(`    server output: ${log}`);
     },
