@@ -65,8 +65,10 @@ export class ParleyChat extends HTMLElement {
   #tokenFailures = 0;
   #unread = 0;
   #active: string | undefined;
-  /** Titles fetched for conversations the thread list does not name. */
+  /** Titles fetched for conversations the thread list does not name ("" when untitled). */
   #titles = new Map<string, string>();
+  /** The members fetched with them, so an untitled one is named by its people, not its id. */
+  #fetchedMembers = new Map<string, string[]>();
   #titleTimer: ReturnType<typeof setTimeout> | undefined;
   #generation = 0;
   #restartQueued = false;
@@ -297,6 +299,7 @@ export class ParleyChat extends HTMLElement {
     this.#signingIn = false;
     this.#online.clear();
     this.#titles.clear();
+    this.#fetchedMembers.clear();
     this.#renderThreads();
     setComposer(this.#ui, "");
     const ui = this.#ui;
@@ -354,6 +357,10 @@ export class ParleyChat extends HTMLElement {
     client.api.conversation(id).then(
       (info) => {
         this.#titles.set(id, info.title || "");
+        this.#fetchedMembers.set(
+          id,
+          info.members.map((m) => m.userId),
+        );
         if (this.#active === id) setText(this.#ui.title, this.#titleOf(id));
       },
       (error: { status?: number }) => {
@@ -398,7 +405,8 @@ export class ParleyChat extends HTMLElement {
     const t = this.#threads.find((row) => row.id === id);
     const title = t?.title || this.#titles.get(id);
     if (title) return title;
-    const others = t?.members.filter((m) => m !== this.#me) ?? [];
+    const members = t?.members ?? this.#fetchedMembers.get(id) ?? [];
+    const others = members.filter((m) => m !== this.#me);
     return others.length ? others.map(this.#name).join(", ") : id;
   }
 

@@ -214,6 +214,21 @@ export async function until(
   throw new Error(`${what}: not within ${timeoutMs} ms (last seen: ${JSON.stringify(seen)})`);
 }
 
+/**
+ * Waits until the open conversation's header says `title`. The widget asks the relay for a
+ * title the thread list does not have yet, so the header can say something else at first.
+ */
+export function untilTitle(page: Page | Frame, title: string, timeoutMs = 10_000): Promise<void> {
+  return until(
+    `the header says ${JSON.stringify(title)}`,
+    async () => {
+      const seen = await page.locator("parley-chat header h2").textContent();
+      return { ok: seen === title, seen };
+    },
+    timeoutMs,
+  );
+}
+
 /** Waits until the page shows exactly `bodies` as stored messages. */
 export function untilShown(
   page: Page | Frame,

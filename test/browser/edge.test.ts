@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { history, uid, useServer } from "../helpers/world.ts";
-import { haveChromium, sendText, until, untilShown, useBrowser, waitLive } from "./browser.ts";
+import { haveChromium, sendText, until, untilShown, untilTitle, useBrowser, waitLive } from "./browser.ts";
 
 /** The raw bytes and headers of a GET (Node's fetch would decompress for us). */
 function rawGet(url: string, headers: Record<string, string>) {
@@ -58,7 +58,7 @@ describe.skipIf(!haveChromium).each(RUNTIMES)("<parley-chat> on %s", (runtime, n
     const [alice, bob] = [uid("alice"), uid("bob")];
     const conv = await w.conversation([alice, bob], { title: "On the edge" });
     const [pa, pb] = await Promise.all([b.open(alice, conv), b.open(bob, conv)]);
-    expect(await pa.locator("parley-chat header h2").textContent()).toBe("On the edge");
+    await untilTitle(pa, "On the edge");
     await pa.locator("parley-chat textarea").pressSequentially("Hello from", { delay: 10 });
     await pb.locator("parley-chat .typing", { hasText: `${alice} is typing…` }).waitFor();
     await pa.locator("parley-chat textarea").pressSequentially(" workerd");

@@ -8,7 +8,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../helpers/clients.ts";
 import { uid, useServer } from "../helpers/world.ts";
-import { haveChromium, sendText, until, untilShown, useBrowser, waitLive } from "./browser.ts";
+import { haveChromium, sendText, until, untilShown, untilTitle, useBrowser, waitLive } from "./browser.ts";
 
 const banner = (page: Page) => page.locator("parley-chat .banner");
 const note = (page: Page) => page.locator("parley-chat .note");
@@ -215,5 +215,14 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
     await waitLive(page);
     await page.locator("parley-chat header h2", { hasText: "Quarterly plans" }).waitFor();
     expect(refused).toBe(2);
+  });
+
+  it("an untitled conversation the thread list does not show is named by its people, not its id", async () => {
+    const [alice, bob, carol] = [uid("alice"), uid("bob"), uid("carol")];
+    const conv = uid("c");
+    const created = await w.admin.post("/v1/conversations", { id: conv, members: [alice, bob, carol] });
+    expect(created.status, created.text).toBe(201);
+    const page = await b.open(alice, conv, { "no-threads": "1" });
+    await untilTitle(page, `${bob}, ${carol}`);
   });
 });

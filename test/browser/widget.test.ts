@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { openStore } from "../../store/open.ts";
 import { repoRoot } from "../helpers/server.ts";
 import { history, uid, useServer } from "../helpers/world.ts";
-import { haveChromium, sendText, until, untilShown, useBrowser, waitLive } from "./browser.ts";
+import { haveChromium, sendText, until, untilShown, untilTitle, useBrowser, waitLive } from "./browser.ts";
 
 describe.skipIf(!haveChromium)("<parley-chat> in Chromium", () => {
   const w = useServer();
@@ -300,7 +300,7 @@ describe.skipIf(!haveChromium)("<parley-chat> in Chromium", () => {
     expect(await pa.locator("parley-chat nav.threads").isVisible()).toBe(false);
     await sendText(pa, "Bonjour");
     await untilShown(pa, ["Bonjour"], 10_000, "alice");
-    expect(await pa.locator("parley-chat header h2").textContent()).toBe("Attributs");
+    await untilTitle(pa, "Attributs");
     await b.shot(pa, "translated-themed");
   });
 
