@@ -1,6 +1,8 @@
 /** Start a server as a child process (through tsx), find its Node process, read its memory, stop it. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median } from "./stats.ts";
 
@@ -142,6 +144,33 @@ export function rssBytes(pid: number): number {
 }
 
 /** Ask the server for a full GC (see gc-preload.mjs), let it settle, then the median of a few VmRSS reads. */
+/**
+ * The live JavaScript memory (V8 heap in use + external) a server reports right after the full GC
+ * that `kill -USR2` asks of it (gc-preload.mjs), median of `samples` reads 250 ms apart; NaN when it
+ * does not answer (a server started without the preload).
+ */
+export async function settledHeap(pid: number, samples = 3): Promise<number> {
+  const file = join(tmpdir(), `parley-bench-heap-${pid}.json`);
+  const values: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    rmSync(file, { force: true });
+    if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGUSR2");
+    for (let wait = 0; wait < 40 && !existsSync(file); wait++) await sleep(50);
+    try {
+      const { heapUsed, external } = JSON.parse(readFileSync(file, "utf8")) as {
+        heapUsed: number;
+        external: number;
+      };
+      values.push(heapUsed + external);
+    } catch {
+      // no answer this time
+    }
+    await sleep(250);
+  }
+  rmSync(file, { force: true });
+  return values.length > 0 ? median(values) : Number.NaN;
+}
+
 export async function settledRss(pid: number, samples = 5): Promise<number> {
   const values: number[] = [];
   for (let i = 0; i < samples; i++) {
