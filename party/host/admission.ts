@@ -86,7 +86,8 @@ export async function admitSocket(request: UpgradeRequest, deps: AdmissionDeps):
   if (!token) return refuse(CloseCode.unauthorized, "missing token query parameter");
   let user: UserPrincipal;
   try {
-    user = await deps.auth.verifyUserToken(token);
+    // Not kept in the token cache: a socket brings its token once (see verifyUserToken).
+    user = await deps.auth.verifyUserToken(token, { remember: false });
   } catch (error) {
     // The Authenticator's refusals are fixed sentences: none echoes what the token claims.
     return refuse(CloseCode.unauthorized, isParleyError(error) ? error.message : "the token was refused");

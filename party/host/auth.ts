@@ -91,8 +91,9 @@ export class Authenticator {
     /** Clock leeway for exp/nbf, at most 60 s. */
     private readonly leewaySeconds = 60,
     /**
-     * Hears each user token the first time it verifies in this process (not on cache hits):
-     * where its `name` / `picture` claims become the user's profile (profiles.ts). Awaited, so
+     * Hears each user token that verifies, except on cache hits (a socket's token is not cached,
+     * so every socket's is heard): where its `name` / `picture` claims become the user's profile
+     * (profiles.ts, which writes only what changed). Awaited, so
      * that the write is part of the request (a Worker may drop work left after its answer);
      * it must not throw.
      */
@@ -111,11 +112,16 @@ export class Authenticator {
     );
   }
 
-  /** Verifies a user token; 401 on anything wrong with it, including an unknown app. */
-  async verifyUserToken(token: string): Promise<UserPrincipal> {
+  /**
+   * Verifies a user token; 401 on anything wrong with it, including an unknown app. A token that
+   * verifies is kept for the requests that bring it again, unless `remember` is false: a socket
+   * brings its token once, and keeping every connected user's token (~0.3 KiB with its entry)
+   * would be memory per idle socket (issue 17) for a check that costs microseconds.
+   */
+  async verifyUserToken(token: string, options: { remember?: boolean } = {}): Promise<UserPrincipal> {
     const cached = this.#cached(token);
     if (cached?.kind === "user") return cached;
-    const principal = await this.#verifyUserToken(token);
+    const principal = await this.#verifyUserToken(token, options.remember ?? true);
     await this.onUser?.(principal);
     return principal;
   }
@@ -136,10 +142,10 @@ export class Authenticator {
     this.#verified.set(ownCopy(credential), { principal, expiresAt });
   }
 
-  async #verifyUserToken(token: string): Promise<UserPrincipal> {
+  async #verifyUserToken(token: string, remember: boolean): Promise<UserPrincipal> {
     // A plain valid token (nearly all of them) is decoded once and never reaches jose.
     const plain = this.#plainToken(token);
-    if (plain) return this.#principal(token, plain.app, plain.claims);
+    if (plain) return this.#principal(token, plain.app, plain.claims, remember);
     let claimedApp: unknown;
     try {
       claimedApp = decodeJwt(token).app ?? "default";
@@ -157,7 +163,7 @@ export class Authenticator {
         requiredClaims: ["exp", "sub"],
         clockTolerance: this.leewaySeconds,
       });
-      return this.#principal(token, claimedApp, payload);
+      return this.#principal(token, claimedApp, payload, remember);
     } catch (error) {
       if (error instanceof ParleyError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw refuse("the token has expired");
@@ -190,14 +196,14 @@ export class Authenticator {
   }
 
   /** The principal of verified claims (a refusal when `sub` is not a user id); cached until exp. */
-  #principal(token: string, app: string, payload: Record<string, unknown>): UserPrincipal {
+  #principal(token: string, app: string, payload: Record<string, unknown>, remember: boolean): UserPrincipal {
     const userId = userIdSchema.safeParse(payload.sub);
     if (!userId.success) throw refuse("the token's sub is not a valid user id");
     const name = typeof payload.name === "string" ? payload.name : undefined;
     const principal: UserPrincipal = { kind: "user", app, userId: userId.data, name };
     if (typeof payload.picture === "string") principal.picture = payload.picture;
     // Cached only until exp (no leeway) and never before nbf has passed (checked by now).
-    if (typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
+    if (remember && typeof payload.exp === "number") this.#remember(token, principal, payload.exp * 1000);
     return principal;
   }
 
