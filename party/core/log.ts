@@ -117,3 +117,6 @@ const saneRequestId = /^[A-Za-z0-9._:-]{1,64}$/;
  */
 export const requestIdOf = (header: string | null | undefined): string =>
   header && saneRequestId.test(header) ? header : crypto.randomUUID();
+
+/** Whether a client's `X-Request-Id` is kept as the request's id (see `requestIdOf`). */
+export const isSaneRequestId = (header: string): boolean => saneRequestId.test(header);

@@ -51,7 +51,11 @@ export class RelayHub implements InboxRouter, Directory {
   readonly env: RoomEnvironment;
   #hosts = new Map<string, RoomHost>();
   #inboxes = new Map<string, InboxRoom>();
-  #connectionsByUser = new Map<string, number>();
+  /**
+   * Open connections per user, by app then user id: keyed by the user's id itself, which the
+   * connection holds anyway (a joined `app + id` key was one more string per connected user).
+   */
+  #connectionsByUser = new Map<string, Map<string, number>>();
   /** Open connections by transport (the metrics' gauges). */
   #open: Record<ConnectionTransport, number> = { websocket: 0, sse: 0, long_poll: 0 };
   readonly #metrics: RelayMetrics;
@@ -207,24 +211,29 @@ export class RelayHub implements InboxRouter, Directory {
    * per idle socket was memory (issue 17). False when the user is at the cap.
    */
   tryAcquireConnection(app: string, userId: string, transport: ConnectionTransport): boolean {
-    const key = keyOf(app, userId);
-    const open = this.#connectionsByUser.get(key) ?? 0;
+    let users = this.#connectionsByUser.get(app);
+    if (!users) {
+      users = new Map();
+      this.#connectionsByUser.set(app, users);
+    }
+    const open = users.get(userId) ?? 0;
     if (open >= this.limits.maxConnectionsPerUser) {
       this.#metrics.rateLimited("connections");
       return false;
     }
-    this.#connectionsByUser.set(key, open + 1);
+    users.set(userId, open + 1);
     this.#open[transport]++;
     return true;
   }
 
   /** Gives back one slot taken by `tryAcquireConnection` (once per slot: the caller keeps count). */
   releaseConnection(app: string, userId: string, transport: ConnectionTransport): void {
-    const key = keyOf(app, userId);
     this.#open[transport]--;
-    const left = (this.#connectionsByUser.get(key) ?? 1) - 1;
-    if (left > 0) this.#connectionsByUser.set(key, left);
-    else this.#connectionsByUser.delete(key);
+    const users = this.#connectionsByUser.get(app);
+    if (!users) return;
+    const left = (users.get(userId) ?? 1) - 1;
+    if (left > 0) users.set(userId, left);
+    else users.delete(userId);
   }
 
   /** Drops rooms idle for `roomIdleMs` and inboxes nobody listens to. */

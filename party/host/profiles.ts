@@ -65,13 +65,21 @@ export const MAX_USERS_PER_ANSWER = 500;
  * token and process; after a restart, a burst of tokens then shares one query).
  */
 const CLAIM_READ_WAIT_MS = 5;
-/** Profiles remembered from token claims, per process (the oldest is dropped past this). */
+/** Profiles remembered from token claims, per app and process (the oldest is dropped past this). */
 const KNOWN_LIMIT = 10_000;
 
-const keyOf = (app: string, userId: string) => `${app}\u0000${userId}`;
-const sameAs = (profile: Profile, patch: ProfilePatch) =>
-  (patch.name === undefined || patch.name === profile.name) &&
-  (patch.picture === undefined || patch.picture === profile.picture);
+/**
+ * A profile as this process remembers it: the name alone (or null) when there is no picture,
+ * the profile otherwise. One is kept per connected user, and an object per user was ~40 B of
+ * live heap per idle socket (issue 17).
+ */
+type Known = string | null | Profile;
+const compact = (profile: Profile): Known => (profile.picture === null ? profile.name : profile);
+const nameOf = (known: Known) => (known === null || typeof known === "string" ? known : known.name);
+const pictureOf = (known: Known) => (known === null || typeof known === "string" ? null : known.picture);
+const sameAs = (known: Known, patch: ProfilePatch) =>
+  (patch.name === undefined || patch.name === nameOf(known)) &&
+  (patch.picture === undefined || patch.picture === pictureOf(known));
 
 export interface ProfilesOptions {
   /**
@@ -87,8 +95,11 @@ export interface ProfilesOptions {
 }
 
 export class Profiles {
-  /** What this process last read or wrote of each user's profile (token claims are checked against it). */
-  #known = new Map<string, Profile>();
+  /**
+   * What this process last read or wrote of each user's profile (token claims are checked
+   * against it), by app, then by the user's id itself: the string its connections hold anyway.
+   */
+  #known = new Map<string, Map<string, Known>>();
   readonly #claims: { name: z.ZodType<string>; picture: z.ZodType<string> };
   /** Stored profiles read for token claims, per app: the users of a burst in one query. */
   #claimReads = new Map<string, ReadBatch<Profile>>();
@@ -168,8 +179,8 @@ export class Profiles {
     if (user.picture !== undefined && this.#claims.picture.safeParse(user.picture).success)
       patch.picture = user.picture;
     if (patch.name === undefined && patch.picture === undefined) return;
-    const known = this.#known.get(keyOf(user.app, user.userId));
-    if (known && sameAs(known, patch)) return;
+    const known = this.#known.get(user.app)?.get(user.userId);
+    if (known !== undefined && sameAs(known, patch)) return;
     try {
       await this.#applyClaims(user.app, user.userId, patch);
     } catch (error) {
@@ -184,7 +195,7 @@ export class Profiles {
       ? ((await this.#claimReadsOf(app).get(userId)) ?? { name: null, picture: null })
       : await this.get(app, userId);
     this.#remember(app, userId, stored);
-    if (sameAs(stored, patch)) return;
+    if (sameAs(compact(stored), patch)) return;
     await this.set(app, userId, patch);
   }
 
@@ -202,13 +213,17 @@ export class Profiles {
   }
 
   #remember(app: string, userId: string, profile: Profile): void {
-    const key = keyOf(app, userId);
-    this.#known.delete(key);
-    if (this.#known.size >= KNOWN_LIMIT) {
-      const oldest = this.#known.keys().next();
-      if (!oldest.done) this.#known.delete(oldest.value);
+    let known = this.#known.get(app);
+    if (!known) {
+      known = new Map();
+      this.#known.set(app, known);
     }
-    this.#known.set(key, profile);
+    known.delete(userId);
+    if (known.size >= KNOWN_LIMIT) {
+      const oldest = known.keys().next();
+      if (!oldest.done) known.delete(oldest.value);
+    }
+    known.set(userId, compact(profile));
   }
 
   #nowIso(): string {

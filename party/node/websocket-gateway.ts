@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { Connection, ConnectionIdentity, SocketData } from "../core/connection.ts";
 import { CloseCode, isParleyError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
-import { type LogFields, type Logger, requestIdOf } from "../core/log.ts";
+import { isSaneRequestId, type LogFields, type Logger } from "../core/log.ts";
 import { noMetrics, type RelayMetrics } from "../core/metrics.ts";
 import type { OutboundFrame } from "../core/outbound-frame.ts";
 import { type AdmissionDeps, admitSocket, type SocketAdmission } from "../host/admission.ts";
@@ -20,6 +20,7 @@ import type { Authenticator } from "../host/auth.ts";
 import { closeReason } from "../host/close-reason.ts";
 import type { RelayHub } from "../host/local-directory.ts";
 import type { OriginPolicy } from "../host/origins.ts";
+import { nextSocketRequestId, requestIdText } from "./socket-request-ids.ts";
 
 let nextId = 0;
 
@@ -112,6 +113,10 @@ class GatewayWebSocket extends WebSocket {
       case "message":
         if (conn?.identity) conn.gateway.socketFrame(conn, args[0] as Buffer, args[1] as boolean);
         return true;
+      case "ping":
+        // The server's `autoPong` is off (see its options): answered here.
+        if (conn) conn.gateway.socketPing(conn, args[0] as Buffer);
+        return true;
       default:
         return super.emit(event, ...args);
     }
@@ -133,17 +138,23 @@ class NodeWebSocketConnection implements Connection {
   holdsSlot = false;
   /** Set once attached; frames that arrive before are dropped, as the room is not there yet. */
   target: SocketTarget | undefined;
-  /** When it was admitted (performance.now()), for the close's log line. */
+  /**
+   * When it was admitted (whole ms of performance.now()), for the close's log line. An integer,
+   * so V8 keeps it in the object (a fraction is a 16-byte heap number per socket).
+   */
   opened = 0;
   constructor(
     readonly ws: GatewayWebSocket,
     /** The upgraded TCP socket: its `drain` says when queued frames reached the kernel. */
     private readonly socket: Duplex,
     readonly gateway: NodeWebSocketGateway,
-    /** Its upgrade request's id, and the route and conversation of its log lines. */
-    readonly reqId: string,
+    /**
+     * Its upgrade request's id (a number when the relay made it: see socket-request-ids.ts),
+     * and the route and conversation of its log lines.
+     */
+    readonly reqId: string | number,
     readonly route: string,
-    readonly conversationId: string | undefined,
+    public conversationId: string | undefined,
   ) {
     ws.connection = this;
     // EventEmitter gives every emitter an empty `_events` object in dictionary mode: ~190 B of
@@ -164,7 +175,7 @@ class NodeWebSocketConnection implements Connection {
    * per idle socket).
    */
   logFields(): LogFields {
-    const fields: LogFields = { reqId: this.reqId, route: this.route };
+    const fields: LogFields = { reqId: requestIdText(this.reqId), route: this.route };
     if (this.identity) {
       fields.app = this.identity.app;
       fields.userId = this.identity.userId;
@@ -324,6 +335,9 @@ export class NodeWebSocketGateway {
       noServer: true,
       maxPayload: limits.maxFrameBytes,
       clientTracking: false,
+      // ws's automatic pong keeps a callback closure and its context on every socket (~100 B
+      // of live heap per idle socket, issue 17); `socketPing` answers instead.
+      autoPong: false,
     });
     // Every 101 carries the request id too, as every HTTP answer does.
     this.wss.on("headers", (headers, req) => {
@@ -359,9 +373,14 @@ export class NodeWebSocketGateway {
     socket.on("error", destroyOnError);
     const started = performance.now();
     const header = req.headers["x-request-id"];
-    // A flat copy: Node's randomUUID() returns a rope of ~20 concatenated pieces (~0.4 KiB), and
-    // a socket keeps its request id in its log fields for as long as it is open.
-    const reqId = Buffer.from(requestIdOf(typeof header === "string" ? header : undefined)).toString();
+    // The socket keeps this for its log lines as long as it is open: a number when the relay
+    // makes the id, and a flat copy of a client's own (a header string may be a slice of a
+    // larger one).
+    const id =
+      typeof header === "string" && isSaneRequestId(header)
+        ? Buffer.from(header).toString()
+        : nextSocketRequestId();
+    const reqId = requestIdText(id);
     // On the request itself, for the 101's headers: a WeakMap entry per upgrade is an ephemeron
     // every GC has to walk while the storm's 10,000 upgrades are in flight.
     (req as TaggedRequest)[REQUEST_ID] = reqId;
@@ -383,7 +402,7 @@ export class NodeWebSocketGateway {
           this.log.info({ ...line, status: decision.status, ms }, "socket upgrade refused");
         } else if (decision.kind === "refuse") {
           this.log.info({ ...line, status: 101, code: String(decision.code), ms }, "socket refused");
-          this.#complete(req, socket, head, decision, line.reqId, line.route);
+          this.#complete(req, socket, head, decision, id, line.route);
         } else {
           const { app, userId } = decision.user;
           const where =
@@ -391,7 +410,7 @@ export class NodeWebSocketGateway {
               ? { ...line, app, userId, conversationId: decision.conversationId }
               : { ...line, app, userId };
           this.log.info({ ...where, status: 101, ms }, "socket opened");
-          this.#complete(req, socket, head, decision, line.reqId, line.route);
+          this.#complete(req, socket, head, decision, id, line.route);
         }
       })
       // Nothing a client sends rejects admission; a store that cannot be read does. Never unhandled.
@@ -406,7 +425,7 @@ export class NodeWebSocketGateway {
     socket: Duplex,
     head: Buffer,
     decision: Exclude<SocketAdmission, { kind: "http" }>,
-    reqId: string,
+    reqId: string | number,
     route: string,
   ): void {
     // The 101 and the socket's first frames (replay, `synced`, presence) leave in one write: the
@@ -443,12 +462,15 @@ export class NodeWebSocketGateway {
       const identity = { app: user.app, userId: user.userId, instanceId };
       conn.identity = identity;
       conn.holdsSlot = true;
-      conn.opened = performance.now();
+      conn.opened = Math.floor(performance.now());
       if (decision.kind === "conversation") {
         // #attachToRoom never rejects: it closes the socket itself when it cannot attach.
         void this.#attachToRoom(conn, identity, decision.conversationId, decision.after).then((host) => {
           release();
-          if (host) conn.target = host;
+          if (!host) return;
+          conn.target = host;
+          // The room's own string: this socket's copy from its URL is ~32 B per idle socket.
+          conn.conversationId = host.conversationId;
         });
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
@@ -485,6 +507,22 @@ export class NodeWebSocketGateway {
       return;
     }
     void conn.target?.receive(conn.id, isBinary ? data : String(data));
+  }
+
+  /**
+   * @internal A client's ping (RFC 6455 §5.5.2: answered with a pong of the same data). Its
+   * pongs count toward the outbound cap like any frame: a client that pings and never reads is
+   * cut (1006, no close frame: the close frame would queue behind what it does not read), as
+   * ws's own automatic pong cuts one with too many pongs pending.
+   */
+  socketPing(conn: NodeWebSocketConnection, data: Buffer): void {
+    const ws = conn.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.limits.socketBufferBytes) {
+      ws.terminate();
+      return;
+    }
+    ws.pong(data, false);
   }
 
   /** @internal A socket's error (its shared `error` listener): only worth a debug line. */

@@ -209,6 +209,42 @@ describe("structured logs", () => {
     ).catch(() => undefined);
     expect(mineLogged()).toEqual(expect.arrayContaining(["request", "socket opened"]));
   });
+
+  it("a socket without X-Request-Id gets a new UUID on its 101, and its close line carries the same", async () => {
+    const u = uid("u");
+    const conv = await w.conversation([u]);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = w.track(
+        WsClient.connect(w.server.wsUrl, `/parties/conversation/${conv}`, { token: await w.token(u) }),
+      );
+      const upgraded = new Promise<string>((resolve) =>
+        s.ws.once("upgrade", (r) => resolve(String(r.headers["x-request-id"]))),
+      );
+      await s.waitFor((f) => f.type === "synced", 5000, "synced");
+      ids.push(await upgraded);
+      await s.close();
+    }
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+    // The socket keeps its id for the lines of its whole life: opened, then closed (debug).
+    for (const id of ids) {
+      const mine = () => lines().filter((l) => l.reqId === id);
+      await eventually(async () => mine().some((l) => l.msg === "socket closed"), 5_000).catch(
+        () => undefined,
+      );
+      const closed = mine().find((l) => l.msg === "socket closed");
+      expect(mine().map((l) => l.msg)).toEqual(expect.arrayContaining(["socket opened", "socket closed"]));
+      expect(closed).toMatchObject({
+        app: "default",
+        userId: u,
+        conversationId: conv,
+        route: "/parties/conversation/:id",
+      });
+      expect(typeof closed?.ms).toBe("number");
+    }
+  });
 });
 
 describe("an embedder's logger", () => {

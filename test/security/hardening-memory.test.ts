@@ -177,3 +177,57 @@ describe("a socket that uploads and never reads", () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
+
+describe("a socket that pings and never reads", () => {
+  // The relay answers control pings itself (autoPong is off, see the gateway's `socketPing`):
+  // its pongs count toward the outbound cap like any frame, so a client that floods pings and
+  // reads nothing is cut instead of having its pongs held without bound.
+  const capped = useServer({ env: { PARLEY_SOCKET_BUFFER_BYTES: "65536", PARLEY_LOG: "warn" } });
+
+  it("gets a pong with its ping's payload while it reads", async () => {
+    const user = uid("pinger");
+    const conv = await capped.conversation([user]);
+    const ws = await RawWs.connect(
+      capped.server.port,
+      `/parties/conversation/${conv}?token=${await capped.token(user)}`,
+    );
+    await ws.waitFor((f) => f.type === "synced", 5_000, "synced");
+    ws.send(Op.ping, Buffer.from("are-you-there"));
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && !ws.frames.some((f) => f.opcode === Op.pong)) await sleep(10);
+    const pongs = ws.frames.filter((f) => f.opcode === Op.pong).map((f) => f.payload.toString());
+    expect(pongs).toEqual(["are-you-there"]);
+    ws.socket.destroy();
+  });
+
+  it("is cut once its unread pongs pass the outbound cap; the relay's memory stays bounded", async () => {
+    const user = uid("pinger");
+    const conv = await capped.conversation([user]);
+    const ws = await RawWs.connect(
+      capped.server.port,
+      `/parties/conversation/${conv}?token=${await capped.token(user)}`,
+    );
+    await ws.waitFor((f) => f.type === "synced", 5_000, "synced");
+    ws.socket.pause(); // from now on it reads nothing
+    let closed = false;
+    ws.socket.once("close", () => {
+      closed = true;
+    });
+    const before = relayRssMiB(capped);
+    const ping = encodeFrame(Op.ping, Buffer.alloc(125, 7));
+    let sent = 0;
+    const started = Date.now();
+    // Bounded: at most 400,000 pings (50 MB) or 30 s, in batches that let the relay read.
+    while (!closed && sent < 400_000 && Date.now() - started < 30_000) {
+      for (let i = 0; i < 2_000; i++) ws.socket.write(ping);
+      sent += 2_000;
+      await sleep(5);
+    }
+    const peak = relayRssMiB(capped);
+    console.log(
+      `ping flood: ${closed ? "cut" : "not cut"} after ${sent} pings, relay RSS ${before.toFixed(0)} → ${peak.toFixed(0)} MiB`,
+    );
+    expect(closed, `the never-reading pinger was cut (${sent} pings sent)`).toBe(true);
+    expect(peak - before).toBeLessThan(64);
+  });
+});
