@@ -17,6 +17,7 @@ import {
   peakRssMiB,
   relayRssMiB,
 } from "./hardening-kit.ts";
+import { rawSynced } from "./kit.ts";
 import { encodeFrame, Op, RawWs } from "./raw-ws.ts";
 
 const w = useServer({
@@ -186,12 +187,7 @@ describe("a socket that pings and never reads", () => {
 
   it("gets a pong with its ping's payload while it reads", async () => {
     const user = uid("pinger");
-    const conv = await capped.conversation([user]);
-    const ws = await RawWs.connect(
-      capped.server.port,
-      `/parties/conversation/${conv}?token=${await capped.token(user)}`,
-    );
-    await ws.waitFor((f) => f.type === "synced", 5_000, "synced");
+    const ws = await rawSynced(capped, user, await capped.conversation([user]));
     ws.send(Op.ping, Buffer.from("are-you-there"));
     const deadline = Date.now() + 5_000;
     while (Date.now() < deadline && !ws.frames.some((f) => f.opcode === Op.pong)) await sleep(10);
@@ -202,12 +198,7 @@ describe("a socket that pings and never reads", () => {
 
   it("is cut once its unread pongs pass the outbound cap; the relay's memory stays bounded", async () => {
     const user = uid("pinger");
-    const conv = await capped.conversation([user]);
-    const ws = await RawWs.connect(
-      capped.server.port,
-      `/parties/conversation/${conv}?token=${await capped.token(user)}`,
-    );
-    await ws.waitFor((f) => f.type === "synced", 5_000, "synced");
+    const ws = await rawSynced(capped, user, await capped.conversation([user]));
     ws.socket.pause(); // from now on it reads nothing
     let closed = false;
     ws.socket.once("close", () => {
