@@ -13,10 +13,24 @@ const NEAR = 8;
 export class Pin {
   #atBottom = true;
   #observer: ResizeObserver | undefined;
+  /** Where the last scroll event found the view, to tell the reader scrolling up from growth. */
+  #lastTop = 0;
   #onScroll = () => {
+    const top = this.scroller.scrollTop;
+    const up = top < this.#lastTop;
+    this.#lastTop = top;
     const was = this.#atBottom;
-    this.#atBottom = this.distance() <= NEAR;
-    if (this.#atBottom && !was) this.onBottom();
+    const near = this.distance() <= NEAR;
+    if (was && !near && !up) {
+      // Only the reader scrolling up leaves the bottom. This event may be our own jump's,
+      // dispatched after the content grew again (a "Seen by" rendered between the two): a
+      // gap then is growth to follow, not the reader going away (it left the view short of
+      // the end for good, as no later resize pinned an unpinned view).
+      this.toBottom();
+      return;
+    }
+    this.#atBottom = near;
+    if (near && !was) this.onBottom();
   };
 
   constructor(

@@ -58,6 +58,46 @@ describe.skipIf(!haveChromium)("<parley-chat> scroll and time", () => {
     await b.shot(pa, "scroll-opens-at-bottom");
   });
 
+  it("stays at the bottom when the content grows between its own jump and that jump's scroll event", async () => {
+    // What a late "Seen by" did in CI: the view pinned itself to the end, the content grew
+    // before the scroll event of that jump was dispatched, and the event, finding a gap, was
+    // read as the reader leaving the bottom, so the view stayed short of the end for good.
+    // Made to happen here on purpose: 40 px more, and right after the widget's resize callback
+    // has pinned the view, 40 px more again in a task of its own.
+    const [alice, bob] = [uid("alice"), uid("bob")];
+    const conv = await w.conversation([alice, bob]);
+    await post(w, conv, bob, 30, "from bob");
+    const pa = await b.open(alice, conv);
+    await pa.locator("parley-chat li.msg", { hasText: "from bob 30" }).waitFor();
+    await until("the view is at the very bottom", async () => {
+      const gap = await gapBelow(pa);
+      return { ok: gap <= 1, seen: gap };
+    });
+    await pa.locator("parley-chat .scroller").evaluate(async (s) => {
+      const list = s.querySelector("ol.messages") as HTMLElement;
+      const grow = () => {
+        const li = document.createElement("li");
+        li.style.height = "40px";
+        list.append(li);
+      };
+      const grownAfterPin = new Promise<void>((resolve) =>
+        new ResizeObserver((_, observer) => {
+          observer.disconnect();
+          setTimeout(() => {
+            grow();
+            resolve();
+          }, 0);
+        }).observe(list),
+      );
+      grow();
+      await grownAfterPin;
+    });
+    await until("the view is back at the very bottom", async () => {
+      const gap = await gapBelow(pa);
+      return { ok: gap <= 1, seen: gap };
+    });
+  });
+
   it("keeps the reader's place while older pages load, and raises a pill for new messages instead of moving", async () => {
     const [alice, bob] = [uid("alice"), uid("bob")];
     const conv = await w.conversation([alice, bob]);
