@@ -2,9 +2,10 @@
  * Request ids for socket upgrades that came without one. A socket keeps its upgrade's id for
  * the log lines of its whole life (its close, its errors), and a UUID string is ~56 B of live
  * heap per idle socket (issue 17). So a socket keeps a number, and the id's text is made when
- * a line is logged: a UUID (version 4 layout) whose first 96 bits are random per process and
- * whose last 32 count this process's upgrades — unique across processes as a random UUID is,
- * and one per upgrade within one.
+ * a line is logged: a UUID in the version 4 layout whose first 96 bits are the process's own
+ * (90 random, 6 the version and variant) and whose last 32 count this process's upgrades. Two
+ * processes collide with odds of 2^-90, and no two upgrades of one process share an id (until
+ * 2^32 of them).
  */
 import { randomBytes } from "node:crypto";
 
