@@ -124,9 +124,11 @@ export class GroupCommit {
       await this.#commitGroup(group, startedAt);
     } finally {
       this.#committing = false;
-      // What arrived while this commit ran gathers as the next group.
-      if (this.#queue.length > 0) {
-        this.#scheduled = true;
+      // A look that ran during this commit left `#scheduled` set and its queue to this line.
+      // What arrived meanwhile gathers as the next group; when nothing is left (a failure
+      // superseded all of it), the flag must fall, or no later batch would ever be looked at.
+      this.#scheduled = this.#queue.length > 0;
+      if (this.#scheduled) {
         this.#seen = 0;
         this.schedule(() => this.#commitWhenGathered());
       }

@@ -72,8 +72,11 @@ export interface LibsqlStoreOptions {
   /** Where a room's load reads (a local file's: `NativeReadConnection`); without it, `client`. */
   loadReads?: NativeReadConnection | undefined;
   /**
-   * False for an in-memory database: a fresh connection to `:memory:` is a new, empty
-   * database, so starting over after a failed write (a retried key, say) would lose it all.
+   * Start over on a fresh connection after a failed write (recovering-write.ts). Only for a
+   * local file (the default is false): a fresh connection to `:memory:` is a new, empty
+   * database, and a remote client (sqld over HTTP or WebSocket) is shared by every room and
+   * request, so reconnecting it would abort their calls in flight; on workerd the new client
+   * would also belong to the failed request, and later calls on it never settled.
    */
   reconnectAfterFailure?: boolean;
 }
@@ -104,7 +107,7 @@ export class LibsqlStore implements Store {
     this.db = drizzle(client, { schema });
     this.inboxListeners = new LibsqlInboxListeners(this.db);
     this.#pragmas = options.pragmas ?? [];
-    this.#reconnect = options.reconnectAfterFailure ?? true;
+    this.#reconnect = options.reconnectAfterFailure ?? false;
     this.appendConnection = options.appendConnection;
     this.#loadReads = options.loadReads;
     const connection = this.appendConnection;

@@ -37,9 +37,9 @@ export function openWebStore(
     concurrency: Number.MAX_SAFE_INTEGER,
     fetch: (input: Request | string | URL, init?: RequestInit) => timedFetch(input, init, timeoutMs),
   });
-  // A reconnect would close the one client under every other request's calls; over HTTP each
-  // call is its own request anyway, so a failure leaves nothing to recover.
-  return new LibsqlStore(client, { reconnectAfterFailure: false });
+  // No reconnect after a failure (the default): it would close the one client under every
+  // other request's calls; over HTTP each call is its own request anyway.
+  return new LibsqlStore(client);
 }
 
 /**

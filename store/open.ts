@@ -46,9 +46,6 @@ export function localDbPath(url: string): string | null {
   return resolve(rest.replace(/^\/\/(?=\/)/, ""));
 }
 
-/** `file::memory:` and `?mode=memory`: a database that lives only as long as its connection. */
-const isInMemory = (url: string) => url.startsWith("file:") && localDbPath(url) === null;
-
 /** The URL without credentials or query (an auth token may sit in either). */
 function withoutSecrets(url: string): string {
   const cut = url.split(/[?#]/)[0] ?? url;
@@ -104,7 +101,8 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
   }
   return new LibsqlStore(client, {
     pragmas,
-    reconnectAfterFailure: !isInMemory(options.url),
+    // A local file only: see LibsqlStoreOptions.reconnectAfterFailure.
+    reconnectAfterFailure: path !== null,
     ...(options.schedule ? { schedule: options.schedule } : {}),
     commitObserver: options.commitObserver,
     // A local file commits on a connection of its own, opened after the migrations.

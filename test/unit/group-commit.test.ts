@@ -267,6 +267,44 @@ describe("group commit", () => {
     await group.append(rows("D", "d1"));
     expect([await stored("C"), await stored("D")]).toEqual([["c1"], ["d1"]]);
   });
+
+  it("a failure that supersedes everything queued behind it leaves the group taking batches", async () => {
+    // Found on workerd (PARLEY_EDGE_COMMIT=libsql): a lost connection to sqld, then the room
+    // never answered a send again. The one room's next batch was queued while its failing
+    // commit ran; the failure superseded it and emptied the queue, and the group stopped looking.
+    const connection = store.appendConnection;
+    if (!connection) throw new Error("a file database has a commit connection");
+    let failNext = true;
+    let firstWriteStarted!: () => void;
+    const writing = new Promise<void>((r) => {
+      firstWriteStarted = r;
+    });
+    const group = new GroupCommit(async (jobs) => {
+      firstWriteStarted();
+      await new Promise((r) => setTimeout(r, 5));
+      if (failNext) {
+        failNext = false;
+        throw new Error("Network connection lost.");
+      }
+      connection.write(jobs);
+    }, setImmediate);
+    const e1 = group.append(rows("E", "e1")).catch((e: unknown) => e);
+    await writing;
+    const e2 = group.append(rows("E", "e2")).catch((e: unknown) => e);
+    expect(String(await e1)).toMatch(/Network connection lost/);
+    expect(await e2).toBeInstanceOf(SupersededBatchError);
+
+    group.release("default", "E");
+    seqs.set("E", 0);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("still waiting after 5 s"), 5000);
+    });
+    const again = group.append(rows("E", "e1")).then(() => "stored");
+    expect(await Promise.race([again, late])).toBe("stored");
+    clearTimeout(timer);
+    expect(await stored("E")).toEqual(["e1"]);
+  });
 });
 
 describe("webhook cursors in the group commit", () => {

@@ -1,0 +1,142 @@
+/**
+ * Commits to a remote libSQL server that keeps losing its connections: a real sqld behind a
+ * real TCP proxy that cuts every open connection, again and again, while four senders send.
+ * On Node (PARLEY_DB_URL of sqld) and on local workerd with PARLEY_EDGE_COMMIT=libsql, where
+ * the room's group commit waits for sqld itself. Every send is answered (201, or 503 and
+ * retried with its key, as the SDK does), the room keeps taking sends after the cuts, and the
+ * history holds each acknowledged message exactly once, in seq order with no gap.
+ *
+ * Found by the edge bench in CI: one lost connection, then the room never answered again (the
+ * group commit stopped looking at its queue; test/unit/group-commit.test.ts has the unit case).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Api, api, mintToken } from "../helpers/clients.ts";
+import { type ServerHandle, startServer } from "../helpers/server.ts";
+import { type Sqld, startSqld } from "../helpers/sqld.ts";
+
+const SENDERS = 4;
+const CUTS = 8;
+const CUT_EVERY_MS = 300;
+/** Sends per sender after the last cut: the room must still take them. */
+const SENDS_AFTER = 5;
+/** A 503 is retried with the same key this many times at most (the SDK retries too). */
+const MAX_ATTEMPTS = 40;
+/** The relay's bound on one libSQL call on the edge: a send waits for sqld no longer than this. */
+const DB_TIMEOUT_MS = 2000;
+/** No answer within this: the room hangs (the bug this file guards against). */
+const ANSWER_WITHIN_MS = 8000;
+
+for (const runtime of ["node", "workers"] as const) {
+  describe(`remote commits while sqld's connections are cut (${runtime})`, () => {
+    let sqld: Sqld;
+    let dir: string;
+    let server: ServerHandle;
+    let admin: Api;
+    let ann: Api;
+
+    beforeAll(async () => {
+      sqld = await startSqld();
+      dir = await mkdtemp(path.join(os.tmpdir(), "parley-remote-cuts-"));
+      server = await startServer({
+        runtime,
+        dbDir: dir,
+        env: {
+          PARLEY_DB_URL: sqld.url,
+          PARLEY_DATA_DIR: dir,
+          PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
+          ...(runtime === "workers" ? { PARLEY_EDGE_COMMIT: "libsql" } : {}),
+          // Four senders in one conversation, far beyond the per-user default.
+          PARLEY_SEND_RATE: "100000",
+          PARLEY_SEND_BURST: "100000",
+        },
+      });
+      admin = api(() => server.url, server.serverKey);
+      ann = api(() => server.url, await mintToken(server.secret, "ann"));
+    }, 120_000);
+
+    afterAll(async () => {
+      await server?.dispose();
+      await sqld?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("every send is answered, the room recovers after each cut, and history has each acknowledged message once", async () => {
+      const conversation = `cuts-${runtime}-${Date.now().toString(36)}`;
+      expect(
+        (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
+      ).toBe(201);
+      // A little distance to sqld: each commit is in flight long enough for a cut to land in it.
+      sqld.proxy.delay(10);
+
+      let cutsDone = false;
+      let refused = 0;
+      const acknowledged = new Map<string, number>();
+      const failures: string[] = [];
+
+      /** Sends one message until it is acknowledged; a 503 is retried with the same key. */
+      const sendOnce = async (key: string) => {
+        for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+          const started = performance.now();
+          const res = await admin
+            .post(
+              `/v1/conversations/${conversation}/messages`,
+              { senderId: "ann", clientMessageId: key, body: key },
+              { timeoutMs: ANSWER_WITHIN_MS },
+            )
+            .catch((e: Error) => ({ status: 0, text: e.message, json: null }));
+          if (res.status === 201 || res.status === 200) {
+            acknowledged.set(key, res.json.message.seq as number);
+            return;
+          }
+          if (res.status !== 503) {
+            failures.push(
+              `${key}: ${res.status} after ${Math.round(performance.now() - started)} ms: ${res.text.slice(0, 160)}`,
+            );
+            return;
+          }
+          refused++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        failures.push(`${key}: still refused after ${MAX_ATTEMPTS} attempts`);
+      };
+
+      const sender = async (s: number) => {
+        let after = 0;
+        for (let n = 0; n < 500 && failures.length === 0 && after < SENDS_AFTER; n++) {
+          if (cutsDone) after++;
+          await sendOnce(`s${s}-${n}`);
+        }
+      };
+      const sending = Promise.all(Array.from({ length: SENDERS }, (_, s) => sender(s)));
+      for (let k = 0; k < CUTS; k++) {
+        await new Promise((r) => setTimeout(r, CUT_EVERY_MS));
+        sqld.proxy.cutAll();
+      }
+      cutsDone = true;
+      await sending;
+      sqld.proxy.delay(0);
+
+      expect(failures, `${failures.join("\n")}\n${server.output().slice(-3000)}`).toEqual([]);
+      // The cuts must have landed in commits, or this test showed nothing.
+      expect(refused).toBeGreaterThan(0);
+
+      const history: Array<{ seq: number; clientMessageId: string }> = [];
+      for (let page = 0, after = 0; page < 100; page++) {
+        const res = await ann.get(`/v1/conversations/${conversation}/messages?after=${after}&limit=200`);
+        expect(res.status, res.text).toBe(200);
+        const messages = res.json.messages as Array<{ seq: number; clientMessageId: string }>;
+        history.push(...messages);
+        if (!res.json.hasMore) break;
+        after = messages.at(-1)?.seq ?? after;
+      }
+      expect(history.map((m) => m.seq)).toEqual(history.map((_, i) => i + 1));
+      const keys = history.map((m) => m.clientMessageId);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect([...keys].sort()).toEqual([...acknowledged.keys()].sort());
+      for (const m of history) expect(acknowledged.get(m.clientMessageId)).toBe(m.seq);
+    }, 180_000);
+  });
+}
