@@ -6,39 +6,28 @@
  * message is in libSQL, in order, once. The database is a real sqld behind a real TCP proxy
  * that cuts it.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, api, mintToken } from "../helpers/clients.ts";
-import { type ServerHandle, startServer } from "../helpers/server.ts";
-import { type Sqld, startSqld } from "../helpers/sqld.ts";
+import type { Api } from "../helpers/clients.ts";
+import { type RelayOnSqld, startRelayOnSqld } from "../helpers/relay-on-sqld.ts";
+import type { ServerHandle } from "../helpers/server.ts";
+import type { Sqld } from "../helpers/sqld.ts";
 
 /** The relay's bound on one libSQL call here (PARLEY_DB_TIMEOUT_MS; 10 s by default). */
 const DB_TIMEOUT_MS = 1500;
 
+let relay: RelayOnSqld;
 let sqld: Sqld;
-let dir: string;
 let server: ServerHandle;
 let admin: Api;
 let ann: Api;
 
 beforeAll(async () => {
-  sqld = await startSqld();
-  dir = await mkdtemp(path.join(os.tmpdir(), "parley-edge-log-"));
-  server = await startServer({
-    runtime: "workers",
-    dbDir: dir,
-    env: { PARLEY_DB_URL: sqld.url, PARLEY_DATA_DIR: dir, PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS) },
-  });
-  admin = api(() => server.url, server.serverKey);
-  ann = api(() => server.url, await mintToken(server.secret, "ann"));
+  relay = await startRelayOnSqld("workers", { PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS) });
+  ({ sqld, server, admin, ann } = relay);
 }, 120_000);
 
 afterAll(async () => {
-  await server?.dispose();
-  await sqld?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await relay?.dispose();
 });
 
 const send = (conversation: string, key: string) =>

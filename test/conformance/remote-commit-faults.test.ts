@@ -9,13 +9,11 @@
  * Found by the edge bench in CI: one lost connection, then the room never answered again (the
  * group commit stopped looking at its queue; test/unit/group-commit.test.ts has the unit case).
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, api, mintToken } from "../helpers/clients.ts";
-import { type ServerHandle, startServer } from "../helpers/server.ts";
-import { type Sqld, startSqld } from "../helpers/sqld.ts";
+import type { Api } from "../helpers/clients.ts";
+import { type RelayOnSqld, startRelayOnSqld } from "../helpers/relay-on-sqld.ts";
+import type { ServerHandle } from "../helpers/server.ts";
+import type { Sqld } from "../helpers/sqld.ts";
 
 const SENDERS = 4;
 const CUTS = 8;
@@ -31,36 +29,25 @@ const ANSWER_WITHIN_MS = 8000;
 
 for (const runtime of ["node", "workers"] as const) {
   describe(`remote commits while sqld's connections are cut (${runtime})`, () => {
+    let relay: RelayOnSqld;
     let sqld: Sqld;
-    let dir: string;
     let server: ServerHandle;
     let admin: Api;
     let ann: Api;
 
     beforeAll(async () => {
-      sqld = await startSqld();
-      dir = await mkdtemp(path.join(os.tmpdir(), "parley-remote-cuts-"));
-      server = await startServer({
-        runtime,
-        dbDir: dir,
-        env: {
-          PARLEY_DB_URL: sqld.url,
-          PARLEY_DATA_DIR: dir,
-          PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
-          ...(runtime === "workers" ? { PARLEY_EDGE_COMMIT: "libsql" } : {}),
-          // Four senders in one conversation, far beyond the per-user default.
-          PARLEY_SEND_RATE: "100000",
-          PARLEY_SEND_BURST: "100000",
-        },
+      relay = await startRelayOnSqld(runtime, {
+        PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
+        ...(runtime === "workers" ? { PARLEY_EDGE_COMMIT: "libsql" } : {}),
+        // Four senders in one conversation, far beyond the per-user default.
+        PARLEY_SEND_RATE: "100000",
+        PARLEY_SEND_BURST: "100000",
       });
-      admin = api(() => server.url, server.serverKey);
-      ann = api(() => server.url, await mintToken(server.secret, "ann"));
+      ({ sqld, server, admin, ann } = relay);
     }, 120_000);
 
     afterAll(async () => {
-      await server?.dispose();
-      await sqld?.stop();
-      await rm(dir, { recursive: true, force: true });
+      await relay?.dispose();
     });
 
     it("every send is answered, the room recovers after each cut, and history has each acknowledged message once", async () => {
