@@ -1,7 +1,7 @@
 /**
  * Commits to a remote libSQL server that keeps losing its connections: a real sqld behind a
  * real TCP proxy that cuts every open connection, again and again, while four senders send.
- * On Node (PARLEY_DB_URL of sqld, over HTTP and as a `libsql://` URL, which is a WebSocket) and
+ * On Node (PARLEY_DB_URL of sqld, over HTTP and over a WebSocket: `ws://`) and
  * on local workerd with PARLEY_EDGE_COMMIT=libsql, where the room's group commit waits for sqld
  * itself. Every send is answered (201, or 503 and
  * retried with its key, as the SDK does), the room keeps taking sends after the cuts, and the
@@ -30,7 +30,7 @@ const ANSWER_WITHIN_MS = 8000;
 
 const SETUPS = [
   { runtime: "node", protocol: "http" },
-  { runtime: "node", protocol: "libsql" },
+  { runtime: "node", protocol: "ws" },
   { runtime: "workers", protocol: "http" },
 ] as const;
 

@@ -23,17 +23,17 @@ export interface RelayOnSqld {
 
 /**
  * Starts sqld, then a relay on `runtime` with PARLEY_DB_URL through the proxy and `env` beside it.
- * `protocol`: `http` (Hrana over HTTP, what workerd speaks) or `libsql` (a `libsql://` URL:
- * Hrana over a WebSocket, in Node's @libsql/client).
+ * `protocol`: `http` (Hrana over HTTP; what workerd speaks, and what Node's @libsql/client
+ * speaks for a `libsql://` URL too) or `ws` (Hrana over a WebSocket, for a `ws(s)://` URL).
  */
 export async function startRelayOnSqld(
   runtime: Runtime,
   env: Record<string, string> = {},
-  protocol: "http" | "libsql" = "http",
+  protocol: "http" | "ws" = "http",
 ): Promise<RelayOnSqld> {
   const sqld = await startSqld();
-  // sqld serves both on one port; `tls=0` because it is plain loopback.
-  const dbUrl = protocol === "http" ? sqld.url : `${sqld.url.replace(/^http:/, "libsql:")}?tls=0`;
+  // sqld serves both on one port.
+  const dbUrl = protocol === "http" ? sqld.url : sqld.url.replace(/^http:/, "ws:");
   const dir = await mkdtemp(path.join(os.tmpdir(), `parley-${runtime}-on-sqld-`));
   let server: ServerHandle;
   try {
