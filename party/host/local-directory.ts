@@ -97,13 +97,8 @@ export class RelayHub implements InboxRouter, Directory {
       host = new RoomHost(app, id, this.env);
       this.#hosts.set(key, host);
     }
-    let room: ConversationRoom | null;
-    try {
-      room = await host.load();
-    } catch (error) {
-      this.env.onError(error, "loading a room failed", { app, conversationId: id });
-      throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
-    }
+    // A store that cannot answer is a 503 from the host itself.
+    const room = await host.load();
     if (!room) {
       // Not kept: probing ids that do not exist must not grow memory.
       if (this.#hosts.get(key) === host && host.idle) this.#hosts.delete(key);

@@ -33,7 +33,8 @@ export class RoomHost {
    * The room, loaded from the store on first use; null while the conversation does not exist
    * (not remembered: it may be created later). Single-flight: a socket may connect while an
    * actor's start is still loading, and two loads would make two rooms, one of them with
-   * sockets that never hear anything.
+   * sockets that never hear anything. A store that cannot answer is a 503 (`store_unavailable`)
+   * to every caller, on every runtime; the next call tries again.
    */
   load(): Promise<ConversationRoom | null> {
     if (this.#room) return Promise.resolve(this.#room);
@@ -45,7 +46,12 @@ export class RoomHost {
       },
       (error: unknown) => {
         this.#loading = undefined;
-        throw error;
+        if (error instanceof ParleyError) throw error;
+        this.env.onError(error, "loading a room failed", {
+          app: this.app,
+          conversationId: this.conversationId,
+        });
+        throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
       },
     );
     return this.#loading;
