@@ -40,8 +40,12 @@ export interface TcpProxy {
   readonly connections: number;
   /** Connections accepted so far. */
   readonly accepted: number;
-  /** The local ports of the proxy's open connections to the target (the target sees them as remote ports). */
-  readonly upstreamPorts: number[];
+  /**
+   * Connections whose target side is still open: the target has neither ended nor reset them.
+   * Counted from the proxy's own sockets, even while stalled (a stall forwards nothing, but the
+   * proxy still hears the target close), so nothing else on the machine moves it.
+   */
+  readonly targetOpen: number;
   pass(): void;
   cutAll(): void;
   stall(): void;
@@ -65,6 +69,8 @@ interface Pair {
   /** Set by a `response` drop: die on the first byte from the server. */
   killOnAnswer: (() => void) | null;
   release: { up: number; down: number };
+  /** The target ended or reset its side (heard even while stalled). */
+  targetClosed: boolean;
 }
 
 /** Text of the complete client→server WebSocket frames in `buf` (unmasked), best effort. */
@@ -199,6 +205,7 @@ export async function startTcpProxy(targetPort: () => number): Promise<TcpProxy>
       websocket: false,
       killOnAnswer: null,
       release: { up: 0, down: 0 },
+      targetClosed: false,
     };
     pairs.add(pair);
     client.on("error", () => undefined);
@@ -212,6 +219,9 @@ export async function startTcpProxy(targetPort: () => number): Promise<TcpProxy>
     const upstream = net.connect(targetPort(), "127.0.0.1");
     pair.upstream = upstream;
     upstream.on("error", () => undefined);
+    upstream.on("end", () => {
+      pair.targetClosed = true;
+    });
     upstream.on("data", (chunk: Buffer) => {
       if (pair.stalled) return;
       if (pair.killOnAnswer) {
@@ -221,6 +231,7 @@ export async function startTcpProxy(targetPort: () => number): Promise<TcpProxy>
       forward(pair, "down", chunk);
     });
     upstream.on("close", () => {
+      pair.targetClosed = true;
       if (pair.stalled) return;
       // Let delayed bytes go out first.
       const wait = Math.max(0, pair.release.down - Date.now());
@@ -243,8 +254,10 @@ export async function startTcpProxy(targetPort: () => number): Promise<TcpProxy>
     get accepted() {
       return accepted;
     },
-    get upstreamPorts() {
-      return [...pairs].flatMap((p) => (p.upstream?.localPort === undefined ? [] : [p.upstream.localPort]));
+    get targetOpen() {
+      let open = 0;
+      for (const pair of pairs) if (pair.upstream && !pair.targetClosed) open++;
+      return open;
     },
     pass() {
       stalled = false;
