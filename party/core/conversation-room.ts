@@ -8,7 +8,7 @@
  */
 import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../protocol/index.ts";
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
-import { CloseCode, ParleyError } from "./errors.ts";
+import { CloseCode, isParleyError, ParleyError } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import type { OnError } from "./log.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -218,9 +218,11 @@ export class ConversationRoom implements FrameTarget {
       const wait = this.#sendBucket(senderId).take(this.env.now());
       if (wait > 0) {
         // A retry of an older key is answered even past the limit (it does not count).
-        const [old] = await this.env.store.findByClientIds(this.app, this.id, [
-          { senderId, clientMessageId: input.clientMessageId },
-        ]);
+        const [old] = await this.#read("looking up a retried key failed", () =>
+          this.env.store.findByClientIds(this.app, this.id, [
+            { senderId, clientMessageId: input.clientMessageId },
+          ]),
+        );
         if (old) return CommitPipeline.sameOrConflict(old, input);
         throw this.#rateLimited(wait);
       }
@@ -278,12 +280,29 @@ export class ConversationRoom implements FrameTarget {
     );
   }
 
+  /**
+   * A read of the store on a caller's behalf. A store that cannot answer is the contract's 503
+   * (`store_unavailable`, safe to retry) on every runtime, not an internal error; the cause is
+   * logged with `context`.
+   */
+  async #read<T>(context: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isParleyError(error)) throw error;
+      this.env.onError(error, context, { app: this.app, conversationId: this.id });
+      throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+    }
+  }
+
   /** A message's latest state: from memory, else from the store; undefined when there is none. */
   async #messageState(seq: number): Promise<Message | undefined> {
     const kept = this.#log.stateOf(seq);
     if (kept) return kept;
     if (seq > this.lastSeq) return undefined;
-    const [stored] = await this.env.store.readMessages(this.app, this.id, [seq]);
+    const [stored] = await this.#read("reading a message failed", () =>
+      this.env.store.readMessages(this.app, this.id, [seq]),
+    );
     return this.#log.stateOf(seq) ?? stored;
   }
 
@@ -473,7 +492,9 @@ export class ConversationRoom implements FrameTarget {
         await this.#longPoll(userId, query.after, query.waitMs);
         const page =
           this.#log.messagesAfter(query.after, limit) ??
-          (await this.env.store.readRange(this.app, this.id, { after: query.after, limit, maxBytes }));
+          (await this.#read("reading history failed", () =>
+            this.env.store.readRange(this.app, this.id, { after: query.after, limit, maxBytes }),
+          ));
         const messages = withinBytes(
           page.filter((m) => m.seq <= this.lastSeq),
           maxBytes,
@@ -484,7 +505,9 @@ export class ConversationRoom implements FrameTarget {
       }
       const page =
         this.#log.messagesBefore(query.before, limit) ??
-        (await this.env.store.readRange(this.app, this.id, { before: query.before, limit, maxBytes }));
+        (await this.#read("reading history failed", () =>
+          this.env.store.readRange(this.app, this.id, { before: query.before, limit, maxBytes }),
+        ));
       const messages = withinBytes(
         page.filter((m) => m.seq <= this.lastSeq),
         maxBytes,
@@ -511,11 +534,9 @@ export class ConversationRoom implements FrameTarget {
       const maxBytes = this.env.limits.pageBytes;
       const page =
         this.#log.logAfter(query.after, query.limit) ??
-        (await this.env.store.readLog(this.app, this.id, {
-          after: query.after,
-          limit: query.limit,
-          maxBytes,
-        }));
+        (await this.#read("reading the log failed", () =>
+          this.env.store.readLog(this.app, this.id, { after: query.after, limit: query.limit, maxBytes }),
+        ));
       const entries = withinBytes(
         page.filter((e) => (e.type === "message" ? e.message.seq : e.change.seq) <= this.lastSeq),
         maxBytes,
@@ -537,10 +558,9 @@ export class ConversationRoom implements FrameTarget {
       this.#members.require(userId);
       if (!(await this.#messageState(seq)))
         throw new ParleyError("not_found", `no message ${seq} in this conversation`);
-      const page = await this.env.store.readReplies(this.app, this.id, seq, {
-        after: query.after,
-        limit: query.limit + 1,
-      });
+      const page = await this.#read("reading replies failed", () =>
+        this.env.store.readReplies(this.app, this.id, seq, { after: query.after, limit: query.limit + 1 }),
+      );
       // A reply committed in the store before memory learned of it is not shown yet.
       const visible = page.filter((m) => m.seq <= this.lastSeq).map((m) => this.#log.stateOf(m.seq) ?? m);
       const messages = withinBytes(visible.slice(0, query.limit), this.env.limits.pageBytes, "first");

@@ -25,6 +25,8 @@ const SENDS_AFTER = 5;
 const MAX_ATTEMPTS = 40;
 /** The relay's bound on one libSQL call on the edge: a send waits for sqld no longer than this. */
 const DB_TIMEOUT_MS = 2000;
+/** Messages a room keeps in memory (PARLEY_BUFFER_SIZE). */
+const BUFFER_SIZE = 20;
 /** No answer within this: the room hangs (the bug this file guards against). */
 const ANSWER_WITHIN_MS = 8000;
 
@@ -51,6 +53,8 @@ for (const { runtime, protocol } of SETUPS) {
           // Four senders in one conversation, far beyond the per-user default.
           PARLEY_SEND_RATE: "100000",
           PARLEY_SEND_BURST: "100000",
+          // A room keeps this many messages in memory; older pages are read from sqld.
+          PARLEY_BUFFER_SIZE: String(BUFFER_SIZE),
         },
         protocol,
       );
@@ -174,6 +178,40 @@ for (const { runtime, protocol } of SETUPS) {
       expect(sent.status, sent.text).toBe(201);
       const history = await ann.get(`/v1/conversations/${conversation}/messages`);
       expect(history.json.messages.map((m: { body: string }) => m.body)).toEqual(["first"]);
+    }, 180_000);
+
+    it("reads beyond the room's memory answer 503 store_unavailable while the database is away, then 200", async () => {
+      const conversation = `reads-${runtime}-${protocol}-${Date.now().toString(36)}`;
+      expect(
+        (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
+      ).toBe(201);
+      const total = BUFFER_SIZE + 10;
+      for (let i = 1; i <= total; i++) {
+        const res = await admin.post(`/v1/conversations/${conversation}/messages`, {
+          senderId: "ann",
+          clientMessageId: `m${i}`,
+          body: `m${i}`,
+        });
+        expect(res.status, res.text).toBe(201);
+      }
+      const path = `/v1/conversations/${conversation}`;
+      sqld.proxy.blockRequests(/./);
+      sqld.proxy.blockWebSockets(true);
+      sqld.proxy.cutAll();
+      try {
+        // Seqs 1-4 are older than the room keeps: they come from sqld.
+        for (const read of [`${path}/messages?before=5`, `${path}/log?after=0&limit=5`]) {
+          const res = await ann.get(read);
+          expect(res.status, `${read}: ${res.text}\n${server.output().slice(-2000)}`).toBe(503);
+          expect(res.json.error.code).toBe("store_unavailable");
+        }
+      } finally {
+        sqld.proxy.blockRequests(null);
+        sqld.proxy.blockWebSockets(false);
+      }
+      const older = await ann.get(`${path}/messages?before=5`);
+      expect(older.status, older.text).toBe(200);
+      expect(older.json.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4]);
     }, 180_000);
   });
 }
