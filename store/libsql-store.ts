@@ -75,8 +75,8 @@ export interface LibsqlStoreOptions {
    * Start over on a fresh connection after a failed write (recovering-write.ts). Only for a
    * local file (the default is false): a fresh connection to `:memory:` is a new, empty
    * database, and a remote client (sqld over HTTP or WebSocket) is shared by every room and
-   * request, so reconnecting it would abort their calls in flight; on workerd the new client
-   * would also belong to the failed request, and later calls on it never settled.
+   * request, so reconnecting it would abort their calls in flight (over HTTP each call is a
+   * request of its own, and a WebSocket client opens a new socket by itself).
    */
   reconnectAfterFailure?: boolean;
 }
