@@ -65,11 +65,16 @@ for (const { runtime, protocol } of SETUPS) {
       await relay?.dispose();
     });
 
+    /** A new conversation of ann and bob, its id starting with `prefix`. */
+    const newConversation = async (prefix: string) => {
+      const id = `${prefix}-${runtime}-${protocol}-${Date.now().toString(36)}`;
+      const res = await admin.post("/v1/conversations", { id, members: ["ann", "bob"] });
+      expect(res.status, res.text).toBe(201);
+      return id;
+    };
+
     it("every send is answered, the room recovers after each cut, and history has each acknowledged message once", async () => {
-      const conversation = `cuts-${runtime}-${protocol}-${Date.now().toString(36)}`;
-      expect(
-        (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
-      ).toBe(201);
+      const conversation = await newConversation("cuts");
       // A little distance to sqld: each commit is in flight long enough for a cut to land in it.
       sqld.proxy.delay(10);
 
@@ -144,17 +149,9 @@ for (const { runtime, protocol } of SETUPS) {
     it("a room that cannot be loaded answers 503 store_unavailable, then loads once the database is back", async () => {
       // Found by the test above under load: a cut that landed in the room's first load answered
       // 500 on workerd. A restarted relay loads every room on first use.
-      const conversation = `load-${runtime}-${protocol}-${Date.now().toString(36)}`;
-      expect(
-        (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
-      ).toBe(201);
+      const conversation = await newConversation("load");
       await server.restart();
-      // Every new connection to sqld is closed at its first request (an HTTP request or a
-      // WebSocket upgrade), and the open ones are cut.
-      sqld.proxy.blockRequests(/./);
-      sqld.proxy.blockWebSockets(true);
-      sqld.proxy.cutAll();
-      try {
+      await relay.whileDatabaseAway(async () => {
         for (const res of [
           await admin.post(`/v1/conversations/${conversation}/messages`, {
             senderId: "ann",
@@ -166,10 +163,7 @@ for (const { runtime, protocol } of SETUPS) {
           expect(res.status, `${res.text}\n${server.output().slice(-2000)}`).toBe(503);
           expect(res.json.error.code).toBe("store_unavailable");
         }
-      } finally {
-        sqld.proxy.blockRequests(null);
-        sqld.proxy.blockWebSockets(false);
-      }
+      });
       const sent = await admin.post(`/v1/conversations/${conversation}/messages`, {
         senderId: "ann",
         clientMessageId: "first",
@@ -181,10 +175,7 @@ for (const { runtime, protocol } of SETUPS) {
     }, 180_000);
 
     it("reads beyond the room's memory answer 503 store_unavailable while the database is away, then 200", async () => {
-      const conversation = `reads-${runtime}-${protocol}-${Date.now().toString(36)}`;
-      expect(
-        (await admin.post("/v1/conversations", { id: conversation, members: ["ann", "bob"] })).status,
-      ).toBe(201);
+      const conversation = await newConversation("reads");
       const total = BUFFER_SIZE + 10;
       for (let i = 1; i <= total; i++) {
         const res = await admin.post(`/v1/conversations/${conversation}/messages`, {
@@ -195,20 +186,14 @@ for (const { runtime, protocol } of SETUPS) {
         expect(res.status, res.text).toBe(201);
       }
       const path = `/v1/conversations/${conversation}`;
-      sqld.proxy.blockRequests(/./);
-      sqld.proxy.blockWebSockets(true);
-      sqld.proxy.cutAll();
-      try {
-        // Seqs 1-4 are older than the room keeps: they come from sqld.
+      // Seqs 1-4 are older than the room keeps: they come from sqld.
+      await relay.whileDatabaseAway(async () => {
         for (const read of [`${path}/messages?before=5`, `${path}/log?after=0&limit=5`]) {
           const res = await ann.get(read);
           expect(res.status, `${read}: ${res.text}\n${server.output().slice(-2000)}`).toBe(503);
           expect(res.json.error.code).toBe("store_unavailable");
         }
-      } finally {
-        sqld.proxy.blockRequests(null);
-        sqld.proxy.blockWebSockets(false);
-      }
+      });
       const older = await ann.get(`${path}/messages?before=5`);
       expect(older.status, older.text).toBe(200);
       expect(older.json.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4]);

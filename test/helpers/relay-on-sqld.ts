@@ -17,6 +17,11 @@ export interface RelayOnSqld {
   admin: Api;
   /** Calls as the user "ann". */
   ann: Api;
+  /**
+   * Runs `work` while sqld cannot be reached: the open connections are cut, and every new one
+   * is closed at its first request (an HTTP request or a WebSocket upgrade). Reachable again after.
+   */
+  whileDatabaseAway<T>(work: () => Promise<T>): Promise<T>;
   /** Stops the relay and sqld and deletes their folders. */
   dispose(): Promise<void>;
 }
@@ -52,6 +57,17 @@ export async function startRelayOnSqld(
     server,
     admin: api(() => server.url, server.serverKey),
     ann: api(() => server.url, await mintToken(server.secret, "ann")),
+    async whileDatabaseAway(work) {
+      sqld.proxy.blockRequests(/./);
+      sqld.proxy.blockWebSockets(true);
+      sqld.proxy.cutAll();
+      try {
+        return await work();
+      } finally {
+        sqld.proxy.blockRequests(null);
+        sqld.proxy.blockWebSockets(false);
+      }
+    },
     async dispose() {
       await server.dispose();
       await sqld.stop();
