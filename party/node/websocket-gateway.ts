@@ -20,6 +20,7 @@ import type { Authenticator } from "../host/auth.ts";
 import { closeReason } from "../host/close-reason.ts";
 import type { RelayHub } from "../host/local-directory.ts";
 import type { OriginPolicy } from "../host/origins.ts";
+import { type HeartbeatMember, HeartbeatSlices } from "./heartbeat-slices.ts";
 import { nextSocketRequestId, requestIdText } from "./socket-request-ids.ts";
 
 let nextId = 0;
@@ -128,10 +129,12 @@ class GatewayWebSocket extends WebSocket {
  * (identity, slot, target): those listeners are shared functions, not closures per socket, as
  * thousands of idle sockets each keeping their own closures and scopes is memory (issue 17).
  */
-class NodeWebSocketConnection implements Connection {
+class NodeWebSocketConnection implements Connection, HeartbeatMember {
   readonly id = `ws-${++nextId}`;
   /** Heartbeat: cleared at each ping, set by any pong or frame. */
   alive = true;
+  /** Its group of the heartbeat (heartbeat-slices.ts), set when it is admitted. */
+  heartbeatSlot = 0;
   /** Set once admitted (a refused socket has none). */
   identity: ConnectionIdentity | undefined;
   /** Holds one of its user's connection slots (given back once, at close); set with `identity`. */
@@ -295,6 +298,16 @@ function releaseHolding(): void {
   }
 }
 
+/** A socket's heartbeat: one that did not answer the previous ping is dead (cut it); else ping it. */
+function beat(conn: NodeWebSocketConnection): void {
+  if (!conn.alive) {
+    conn.ws.terminate();
+    return;
+  }
+  conn.alive = false;
+  conn.ws.ping();
+}
+
 /** A TCP socket's `error` listener: `this` is the socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -316,8 +329,8 @@ const socketRoute = (path: string) =>
 
 export class NodeWebSocketGateway {
   readonly wss: WebSocketServer;
-  #heartbeat: NodeJS.Timeout;
-  #connections = new Set<NodeWebSocketConnection>();
+  /** The admitted sockets, and their heartbeat: each visited once per interval, a group a tick. */
+  readonly #connections: HeartbeatSlices<NodeWebSocketConnection>;
   /** What admission needs from this relay: built once, not per upgrade. */
   readonly #admission: AdmissionDeps;
 
@@ -350,20 +363,7 @@ export class NodeWebSocketGateway {
       membership: (app, id, userId) => hub.admission(app, id, userId),
       exhausted: (app, userId) => hub.budgets.exhausted(app, userId),
     };
-    this.#heartbeat = setInterval(() => this.#beat(), limits.heartbeatMs);
-    this.#heartbeat.unref();
-  }
-
-  /** Pings every socket; one that did not answer the previous ping is dead: cut it. */
-  #beat(): void {
-    for (const conn of this.#connections) {
-      if (!conn.alive) {
-        conn.ws.terminate();
-        continue;
-      }
-      conn.alive = false;
-      conn.ws.ping();
-    }
+    this.#connections = new HeartbeatSlices(limits.heartbeatMs, beat);
   }
 
   /** `server.on("upgrade", gateway.handleUpgrade)` */
@@ -560,8 +560,8 @@ export class NodeWebSocketGateway {
 
   /** Stops heartbeats and closes whatever sockets the actors did not (1001). */
   close(): void {
-    clearInterval(this.#heartbeat);
-    for (const conn of this.#connections) conn.close(CloseCode.goingAway, "the relay is shutting down");
+    this.#connections.stop();
+    for (const conn of [...this.#connections]) conn.close(CloseCode.goingAway, "the relay is shutting down");
     this.wss.close();
   }
 }
