@@ -49,6 +49,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startSqld } from "../test/helpers/sqld.ts";
+import { flagChecks } from "./harness/flags.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { ROOT } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
@@ -72,15 +73,7 @@ const { values: args } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  console.error(`bench:edge: ${message}`);
-  process.exit(2);
-}
-const int = (raw: string | undefined, name: string, min: number, max: number): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} wants an integer from ${min} to ${max}`);
-  return n;
-};
+const { fail, int } = flagChecks("bench:edge");
 if (args.quick)
   Object.assign(args, {
     only: "one,latency,many",

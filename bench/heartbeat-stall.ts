@@ -19,6 +19,7 @@
  */
 import http from "node:http";
 import { parseArgs } from "node:util";
+import { flagChecks } from "./harness/flags.ts";
 import { openClients, waitQuiet } from "./harness/sockets.ts";
 import { summarize } from "./harness/stats.ts";
 import { startTarget } from "./harness/target.ts";
@@ -32,15 +33,7 @@ const { values: args } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
-function fail(message: string): never {
-  console.error(`bench:stall: ${message}`);
-  process.exit(2);
-}
-const int = (raw: string | undefined, name: string, min: number, max: number): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} wants an integer from ${min} to ${max}`);
-  return n;
-};
+const { int } = flagChecks("bench:stall");
 const quick = args.quick === true;
 const MEMBERS = 30;
 const SOCKETS = int(args.sockets ?? (quick ? "300" : "6000"), "sockets", MEMBERS, 20_000);

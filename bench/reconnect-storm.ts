@@ -39,6 +39,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { parleyDialect } from "./harness/dialect.ts";
+import { flagChecks } from "./harness/flags.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { MESSAGE, SYNCED } from "./harness/sockets.ts";
 import { cpuMeter, cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
@@ -58,15 +59,7 @@ const { values: args } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  console.error(`bench:storm: ${message}`);
-  process.exit(2);
-}
-const int = (raw: string | undefined, name: string, min: number, max: number): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} wants an integer from ${min} to ${max}`);
-  return n;
-};
+const { fail, int } = flagChecks("bench:storm");
 const quick = args.quick === true;
 const CONVERSATIONS = int(args.conversations ?? (quick ? "100" : "1000"), "conversations", 1, 100_000);
 const MEMBERS = int(args.members ?? "10", "members", 1, 1_000);
