@@ -26,13 +26,13 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { newClientMessageId } from "../client/ids.ts";
 import type { Message } from "../party/core/types.ts";
 import type { AppendRows } from "../store/append-rows.ts";
 import { openStore, type SyncMode } from "../store/open.ts";
+import { parseFlags } from "./harness/flags.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags("bench:commit", {
   options: {
     sizes: { type: "string", default: "1,8,27" },
     sync: { type: "string", default: "full,normal" },

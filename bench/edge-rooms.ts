@@ -47,16 +47,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { startSqld } from "../test/helpers/sqld.ts";
-import { flagChecks } from "./harness/flags.ts";
+import { flagChecks, parseFlags } from "./harness/flags.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { ROOT } from "./harness/spawn.ts";
 import { type LatencySummary, summarize } from "./harness/stats.ts";
 import { relayEnv } from "./harness/target.ts";
 import { tokenMinter } from "./harness/tokens.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags("bench:edge", {
   options: {
     runtime: { type: "string", default: "workers" },
     only: { type: "string", default: "one,many" },

@@ -18,13 +18,12 @@
  * 3 s: a smoke run) · --json (a JSON line at the end). Loopback only; every loop is bounded.
  */
 import http from "node:http";
-import { parseArgs } from "node:util";
-import { flagChecks } from "./harness/flags.ts";
+import { flagChecks, parseFlags } from "./harness/flags.ts";
 import { openClients, waitQuiet } from "./harness/sockets.ts";
 import { summarize } from "./harness/stats.ts";
 import { startTarget } from "./harness/target.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags("bench:stall", {
   options: {
     sockets: { type: "string" },
     seconds: { type: "string" },

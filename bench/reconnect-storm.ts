@@ -36,10 +36,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { parleyDialect } from "./harness/dialect.ts";
-import { flagChecks } from "./harness/flags.ts";
+import { flagChecks, parseFlags } from "./harness/flags.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { MESSAGE, SYNCED } from "./harness/sockets.ts";
 import { cpuMeter, cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
@@ -47,7 +46,7 @@ import { type LatencySummary, summarize } from "./harness/stats.ts";
 import { FLOOR_SCRIPT, RELAY_SCRIPT, relayEnv, startTarget } from "./harness/target.ts";
 import { tokenMinter } from "./harness/tokens.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags("bench:storm", {
   options: {
     conversations: { type: "string" },
     members: { type: "string" },

@@ -28,8 +28,8 @@
  */
 import { readFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { type FanoutResult, runFanout } from "./harness/fanout.ts";
+import { parseFlags } from "./harness/flags.ts";
 import { type HttpResult, runHttp } from "./harness/http-load.ts";
 import { type ManyRoomsResult, runManyRooms } from "./harness/many-rooms.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
@@ -40,7 +40,7 @@ import { median } from "./harness/stats.ts";
 import { relayAvailable, SIDE_NAMES, type Side, startTarget, type Target } from "./harness/target.ts";
 import { benchWebhookSecret, downUrl, startWebhookSink, type WebhookSink } from "./harness/webhook-sink.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags("bench", {
   options: {
     only: { type: "string" },
     side: { type: "string", default: "all" },

@@ -1,3 +1,21 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+/**
+ * A bench script's flags, parsed: an unknown flag or a missing value ends the run with exit 2 and
+ * one line that names the script and the flag (`parseArgs` throws with a stack trace otherwise).
+ */
+export function parseFlags<T extends ParseArgsConfig>(
+  script: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    console.error(`${script}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
+
 /**
  * A bench script's checks of its own flags: a bad flag ends the run with exit 2 and one line that
  * names the script (`bench:storm: --members wants an integer from 1 to 1000`).
