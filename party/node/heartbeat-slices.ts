@@ -37,11 +37,11 @@ export class HeartbeatSlices<T extends HeartbeatMember> {
   }
 
   add(member: T): void {
+    // Already here: it keeps its group (a second deal would leave it in two).
+    if (this.#slices[member.heartbeatSlot]?.has(member)) return;
     member.heartbeatSlot = this.#nextSlot;
     this.#nextSlot = (this.#nextSlot + 1) % this.#slices.length;
-    const slice = this.#slices[member.heartbeatSlot] as Set<T>;
-    if (slice.has(member)) return;
-    slice.add(member);
+    (this.#slices[member.heartbeatSlot] as Set<T>).add(member);
     this.#size++;
   }
 

@@ -13,6 +13,11 @@ describe("HeartbeatSlices", () => {
       for (const m of members) slices.add(m);
       expect(members.map((m) => m.heartbeatSlot)).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 0, 1]);
       expect(slices.size).toBe(10);
+      // Added again, a member keeps its group and is counted once.
+      slices.add(members[5] as ReturnType<typeof member>);
+      expect(members[5]?.heartbeatSlot).toBe(1);
+      expect(slices.size).toBe(10);
+      expect([...slices].length).toBe(10);
       slices.delete(members[3] as ReturnType<typeof member>);
       slices.delete(members[3] as ReturnType<typeof member>);
       expect(slices.size).toBe(9);
