@@ -22,7 +22,6 @@ export class HeartbeatSlices<T extends HeartbeatMember> {
   #nextSlot = 0;
   /** The group the next tick visits. */
   #tick = 0;
-  #size = 0;
   readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(
@@ -42,15 +41,17 @@ export class HeartbeatSlices<T extends HeartbeatMember> {
     member.heartbeatSlot = this.#nextSlot;
     this.#nextSlot = (this.#nextSlot + 1) % this.#slices.length;
     (this.#slices[member.heartbeatSlot] as Set<T>).add(member);
-    this.#size++;
   }
 
   delete(member: T): void {
-    if ((this.#slices[member.heartbeatSlot] as Set<T>).delete(member)) this.#size--;
+    this.#slices[member.heartbeatSlot]?.delete(member);
   }
 
+  /** Members in all groups (read rarely: the gateway's connection count). */
   get size(): number {
-    return this.#size;
+    let size = 0;
+    for (const slice of this.#slices) size += slice.size;
+    return size;
   }
 
   /** Every member, group by group. */

@@ -131,7 +131,7 @@ class GatewayWebSocket extends WebSocket {
  */
 class NodeWebSocketConnection implements Connection, HeartbeatMember {
   readonly id = `ws-${++nextId}`;
-  /** Heartbeat: cleared at each ping, set by any pong or frame. */
+  /** Heartbeat: cleared at each ping, set by a pong (only a pong proves the client reads). */
   alive = true;
   /** Its group of the heartbeat (heartbeat-slices.ts), set when it is admitted. */
   heartbeatSlot = 0;
