@@ -34,6 +34,25 @@ function seqOf(c: ApiContext): number {
   return parseOrThrow(messageSeqSchema, Number(raw), "message seq");
 }
 
+/**
+ * The `:key` of a reaction route, decoded from the raw path. A segment whose escapes are not
+ * UTF-8 (`%FF`, a lone surrogate) is 400: Hono keeps such a segment as its escaped text, which
+ * made `%FF` the same key as a real `%FF` (sent as `%25FF`).
+ */
+function reactionKeyOf(c: ApiContext): string {
+  const path = new URL(c.req.url).pathname;
+  let key: string;
+  try {
+    key = decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
+  } catch {
+    throw new ParleyError(
+      "bad_request",
+      "the reaction key is not valid UTF-8 once its %-escapes are decoded",
+    );
+  }
+  return parseOrThrow(reactionKeySchema, key, "reaction key");
+}
+
 const actorOf = (principal: Principal): Actor =>
   principal.kind === "server" ? { server: true } : { userId: principal.userId };
 
@@ -55,14 +74,14 @@ export const changeRoutes = new Hono<ApiEnv>()
   .put("/:id/messages/:seq/reactions/:key", async (c) => {
     const user = await userOf(c);
     const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
-    const key = parseOrThrow(reactionKeySchema, c.req.param("key"), "reaction key");
+    const key = reactionKeyOf(c);
     const { message } = await room.react(user.userId, seqOf(c), key);
     return c.json({ message });
   })
   .delete("/:id/messages/:seq/reactions/:key", async (c) => {
     const user = await userOf(c);
     const room = await c.get("deps").directory.room(user.app, conversationIdOf(c));
-    const key = parseOrThrow(reactionKeySchema, c.req.param("key"), "reaction key");
+    const key = reactionKeyOf(c);
     const { message } = await room.unreact(user.userId, seqOf(c), key);
     return c.json({ message });
   })

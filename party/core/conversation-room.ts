@@ -489,7 +489,13 @@ export class ConversationRoom implements FrameTarget {
       const { limit } = query;
       const maxBytes = this.env.limits.pageBytes;
       if (query.after !== undefined) {
-        await this.#longPoll(userId, query.after, query.waitMs);
+        const after = query.after;
+        // History is messages only: a change above `after` is no answer to wait for (v1's "until
+        // a message arrives"). A room that does not know its newest message goes by lastSeq.
+        await this.#longPoll(userId, query.waitMs, () => {
+          const latest = this.#log.latest();
+          return latest ? latest.seq > after : after < this.lastSeq;
+        });
         const page =
           this.#log.messagesAfter(query.after, limit) ??
           (await this.#read("reading history failed", () =>
@@ -529,7 +535,7 @@ export class ConversationRoom implements FrameTarget {
     return this.#hold(async () => {
       if (!("server" in viewer)) {
         this.#members.require(viewer.userId);
-        await this.#longPoll(viewer.userId, query.after, query.waitMs);
+        await this.#longPoll(viewer.userId, query.waitMs, () => query.after < this.lastSeq);
       }
       const maxBytes = this.env.limits.pageBytes;
       const page =
@@ -568,15 +574,22 @@ export class ConversationRoom implements FrameTarget {
     });
   }
 
-  /** With `waitMs`, holds a read above `after` until the next commit (or the timeout). */
-  async #longPoll(userId: string, after: number, waitMs: number | undefined): Promise<void> {
+  /**
+   * With `waitMs`, holds a read until `hasNews` (checked now and after each commit) or the
+   * timeout: a commit that brings nothing the read answers with does not end the wait.
+   */
+  async #longPoll(userId: string, waitMs: number | undefined, hasNews: () => boolean): Promise<void> {
     if (!waitMs || waitMs <= 0) return;
     // A long-poll client counts as connected from one poll to the next (webhook recipients).
     this.#polledAt.set(userId, this.env.now());
-    if (after < this.lastSeq || this.#closed) return;
-    await this.#waitForMessage(userId, waitMs);
-    this.#polledAt.set(userId, this.env.now());
-    this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
+    const deadline = this.env.now() + waitMs;
+    while (!hasNews() && !this.#closed) {
+      const left = deadline - this.env.now();
+      if (left <= 0) return;
+      await this.#waitForMessage(userId, left);
+      this.#polledAt.set(userId, this.env.now());
+      this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
+    }
   }
 
   /** Holds a long-poll until the next commit or the timeout; counts as presence meanwhile. */

@@ -25,6 +25,33 @@ describe("idempotency over HTTP", () => {
     expect(all.map((m) => m.clientMessageId)).toEqual(["k-1", "k-2"]);
   });
 
+  it("same key with another replyTo -> 409, whether the first is stored or still on its way", async () => {
+    const conv = await w.conversation(["rt-a"]);
+    const a = await w.as("rt-a");
+    const path = `/v1/conversations/${conv}/messages`;
+    await send(a, conv, "parent-1");
+    await send(a, conv, "parent-2");
+    const reply = await a.post(path, { clientMessageId: "r-1", body: "re", replyTo: 1 });
+    expect(reply.status).toBe(201);
+    expect((await a.post(path, { clientMessageId: "r-1", body: "re", replyTo: 1 })).status).toBe(200);
+    const other = await a.post(path, { clientMessageId: "r-1", body: "re", replyTo: 2 });
+    expectError(other, 409, "conflict");
+    expect(other.json.error.message).toContain("replyTo");
+    expectError(await a.post(path, { clientMessageId: "r-1", body: "re" }), 409);
+    // Sent together: the second finds the first in flight (or stored), and is refused either way.
+    const both = await Promise.all([
+      a.post(path, { clientMessageId: "r-2", body: "re", replyTo: 1 }),
+      a.post(path, { clientMessageId: "r-2", body: "re", replyTo: 2 }),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect((await history(a, conv)).map((m) => m.clientMessageId)).toEqual([
+      "parent-1",
+      "parent-2",
+      "r-1",
+      "r-2",
+    ]);
+  });
+
   it("parallel retries of one key store one message", async () => {
     const conv = await w.conversation(["par-a"]);
     const a = await w.as("par-a");

@@ -121,6 +121,17 @@ describe("changes over HTTP", () => {
     // Keys: 1-32 bytes, no control characters; the server key does not react; non-members 403.
     expectError(await react(a, conv, m.seq, "x".repeat(33)), 400, "bad_request");
     expectError(await react(a, conv, m.seq, "a\u0007b"), 400, "bad_request");
+    // A path segment whose escapes are not UTF-8 is refused, not kept as its escaped text; the
+    // text "%FF" itself (sent escaped, %25FF) is a key like any other.
+    const rawKey = (api: typeof a, method: "put" | "del", raw: string) =>
+      api[method](`${msgs(conv)}/${m.seq}/reactions/${raw}`);
+    for (const raw of ["%FF", "%C3%28", "%ED%A0%80"]) {
+      expectError(await rawKey(a, "put", raw), 400, "bad_request");
+      expectError(await rawKey(a, "del", raw), 400, "bad_request");
+    }
+    const literal = await rawKey(a, "put", "%25FF");
+    expect(literal.json.message.reactions).toEqual({ "%FF": { count: 1, users: [ann] } });
+    expect((await rawKey(a, "del", "%25FF")).json.message.reactions).toEqual({});
     expectError(await react(w.admin, conv, m.seq, "ok"), 403, "forbidden");
     expectError(await react(await w.as(uid("zed")), conv, m.seq, "ok"), 403, "forbidden");
     // Caps: 10 keys per user per message, 20 distinct keys per message.
@@ -224,6 +235,39 @@ describe("changes over HTTP", () => {
       change: { seq: 3, kind: "edit" },
       message: { body: "hi!" },
     });
+  });
+
+  it("history's long-poll keeps waiting through changes and answers the next message (v1: until a message arrives)", async () => {
+    const { conv, a, b } = await pair();
+    const m = await send(a, conv, "k1", "hi");
+    const started = Date.now();
+    const poll = b.get(`${msgs(conv)}?after=${m.seq}&wait=10`, { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    // Two changes (seqs 2 and 3): neither is a message, so neither answers the poll.
+    await react(b, conv, m.seq, "👍");
+    await patch(a, `${msgs(conv)}/${m.seq}`, { body: "hi!" });
+    await new Promise((r) => setTimeout(r, 700));
+    let answered = false;
+    void poll.then(() => {
+      answered = true;
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(answered).toBe(false);
+    const next = await send(a, conv, "k2", "there");
+    const woke = await poll;
+    expect(woke.status).toBe(200);
+    expect(woke.json.messages.map((x: Message) => x.seq)).toEqual([next.seq]);
+    expect(woke.json.lastSeq).toBe(4);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // With nothing new, the poll still ends at its wait, empty, and a change alone does not end it
+    // early either (a poll of 1 s that sees a change at 0.3 s answers after ~1 s).
+    const short = b.get(`${msgs(conv)}?after=${next.seq}&wait=1`, { timeoutMs: 10_000 });
+    const shortStarted = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    await unreact(b, conv, m.seq, "👍");
+    const empty = await short;
+    expect(empty.json).toMatchObject({ messages: [], lastSeq: 5, hasMore: false });
+    expect(Date.now() - shortStarted).toBeGreaterThanOrEqual(900);
   });
 });
 

@@ -8,7 +8,7 @@
  * pipeline waits for them to come back, re-plans from the store's truth, and sends them again,
  * so a failure never leaves a gap in the seqs. Everything waits on promises; nothing polls.
  */
-import { idempotencyKey, sameContent } from "../content.ts";
+import { CONFLICTING_KEY, idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { Limits } from "../limits.ts";
 import type { LogFields, OnError } from "../log.ts";
@@ -93,8 +93,7 @@ interface Plan {
   states: Message[];
 }
 
-const conflict = () =>
-  new ParleyError("conflict", "this clientMessageId was already used with a different body or meta");
+const conflict = () => new ParleyError("conflict", CONFLICTING_KEY);
 
 const isEmpty = (batch: CommitBatch) => batch.messages.length === 0 && batch.changes.length === 0;
 
@@ -166,11 +165,7 @@ export class CommitPipeline {
   static sameOrConflict(stored: Message, input: SendInput): SendResult {
     // A message the hook rewrote does not show what it was sent with either.
     const changed = stored.editedAt !== undefined || stored.deleted === true || isRewritten(stored);
-    if (
-      !changed &&
-      (!sameContent(stored, input) || (stored.replyTo ?? undefined) !== (input.replyTo ?? undefined))
-    )
-      throw conflict();
+    if (!changed && !sameContent(stored, input)) throw conflict();
     return { message: stored, created: false };
   }
 

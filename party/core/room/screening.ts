@@ -3,7 +3,7 @@
  * keeps each send under screening by its idempotency key, so a retry that arrives meanwhile
  * joins it instead of calling the hook twice (or being stored twice).
  */
-import { idempotencyKey, sameContent } from "../content.ts";
+import { CONFLICTING_KEY, idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
 import type { SendInput } from "../types.ts";
 import type { SendResult } from "./commit-pipeline.ts";
@@ -32,11 +32,7 @@ export class Screening {
   known(senderId: string, input: SendInput): Promise<SendResult> | undefined {
     const screening = this.#sends.get(idempotencyKey(senderId, input.clientMessageId));
     if (!screening) return undefined;
-    if (!sameContent(screening.input, input))
-      throw new ParleyError(
-        "conflict",
-        "this clientMessageId was already used with a different body or meta",
-      );
+    if (!sameContent(screening.input, input)) throw new ParleyError("conflict", CONFLICTING_KEY);
     return screening.result.then(({ message }) => ({ message, created: false }));
   }
 
