@@ -15,8 +15,10 @@
  * The bytes the process wrote per commit (WAL frames and checkpoints, `/proc/self/io`) show it.
  *
  * `--keys` picks how senders make their idempotency keys: `sdk` (the SDK's, time first:
- * client/ids.ts), `random` (22 random characters, as the SDK made them before and many other
- * clients do) or `counter` (`h<sender>-<n>`, as this bench did until 2026-12-02).
+ * client/ids.ts, every sender on this machine's clock), `skewed` (the SDK's on devices whose
+ * clocks are off: each sender's by a fixed amount within ±1 s, so its keys land at a place of
+ * their own in the index), `random` (22 random characters, as the SDK made them before and many
+ * other clients do) or `counter` (`h<sender>-<n>`, as this bench did until 2026-12-02).
  *
  * Flags: --sizes 1,8,27 (messages per commit) · --sync full,normal · --conversations 8 ·
  *        --keys sdk,random,counter (default sdk)
@@ -51,11 +53,11 @@ if (conversationCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)
   console.error("bench:commit: --conversations wants integers from 1 to 100000, e.g. --conversations 8,2000");
   process.exit(2);
 }
-const KEY_KINDS = ["sdk", "random", "counter"] as const;
+const KEY_KINDS = ["sdk", "skewed", "random", "counter"] as const;
 type KeyKind = (typeof KEY_KINDS)[number];
 const keyKinds = (args.keys ?? "").split(",") as KeyKind[];
 if (keyKinds.some((k) => !KEY_KINDS.includes(k))) {
-  console.error("bench:commit: --keys wants sdk, random, counter or a comma list of them");
+  console.error("bench:commit: --keys wants sdk, skewed, random, counter or a comma list of them");
   process.exit(2);
 }
 if (syncs.some((s) => s !== "full" && s !== "normal")) {
@@ -95,8 +97,21 @@ function randomKey(): string {
   return out;
 }
 
-const keyOf = (kind: KeyKind, sender: number, n: number): string =>
-  kind === "sdk" ? newClientMessageId() : kind === "random" ? randomKey() : `h${sender}-${n}`;
+/** Per sender, how far its clock is off (for `skewed` keys): fixed, within ±1 s. */
+const CLOCK_OFFSETS_MS = Array.from({ length: SENDERS }, () => (Math.random() * 2 - 1) * 1000);
+
+function keyOf(kind: KeyKind, sender: number, n: number): string {
+  switch (kind) {
+    case "sdk":
+      return newClientMessageId();
+    case "skewed":
+      return newClientMessageId(Date.now() + (CLOCK_OFFSETS_MS[sender] ?? 0));
+    case "random":
+      return randomKey();
+    case "counter":
+      return `h${sender}-${n}`;
+  }
+}
 
 async function measure(sync: SyncMode, size: number, conversations: number, keys: KeyKind): Promise<Cost> {
   const dir = await mkdtemp(join(tmpdir(), "parley-commit-"));

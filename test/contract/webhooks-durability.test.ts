@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { api, mintToken } from "../helpers/clients.ts";
 import { startServer } from "../helpers/server.ts";
 import { type Receiver, startReceiver, whsec } from "../helpers/webhook-receiver.ts";
-import { eventually, expectError, send, sleep, uid, useServer } from "../helpers/world.ts";
+import { eventually, expectError, history, send, sleep, uid, useServer } from "../helpers/world.ts";
 
 const secret = whsec();
 const receiver: Receiver = await startReceiver(secret);
@@ -60,15 +60,24 @@ describe("SIGKILL mid-delivery", () => {
     // A slow receiver: the relay is killed while most events are still to be delivered.
     receiver.reply = () => ({ status: 200, delayMs: 40 });
     const a = await w.as(ann);
-    for (let i = 1; i <= 40; i++) await send(a, conv, `k${i}`, `m${i}`);
-    await eventually(async () => firstSeqs(conv).length >= 8, 10_000);
+    const total = 90;
+    for (let i = 1; i <= total; i++) await send(a, conv, `k${i}`, `m${i}`);
+    // Past two of the cursor's saves (every 25 deliveries), so a restart must not go back to 0.
+    await eventually(async () => firstSeqs(conv).length >= 60, 20_000);
     await w.server.kill();
     const before = firstSeqs(conv).length;
-    expect(before).toBeLessThan(40);
+    expect(before).toBeLessThan(total);
+    const requestsBefore = receiver.requests.filter((x) => x.event.conversationId === conv).length;
     await w.server.restart();
     receiver.reply = () => ({ status: 204 });
-    await eventually(async () => firstSeqs(conv).length === 40, 20_000);
-    expect(firstSeqs(conv)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    await eventually(async () => firstSeqs(conv).length === total, 20_000);
+    expect(firstSeqs(conv)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    // The contract: a crash may deliver again up to 25 events (the cursor is written at least every 25).
+    const again = receiver.requests
+      .filter((x) => x.event.conversationId === conv)
+      .slice(requestsBefore)
+      .filter((x) => x.event.seq !== undefined && (x.event.seq as number) <= before);
+    expect(again.length, `events delivered again after the restart: ${again.length}`).toBeLessThanOrEqual(25);
     // Anything delivered twice was the same event again (same webhook-id, same seq).
     const bySeq = new Map<number, Set<string>>();
     for (const r of receiver.requests.filter(
@@ -76,6 +85,38 @@ describe("SIGKILL mid-delivery", () => {
     ))
       bySeq.set(r.event.seq as number, (bySeq.get(r.event.seq as number) ?? new Set()).add(r.id));
     for (const ids of bySeq.values()) expect(ids.size).toBe(1);
+  });
+});
+
+describe("SIGKILL while the lane keeps pace with the sends", () => {
+  it("the cursor is saved every 25 deliveries even when every page read finds only a few new entries", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    // Sends a little faster than the endpoint answers: the lane never finds the log empty (no
+    // save for catching up), and each read finds only the few entries that came meanwhile.
+    receiver.reply = () => ({ status: 200, delayMs: 40 });
+    const a = await w.as(ann);
+    const total = 80;
+    const delivered = () => firstSeqs(conv).length;
+    for (let i = 1; i <= total && delivered() < 60; i++) {
+      const started = Date.now();
+      await send(a, conv, `k${i}`, `m${i}`);
+      await sleep(Math.max(0, 30 - (Date.now() - started)));
+    }
+    await eventually(async () => delivered() >= 60, 20_000);
+    await w.server.kill();
+    const before = delivered();
+    const requestsBefore = receiver.requests.filter((x) => x.event.conversationId === conv).length;
+    await w.server.restart();
+    receiver.reply = () => ({ status: 204 });
+    const last = (await history(a, conv)).at(-1)?.seq ?? 0;
+    await eventually(async () => delivered() === last, 20_000);
+    expect(firstSeqs(conv)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    const again = receiver.requests
+      .filter((x) => x.event.conversationId === conv)
+      .slice(requestsBefore)
+      .filter((x) => x.event.seq !== undefined && (x.event.seq as number) <= before);
+    expect(again.length, `events delivered again after the restart: ${again.length}`).toBeLessThanOrEqual(25);
   });
 });
 

@@ -98,10 +98,15 @@ export async function runLane(
     return { kind: "failed", delivered, error, retryAfterMs, paused: status === "failing" };
   };
   const save = async () => {
+    sinceSave = 0;
     if (cursor.lastSeq === saved.lastSeq && cursor.lastEvent === saved.lastEvent) return;
     await context.webhooks.advanceCursor(app, endpoint.id, conversationId, cursor);
     saved = { ...cursor };
   };
+  // Counted across pages: when the lane keeps pace with the sends, every read finds only a few
+  // new entries, and a count per page never reached CURSOR_EVERY (a crash then sent again every
+  // event since the lane last caught up).
+  let sinceSave = 0;
   const stopping = () =>
     context.signal?.aborted === true || (context.deadline !== undefined && context.now() >= context.deadline);
 
@@ -127,7 +132,6 @@ export async function runLane(
     }
     const recipients = await recipientsFor(context, app, conversationId, entries, wanted);
     let progressed = false;
-    let sinceSave = 0;
     while (!stopping()) {
       const item = next(events, entries, cursor);
       if (!item) break;
@@ -157,10 +161,7 @@ export async function runLane(
         events.shift();
       }
       progressed = true;
-      if (++sinceSave >= CURSOR_EVERY) {
-        await save();
-        sinceSave = 0;
-      }
+      if (++sinceSave >= CURSOR_EVERY) await save();
     }
     if (stopping()) {
       await save();
