@@ -146,7 +146,7 @@ export class RoomHost {
       this.env.metrics,
     );
     await this.connect(connection, identity, after);
-    signal.addEventListener("abort", () => connection.close(CloseCode.goingAway, "client went away"));
+    signal.addEventListener("abort", () => connection.gone());
     return connection.response();
   }
 

@@ -94,6 +94,14 @@ export class SseConnection implements Connection {
     this.#wakePull?.();
   }
 
+  /**
+   * The client went away (its request was aborted): the stream ends with no close event, and
+   * it is no close by the relay (`parley_closes_total` counts only those).
+   */
+  gone(): void {
+    this.#finish();
+  }
+
   #write(text: string): void {
     if (this.closed) return;
     const bytes = encoder.encode(text);

@@ -297,6 +297,31 @@ describe("GET /metrics: a known workload", () => {
   });
 });
 
+describe("GET /metrics: a client that hangs up", () => {
+  it("is not a close by the relay: an SSE stream the client ends counts in no close code", async () => {
+    const room = await conversation(["dana"]);
+    const closes = (m: Exposition) =>
+      m.samples
+        .filter((s) => s.name === "parley_closes_total" && s.labels.transport === "sse")
+        .reduce((sum, s) => sum + s.value, 0);
+    const open = (m: Exposition) => sampleValue(m, "parley_connections", { transport: "sse" }, true);
+    const before = await scrape();
+    const stream = new SseClient(
+      `${server.url}/v1/conversations/${room}/events?token=${await token("dana")}`,
+    );
+    streams.push(stream);
+    await stream.ready;
+    expect(stream.status).toBe(200);
+    await eventually(async () => open(await scrape()) === open(before) + 1, 10_000);
+    await stream.close();
+    const after = await eventually(async () => {
+      const m = await scrape();
+      return open(m) === open(before) && m;
+    }, 10_000);
+    expect(closes(after)).toBe(closes(before));
+  });
+});
+
 describe("GET /metrics: webhook delivery", () => {
   it("counts attempts by outcome, retries and lag, and shows no lane left", async () => {
     const relay = await startServer({
