@@ -10,7 +10,14 @@ import { type ApiContext, type ApiEnv, bodyOf, serverOf } from "../context.ts";
 /** The body of `POST /v1/webhooks` (also rendered in the OpenAPI document). */
 export const newEndpointSchema = z.strictObject({
   url: z.string().min(1),
-  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length).optional(),
+  // A refinement, not `.max`: zod runs a length check on a value that is not an array too, and a
+  // string got "expected array" and "Too big: expected string to have <=8 characters".
+  events: z
+    .array(z.enum(WEBHOOK_EVENT_TYPES))
+    .refine((types) => types.length <= WEBHOOK_EVENT_TYPES.length, {
+      message: `at most ${WEBHOOK_EVENT_TYPES.length} event types`,
+    })
+    .optional(),
 });
 
 /** `:id` of an endpoint. */

@@ -69,6 +69,20 @@ describe("endpoints", () => {
       400,
       "bad_request",
     );
+    // One type as a string, not a list: the answer says that, and only that.
+    const notAList = await w.admin.post("/v1/webhooks", {
+      url: "http://example.com/",
+      events: "message.created",
+    });
+    expectError(notAList, 400, "bad_request");
+    expect(notAList.json.error.message).toMatch(/expected array/);
+    expect(notAList.json.error.message).not.toMatch(/characters/);
+    const tooMany = await w.admin.post("/v1/webhooks", {
+      url: "http://example.com/",
+      events: Array(9).fill("message.created"),
+    });
+    expectError(tooMany, 400, "bad_request");
+    expect(tooMany.json.error.message).toMatch(/at most 8 event types/);
     const user = await w.as(uid("u"));
     expectError(await user.post("/v1/webhooks", { url: "http://example.com/" }), 403, "forbidden");
     expectError(await user.get("/v1/webhooks"), 403, "forbidden");
