@@ -39,6 +39,25 @@ function firstSeqs(conv: string): number[] {
   return seqs;
 }
 
+/**
+ * SIGKILLs the relay, restarts it, and waits until all `total` messages of `conv` were delivered,
+ * in order; returns how many had been delivered before, and how many of those came again.
+ */
+async function killAndResume(conv: string, total: number): Promise<{ before: number; again: number }> {
+  await w.server.kill();
+  const before = firstSeqs(conv).length;
+  const ofConv = () => receiver.requests.filter((x) => x.event.conversationId === conv);
+  const requestsBefore = ofConv().length;
+  await w.server.restart();
+  receiver.reply = () => ({ status: 204 });
+  await eventually(async () => firstSeqs(conv).length === total, 20_000);
+  expect(firstSeqs(conv)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  const again = ofConv()
+    .slice(requestsBefore)
+    .filter((x) => x.event.seq !== undefined && (x.event.seq as number) <= before).length;
+  return { before, again };
+}
+
 describe("an endpoint from the configuration", () => {
   it("is listed (with its cfg_ id), delivers signed events, and cannot be removed through the API", async () => {
     const listed = await w.admin.get("/v1/webhooks");
@@ -64,20 +83,10 @@ describe("SIGKILL mid-delivery", () => {
     for (let i = 1; i <= total; i++) await send(a, conv, `k${i}`, `m${i}`);
     // Past two of the cursor's saves (every 25 deliveries), so a restart must not go back to 0.
     await eventually(async () => firstSeqs(conv).length >= 60, 20_000);
-    await w.server.kill();
-    const before = firstSeqs(conv).length;
+    const { before, again } = await killAndResume(conv, total);
     expect(before).toBeLessThan(total);
-    const requestsBefore = receiver.requests.filter((x) => x.event.conversationId === conv).length;
-    await w.server.restart();
-    receiver.reply = () => ({ status: 204 });
-    await eventually(async () => firstSeqs(conv).length === total, 20_000);
-    expect(firstSeqs(conv)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     // The contract: a crash may deliver again up to 25 events (the cursor is written at least every 25).
-    const again = receiver.requests
-      .filter((x) => x.event.conversationId === conv)
-      .slice(requestsBefore)
-      .filter((x) => x.event.seq !== undefined && (x.event.seq as number) <= before);
-    expect(again.length, `events delivered again after the restart: ${again.length}`).toBeLessThanOrEqual(25);
+    expect(again, `events delivered again after the restart: ${again}`).toBeLessThanOrEqual(25);
     // Anything delivered twice was the same event again (same webhook-id, same seq).
     const bySeq = new Map<number, Set<string>>();
     for (const r of receiver.requests.filter(
@@ -104,19 +113,9 @@ describe("SIGKILL while the lane keeps pace with the sends", () => {
       await sleep(Math.max(0, 30 - (Date.now() - started)));
     }
     await eventually(async () => delivered() >= 60, 20_000);
-    await w.server.kill();
-    const before = delivered();
-    const requestsBefore = receiver.requests.filter((x) => x.event.conversationId === conv).length;
-    await w.server.restart();
-    receiver.reply = () => ({ status: 204 });
-    const last = (await history(a, conv)).at(-1)?.seq ?? 0;
-    await eventually(async () => delivered() === last, 20_000);
-    expect(firstSeqs(conv)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
-    const again = receiver.requests
-      .filter((x) => x.event.conversationId === conv)
-      .slice(requestsBefore)
-      .filter((x) => x.event.seq !== undefined && (x.event.seq as number) <= before);
-    expect(again.length, `events delivered again after the restart: ${again.length}`).toBeLessThanOrEqual(25);
+    const sent = (await history(a, conv)).length;
+    const { again } = await killAndResume(conv, sent);
+    expect(again, `events delivered again after the restart: ${again}`).toBeLessThanOrEqual(25);
   });
 });
 
