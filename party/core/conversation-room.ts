@@ -188,6 +188,15 @@ export class ConversationRoom implements FrameTarget {
     return this.#members.has(userId);
   }
 
+  /**
+   * Whether a connection of this client instance (`_pk`) is open here: a newer one replaces it
+   * (4009), so it comes in even when its user is at the connection cap.
+   */
+  holdsInstance(userId: string, instanceId: string): boolean {
+    for (const peer of this.#fanout.peers(userId)) if (peer.identity.instanceId === instanceId) return true;
+    return false;
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new ParleyError("shutting_down", "the relay is shutting down; retry shortly", 1);
   }

@@ -52,6 +52,12 @@ export class InboxRoom {
     return true;
   }
 
+  /** Whether a socket of this client instance (`_pk`) is open here (a newer one replaces it). */
+  holdsInstance(instanceId: string): boolean {
+    for (const peer of this.#peers.values()) if (peer.identity.instanceId === instanceId) return true;
+    return false;
+  }
+
   /** Re-attaches a socket that stayed open while the actor slept (hibernation). */
   adopt(conn: Connection, identity: ConnectionIdentity): void {
     if (this.#peers.has(conn.id) || !this.#isOwner(conn, identity)) return;

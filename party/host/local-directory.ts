@@ -144,7 +144,13 @@ export class RelayHub implements InboxRouter, Directory {
     const room = await host.required();
     if (!room.isMember(request.userId))
       throw new ParleyError("forbidden", "you are not a member of this conversation");
-    const releaseSlot = this.acquireConnection(request.app, request.userId, "sse");
+    const { instanceId } = request;
+    const releaseSlot = this.acquireConnection(
+      request.app,
+      request.userId,
+      "sse",
+      () => instanceId !== undefined && room.holdsInstance(request.userId, instanceId),
+    );
     if (!releaseSlot) throw new ParleyError("rate_limited", "too many open connections for this user", 5);
     const identity = { app: request.app, userId: request.userId, instanceId: request.instanceId };
     try {
@@ -173,6 +179,21 @@ export class RelayHub implements InboxRouter, Directory {
     return inbox.connect(conn, identity) ? inbox : null;
   }
 
+  /**
+   * Whether a connection of this client instance is open to the conversation (or, with no
+   * conversation, to the user's inbox): a newer one replaces it (4009).
+   */
+  holdsInstance(
+    app: string,
+    userId: string,
+    conversationId: string | undefined,
+    instanceId: string,
+  ): boolean {
+    if (conversationId === undefined)
+      return this.#inboxes.get(keyOf(app, userId))?.holdsInstance(instanceId) ?? false;
+    return this.#hosts.get(keyOf(app, conversationId))?.room?.holdsInstance(userId, instanceId) ?? false;
+  }
+
   isListening(app: string, userId: string): boolean {
     return this.#inboxes.get(keyOf(app, userId))?.listening ?? false;
   }
@@ -190,8 +211,9 @@ export class RelayHub implements InboxRouter, Directory {
     app: string,
     userId: string,
     transport: ConnectionTransport = "websocket",
+    replaces?: () => boolean,
   ): (() => void) | null {
-    if (!this.tryAcquireConnection(app, userId, transport)) return null;
+    if (!this.tryAcquireConnection(app, userId, transport, replaces)) return null;
     let released = false;
     return () => {
       if (released) return;
@@ -203,16 +225,23 @@ export class RelayHub implements InboxRouter, Directory {
   /**
    * `acquireConnection` without the release closure, for a caller that keeps a flag of its own
    * and calls `releaseConnection` exactly once: the Node gateway, where a closure and its scope
-   * per idle socket was memory (issue 17). False when the user is at the cap.
+   * per idle socket was memory (issue 17). False when the user is at the cap, unless `replaces`
+   * says the new connection replaces an open one of the same client instance (`_pk`): that one
+   * is closed with 4009 as the new one attaches, so the count is back at the cap right after.
    */
-  tryAcquireConnection(app: string, userId: string, transport: ConnectionTransport): boolean {
+  tryAcquireConnection(
+    app: string,
+    userId: string,
+    transport: ConnectionTransport,
+    replaces?: () => boolean,
+  ): boolean {
     let users = this.#connectionsByUser.get(app);
     if (!users) {
       users = new Map();
       this.#connectionsByUser.set(app, users);
     }
     const open = users.get(userId) ?? 0;
-    if (open >= this.limits.maxConnectionsPerUser) {
+    if (open >= this.limits.maxConnectionsPerUser && !replaces?.()) {
       this.#metrics.rateLimited("connections");
       return false;
     }

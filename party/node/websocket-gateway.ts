@@ -453,7 +453,11 @@ export class NodeWebSocketGateway {
         return;
       }
       const { user, instanceId } = decision;
-      if (!this.hub.tryAcquireConnection(user.app, user.userId, "websocket")) {
+      // At the cap, a reconnect of a client instance whose old socket is still open here comes
+      // in: it replaces that socket (4009), so the user's count does not grow.
+      const replaces = () =>
+        instanceId !== undefined && this.hub.holdsInstance(user.app, user.userId, conversationId, instanceId);
+      if (!this.hub.tryAcquireConnection(user.app, user.userId, "websocket", replaces)) {
         conn.close(CloseCode.tooSlowOrFast, "too many open connections for this user");
         release();
         return;

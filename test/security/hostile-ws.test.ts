@@ -269,8 +269,9 @@ describe("floods", () => {
 
   it("per-user connection cap (PARLEY_MAX_CONNECTIONS_PER_USER=5): the sixth socket closes with 4008, the five stay", async () => {
     const { conv, u, ws } = await setup(); // socket 1
+    const pks = [uid("pk"), uid("pk"), uid("pk"), uid("pk")];
     const more: WsClient[] = [];
-    for (let i = 0; i < 4; i++) more.push(await w.synced(u, conv, { _pk: uid("pk") }));
+    for (const pk of pks) more.push(await w.synced(u, conv, { _pk: pk }));
     const sixth = w.track(
       WsClient.connect(w.server.wsUrl, `/parties/conversation/${conv}`, {
         token: await w.token(u),
@@ -281,6 +282,25 @@ describe("floods", () => {
     expect(closed.code).toBe(4008);
     expect(ws.isClosed).toBe(false);
     for (const s of more) expect(s.isOpen).toBe(true);
+    // At the cap, a reconnect of an instance whose old socket is still open replaces it (4009,
+    // the contract's rule for the same `_pk`) instead of being refused.
+    const previous = more[3] as WsClient;
+    more[3] = await w.synced(u, conv, { _pk: pks[3] as string });
+    expect((await previous.closed).code).toBe(4009);
+    for (const s of more) expect(s.isOpen).toBe(true);
+    expect(ws.isClosed).toBe(false);
+    // And the count is back at the cap: another new instance is still refused.
+    const seventh = w.track(
+      WsClient.connect(w.server.wsUrl, `/parties/conversation/${conv}`, {
+        token: await w.token(u),
+        _pk: uid("pk"),
+      }),
+    );
+    const refused = await Promise.race([
+      seventh.closed,
+      sleep(3000).then(() => ({ code: -1, reason: "open" })),
+    ]);
+    expect(refused.code).toBe(4008);
     // The cap is per user: another member still connects.
     for (const s of more) await s.close();
     ws.destroy();
