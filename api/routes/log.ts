@@ -25,9 +25,12 @@ export const logRoutes = new Hono<ApiEnv>().get("/:id/log", async (c) => {
     waitMs > 0 ? c.get("deps").acquireConnection?.(principal.app, principal.userId) : undefined;
   if (releaseConnection === null)
     throw new ParleyError("rate_limited", "too many open connections for this user", 5);
+  // A client that gives up is no longer held: its slot is free at once (the release is once only).
+  const signal = c.req.raw.signal;
+  if (releaseConnection) signal.addEventListener("abort", releaseConnection, { once: true });
   let page: Awaited<ReturnType<typeof room.logPage>>;
   try {
-    page = await room.logPage({ userId: principal.userId }, { after, limit, waitMs });
+    page = await room.logPage({ userId: principal.userId }, { after, limit, waitMs, signal });
   } finally {
     releaseConnection?.();
   }

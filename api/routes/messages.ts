@@ -60,9 +60,17 @@ export const messageRoutes = new Hono<ApiEnv>()
     const releaseConnection = longPoll ? c.get("deps").acquireConnection?.(user.app, user.userId) : undefined;
     if (releaseConnection === null)
       throw new ParleyError("rate_limited", "too many open connections for this user", 5);
+    // A client that gives up is no longer held: its slot is free at once (the release is once only).
+    const signal = c.req.raw.signal;
+    if (releaseConnection) signal.addEventListener("abort", releaseConnection, { once: true });
     let page: Awaited<ReturnType<typeof room.history>>;
     try {
-      page = await room.history(user.userId, { after, before, limit, waitMs: longPoll ? waitMs : undefined });
+      page = await room.history(user.userId, {
+        after,
+        before,
+        limit,
+        ...(longPoll ? { waitMs, signal } : {}),
+      });
     } finally {
       releaseConnection?.();
     }

@@ -92,6 +92,12 @@ export interface HistoryQuery extends Omit<RangeQuery, "limit"> {
   limit: number;
   /** Long-poll: with `after`, hold up to this long for a message. */
   waitMs?: number | undefined;
+  /**
+   * The client went away: a held long-poll ends at once (its presence hold is given back, so
+   * the grace period starts). Only where the room runs in the caller's process; an RPC to an
+   * actor does not carry it (room-api.ts), and the wait ends at its time there.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export class ConversationRoom implements FrameTarget {
@@ -501,10 +507,15 @@ export class ConversationRoom implements FrameTarget {
         const after = query.after;
         // History is messages only: a change above `after` is no answer to wait for (v1's "until
         // a message arrives"). A room that does not know its newest message goes by lastSeq.
-        await this.#longPoll(userId, query.waitMs, () => {
-          const latest = this.#log.latest();
-          return latest ? latest.seq > after : after < this.lastSeq;
-        });
+        await this.#longPoll(
+          userId,
+          query.waitMs,
+          () => {
+            const latest = this.#log.latest();
+            return latest ? latest.seq > after : after < this.lastSeq;
+          },
+          query.signal,
+        );
         const page =
           this.#log.messagesAfter(query.after, limit) ??
           (await this.#read("reading history failed", () =>
@@ -539,12 +550,12 @@ export class ConversationRoom implements FrameTarget {
    */
   logPage(
     viewer: Viewer,
-    query: { after: number; limit: number; waitMs?: number | undefined },
+    query: { after: number; limit: number; waitMs?: number | undefined; signal?: AbortSignal | undefined },
   ): Promise<LogPage> {
     return this.#hold(async () => {
       if (!("server" in viewer)) {
         this.#members.require(viewer.userId);
-        await this.#longPoll(viewer.userId, query.waitMs, () => query.after < this.lastSeq);
+        await this.#longPoll(viewer.userId, query.waitMs, () => query.after < this.lastSeq, query.signal);
       }
       const maxBytes = this.env.limits.pageBytes;
       const page =
@@ -587,32 +598,42 @@ export class ConversationRoom implements FrameTarget {
    * With `waitMs`, holds a read until `hasNews` (checked now and after each commit) or the
    * timeout: a commit that brings nothing the read answers with does not end the wait.
    */
-  async #longPoll(userId: string, waitMs: number | undefined, hasNews: () => boolean): Promise<void> {
+  async #longPoll(
+    userId: string,
+    waitMs: number | undefined,
+    hasNews: () => boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (!waitMs || waitMs <= 0) return;
     // A long-poll client counts as connected from one poll to the next (webhook recipients).
     this.#polledAt.set(userId, this.env.now());
     const deadline = this.env.now() + waitMs;
-    while (!hasNews() && !this.#closed) {
+    while (!hasNews() && !this.#closed && !signal?.aborted) {
       const left = deadline - this.env.now();
       if (left <= 0) return;
-      await this.#waitForMessage(userId, left);
+      await this.#waitForMessage(userId, left, signal);
       this.#polledAt.set(userId, this.env.now());
       this.#members.require(userId); // removed while waiting: 403, and nothing sent after removal
     }
   }
 
-  /** Holds a long-poll until the next commit or the timeout; counts as presence meanwhile. */
-  async #waitForMessage(userId: string, waitMs: number): Promise<void> {
+  /**
+   * Holds a long-poll until the next commit, the timeout or the client's going away; counts as
+   * presence meanwhile.
+   */
+  async #waitForMessage(userId: string, waitMs: number, signal: AbortSignal | undefined): Promise<void> {
     const release = this.#presence.hold(userId);
     try {
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
           this.#waiters.delete(wake);
+          signal?.removeEventListener("abort", wake);
           resolve();
         };
         const timer = setTimeout(wake, waitMs);
         this.#waiters.set(wake, userId);
+        signal?.addEventListener("abort", wake);
       });
     } finally {
       release();

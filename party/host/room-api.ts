@@ -19,7 +19,7 @@ export interface RoomApi {
   history(userId: string, query: HistoryQuery): Promise<HistoryPage>;
   logPage(
     viewer: Viewer,
-    query: { after: number; limit: number; waitMs?: number | undefined },
+    query: { after: number; limit: number; waitMs?: number | undefined; signal?: AbortSignal | undefined },
   ): Promise<LogPage>;
   replies(userId: string, seq: number, query: { after: number; limit: number }): Promise<RepliesPage>;
   edit(actor: Actor, seq: number, fields: EditFields): Promise<SendResult>;
@@ -93,11 +93,21 @@ export type RoomCall = <M extends ActorCall["method"]>(
   args: ActorArgs<M>,
 ) => Promise<WireResult<unknown>>;
 
+/**
+ * An argument as it can travel: a query's `signal` (an AbortSignal, the client went away) stays
+ * on this side, since it cannot be sent to another actor; the actor's wait ends at its time.
+ */
+function wireArg(arg: unknown): unknown {
+  if (arg === null || typeof arg !== "object" || !("signal" in arg)) return arg;
+  const { signal: _local, ...rest } = arg as Record<string, unknown>;
+  return rest;
+}
+
 /** RoomApi over an RPC call: every method of the list, every refusal rethrown as a ParleyError. */
 export function remoteRoom(call: RoomCall): RoomApi {
   const room: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
   for (const method of ROOM_METHODS) {
-    room[method] = async (...args: unknown[]) => fromWire(await call(method, args));
+    room[method] = async (...args: unknown[]) => fromWire(await call(method, args.map(wireArg)));
   }
   return room as unknown as RoomApi;
 }
