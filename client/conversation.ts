@@ -529,8 +529,10 @@ export class Conversation extends Session<ConversationEvents> {
     this.#upgradeTimer = undefined;
     clearInterval(this.#livenessTimer);
     this.#livenessTimer = undefined;
-    // Unknown while away: the next connection's full list starts it again.
+    // Unknown while away: the next connection's full list starts it again. Typing too: a stop
+    // (a sent message, an expiry the relay no longer tells) could not reach us meanwhile.
     this.#applyPresence([]);
+    this.#typing.clearAll();
     for (const [key] of this.#acks) {
       this.#settleAck(key, new ParleyClientError("disconnected", "the socket closed before the ack"));
     }

@@ -44,6 +44,11 @@ export class TypingTracker {
     this.onChange({ userId, typing: false, users: this.users });
   }
 
+  /** Nobody is known to be typing (the connection is down): each indicator stops now. */
+  clearAll(): void {
+    for (const userId of [...this.#timers.keys()]) this.clear(userId);
+  }
+
   dispose(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();

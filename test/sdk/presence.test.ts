@@ -2,6 +2,7 @@
  * The SDK's online set, fed by the relay's full list and deltas (CONTRACT.md v1.1 "Frames"):
  * right after joins and leaves, over WebSocket and SSE; empty while disconnected; and after a
  * reconnect, the new connection's list replaces it (a user who left meanwhile is not kept).
+ * Typing indicators are dropped with it while disconnected.
  */
 import { describe, expect, it } from "vitest";
 import { State } from "../../client/index.ts";
@@ -42,11 +43,15 @@ describe("presence in the SDK", () => {
     // Each event carried the whole set, never a user twice.
     for (const r of [a, b, d]) for (const set of r.presence) expect(new Set(set).size).toBe(set.length);
 
-    // Ann's network goes half-open: once she notices, she knows nobody is online.
+    // Bob is typing as Ann's network goes half-open: once she notices, she knows nobody is online,
+    // and nobody typing (she could not hear him stop).
+    b.conversation.typing();
+    await a.until(() => a.conversation.typingUsers.includes(bob), 10_000, "ann sees bob typing");
     const heard = a.presence.length;
     tcp.proxy.stall();
     await a.until(() => a.conversation.state === State.Reconnecting, 5000, "ann noticed");
     expect(a.conversation.online).toEqual([]);
+    expect(a.conversation.typingUsers).toEqual([]);
     expect(a.presence.slice(heard)).toContainEqual([]);
     // Bob leaves while she is away; she never hears of it as a delta.
     b.conversation.close();
