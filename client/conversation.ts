@@ -552,6 +552,10 @@ export class Conversation extends Session<ConversationEvents> {
     this.#states.put(entry.message, seq);
     if (entry.type === "message") {
       this.#typing.clear(entry.message.senderId);
+      // One of ours still in the outbox (its ack was lost, and a retry is on its way): it is
+      // sent, and says so before it shows as a message, so it is never pending and shown at once.
+      if (entry.message.senderId === this.#cfg.userId())
+        this.#outbox.settle(entry.message.clientMessageId, entry.message);
       this.emit("message", this.#states.get(seq) ?? entry.message);
       return;
     }

@@ -44,7 +44,10 @@ interface Pending {
   resolve?: (message: Message) => void;
   reject?: (error: ParleyClientError) => void;
   attempts: number;
-  /** Taken out by `discard()` (perhaps while in flight: its answer is then ignored). */
+  /**
+   * Taken out by `discard()` or `settle()` (perhaps while in flight: its answer is then
+   * ignored).
+   */
   discarded?: boolean;
 }
 
@@ -134,6 +137,24 @@ export class Outbox {
       p.reject?.(error);
       this.opts.onFailed(p.entry, error);
     }
+  }
+
+  /**
+   * The relay's log holds this send already (a replay or a live frame brought it, say after its
+   * ack was lost): it is sent, now, not when a retry's answer comes back. False when no send of
+   * this key is pending.
+   */
+  settle(clientMessageId: string, message: Message): boolean {
+    const p = this.#queue.find((q) => !q.entry.change && q.entry.clientMessageId === clientMessageId);
+    if (!p) return false;
+    this.#queue.splice(this.#queue.indexOf(p), 1);
+    p.discarded = true;
+    void p.persisted.then(() =>
+      this.opts.storage.delete(p.entry.key).catch((e) => this.opts.onStorageError(e)),
+    );
+    p.resolve?.(message);
+    this.opts.onSent(p.entry, message);
+    return true;
   }
 
   /** Stops sending. Pending promises reject with `closed`; entries stay in storage. */

@@ -100,6 +100,13 @@ describe("faults between the SDK and the relay", () => {
 
   it("drop: a socket send lost before the server, and one whose ack is lost", async () => {
     const s = await scenario();
+    // A message is never shown twice: when it arrives as a message (the replay after the lost
+    // ack), it is no longer pending in the outbox (README: pending until `sent`).
+    const shownWhilePending: string[] = [];
+    s.b.conversation.on("message", (m) => {
+      if (s.b.conversation.pending.some((e) => e.clientMessageId === m.clientMessageId))
+        shownWhilePending.push(m.body);
+    });
     const before = tcp.proxy.dropNext({ match: SEND_FRAME, phase: "request" });
     s.send(s.b, "frame lost on the way in");
     await before;
@@ -108,6 +115,7 @@ describe("faults between the SDK and the relay", () => {
     await after;
     s.send(s.b, "frame after the drops");
     await s.verdict();
+    expect(shownWhilePending).toEqual([]);
   });
 
   it("503 and 429 with Retry-After are retried no earlier than asked", async () => {
