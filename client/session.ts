@@ -291,6 +291,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
             reconnect: false,
             error: new ParleyClientError("unauthorized", info.reason || "the token was refused", {
               closeCode: info.code,
+              ...(info.status !== undefined ? { status: info.status } : {}),
             }),
           });
           return;
@@ -305,7 +306,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
           opts.error = new ParleyClientError(
             ERROR_CODE_BY_REASON[action.reason] ?? action.reason,
             info.reason || action.reason,
-            { closeCode: info.code },
+            { closeCode: info.code, ...(info.status !== undefined ? { status: info.status } : {}) },
           );
         }
         this.disconnect(action.reason, opts);

@@ -19,7 +19,7 @@ export function closeForStatus(
           : status === 429 || status === 503
             ? CloseCode.tryAgainLater
             : CloseCode.abnormal;
-  const info: TransportClose = { code, reason, opened };
+  const info: TransportClose = { code, reason, opened, status };
   if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
   return info;
 }

@@ -14,6 +14,8 @@ export interface TransportClose {
   retryAfterMs?: number;
   /** Our own liveness check ended it. */
   heartbeatTimeout?: boolean;
+  /** The HTTP status that refused an SSE stream or a long-poll (`code` is what it maps to). */
+  status?: number;
 }
 
 export interface TransportHandlers {

@@ -166,6 +166,20 @@ describe("stop codes and tokens", () => {
     const r = record(clients.make("bo", { token: expired }), conv);
     await expect(r.conversation.ready()).rejects.toMatchObject({ code: "unauthorized" });
   });
+
+  it("a token that is not a JWT, over SSE and long-poll: unauthorized with the HTTP status and a message about tokens", async () => {
+    const conv = await w.conversation(["bq"]);
+    for (const transport of ["sse", "longpoll"] as const) {
+      const r = record(clients.make("bq", { token: "not-a-jwt", transport }), conv);
+      const error = await r.conversation.ready().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, transport).toMatchObject({ code: "unauthorized", status: 401, closeCode: 4001 });
+      expect((error as Error).message, transport).toMatch(/JWT/);
+      r.conversation.close();
+    }
+  });
 });
 
 describe("outbox", () => {
