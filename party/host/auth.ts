@@ -231,7 +231,9 @@ export class Authenticator {
       const app = (await this.#serverKeys).get(await sha256Hex(credential));
       // Not three dot-separated parts: a server key, or a user token that is not a JWT at all.
       if (!app)
-        throw refuse("not a known server key, nor a user token (a user token is a JWT: three dot-separated parts)");
+        throw refuse(
+          "not a known server key, nor a user token (a user token is a JWT: three dot-separated parts)",
+        );
       const principal: ServerPrincipal = { kind: "server", app };
       this.#remember(credential, principal, Number.POSITIVE_INFINITY);
       return principal;
