@@ -21,11 +21,18 @@ import { PreSendHooks } from "../host/webhooks/hook.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
 import { swaggerUiAssets } from "./docs-assets.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
+import { InflightRequests } from "./inflight-requests.ts";
 import { RelayMetricsRegistry } from "./metrics.ts";
 import { nodeWebhookHashes } from "./webhook-hashes.ts";
 import { nodeWebhookTransport } from "./webhook-transport.ts";
 import { NodeWebSocketGateway } from "./websocket-gateway.ts";
 import { bundleWidget } from "./widget-bundle.ts";
+
+/**
+ * The longest a shutdown waits for the requests being answered (a committed send's 201, a
+ * long-poll's last answer) before it drops the connections that remain.
+ */
+const SHUTDOWN_DRAIN_MS = 5_000;
 
 /** Node's synchronous HMAC: user tokens are checked without crypto.subtle's thread-pool trip. */
 const hmacSha256: HmacSha256 = (key, data) => createHmac("sha256", key).update(data).digest();
@@ -146,7 +153,13 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     metrics: metrics?.api,
   });
   const gateway = new NodeWebSocketGateway(hub, auth, config.origins, limits, log, metrics?.relay);
-  const requestListener = getRequestListener(api.fetch);
+  const answer = getRequestListener(api.fetch);
+  // Requests being answered, on any server (its own or a host's): close() lets them finish.
+  const inflight = new InflightRequests();
+  const requestListener: typeof answer = (req, res) => {
+    inflight.track(res);
+    return answer(req, res);
+  };
   const servers = new Set<Server>();
   let closing: Promise<void> | undefined;
   const attach = (server: Server) => {
@@ -198,6 +211,9 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
         await hub.close();
         await webhooks.close();
         gateway.close();
+        // What the rooms committed while closing is answered before the connections go: the
+        // rooms have answered every pending send, and long-polls and streams have ended.
+        await inflight.drained(SHUTDOWN_DRAIN_MS);
         for (const server of servers) server.closeAllConnections();
         await store.close();
       })();
