@@ -30,7 +30,18 @@ async function main(): Promise<void> {
     log.error({ err: reason }, "unhandled rejection; still serving"),
   );
   process.on("uncaughtException", (error) => log.error({ err: error }, "uncaught exception; still serving"));
-  const { url } = await relay.listen();
+  let url: string;
+  try {
+    ({ url } = await relay.listen());
+  } catch (error) {
+    // The address is the person's setting: name it (a bad HOST, a PORT in use or not allowed).
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    console.error(
+      `parley: cannot listen on HOST=${config.host} PORT=${config.port} (${code || (error as Error).message}); ` +
+        "set HOST to an address of this machine (127.0.0.1, 0.0.0.0, ::) and PORT to a free port",
+    );
+    process.exit(1);
+  }
   // Written whatever PARLEY_LOG says, as the banner always was: supervisors and tests wait for it.
   pinoLogger("info").info(
     {

@@ -188,8 +188,37 @@ export function limitsFromEnv(
 /** The contract's longest presence window. */
 const MAX_PRESENCE_WINDOW_MS = 250;
 
+/** Limits that count things or bytes: a fraction of one means nothing. */
+const WHOLE_NUMBERS: ReadonlyArray<keyof Limits> = [
+  "maxMessageBytes",
+  "maxMetaBytes",
+  "maxFrameBytes",
+  "reactionKeysPerMessage",
+  "reactionKeysPerUser",
+  "inboundBytesPerSecond",
+  "inboundBytesBurst",
+  "bufferSize",
+  "pageSize",
+  "pageBytes",
+  "socketBufferBytes",
+  "maxReadsPerUser",
+  "maxWaitSeconds",
+  "maxConnectionsPerUser",
+  "webhookConcurrency",
+];
+
+/** The longest timer JavaScript runs as asked (2^31 - 1 ms, ~24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A combination of limits that cannot work, as one sentence naming the variables; else undefined. */
 export function inconsistentLimits(limits: Limits): string | undefined {
+  for (const key of WHOLE_NUMBERS)
+    if (!Number.isInteger(limits[key])) return `${limitEnv[key]} must be a whole number, got ${limits[key]}`;
+  for (const key of Object.keys(limitEnv) as Array<keyof Limits>) {
+    const ms = key === "maxWaitSeconds" ? limits[key] * 1000 : key.endsWith("Ms") ? limits[key] : 0;
+    if (ms > MAX_TIMER_MS)
+      return `${limitEnv[key]} (${limits[key]}) is longer than a timer can wait (${Math.floor(MAX_TIMER_MS / (key === "maxWaitSeconds" ? 1000 : 1))})`;
+  }
   if (limits.inboundBytesBurst < limits.maxFrameBytes)
     return `${limitEnv.inboundBytesBurst} (${limits.inboundBytesBurst}) must be at least ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes}): a frame of the largest size could never be accepted`;
   if (limits.maxMessageBytes > limits.maxFrameBytes)

@@ -42,6 +42,11 @@ export function checkAppCredentials(apps: readonly AppCredentials[]): void {
   for (const app of apps) {
     if (new TextEncoder().encode(app.secret).byteLength < 32)
       throw new Error(`the secret of app "${app.id}" must be at least 32 bytes (PARLEY_SECRET for default)`);
+    // As long as PARLEY_APPS asks of an app's key: a short key is guessed.
+    if (app.serverKey.length < 16)
+      throw new Error(
+        `the server key of app "${app.id}" must be at least 16 characters (PARLEY_SERVER_KEY for default)`,
+      );
     if (ids.has(app.id)) throw new Error(`app "${app.id}" is configured twice`);
     if (keys.has(app.serverKey)) throw new Error(`app "${app.id}" reuses another app's server key`);
     ids.add(app.id);

@@ -238,13 +238,19 @@ async function devSecrets(file: string): Promise<{ secret: string; serverKey: st
   return created;
 }
 
-/** Fills in defaults, validates, and (in dev mode) loads or creates the dev secrets. */
-export async function resolveConfig(options: RelayOptions = {}): Promise<RelayConfig> {
-  const production = options.production ?? false;
-  const dbUrl = options.dbUrl ?? "file:./data/parley.db";
+/** PARLEY_DB_URL (default `file:./data/parley.db`), refused with its name when no driver takes it. */
+export function checkedDbUrl(url: string | undefined): string {
+  const dbUrl = url ?? "file:./data/parley.db";
   if (!/^(file:|libsql:|https?:|wss?:)/.test(dbUrl)) {
     throw new ConfigError(`PARLEY_DB_URL must start with file:, libsql:, http(s): or ws(s):, got "${dbUrl}"`);
   }
+  return dbUrl;
+}
+
+/** Fills in defaults, validates, and (in dev mode) loads or creates the dev secrets. */
+export async function resolveConfig(options: RelayOptions = {}): Promise<RelayConfig> {
+  const production = options.production ?? false;
+  const dbUrl = checkedDbUrl(options.dbUrl);
   const dbPath = localDbPath(dbUrl);
   const dataDir = options.dataDir ?? (dbPath ? dirname(dbPath) : "./data");
   let { secret, serverKey } = options;

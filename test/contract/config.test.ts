@@ -145,6 +145,19 @@ describe("allowed origins", () => {
     await expect(startServer({ env: { PARLEY_PRESENCE_WINDOW_MS: "300" } })).rejects.toThrow(
       /PARLEY_PRESENCE_WINDOW_MS \(300\) must be at most 250/,
     );
+    // A count is a whole number; a wait no timer can hold would fire at once.
+    await expect(startServer({ env: { PARLEY_PAGE_SIZE: "1.5" } })).rejects.toThrow(
+      /PARLEY_PAGE_SIZE must be a whole number, got 1\.5/,
+    );
+    await expect(startServer({ env: { PARLEY_MAX_WAIT_SECONDS: "1e9" } })).rejects.toThrow(
+      /PARLEY_MAX_WAIT_SECONDS \(1000000000\) is longer than a timer can wait/,
+    );
+  });
+
+  it("a server key shorter than 16 characters stops the start, as PARLEY_APPS' keys do", async () => {
+    await expect(
+      startServer({ env: { NODE_ENV: "production", PARLEY_SERVER_KEY: "short" } }),
+    ).rejects.toThrow(/server key of app "default" must be at least 16 characters \(PARLEY_SERVER_KEY/);
   });
 
   it("webhook and hook settings that cannot work stop the start with a message naming them", async () => {
@@ -159,6 +172,10 @@ describe("allowed origins", () => {
     await expect(
       startServer({ env: { PARLEY_HOOK_URL: "ftp://x", PARLEY_HOOK_SECRET: `whsec_${"A".repeat(44)}` } }),
     ).rejects.toThrow(/PARLEY_HOOK_URL url: only http and https/);
+    // A bad value is refused even before a hook URL is set.
+    await expect(startServer({ env: { PARLEY_HOOK_ON_FAILURE: "maybe" } })).rejects.toThrow(
+      /PARLEY_HOOK_ON_FAILURE must be "accept" or "reject", got "maybe"/,
+    );
     await expect(
       startServer({
         env: {

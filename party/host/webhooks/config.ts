@@ -126,6 +126,10 @@ export function defaultAppWebhooks(env: Record<string, string | undefined>): App
       events: parsedEvents.data,
     });
   }
+  // Checked even without a hook URL: a typo is refused at start, not found when the URL is set.
+  const onFailure = env.PARLEY_HOOK_ON_FAILURE || "accept";
+  if (onFailure !== "accept" && onFailure !== "reject")
+    throw new Error(`PARLEY_HOOK_ON_FAILURE must be "accept" or "reject", got "${onFailure}"`);
   if (env.PARLEY_HOOK_URL) {
     const secret = env.PARLEY_HOOK_SECRET ?? env.PARLEY_WEBHOOK_SECRET;
     if (!secret)
@@ -134,9 +138,6 @@ export function defaultAppWebhooks(env: Record<string, string | undefined>): App
       );
     check("PARLEY_HOOK_URL", urlSchema, env.PARLEY_HOOK_URL);
     check(env.PARLEY_HOOK_SECRET ? "PARLEY_HOOK_SECRET" : "PARLEY_WEBHOOK_SECRET", secretSchema, secret);
-    const onFailure = env.PARLEY_HOOK_ON_FAILURE ?? "accept";
-    if (onFailure !== "accept" && onFailure !== "reject")
-      throw new Error(`PARLEY_HOOK_ON_FAILURE must be "accept" or "reject", got "${onFailure}"`);
     config.hook = { url: env.PARLEY_HOOK_URL, secret, onFailure };
   }
   return config;
