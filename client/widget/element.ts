@@ -243,9 +243,11 @@ export class ParleyChat extends HTMLElement {
           this.#renderThreads();
           this.#renderEmpty();
         }
+        // With a conversation open, its view says so and halts (ViewHost.refused).
         if (newState === State.Closed && reason === "unauthorized" && !this.#view) {
           this.#notice(this.#strings.unauthorized, "closed", [this.#strings.tryAgain, () => this.#start()]);
           setComposer(this.#ui, this.#strings.sendSignIn);
+          this.#halt();
         }
       }),
     );
@@ -274,6 +276,7 @@ export class ParleyChat extends HTMLElement {
     this.#signingIn = true;
     const offline = globalThis.navigator?.onLine === false;
     this.#notice(offline ? s.offline : s.signInFailed, offline ? "offline" : "reconnecting");
+    setComposer(this.#ui, s.sendWaitSignIn);
     this.#renderThreads();
     const single = this.hasAttribute("conversation") || this.hasAttribute("no-threads");
     this.#ui.top.replaceChildren(h("p", { class: "empty" }, single ? s.messagesOffline : s.threadsOffline));
@@ -281,6 +284,18 @@ export class ParleyChat extends HTMLElement {
       if (generation === this.#generation && this.isConnected) void this.#start();
     }, 5000);
     this.#offs.push(() => clearTimeout(timer));
+  }
+
+  /**
+   * The token was refused for good: every connection and timer stops (the inbox's reconnects,
+   * presence polls, reads, each asking `getToken` again and meeting a 401), and what is shown
+   * stays, with the banner's "Try again", which starts over.
+   */
+  #halt(): void {
+    this.#generation++;
+    for (const off of this.#offs.splice(0)) off();
+    clearTimeout(this.#titleTimer);
+    this.#client?.close();
   }
 
   #stop(): void {
@@ -333,6 +348,7 @@ export class ParleyChat extends HTMLElement {
         this.#open(id, true);
       },
       restart: () => void this.#start(),
+      refused: () => this.#halt(),
     });
     this.#view = view;
     setText(this.#ui.title, this.#titleOf(id));

@@ -84,6 +84,8 @@ export const defaultStrings = {
   sendNotFound: "There is no conversation to send to.",
   sendClosed: "Reconnect to send messages.",
   sendSignIn: "Sign in again to send messages.",
+  /** The composer while `getToken` fails (or the page is offline) and the widget tries again. */
+  sendWaitSignIn: "You can send messages once the chat is connected.",
   sendChoose: "Choose a conversation to send messages.",
   newMessage: "{name}: {text}",
   chooseConversation: "Choose a conversation",

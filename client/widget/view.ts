@@ -41,6 +41,11 @@ export interface ViewHost {
   reopen(): void;
   /** The token was refused for good: start over with a new one. */
   restart(): void;
+  /**
+   * The token was refused for good (the banner says so and offers `restart`): nothing may go
+   * on asking for tokens or calling the relay meanwhile.
+   */
+  refused(): void;
 }
 
 export class ConversationView {
@@ -465,7 +470,11 @@ export class ConversationView {
         this.#replyTo = row;
         setText(
           this.ui.replyText,
-          fmt(s.replyingTo, { name: this.host.name(m.senderId), text: m.body.slice(0, 200) }),
+          fmt(s.replyingTo, {
+            // Your own message is "You", as its sender label and the thread list say.
+            name: m.senderId === this.me ? s.you : this.host.name(m.senderId),
+            text: m.body.slice(0, 200),
+          }),
         );
         this.ui.replying.hidden = false;
         break;
@@ -700,6 +709,7 @@ export class ConversationView {
         this.#renderPresence([]);
         this.#banner("closed", closed.text, action);
         setComposer(this.ui, closed.composer);
+        if (change.reason === "unauthorized") this.host.refused();
         break;
       }
     }

@@ -76,6 +76,8 @@ const chat = document.querySelector("parley-chat");
     const json = await res.json();
     if (as === "object") return json;
     if (as === "bad") return { access_token: json.token, expires_in: 3600 };
+    // A JWT the relay refuses (its signature altered), every time it is asked.
+    if (as === "forged") return json.token.slice(0, -6) + (json.token.endsWith("AAAAAA") ? "BBBBBB" : "AAAAAA");
     return json.token;
   };
   if (q.get("no-threads")) chat.setAttribute("no-threads", "");

@@ -98,6 +98,15 @@ describe.skipIf(!haveChromium)("<parley-chat>: messages that change", () => {
     await sendText(pb, "sure, on it");
     await untilShown(pa, ["hello world", "sure, on it"], 10_000, "alice sees the reply");
     expect(await replying.isVisible()).toBe(false);
+    // Replying to your own message names you as the rest of the widget does: "You".
+    const own = pb.locator("parley-chat li.msg", { hasText: "sure, on it" });
+    await own.hover();
+    await own.locator("button.more").click();
+    await pb.locator("parley-chat .menu button", { hasText: "Reply" }).click();
+    await replying.waitFor();
+    expect(await replying.textContent()).toContain("Replying to You: sure, on it");
+    await replying.locator("button").click();
+    await replying.waitFor({ state: "hidden" });
     const quote = row(pa, "sure, on it").locator("button.quote");
     expect(await quote.textContent()).toBe(`${alice}: hello world`);
     expect(await quote.getAttribute("aria-label")).toBe(`In reply to ${alice}: hello world`);

@@ -61,6 +61,32 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
     await b.shot(page, "state-token-refused");
   });
 
+  it("a refused token from getToken: once the widget says so, nothing more asks for tokens or calls the relay", async () => {
+    const [alice, bob] = [uid("alice"), uid("bob")];
+    const conv = await w.conversation([alice, bob]);
+    // The thread list on too: the inbox, its presence polls and the conversation all stop.
+    const page = await b.page(alice, conv, { tokenAs: "forged" });
+    let calls = 0;
+    page.on("request", (r) => {
+      if (r.url().startsWith(w.server.url)) calls++;
+    });
+    await banner(page).filter({ hasText: "Your sign-in was refused." }).waitFor({ timeout: 20_000 });
+    await expectComposerOff(page, "Sign in again to send messages.");
+    const tokenCalls = () => page.evaluate(() => (window as { __tokenCalls?: number }).__tokenCalls ?? 0);
+    // Settle: what was already on its way ends.
+    await page.waitForTimeout(500);
+    const [relayBefore, tokensBefore] = [calls, await tokenCalls()];
+    await page.waitForTimeout(3000);
+    expect(calls - relayBefore, "relay requests after the refusal").toBe(0);
+    expect((await tokenCalls()) - tokensBefore, "getToken calls after the refusal").toBe(0);
+    // "Try again" starts over (and asks for a token again).
+    await page.locator("parley-chat .banner button", { hasText: "Try again" }).click();
+    await until("a new token asked for", async () => {
+      const now = await tokenCalls();
+      return { ok: now > tokensBefore, seen: now };
+    });
+  });
+
   for (const tokenAs of ["object", "text", "response"]) {
     it(`getToken may give the relay's { token } answer (${tokenAs})`, async () => {
       const [alice, bob] = [uid("alice"), uid("bob")];
@@ -156,6 +182,8 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
       .locator("parley-chat .top .empty", { hasText: "Messages will show up once you are connected." })
       .waitFor();
     await page.locator('parley-chat .banner[data-state="offline"]').waitFor();
+    // The composer is off until the chat connects, and says so.
+    await expectComposerOff(page, "You can send messages once the chat is connected.");
     await b.shot(page, "offline-reload");
     // Back online, the reader opens the page again (Chromium treats a document served by a
     // route as public and would refuse it the loopback relay, so that tab is closed first).
