@@ -129,11 +129,7 @@ export class Outbox {
   /** Drops the entries `which` picks (from storage too): each fails with `error`. */
   discard(which: (entry: OutboxEntry) => boolean, error: ParleyClientError): void {
     for (const p of this.#queue.filter((q) => which(q.entry))) {
-      this.#queue.splice(this.#queue.indexOf(p), 1);
-      p.discarded = true;
-      void p.persisted.then(() =>
-        this.opts.storage.delete(p.entry.key).catch((e) => this.opts.onStorageError(e)),
-      );
+      this.#takeOut(p);
       p.reject?.(error);
       this.opts.onFailed(p.entry, error);
     }
@@ -147,14 +143,19 @@ export class Outbox {
   settle(clientMessageId: string, message: Message): boolean {
     const p = this.#queue.find((q) => !q.entry.change && q.entry.clientMessageId === clientMessageId);
     if (!p) return false;
+    this.#takeOut(p);
+    p.resolve?.(message);
+    this.opts.onSent(p.entry, message);
+    return true;
+  }
+
+  /** Takes an entry out of the queue and storage; an answer still on its way is then ignored. */
+  #takeOut(p: Pending): void {
     this.#queue.splice(this.#queue.indexOf(p), 1);
     p.discarded = true;
     void p.persisted.then(() =>
       this.opts.storage.delete(p.entry.key).catch((e) => this.opts.onStorageError(e)),
     );
-    p.resolve?.(message);
-    this.opts.onSent(p.entry, message);
-    return true;
   }
 
   /** Stops sending. Pending promises reject with `closed`; entries stay in storage. */
