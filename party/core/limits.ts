@@ -202,7 +202,6 @@ const WHOLE_NUMBERS: ReadonlyArray<keyof Limits> = [
   "pageBytes",
   "socketBufferBytes",
   "maxReadsPerUser",
-  "maxWaitSeconds",
   "maxConnectionsPerUser",
   "webhookConcurrency",
 ];
