@@ -303,10 +303,18 @@ export class ConversationRoom implements FrameTarget {
   async #read<T>(context: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
-    } catch (error) {
-      if (isParleyError(error)) throw error;
-      this.env.onError(error, context, { app: this.app, conversationId: this.id });
-      throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+    } catch (first) {
+      if (isParleyError(first)) throw first;
+      // Once more: a read changes nothing, and the first one after a remote store's connection
+      // was cut can fail on the old connection while the next opens a new one (a 503 for a
+      // store that is back; seen in the remote-commit faults test).
+      try {
+        return await work();
+      } catch (error) {
+        if (isParleyError(error)) throw error;
+        this.env.onError(error, context, { app: this.app, conversationId: this.id });
+        throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+      }
     }
   }
 
