@@ -299,13 +299,10 @@ export class ParleyChat extends HTMLElement {
   }
 
   #stop(): void {
-    this.#generation++;
-    for (const off of this.#offs.splice(0)) off();
     this.#view?.dispose();
     this.#view = undefined;
-    clearTimeout(this.#titleTimer);
+    this.#halt();
     this.#background.clear();
-    this.#client?.close();
     this.#client = undefined;
     this.#inbox = undefined;
     this.#active = undefined;

@@ -214,9 +214,9 @@ export function inconsistentLimits(limits: Limits): string | undefined {
   for (const key of WHOLE_NUMBERS)
     if (!Number.isInteger(limits[key])) return `${limitEnv[key]} must be a whole number, got ${limits[key]}`;
   for (const key of Object.keys(limitEnv) as Array<keyof Limits>) {
-    const ms = key === "maxWaitSeconds" ? limits[key] * 1000 : key.endsWith("Ms") ? limits[key] : 0;
-    if (ms > MAX_TIMER_MS)
-      return `${limitEnv[key]} (${limits[key]}) is longer than a timer can wait (${Math.floor(MAX_TIMER_MS / (key === "maxWaitSeconds" ? 1000 : 1))})`;
+    const msPerUnit = key === "maxWaitSeconds" ? 1000 : key.endsWith("Ms") ? 1 : 0;
+    if (limits[key] * msPerUnit > MAX_TIMER_MS)
+      return `${limitEnv[key]} (${limits[key]}) is longer than a timer can wait (${Math.floor(MAX_TIMER_MS / msPerUnit)})`;
   }
   if (limits.inboundBytesBurst < limits.maxFrameBytes)
     return `${limitEnv.inboundBytesBurst} (${limits.inboundBytesBurst}) must be at least ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes}): a frame of the largest size could never be accepted`;

@@ -1,7 +1,7 @@
 /**
  * The HTTP requests the relay is answering now, so a shutdown can let them finish: a send that
  * was committed while the relay closed gets its 201, instead of a connection reset when the
- * servers drop their connections (issue: "commits what is pending").
+ * servers drop their connections (README: `relay.close()` "commits what is pending").
  */
 import type { EventEmitter } from "node:events";
 
@@ -19,10 +19,6 @@ export class InflightRequests {
       this.#open.delete(res);
       if (this.#open.size === 0) this.#onEmpty?.();
     });
-  }
-
-  get size(): number {
-    return this.#open.size;
   }
 
   /** Resolves once no request is open, or after `timeoutMs`; true when they all finished. */
