@@ -367,6 +367,8 @@ export class ParleyChat extends HTMLElement {
     const client = this.#client;
     if (!client || this.#active !== id || this.#titleKnown(id)) return;
     clearTimeout(this.#titleTimer);
+    // A halt (a refused token) keeps the client to show what it had: the generation tells.
+    const generation = this.#generation;
     client.api.conversation(id).then(
       (info) => {
         this.#titles.set(id, info.title || "");
@@ -378,7 +380,7 @@ export class ParleyChat extends HTMLElement {
       },
       (error: { status?: number }) => {
         // Not a member, or no such conversation: the view says so; asking again cannot help.
-        if (error?.status === 403 || error?.status === 404 || this.#client !== client) return;
+        if (error?.status === 403 || error?.status === 404 || generation !== this.#generation) return;
         const delay = Math.min(TITLE_RETRY_MAX_MS, 1000 * 2 ** attempt);
         this.#titleTimer = setTimeout(() => this.#fetchTitle(id, attempt + 1), delay);
       },
