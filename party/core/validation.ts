@@ -90,23 +90,32 @@ export const reactionKeySchema = z.string().superRefine((key, ctx) => {
     ctx.addIssue({ code: "custom", message: "a reaction key may not contain control characters" });
 });
 
+/** An edit sets a body, a meta (null removes it), or both; one with neither is malformed. */
+const editSetsSomething = [
+  (e: { body?: unknown; meta?: unknown }) => e.body !== undefined || e.meta !== undefined,
+  "an edit needs a body or a meta",
+] as const;
+
 /** What an edit sets: a body, a meta (null removes it), or both; at least one. */
 export const editInputSchema = z
   .strictObject({ body: storableText.optional(), meta: metaSchema.nullable().optional() })
-  .refine((e) => e.body !== undefined || e.meta !== undefined, "an edit needs a body or a meta");
+  .refine(...editSetsSomething);
 
 /** A change frame's optional correlation id, echoed in its ack or error. */
 const refSchema = z.string().min(1).max(64).optional();
 
 export const clientFrameSchema = z.discriminatedUnion("type", [
   sendInputSchema.extend({ type: z.literal("send") }),
-  z.strictObject({
-    type: z.literal("edit"),
-    seq: messageSeqSchema,
-    ref: refSchema,
-    body: storableText.optional(),
-    meta: metaSchema.nullable().optional(),
-  }),
+  z
+    .strictObject({
+      type: z.literal("edit"),
+      seq: messageSeqSchema,
+      ref: refSchema,
+      body: storableText.optional(),
+      meta: metaSchema.nullable().optional(),
+    })
+    // As over HTTP: an edit with nothing to set is malformed (here `bad_frame`, with its ref).
+    .refine(...editSetsSomething),
   z.strictObject({ type: z.literal("delete"), seq: messageSeqSchema, ref: refSchema }),
   z.strictObject({ type: z.literal("react"), seq: messageSeqSchema, key: reactionKeySchema, ref: refSchema }),
   z.strictObject({

@@ -301,6 +301,13 @@ describe("changes over the socket", () => {
     expect((await sa.waitFor((f) => f.type === "error" && f.ref === "bad")).code).toBe("not_found");
     sa.send({ type: "edit", seq: 1, ref: "malformed", body: 5 });
     expect((await sa.waitFor((f) => f.type === "error" && f.ref === "malformed")).code).toBe("bad_frame");
+    // An edit with nothing to set is malformed too (HTTP's 400), not a request the room refuses.
+    sa.send({ type: "edit", seq: 1, ref: "empty" });
+    const empty = await sa.waitFor((f) => f.type === "error" && f.ref === "empty");
+    expect([empty.code, empty.message]).toEqual([
+      "bad_frame",
+      expect.stringContaining("an edit needs a body or a meta"),
+    ]);
     // send with replyTo over the socket.
     sb.send({ type: "send", clientMessageId: "rep", body: "re", replyTo: 1 });
     expect((await sb.waitFor((f) => f.type === "ack" && f.clientMessageId === "rep")).message.replyTo).toBe(
