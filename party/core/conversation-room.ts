@@ -670,10 +670,14 @@ export class ConversationRoom implements FrameTarget {
       this.#assertOpen();
       this.#members.require(userId);
       const target = Math.min(seq, this.lastSeq);
+      const previous = this.#members.lastReadSeq(userId);
       if (!this.#members.moveRead(userId, target)) return;
       try {
         await this.env.store.setLastRead(this.app, this.id, userId, target);
       } catch (error) {
+        // Nothing was stored: the position must not look moved, or the retry the 503 asks
+        // for would be answered 204 without a write.
+        this.#members.undoRead(userId, target, previous);
         this.env.onError(error, "read position failed", { app: this.app, conversationId: this.id });
         throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
       }

@@ -75,6 +75,15 @@ export class Members {
   }
 
   /**
+   * The store refused the read that moved `userId` to `seq` (from `previous`): back to where it
+   * was, unless a later read moved it further meanwhile, so that the client's retry is stored.
+   */
+  undoRead(userId: string, seq: number, previous: number): void {
+    const m = this.#members.get(userId);
+    if (m && m.lastReadSeq === seq) m.lastReadSeq = previous;
+  }
+
+  /**
    * After the store confirmed a read at `seq`: `unreadAbove` is others' messages above it, out
    * of `messageCount`. False when a later read moved the position further meanwhile (that one
    * settles it).
