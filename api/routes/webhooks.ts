@@ -1,7 +1,7 @@
 /** `/v1/webhooks`: an app's back end manages its endpoints with the server key. */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ParleyError } from "../../party/core/errors.ts";
+import { ParleyError, storeRefusal } from "../../party/core/errors.ts";
 import { parseOrThrow } from "../../party/core/validation.ts";
 import type { WebhookAdmin } from "../../party/host/webhooks/endpoints.ts";
 import { WEBHOOK_EVENT_TYPES } from "../../protocol/index.ts";
@@ -23,10 +23,17 @@ export const newEndpointSchema = z.strictObject({
 /** `:id` of an endpoint. */
 export const endpointIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not an endpoint id");
 
+/** The host's endpoints; a store that cannot answer is the client's 503 (retry), not a 500. */
 function adminOf(c: ApiContext): WebhookAdmin {
-  const admin = c.get("deps").webhooks;
+  const { webhooks: admin, onError } = c.get("deps");
   if (!admin) throw new ParleyError("not_found", "this host has no webhooks");
-  return admin;
+  const refused = (context: string) => storeRefusal(onError, context);
+  return {
+    create: (app, input) => admin.create(app, input).catch(refused("creating a webhook endpoint failed")),
+    list: (app) => admin.list(app).catch(refused("listing webhook endpoints failed")),
+    remove: (app, id) => admin.remove(app, id).catch(refused("removing a webhook endpoint failed")),
+    resume: (app, id) => admin.resume(app, id).catch(refused("resuming a webhook endpoint failed")),
+  };
 }
 
 const endpointIdOf = (c: ApiContext) => parseOrThrow(endpointIdSchema, c.req.param("id"), "endpoint id");

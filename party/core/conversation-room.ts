@@ -8,7 +8,7 @@
  */
 import type { ConversationView, HistoryPage, LogPage, RepliesPage } from "../../protocol/index.ts";
 import type { Connection, ConnectionIdentity, SocketData } from "./connection.ts";
-import { CloseCode, isParleyError, ParleyError } from "./errors.ts";
+import { CloseCode, isParleyError, ParleyError, storeRefusal } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import type { OnError } from "./log.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -311,9 +311,7 @@ export class ConversationRoom implements FrameTarget {
       try {
         return await work();
       } catch (error) {
-        if (isParleyError(error)) throw error;
-        this.env.onError(error, context, { app: this.app, conversationId: this.id });
-        throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+        return storeRefusal(this.env.onError, context, { app: this.app, conversationId: this.id })(error);
       }
     }
   }
@@ -678,8 +676,10 @@ export class ConversationRoom implements FrameTarget {
         // Nothing was stored: the position must not look moved, or the retry the 503 asks
         // for would be answered 204 without a write.
         this.#members.undoRead(userId, target, previous);
-        this.env.onError(error, "read position failed", { app: this.app, conversationId: this.id });
-        throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+        return storeRefusal(this.env.onError, "read position failed", {
+          app: this.app,
+          conversationId: this.id,
+        })(error);
       }
       const unread = await this.#unreadAbove(userId, target);
       // A later read moved the position further meanwhile: that one tells everyone.
@@ -757,7 +757,13 @@ export class ConversationRoom implements FrameTarget {
     return this.#hold(async () => {
       this.#assertOpen();
       if (this.#members.has(userId)) return;
-      await this.env.store.addMember(this.app, this.id, userId, joinedAt);
+      await this.env.store.addMember(this.app, this.id, userId, joinedAt).catch(
+        storeRefusal(this.env.onError, "adding a member failed", {
+          app: this.app,
+          conversationId: this.id,
+          userId,
+        }),
+      );
       const unread = await this.#unreadAbove(userId, 0);
       this.#members.add(userId, this.#log.messageCount, unread);
       this.env.webhooks?.changed(this.app, this.id);
@@ -770,7 +776,13 @@ export class ConversationRoom implements FrameTarget {
   removeMember(userId: string): Promise<void> {
     return this.#hold(async () => {
       this.#assertOpen();
-      await this.env.store.removeMember(this.app, this.id, userId);
+      await this.env.store.removeMember(this.app, this.id, userId).catch(
+        storeRefusal(this.env.onError, "removing a member failed", {
+          app: this.app,
+          conversationId: this.id,
+          userId,
+        }),
+      );
       if (!this.#members.remove(userId)) return;
       this.env.webhooks?.changed(this.app, this.id);
       this.#polledAt.delete(userId);

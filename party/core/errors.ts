@@ -1,4 +1,5 @@
 import { CloseCode, ERROR_STATUS, type ErrorCode } from "../../protocol/index.ts";
+import type { LogFields, OnError } from "./log.ts";
 
 /**
  * Parley's one error vocabulary (Hono's HTTPException style): every refusal carries the
@@ -30,3 +31,20 @@ export class ParleyError extends Error {
 }
 
 export const isParleyError = (e: unknown): e is ParleyError => e instanceof ParleyError;
+
+/**
+ * A `.catch` for a store call: a store that cannot answer (a lost connection, a lock held too
+ * long, a remote server down) is the client's 503 `store_unavailable` (retry), never a 500; the
+ * cause goes to `onError` with `context`. A refusal the call made itself passes through.
+ */
+export function storeRefusal(
+  onError: OnError,
+  context: string,
+  fields?: LogFields,
+): (error: unknown) => never {
+  return (error) => {
+    if (isParleyError(error)) throw error;
+    onError(error, context, fields);
+    throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+  };
+}

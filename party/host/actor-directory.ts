@@ -3,7 +3,7 @@
  * each room is reached by an RPC-like `call`, which the adapter implements with its runtime's
  * transport (Durable Object RPC, an internal fetch).
  */
-import { ParleyError } from "../core/errors.ts";
+import { ParleyError, storeRefusal } from "../core/errors.ts";
 import type { OnError } from "../core/log.ts";
 import { frames } from "../core/outbound-frame.ts";
 import type { Store, ThreadCursor } from "../core/store.ts";
@@ -96,7 +96,9 @@ export class ActorDirectory implements Directory {
   }
 
   listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {
-    return this.store().listThreads(app, userId, page);
+    return this.store()
+      .listThreads(app, userId, page)
+      .catch(storeRefusal(this.onError, "listing threads failed", { app, userId }));
   }
 
   async openEventStream(request: EventStreamRequest): Promise<Response> {

@@ -10,7 +10,7 @@ import type {
   RoomEnvironment,
   RoomWebhooks,
 } from "../core/conversation-room.ts";
-import { CloseCode, ParleyError } from "../core/errors.ts";
+import { CloseCode, ParleyError, storeRefusal } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import { InboxRoom } from "../core/inbox-room.ts";
 import type { Limits } from "../core/limits.ts";
@@ -135,7 +135,9 @@ export class RelayHub implements InboxRouter, Directory {
   }
 
   listThreads(app: string, userId: string, page: { limit: number; cursor?: ThreadCursor | undefined }) {
-    return this.store.listThreads(app, userId, page);
+    return this.store
+      .listThreads(app, userId, page)
+      .catch(storeRefusal(this.env.onError, "listing threads failed", { app, userId }));
   }
 
   /** An SSE subscriber: a connection like a socket, counted against the user's connection cap. */

@@ -3,7 +3,7 @@
  * taken), then the members' first thread-list row, which each host delivers its own way.
  */
 
-import { ParleyError } from "../core/errors.ts";
+import { ParleyError, storeRefusal } from "../core/errors.ts";
 import { randomId } from "../core/ids.ts";
 import type { OnError } from "../core/log.ts";
 import type { Store } from "../core/store.ts";
@@ -26,17 +26,9 @@ export async function createConversation(
   const id = input.id ?? randomId("c_");
   const members = [...new Set(input.members)];
   const title = input.title ?? null;
-  let created: boolean;
-  try {
-    created = await store.createConversation(
-      app,
-      { id, title, lastSeq: 0, createdAt: now, lastActivityAt: now },
-      members,
-    );
-  } catch (error) {
-    onError(error, "creating a conversation failed", { app, conversationId: id });
-    throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
-  }
+  const created = await store
+    .createConversation(app, { id, title, lastSeq: 0, createdAt: now, lastActivityAt: now }, members)
+    .catch(storeRefusal(onError, "creating a conversation failed", { app, conversationId: id }));
   if (!created) throw new ParleyError("conflict", `conversation "${id}" already exists`);
   return {
     view: {

@@ -6,7 +6,7 @@
  * `users` map beside their rows, so no frame or message copies them.
  */
 import { z } from "zod";
-import { isParleyError, ParleyError } from "../core/errors.ts";
+import { isParleyError, storeRefusal } from "../core/errors.ts";
 import type { ProfilePatch, Store } from "../core/store.ts";
 import type { Profile } from "../core/types.ts";
 import type { UserPrincipal } from "./auth.ts";
@@ -115,12 +115,7 @@ export class Profiles {
   #read(app: string, userIds: string[]): Promise<Map<string, Profile>> {
     return this.store()
       .readProfiles(app, userIds)
-      .catch((error: unknown) => this.#unavailable(error, "reading profiles failed"));
-  }
-
-  #unavailable(error: unknown, context: string): never {
-    this.options.onError(error, context);
-    throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+      .catch(storeRefusal(this.options.onError, "reading profiles failed"));
   }
 
   /** The body schema of a profile update on this relay. */
@@ -138,7 +133,7 @@ export class Profiles {
   async set(app: string, userId: string, patch: ProfilePatch): Promise<Profile> {
     const stored = await this.store()
       .writeProfile(app, userId, patch, this.#nowIso())
-      .catch((error: unknown) => this.#unavailable(error, "writing a profile failed"));
+      .catch(storeRefusal(this.options.onError, "writing a profile failed"));
     this.#remember(app, userId, stored);
     return stored;
   }

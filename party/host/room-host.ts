@@ -7,7 +7,7 @@
  */
 import type { Connection, ConnectionIdentity, SocketData } from "../core/connection.ts";
 import { ConversationRoom, type Peer, type RoomEnvironment } from "../core/conversation-room.ts";
-import { CloseCode, ParleyError } from "../core/errors.ts";
+import { CloseCode, ParleyError, storeRefusal } from "../core/errors.ts";
 import { type Admission, invokeRoom } from "./room-api.ts";
 import { SseConnection } from "./sse-connection.ts";
 import { toWire, type WireResult } from "./wire-errors.ts";
@@ -46,12 +46,10 @@ export class RoomHost {
       },
       (error: unknown) => {
         this.#loading = undefined;
-        if (error instanceof ParleyError) throw error;
-        this.env.onError(error, "loading a room failed", {
+        return storeRefusal(this.env.onError, "loading a room failed", {
           app: this.app,
           conversationId: this.conversationId,
-        });
-        throw new ParleyError("store_unavailable", "the store is unavailable; retry", 1);
+        })(error);
       },
     );
     return this.#loading;
