@@ -26,7 +26,10 @@ function documentText(c: ApiContext): string {
 function docsOf(c: ApiContext): DocsAssets {
   const docs = c.get("deps").docs;
   if (!docs)
-    throw new ParleyError("not_found", "no such route (the API reference is off: set PARLEY_DOCS=1)");
+    throw new ParleyError(
+      "not_found",
+      "no API reference page here: Node and Deno relays serve /docs in dev mode or with PARLEY_DOCS=1; edge deployments do not (GET /v1/openapi.json is served everywhere)",
+    );
   return docs;
 }
 

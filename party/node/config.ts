@@ -220,8 +220,23 @@ function flagFromEnv(env: Record<string, string | undefined>, name: string): boo
 
 const randomSecret = (prefix: string) => prefix + randomBytes(32).toString("base64url");
 
-/** Loads the dev secrets file, creating it (mode 0600) on first start. */
-async function devSecrets(file: string): Promise<{ secret: string; serverKey: string }> {
+/**
+ * Why the data folder cannot hold the dev secrets, in words naming the setting, for a file-system
+ * error that is about the folder rather than the file's content; undefined otherwise.
+ */
+function dataDirProblem(error: unknown, dataDir: string): string | undefined {
+  const where = `the data folder ${dataDir} (PARLEY_DATA_DIR; default: the database's folder)`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOTDIR" || code === "EEXIST")
+    return `${where} is not a folder: a part of that path is a file`;
+  if (code === "EACCES" || code === "EPERM") return `${where} cannot be written by this user`;
+  if (code === "EROFS") return `${where} is on a read-only file system`;
+  return undefined;
+}
+
+/** Loads the dev secrets file in `dataDir`, creating it (mode 0600) on first start. */
+async function devSecrets(dataDir: string): Promise<{ secret: string; serverKey: string }> {
+  const file = join(dataDir, "dev-secrets.json");
   try {
     const saved = JSON.parse(await readFile(file, "utf8")) as { secret?: unknown; serverKey?: unknown };
     if (typeof saved.secret === "string" && typeof saved.serverKey === "string") {
@@ -229,12 +244,21 @@ async function devSecrets(file: string): Promise<{ secret: string; serverKey: st
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new ConfigError(`cannot read dev secrets from ${file}: delete it to have new ones generated`);
+      throw new ConfigError(
+        dataDirProblem(error, dataDir) ??
+          `cannot read dev secrets from ${file}: delete it to have new ones generated`,
+      );
     }
   }
   const created = { secret: randomSecret(""), serverKey: randomSecret("psk_") };
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+  } catch (error) {
+    throw new ConfigError(
+      `${dataDirProblem(error, dataDir) ?? `cannot write dev secrets to ${file}`} (${(error as Error).message})`,
+    );
+  }
   return created;
 }
 
@@ -262,7 +286,7 @@ export async function resolveConfig(options: RelayOptions = {}): Promise<RelayCo
       );
     }
     devSecretsFile = join(dataDir, "dev-secrets.json");
-    const generated = await devSecrets(devSecretsFile);
+    const generated = await devSecrets(dataDir);
     secret ??= generated.secret;
     serverKey ??= generated.serverKey;
   }

@@ -1,8 +1,11 @@
 /** Configuration: production mode (secrets required, no dev endpoints) and browser origin checks. */
 
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, mintToken, WsClient } from "../helpers/clients.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
@@ -172,6 +175,13 @@ describe("allowed origins", () => {
     await expect(
       startServer({ env: { PARLEY_HOOK_URL: "ftp://x", PARLEY_HOOK_SECRET: `whsec_${"A".repeat(44)}` } }),
     ).rejects.toThrow(/PARLEY_HOOK_URL url: only http and https/);
+    // Without a URL too: a secret with a typo, and events whose endpoint has no URL.
+    await expect(startServer({ env: { PARLEY_WEBHOOK_SECRET: "hunter2" } })).rejects.toThrow(
+      /PARLEY_WEBHOOK_SECRET must be a whsec_ secret/,
+    );
+    await expect(startServer({ env: { PARLEY_WEBHOOK_EVENTS: "message.created" } })).rejects.toThrow(
+      /PARLEY_WEBHOOK_EVENTS is set but PARLEY_WEBHOOK_URL is not/,
+    );
     // A bad value is refused even before a hook URL is set.
     await expect(startServer({ env: { PARLEY_HOOK_ON_FAILURE: "maybe" } })).rejects.toThrow(
       /PARLEY_HOOK_ON_FAILURE must be "accept" or "reject", got "maybe"/,
@@ -191,6 +201,24 @@ describe("allowed origins", () => {
       }),
     ).rejects.toThrow(/PARLEY_APPS must be a JSON array .*webhooks\.0\.secret/);
   }, 120_000);
+
+  it("a data folder whose path runs through a file stops the start with a message naming the setting", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "parley-datadir-"));
+    try {
+      await writeFile(path.join(dir, "file"), "");
+      await expect(
+        startServer({
+          env: { PARLEY_DATA_DIR: path.join(dir, "file", "sub") },
+          // Dev mode without secrets: they are read from, or written to, the data folder.
+          unset: ["PARLEY_SECRET", "PARLEY_SERVER_KEY"],
+        }),
+      ).rejects.toThrow(
+        /the data folder .*file\/sub \(PARLEY_DATA_DIR; default: the database's folder\) is not a folder: a part of that path is a file/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("a database that cannot be reached stops the start with the reason, not a failed query", async () => {
     // A port that was free a moment ago: nothing listens there.

@@ -107,6 +107,14 @@ export function defaultAppWebhooks(env: Record<string, string | undefined>): App
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new Error(`${name} ${parsed.error.issues[0]?.message}`);
   };
+  // Checked even without a URL: a secret with a typo, or events for an endpoint whose URL
+  // variable is misspelt, are refused at start rather than found when a delivery never comes.
+  if (env.PARLEY_WEBHOOK_SECRET) check("PARLEY_WEBHOOK_SECRET", secretSchema, env.PARLEY_WEBHOOK_SECRET);
+  if (env.PARLEY_HOOK_SECRET) check("PARLEY_HOOK_SECRET", secretSchema, env.PARLEY_HOOK_SECRET);
+  if (env.PARLEY_WEBHOOK_EVENTS && !env.PARLEY_WEBHOOK_URL)
+    throw new Error(
+      "PARLEY_WEBHOOK_EVENTS is set but PARLEY_WEBHOOK_URL is not: set the URL, or unset the events",
+    );
   if (env.PARLEY_WEBHOOK_URL) {
     if (!env.PARLEY_WEBHOOK_SECRET)
       throw new Error(`PARLEY_WEBHOOK_URL needs PARLEY_WEBHOOK_SECRET; ${HOW_TO_MAKE_A_SECRET}`);
