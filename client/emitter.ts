@@ -43,11 +43,6 @@ export class Emitter<Events extends object> {
       }
     }
   }
-
-  /** @internal Drops every listener. */
-  removeAllListeners(): void {
-    this.#listeners.clear();
-  }
 }
 
 function reportListenerError(error: unknown): void {

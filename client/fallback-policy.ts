@@ -11,10 +11,14 @@ export class FallbackPolicy {
   /** Whether HTTP answered since the current run of failures began. */
   #httpSeenUp = false;
 
+  readonly #after: number;
+
   constructor(
     /** Failures in a row (with HTTP working) before falling back. */
-    private readonly after: number,
-  ) {}
+    after: number,
+  ) {
+    this.#after = after;
+  }
 
   /** The transport reached live: it works. */
   succeeded(): void {
@@ -32,7 +36,7 @@ export class FallbackPolicy {
    * have been counted. True: switch to the next transport now.
    */
   async shouldFallBack(httpWorks: () => Promise<boolean>): Promise<boolean> {
-    if (this.#failures < this.after) return false;
+    if (this.#failures < this.#after) return false;
     this.#failures = 0;
     if (!(await httpWorks())) {
       // The relay or the network is down: those failures were not the transport's.

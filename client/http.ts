@@ -79,15 +79,25 @@ export function timeoutSignal(
 }
 
 export class HttpApi {
+  readonly #fetch: FetchLike;
+  readonly #tokens: TokenSource;
+  readonly #timeoutMs: number;
+  readonly #onUsers: ((users: Users) => void) | undefined;
+
   constructor(
     /** The relay's base URL, without a trailing slash. */
     readonly baseUrl: string,
-    private readonly fetchFn: FetchLike,
-    private readonly tokens: TokenSource,
-    private readonly defaultTimeoutMs: number,
+    fetchFn: FetchLike,
+    tokens: TokenSource,
+    defaultTimeoutMs: number,
     /** Hears the `users` map (profiles) of every answer that has one. */
-    private readonly onUsers?: (users: Users) => void,
-  ) {}
+    onUsers?: (users: Users) => void,
+  ) {
+    this.#fetch = fetchFn;
+    this.#tokens = tokens;
+    this.#timeoutMs = defaultTimeoutMs;
+    this.#onUsers = onUsers;
+  }
 
   /** Full URL of an API path with a query. */
   url(path: string, query: Record<string, string | number | undefined> = {}): string {
@@ -102,17 +112,14 @@ export class HttpApi {
    * failures become ParleyClientError (`network`, `timeout`, or the server's code).
    */
   async request(path: string, opts: RequestOptions = {}): Promise<Response> {
-    let token = await this.tokens.get();
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.#once(path, opts, token);
-      if (res.status === 401 && attempt === 0 && this.tokens.refreshable) {
-        await res.body?.cancel().catch(() => undefined);
-        token = await this.tokens.refresh(token);
-        continue;
-      }
-      if (!res.ok) throw await errorFromResponse(res);
-      return res;
+    const token = await this.#tokens.get();
+    let res = await this.#once(path, opts, token);
+    // #once has read the refused answer's body already: nothing of it is left to cancel.
+    if (res.status === 401 && this.#tokens.refreshable) {
+      res = await this.#once(path, opts, await this.#tokens.refresh(token));
     }
+    if (!res.ok) throw await errorFromResponse(res);
+    return res;
   }
 
   async #once(path: string, opts: RequestOptions, token: string): Promise<Response> {
@@ -122,11 +129,11 @@ export class HttpApi {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.body);
     }
-    const timeout = timeoutSignal(opts.timeoutMs ?? this.defaultTimeoutMs, opts.signal);
+    const timeout = timeoutSignal(opts.timeoutMs ?? this.#timeoutMs, opts.signal);
     try {
       const init: RequestInit = { method: opts.method ?? "GET", headers, signal: timeout.signal };
       if (body !== undefined) init.body = body;
-      const res = await this.fetchFn(this.url(path, opts.query), init);
+      const res = await this.#fetch(this.url(path, opts.query), init);
       // Read the body under the same timeout: a stalled connection can stall after the headers.
       const text = await res.text();
       return new Response(res.status === 204 || res.status === 304 ? null : text, {
@@ -151,7 +158,7 @@ export class HttpApi {
   async #json<T>(res: Response): Promise<T> {
     try {
       const body = await res.json();
-      if (body?.users) this.onUsers?.(body.users);
+      if (body?.users) this.#onUsers?.(body.users);
       return body as T;
     } catch (error) {
       throw new ParleyClientError("bad_response", `the relay answered ${res.status} without JSON`, {
@@ -221,7 +228,7 @@ export class HttpApi {
     opts: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<HistoryPage> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}/messages`, {
-      query: { after: q.after, before: q.before, limit: q.limit, wait: q.wait },
+      query: q,
       ...opts,
     });
     const page = await this.#json<HistoryPage>(res);
@@ -243,7 +250,7 @@ export class HttpApi {
 
   /** `GET /v1/conversations`: one page of the thread list. */
   async threads(q: { cursor?: string; limit?: number } = {}): Promise<ThreadPage> {
-    const res = await this.request("/v1/conversations", { query: { cursor: q.cursor, limit: q.limit } });
+    const res = await this.request("/v1/conversations", { query: q });
     return this.#json<ThreadPage>(res);
   }
 

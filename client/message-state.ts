@@ -29,7 +29,11 @@ export class MessageStates {
   /** The user's own changes not yet seen in the log, by outbox id, in the order made. */
   #pending = new Map<string, Pending>();
 
-  constructor(private readonly me: () => string | undefined) {}
+  readonly #me: () => string | undefined;
+
+  constructor(me: () => string | undefined) {
+    this.#me = me;
+  }
 
   /**
    * A state current at log seq `asOf`. False when the state known is newer (then it stays):
@@ -58,7 +62,7 @@ export class MessageStates {
     const known = this.#known.get(seq)?.message;
     if (!known) return undefined;
     let m = known;
-    for (const p of this.#pending.values()) if (p.change.seq === seq) m = apply(m, p.change, this.me());
+    for (const p of this.#pending.values()) if (p.change.seq === seq) m = apply(m, p.change, this.#me());
     return m;
   }
 
@@ -86,7 +90,7 @@ export class MessageStates {
     if (!p) return;
     p.acked = connection;
     const known = this.known(p.change.seq);
-    if (known && shows(known, p.change, this.me())) this.#pending.delete(id);
+    if (known && shows(known, p.change, this.#me())) this.#pending.delete(id);
   }
 
   /**
@@ -94,7 +98,7 @@ export class MessageStates {
    * Returns nothing; `get()` tells the new state.
    */
   confirm(seq: number, entry?: Change): void {
-    const me = this.me();
+    const me = this.#me();
     const known = this.known(seq);
     let matched = false;
     for (const [id, p] of this.#pending) {

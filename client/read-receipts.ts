@@ -24,7 +24,11 @@ export class ReadReceipts {
   #sent = 0;
   #flush: Promise<void> | undefined;
 
-  constructor(private readonly opts: ReadReceiptsOptions) {}
+  readonly #opts: ReadReceiptsOptions;
+
+  constructor(opts: ReadReceiptsOptions) {
+    this.#opts = opts;
+  }
 
   /** Members' positions as far as known. */
   get positions(): ReadonlyMap<string, number> {
@@ -35,7 +39,7 @@ export class ReadReceipts {
   apply(userId: string, seq: number): void {
     if (seq <= (this.#positions.get(userId) ?? -1)) return;
     this.#positions.set(userId, seq);
-    this.opts.onChange(userId, seq);
+    this.#opts.onChange(userId, seq);
   }
 
   /** Marks up to `seq` read; resolves once delivered (never rejects). */
@@ -62,18 +66,18 @@ export class ReadReceipts {
 
   async #deliver(): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS && this.#sent < this.#mine; ) {
-      if (this.opts.isClosed()) return;
+      if (this.#opts.isClosed()) return;
       const target = this.#mine;
       try {
-        await this.opts.send(target);
+        await this.#opts.send(target);
         this.#sent = Math.max(this.#sent, target);
         attempt = 0;
       } catch (error) {
         if (isParleyClientError(error) && !error.retryable) {
-          this.opts.onError(error);
+          this.#opts.onError(error);
           return;
         }
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt++, this.opts.retryDelay)));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt++, this.#opts.retryDelay)));
       }
     }
   }

@@ -63,7 +63,10 @@ export class Sequencer {
   /** Entries dropped because their seq was already delivered (for tests and metrics). */
   duplicatesDropped = 0;
 
-  constructor(private readonly opts: SequencerOptions) {
+  readonly #opts: SequencerOptions;
+
+  constructor(opts: SequencerOptions) {
+    this.#opts = opts;
     this.#lastSeq = opts.lastSeq;
   }
 
@@ -90,11 +93,6 @@ export class Sequencer {
     const keys = new Map(this.#keys);
     this.rewind(oldest.value - 1);
     this.#verify = { upTo, keys };
-  }
-
-  /** Whether a gap fill is running. */
-  get filling(): boolean {
-    return this.#filling;
   }
 
   /** A log entry (a message or a change) from any transport. */
@@ -169,9 +167,9 @@ export class Sequencer {
       // Re-reading after a divergence: the same entry as before is not news.
       if (seq <= verify.upTo && verify.keys.get(seq) === key) return;
       this.#verify = undefined;
-      this.opts.onDiverged?.(seq - 1, verify.upTo);
+      this.#opts.onDiverged?.(seq - 1, verify.upTo);
     }
-    this.opts.deliver(entry);
+    this.#opts.deliver(entry);
   }
 
   /** Delivers held entries that are now next in line. */
@@ -189,7 +187,7 @@ export class Sequencer {
     if (target === undefined || this.#filling || this.#lastSeq === undefined) return;
     if (this.#lastSeq >= target) {
       this.#syncTarget = undefined;
-      this.opts.onSynced(this.#lastSeq);
+      this.#opts.onSynced(this.#lastSeq);
     }
   }
 
@@ -221,7 +219,7 @@ export class Sequencer {
       }
     } catch (error) {
       this.#filling = false;
-      if (generation === this.#generation || this.#held.size > 0) this.opts.onFillFailed(error);
+      if (generation === this.#generation || this.#held.size > 0) this.#opts.onFillFailed(error);
       return;
     }
     this.#filling = false;
@@ -233,7 +231,7 @@ export class Sequencer {
     let lastError: unknown;
     for (let attempt = 0; attempt < FILL_ATTEMPTS; attempt++) {
       try {
-        return await this.opts.fetchAfter(after, limit);
+        return await this.#opts.fetchAfter(after, limit);
       } catch (error) {
         lastError = error;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));

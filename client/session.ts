@@ -63,8 +63,11 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
   #candidate: Transport | undefined;
   #reachedLive = false;
 
-  protected constructor(private readonly sessionOptions: SessionOptions) {
+  readonly #options: SessionOptions;
+
+  protected constructor(sessionOptions: SessionOptions) {
     super();
+    this.#options = sessionOptions;
     this.#unsubscribeWake = subscribeWake(sessionOptions.wake, (reason) => this.#wake(reason));
   }
 
@@ -174,7 +177,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
     if (this.#candidate) return; // the candidate is the next attempt
     const delay = opts.immediate
       ? 0
-      : backoffDelay(this.#attempt++, this.sessionOptions.reconnectDelay, opts.retryAfterMs);
+      : backoffDelay(this.#attempt++, this.#options.reconnectDelay, opts.retryAfterMs);
     const generation = this.#generation;
     void this.#wait.for(delay).then(() => {
       if (generation === this.#generation) void this.#attemptConnect(generation);
@@ -204,8 +207,8 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
       this.#refusedToken = undefined;
       token =
         refused !== undefined
-          ? await this.sessionOptions.tokens.refresh(refused)
-          : await this.sessionOptions.tokens.get();
+          ? await this.#options.tokens.refresh(refused)
+          : await this.#options.tokens.get();
     } catch (error) {
       if (generation !== this.#generation || this.#state === State.Closed) return;
       this.reportError(
@@ -286,7 +289,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
         return;
       case "refresh_token": {
         this.#unauthorizedInRow++;
-        if (!this.sessionOptions.tokens.refreshable || this.#unauthorizedInRow > MAX_UNAUTHORIZED_IN_ROW) {
+        if (!this.#options.tokens.refreshable || this.#unauthorizedInRow > MAX_UNAUTHORIZED_IN_ROW) {
           this.disconnect(Reason.Unauthorized, {
             reconnect: false,
             error: new ParleyClientError("unauthorized", info.reason || "the token was refused", {

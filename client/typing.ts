@@ -15,7 +15,11 @@ const MAX_TYPING_MS = 30_000;
 export class TypingTracker {
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly onChange: (change: TypingChange) => void) {}
+  readonly #onChange: (change: TypingChange) => void;
+
+  constructor(onChange: (change: TypingChange) => void) {
+    this.#onChange = onChange;
+  }
 
   /** Users typing now. */
   get users(): string[] {
@@ -32,7 +36,7 @@ export class TypingTracker {
       userId,
       setTimeout(() => this.clear(userId), ms),
     );
-    if (!known) this.onChange({ userId, typing: true, users: this.users });
+    if (!known) this.#onChange({ userId, typing: true, users: this.users });
   }
 
   /** `userId` stopped typing (their indicator expired, or their message arrived). */
@@ -41,7 +45,7 @@ export class TypingTracker {
     if (timer === undefined) return;
     clearTimeout(timer);
     this.#timers.delete(userId);
-    this.onChange({ userId, typing: false, users: this.users });
+    this.#onChange({ userId, typing: false, users: this.users });
   }
 
   /** Nobody is known to be typing (the connection is down): each indicator stops now. */

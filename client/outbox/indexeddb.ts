@@ -19,15 +19,18 @@ export class IndexedDbOutboxStorage implements OutboxStorage {
   #db: Promise<IDBDatabase | null> | undefined;
   #fallback: MemoryOutboxStorage | undefined;
 
-  constructor(
-    private readonly factory: IDBFactory,
-    private readonly dbName = "parley-outbox",
-  ) {}
+  readonly #factory: IDBFactory;
+  readonly #dbName: string;
+
+  constructor(factory: IDBFactory, dbName = "parley-outbox") {
+    this.#factory = factory;
+    this.#dbName = dbName;
+  }
 
   /** The database, or null once it failed to open (then memory is used). */
   #open(): Promise<IDBDatabase | null> {
     this.#db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const request = this.factory.open(this.dbName, 1);
+      const request = this.#factory.open(this.#dbName, 1);
       request.onupgradeneeded = () => {
         const store = request.result.createObjectStore(STORE, { keyPath: "key" });
         store.createIndex(INDEX, ["scope", "conversationId"], { unique: false });

@@ -59,7 +59,11 @@ export class Outbox {
   /** No attempt before this time (a server's Retry-After). */
   #notBefore = 0;
 
-  constructor(private readonly opts: OutboxOptions) {}
+  readonly #opts: OutboxOptions;
+
+  constructor(opts: OutboxOptions) {
+    this.#opts = opts;
+  }
 
   /** Entries not yet stored by the relay, oldest first. */
   get pending(): OutboxEntry[] {
@@ -73,7 +77,7 @@ export class Outbox {
     const entry: OutboxEntry = {
       key: "",
       scope: "",
-      conversationId: this.opts.conversationId,
+      conversationId: this.#opts.conversationId,
       clientMessageId,
       body: input.body,
       createdAt: Date.now(),
@@ -82,17 +86,17 @@ export class Outbox {
     if (input.replyTo !== undefined) entry.replyTo = input.replyTo;
     if (input.change !== undefined) entry.change = input.change;
     return new Promise<Message>((resolve, reject) => {
-      const persisted = this.opts.scope().then(
+      const persisted = this.#opts.scope().then(
         async (scope) => {
           entry.scope = scope;
           entry.key = outboxKey(scope, entry.conversationId, clientMessageId);
-          await this.opts.storage.put(entry).catch((error) => this.opts.onStorageError(error));
+          await this.#opts.storage.put(entry).catch((error) => this.#opts.onStorageError(error));
         },
-        (error) => this.opts.onStorageError(error),
+        (error) => this.#opts.onStorageError(error),
       );
       // Queued synchronously: the call order is the send order.
       this.#queue.push({ entry, persisted, resolve, reject, attempts: 0 });
-      this.opts.onQueued(entry);
+      this.#opts.onQueued(entry);
       void this.#pump();
     });
   }
@@ -101,9 +105,9 @@ export class Outbox {
   async restore(): Promise<void> {
     let stored: OutboxEntry[];
     try {
-      stored = await this.opts.storage.list(await this.opts.scope(), this.opts.conversationId);
+      stored = await this.#opts.storage.list(await this.#opts.scope(), this.#opts.conversationId);
     } catch (error) {
-      this.opts.onStorageError(error);
+      this.#opts.onStorageError(error);
       return;
     }
     if (this.#closed) return;
@@ -115,7 +119,7 @@ export class Outbox {
     // Older than anything sent in this run; after the head if it is already in flight.
     const at = this.#running ? 1 : 0;
     this.#queue.splice(Math.min(at, this.#queue.length), 0, ...restored);
-    for (const { entry } of restored) this.opts.onQueued(entry);
+    for (const { entry } of restored) this.#opts.onQueued(entry);
     void this.#pump();
   }
 
@@ -131,7 +135,7 @@ export class Outbox {
     for (const p of this.#queue.filter((q) => which(q.entry))) {
       this.#takeOut(p);
       p.reject?.(error);
-      this.opts.onFailed(p.entry, error);
+      this.#opts.onFailed(p.entry, error);
     }
   }
 
@@ -145,7 +149,7 @@ export class Outbox {
     if (!p) return false;
     this.#takeOut(p);
     p.resolve?.(message);
-    this.opts.onSent(p.entry, message);
+    this.#opts.onSent(p.entry, message);
     return true;
   }
 
@@ -154,7 +158,7 @@ export class Outbox {
     this.#queue.splice(this.#queue.indexOf(p), 1);
     p.discarded = true;
     void p.persisted.then(() =>
-      this.opts.storage.delete(p.entry.key).catch((e) => this.opts.onStorageError(e)),
+      this.#opts.storage.delete(p.entry.key).catch((e) => this.#opts.onStorageError(e)),
     );
   }
 
@@ -182,12 +186,12 @@ export class Outbox {
           continue;
         }
         try {
-          const message = await this.opts.transmit(head.entry);
+          const message = await this.#opts.transmit(head.entry);
           if (head.discarded) continue;
           if (this.#queue[0] === head) this.#queue.shift();
-          await this.opts.storage.delete(head.entry.key).catch((e) => this.opts.onStorageError(e));
+          await this.#opts.storage.delete(head.entry.key).catch((e) => this.#opts.onStorageError(e));
           head.resolve?.(message);
-          this.opts.onSent(head.entry, message);
+          this.#opts.onSent(head.entry, message);
         } catch (raw) {
           if (this.#closed) break;
           if (head.discarded) continue;
@@ -196,13 +200,13 @@ export class Outbox {
             : new ParleyClientError("network", String(raw), { cause: raw });
           if (!error.retryable) {
             if (this.#queue[0] === head) this.#queue.shift();
-            await this.opts.storage.delete(head.entry.key).catch((e) => this.opts.onStorageError(e));
+            await this.#opts.storage.delete(head.entry.key).catch((e) => this.#opts.onStorageError(e));
             head.reject?.(error);
-            this.opts.onFailed(head.entry, error);
+            this.#opts.onFailed(head.entry, error);
             continue;
           }
           if (error.retryAfterMs !== undefined) this.#notBefore = Date.now() + error.retryAfterMs;
-          await this.#wait.for(backoffDelay(head.attempts++, this.opts.retryDelay, error.retryAfterMs));
+          await this.#wait.for(backoffDelay(head.attempts++, this.#opts.retryDelay, error.retryAfterMs));
         }
       }
     } finally {

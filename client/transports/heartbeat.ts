@@ -8,21 +8,25 @@ export class Heartbeat {
   #lastSeen = Date.now();
   #interval: ReturnType<typeof setInterval> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
+  readonly #intervalMs: number;
+  readonly #timeoutMs: number;
+  readonly #ping: () => void;
+  readonly #onDead: () => void;
 
-  constructor(
-    private readonly intervalMs: number,
-    private readonly timeoutMs: number,
-    private readonly ping: () => void,
-    private readonly onDead: () => void,
-  ) {}
+  constructor(intervalMs: number, timeoutMs: number, ping: () => void, onDead: () => void) {
+    this.#intervalMs = intervalMs;
+    this.#timeoutMs = timeoutMs;
+    this.#ping = ping;
+    this.#onDead = onDead;
+  }
 
   start(): void {
     this.stop();
     this.#lastSeen = Date.now();
     // Tick at half the interval so a ping goes out within 1.5 × interval of the last frame.
-    const tick = Math.max(10, Math.floor(this.intervalMs / 2));
+    const tick = Math.max(10, Math.floor(this.#intervalMs / 2));
     this.#interval = setInterval(() => {
-      if (this.#deadline === undefined && Date.now() - this.#lastSeen >= this.intervalMs) this.probe();
+      if (this.#deadline === undefined && Date.now() - this.#lastSeen >= this.#intervalMs) this.probe();
     }, tick);
   }
 
@@ -30,11 +34,11 @@ export class Heartbeat {
   probe(): void {
     if (this.#interval === undefined || this.#deadline !== undefined) return;
     const sentAt = Date.now();
-    this.ping();
+    this.#ping();
     this.#deadline = setTimeout(() => {
       this.#deadline = undefined;
-      if (this.#lastSeen < sentAt) this.onDead();
-    }, this.timeoutMs);
+      if (this.#lastSeen < sentAt) this.#onDead();
+    }, this.#timeoutMs);
   }
 
   /** Something arrived. */

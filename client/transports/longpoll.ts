@@ -27,28 +27,29 @@ export class LongPollTransport extends TransportBase implements Transport {
   #lastActivity = Date.now();
   #signals: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    private readonly target: LongPollTarget,
-    private readonly timings: TransportTimings,
-    handlers: TransportHandlers,
-  ) {
+  readonly #target: LongPollTarget;
+  readonly #timings: TransportTimings;
+
+  constructor(target: LongPollTarget, timings: TransportTimings, handlers: TransportHandlers) {
     super(handlers);
+    this.#timings = timings;
+    this.#target = target;
     void this.#run();
   }
 
   async #run(): Promise<void> {
-    const { api, conversationId } = this.target;
+    const { api, conversationId } = this.#target;
     const signal = this.#abort.signal;
-    const connectTimeout = this.timings.connectTimeoutMs;
+    const connectTimeout = this.#timings.connectTimeoutMs;
     try {
-      let cursor = this.target.after;
+      let cursor = this.#target.after;
       if (cursor === undefined) {
         const head = await api.history(conversationId, { limit: 1 }, { signal, timeoutMs: connectTimeout });
         cursor = head.lastSeq;
       }
       let synced = false;
       while (!this.done) {
-        const wait = synced ? this.timings.longPollWaitSeconds : 0;
+        const wait = synced ? this.#timings.longPollWaitSeconds : 0;
         const page = await api.log(
           conversationId,
           { after: cursor, limit: PAGE, wait },
@@ -83,7 +84,7 @@ export class LongPollTransport extends TransportBase implements Transport {
 
   #startSignals(): void {
     const poll = async () => {
-      const { api, conversationId } = this.target;
+      const { api, conversationId } = this.#target;
       const signal = this.#abort.signal;
       try {
         const [info, online] = await Promise.all([
@@ -100,7 +101,7 @@ export class LongPollTransport extends TransportBase implements Transport {
       }
     };
     void poll();
-    this.#signals = setInterval(() => void poll(), this.timings.signalPollMs);
+    this.#signals = setInterval(() => void poll(), this.#timings.signalPollMs);
   }
 
   send(): boolean {

@@ -33,19 +33,18 @@ export class SseTransport extends TransportBase implements Transport {
   #lastActivity = Date.now();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    target: SseTarget,
-    private readonly timings: TransportTimings,
-    handlers: TransportHandlers,
-  ) {
+  readonly #timings: TransportTimings;
+
+  constructor(target: SseTarget, timings: TransportTimings, handlers: TransportHandlers) {
     super(handlers);
+    this.#timings = timings;
     void this.#run(target);
   }
 
   async #run(target: SseTarget): Promise<void> {
     const connectTimer = setTimeout(
       () => this.finish({ code: CloseCode.abnormal, reason: "connect timeout" }),
-      this.timings.connectTimeoutMs,
+      this.#timings.connectTimeoutMs,
     );
     let res: Response;
     try {
@@ -100,7 +99,7 @@ export class SseTransport extends TransportBase implements Transport {
   }
 
   #startWatchdog(): void {
-    const idle = this.timings.sseIdleTimeoutMs;
+    const idle = this.#timings.sseIdleTimeoutMs;
     this.#watchdog = setInterval(
       () => {
         if (Date.now() - this.#lastActivity > idle) {

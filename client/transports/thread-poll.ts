@@ -18,29 +18,32 @@ export class ThreadPollTransport implements Transport {
   #abort = new AbortController();
   #lastActivity = Date.now();
 
-  constructor(
-    private readonly api: HttpApi,
-    private readonly intervalMs: number,
-    private readonly handlers: TransportHandlers,
-  ) {
+  readonly #api: HttpApi;
+  readonly #interval: number;
+  readonly #handlers: TransportHandlers;
+
+  constructor(api: HttpApi, intervalMs: number, handlers: TransportHandlers) {
+    this.#handlers = handlers;
+    this.#interval = intervalMs;
+    this.#api = api;
     // Open at once: the inbox loads the full list itself on open.
     queueMicrotask(() => {
       if (this.#done) return;
-      this.handlers.onOpen();
+      this.#handlers.onOpen();
       this.#schedule();
     });
   }
 
   #schedule(): void {
-    this.#timer = setTimeout(() => void this.#poll(), this.intervalMs);
+    this.#timer = setTimeout(() => void this.#poll(), this.#interval);
   }
 
   async #poll(): Promise<void> {
     try {
-      const page = await this.api.threads({ limit: POLL_LIMIT });
+      const page = await this.#api.threads({ limit: POLL_LIMIT });
       if (this.#done) return;
       this.#lastActivity = Date.now();
-      for (const conversation of page.conversations) this.handlers.onFrame({ type: "thread", conversation });
+      for (const conversation of page.conversations) this.#handlers.onFrame({ type: "thread", conversation });
       this.#schedule();
     } catch (error) {
       this.#finish(closeForError(error, true));
@@ -70,6 +73,6 @@ export class ThreadPollTransport implements Transport {
   #finish(info: Omit<TransportClose, "opened">): void {
     if (this.#done) return;
     this.close();
-    this.handlers.onClose({ ...info, opened: true });
+    this.#handlers.onClose({ ...info, opened: true });
   }
 }

@@ -30,10 +30,13 @@ export interface OutboxHost {
 export class OutboxRows {
   #rows = new Map<string, PendingRow>();
 
-  constructor(
-    private readonly list: HTMLOListElement,
-    private readonly host: OutboxHost,
-  ) {}
+  readonly #list: HTMLOListElement;
+  readonly #host: OutboxHost;
+
+  constructor(list: HTMLOListElement, host: OutboxHost) {
+    this.#host = host;
+    this.#list = list;
+  }
 
   /** The first pending row (stored messages are inserted before it). */
   get first(): HTMLLIElement | null {
@@ -52,10 +55,10 @@ export class OutboxRows {
       "li",
       { class: "msg mine", "data-status": "pending", "data-client-id": key, part: "message" },
       h("p", { class: "body", dir: "auto" }, entry.body),
-      h("p", { class: "status" }, this.host.strings().sending),
+      h("p", { class: "status" }, this.#host.strings().sending),
     );
     this.#rows.set(key, { li, body: entry.body });
-    this.list.append(li);
+    this.#list.append(li);
   }
 
   /** Stored: the row waits for the stored message to show, unless it already does. */
@@ -73,7 +76,7 @@ export class OutboxRows {
   failed(key: string, error: ParleyClientError): void {
     const row = this.#rows.get(key);
     if (!row) return;
-    const s = this.host.strings();
+    const s = this.#host.strings();
     const tooLarge = error.code === "too_large" || error.status === 413;
     row.li.dataset.status = "failed";
     const action = (label: string, cls: string, run: () => void) => {
@@ -88,11 +91,11 @@ export class OutboxRows {
     status?.replaceChildren(
       h("span", {}, tooLarge ? s.tooLarge : fmt(s.failed, { reason: error.message || error.code })),
       tooLarge
-        ? action(s.edit, "edit", () => this.host.edit(row.body))
-        : action(s.retry, "retry", () => this.host.resend(row.body)),
-      action(s.discard, "discard", () => this.host.focus()),
+        ? action(s.edit, "edit", () => this.#host.edit(row.body))
+        : action(s.retry, "retry", () => this.#host.resend(row.body)),
+      action(s.discard, "discard", () => this.#host.focus()),
     );
-    if (status) this.host.reveal(status);
+    if (status) this.#host.reveal(status);
   }
 
   drop(key: string): void {

@@ -16,7 +16,7 @@ export class Pin {
   /** Where the last scroll event found the view, to tell the reader scrolling up from growth. */
   #lastTop = 0;
   #onScroll = () => {
-    const top = this.scroller.scrollTop;
+    const top = this.#scroller.scrollTop;
     const up = top < this.#lastTop;
     this.#lastTop = top;
     const was = this.#atBottom;
@@ -30,15 +30,16 @@ export class Pin {
       return;
     }
     this.#atBottom = near;
-    if (near && !was) this.onBottom();
+    if (near && !was) this.#onBottom();
   };
 
-  constructor(
-    private readonly scroller: HTMLElement,
-    content: HTMLElement,
-    /** The reader came back to the bottom (by scrolling, or by a jump). */
-    private readonly onBottom: () => void,
-  ) {
+  readonly #scroller: HTMLElement;
+  /** The reader came back to the bottom (by scrolling, or by a jump). */
+  readonly #onBottom: () => void;
+
+  constructor(scroller: HTMLElement, content: HTMLElement, onBottom: () => void) {
+    this.#onBottom = onBottom;
+    this.#scroller = scroller;
     scroller.addEventListener("scroll", this.#onScroll, { passive: true });
     if (typeof ResizeObserver === "function") {
       this.#observer = new ResizeObserver(() => {
@@ -56,17 +57,17 @@ export class Pin {
 
   /** Pixels between the bottom of what is shown and the end of the content. */
   distance(): number {
-    const s = this.scroller;
+    const s = this.#scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight;
   }
 
   /** Jumps to the end and stays there. */
   toBottom(): void {
-    const s = this.scroller;
+    const s = this.#scroller;
     s.scrollTop = s.scrollHeight;
     if (!this.#atBottom) {
       this.#atBottom = true;
-      this.onBottom();
+      this.#onBottom();
     }
   }
 
@@ -75,7 +76,7 @@ export class Pin {
    * widget only: `scrollIntoView` would scroll the host page too.
    */
   reveal(el: Element): void {
-    const s = this.scroller;
+    const s = this.#scroller;
     const view = s.getBoundingClientRect();
     const box = el.getBoundingClientRect();
     if (box.bottom > view.bottom) s.scrollTop += box.bottom - view.bottom + 8;
@@ -84,7 +85,7 @@ export class Pin {
   }
 
   dispose(): void {
-    this.scroller.removeEventListener("scroll", this.#onScroll);
+    this.#scroller.removeEventListener("scroll", this.#onScroll);
     this.#observer?.disconnect();
   }
 }

@@ -29,12 +29,16 @@ export class ThreadList {
   #buttons = new Map<string, { li: HTMLLIElement; button: HTMLButtonElement }>();
   #empty = h("li", { class: "tpreview empty" });
 
-  constructor(private readonly list: HTMLUListElement) {}
+  readonly #list: HTMLUListElement;
+
+  constructor(list: HTMLUListElement) {
+    this.#list = list;
+  }
 
   /** Renders `v` and returns the total unread count shown. */
   render(v: ThreadView): number {
     const s = v.strings;
-    const list = this.list;
+    const list = this.#list;
     const seen = new Set<string>();
     let total = 0;
     v.threads.forEach((t, index) => {

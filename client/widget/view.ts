@@ -74,12 +74,19 @@ export class ConversationView {
   /** The message the composer answers. */
   #replyTo: Row | undefined;
 
+  readonly #me: string | undefined;
+  readonly #ui: Ui;
+  readonly #host: ViewHost;
+
   constructor(
     readonly conversation: Conversation,
-    private readonly me: string | undefined,
-    private readonly ui: Ui,
-    private readonly host: ViewHost,
+    me: string | undefined,
+    ui: Ui,
+    host: ViewHost,
   ) {
+    this.#host = host;
+    this.#ui = ui;
+    this.#me = me;
     this.#outbox = new OutboxRows(ui.list, {
       strings: () => host.strings(),
       resend: (body) => {
@@ -102,7 +109,7 @@ export class ConversationView {
 
   start(): void {
     const c = this.conversation;
-    const ui = this.ui;
+    const ui = this.#ui;
     ui.list.replaceChildren();
     ui.top.replaceChildren();
     ui.pill.hidden = true;
@@ -127,39 +134,35 @@ export class ConversationView {
       c.on("failed", ({ clientMessageId, error }) => this.#outbox.failed(clientMessageId, error)),
       this.#pin.dispose.bind(this.#pin),
     );
-    const onScroll = () => {
-      if (ui.scroller.scrollTop < TOP_MARGIN) void this.loadEarlier();
-    };
-    const onPill = () => this.#pin.toBottom();
-    const onClick = (event: Event) => this.#click(event.target as Element);
-    const onKey = (event: KeyboardEvent) => this.#key(event);
+    // Every DOM listener of this view goes with one abort (at dispose).
+    const listening = new AbortController();
+    this.#offs.push(() => listening.abort());
+    const opts = { signal: listening.signal };
+    ui.scroller.addEventListener(
+      "scroll",
+      () => {
+        if (ui.scroller.scrollTop < TOP_MARGIN) void this.loadEarlier();
+      },
+      { passive: true, signal: listening.signal },
+    );
+    ui.pill.addEventListener("click", () => this.#pin.toBottom(), opts);
+    ui.list.addEventListener("click", (event) => this.#click(event.target as Element), opts);
+    ui.list.addEventListener("keydown", (event) => this.#key(event), opts);
     // Focus leaving the menu (Tab, the composer) closes it; a click elsewhere too (`#click`).
-    const onFocusOut = (event: FocusEvent) => {
-      const to = event.relatedTarget as Node | null;
-      if (to && this.#menu && !this.#menu.el.contains(to) && !this.#menu.row.li.contains(to))
-        this.#closeMenu();
-    };
-    ui.scroller.addEventListener("scroll", onScroll, { passive: true });
-    ui.pill.addEventListener("click", onPill);
-    ui.list.addEventListener("click", onClick);
-    ui.list.addEventListener("keydown", onKey);
-    ui.list.addEventListener("focusout", onFocusOut);
+    ui.list.addEventListener(
+      "focusout",
+      (event) => {
+        const to = event.relatedTarget as Node | null;
+        if (to && this.#menu && !this.#menu.el.contains(to) && !this.#menu.row.li.contains(to))
+          this.#closeMenu();
+      },
+      opts,
+    );
     // The browser knows it is offline before any socket notices.
     const onNetwork = () => this.#onState({ oldState: c.state, newState: c.state } as StateChange);
-    const onVisible = () => this.markRead();
-    globalThis.addEventListener?.("online", onNetwork);
-    globalThis.addEventListener?.("offline", onNetwork);
-    document.addEventListener("visibilitychange", onVisible);
-    this.#offs.push(() => {
-      ui.scroller.removeEventListener("scroll", onScroll);
-      ui.pill.removeEventListener("click", onPill);
-      ui.list.removeEventListener("click", onClick);
-      ui.list.removeEventListener("keydown", onKey);
-      ui.list.removeEventListener("focusout", onFocusOut);
-      globalThis.removeEventListener?.("online", onNetwork);
-      globalThis.removeEventListener?.("offline", onNetwork);
-      document.removeEventListener("visibilitychange", onVisible);
-    });
+    globalThis.addEventListener?.("online", onNetwork, opts);
+    globalThis.addEventListener?.("offline", onNetwork, opts);
+    document.addEventListener("visibilitychange", () => this.markRead(), opts);
     setComposer(ui, null);
     this.#onState({ oldState: c.state, newState: c.state } as StateChange);
     this.#renderPresence(c.online);
@@ -200,8 +203,8 @@ export class ConversationView {
   cancelReply(): boolean {
     const was = this.#replyTo !== undefined;
     this.#replyTo = undefined;
-    this.ui.replying.hidden = true;
-    setText(this.ui.replyText, "");
+    this.#ui.replying.hidden = true;
+    setText(this.#ui.replyText, "");
     return was;
   }
 
@@ -228,7 +231,7 @@ export class ConversationView {
     if (!this.#hasMore || this.#loadingEarlier || this.#first === undefined || this.#disposed) return;
     this.#loadingEarlier = true;
     this.#renderTop();
-    const scroller = this.ui.scroller;
+    const scroller = this.#ui.scroller;
     try {
       const first = this.#first;
       const page = await this.conversation.history({ before: first, limit: PAGE });
@@ -242,7 +245,7 @@ export class ConversationView {
       for (const m of older) {
         const row = messageRow(m, this.#context);
         this.#rows.set(m.seq, row);
-        if (m.senderId === this.me) this.#mineKeys.add(m.clientMessageId);
+        if (m.senderId === this.#me) this.#mineKeys.add(m.clientMessageId);
         fragment.append(row.li);
       }
       const oldFirst = this.#rows.get(first);
@@ -251,7 +254,7 @@ export class ConversationView {
         this.#first = older[0].seq;
         regroup(this.#rows, older[0].seq, this.#context);
       }
-      this.#mine = [...older.filter((m) => m.senderId === this.me).map((m) => m.seq), ...this.#mine];
+      this.#mine = [...older.filter((m) => m.senderId === this.#me).map((m) => m.seq), ...this.#mine];
       this.#hasMore = page.hasMore && older.length > 0;
       this.#loadingEarlier = false;
       this.#renderTop();
@@ -271,11 +274,11 @@ export class ConversationView {
 
   get #context() {
     return {
-      me: this.me,
-      strings: this.host.strings,
-      locale: this.host.locale,
-      name: this.host.name,
-      picture: this.host.picture,
+      me: this.#me,
+      strings: this.#host.strings,
+      locale: this.#host.locale,
+      name: this.#host.name,
+      picture: this.#host.picture,
       original: (seq: number) => this.#rows.get(seq)?.message ?? this.conversation.message(seq),
     };
   }
@@ -311,7 +314,7 @@ export class ConversationView {
     // Fill the view: a short page leaves nothing to scroll.
     for (
       let i = 0;
-      i < 5 && this.#hasMore && this.ui.scroller.scrollHeight <= this.ui.scroller.clientHeight;
+      i < 5 && this.#hasMore && this.#ui.scroller.scrollHeight <= this.#ui.scroller.clientHeight;
       i++
     ) {
       await this.loadEarlier();
@@ -342,7 +345,7 @@ export class ConversationView {
   #live(m: Message): void {
     if (m.seq <= this.#last) return;
     const wasEmpty = this.#rows.size === 0;
-    const mine = m.senderId === this.me;
+    const mine = m.senderId === this.#me;
     this.#append(m);
     this.#renderSeen();
     if (wasEmpty) this.#renderTop();
@@ -350,7 +353,7 @@ export class ConversationView {
     else {
       this.#announce(m);
       // Scrolled up: nothing moves, a pill says there is more below.
-      if (!this.#pin.atBottom) this.ui.pill.hidden = false;
+      if (!this.#pin.atBottom) this.#ui.pill.hidden = false;
     }
     this.markRead();
   }
@@ -360,11 +363,11 @@ export class ConversationView {
     // Its latest state: it may have changed while it waited (a buffered live message).
     const row = messageRow(this.conversation.message(m.seq) ?? m, this.#context);
     this.#rows.set(m.seq, row);
-    this.ui.list.insertBefore(row.li, this.#outbox.first);
+    this.#ui.list.insertBefore(row.li, this.#outbox.first);
     regroup(this.#rows, m.seq, this.#context);
     if (this.#first === undefined || m.seq < this.#first) this.#first = m.seq;
     this.#last = Math.max(this.#last, m.seq);
-    if (m.senderId === this.me) {
+    if (m.senderId === this.#me) {
       this.#mine.push(m.seq);
       this.#mineKeys.add(m.clientMessageId);
       this.#outbox.drop(m.clientMessageId);
@@ -373,14 +376,14 @@ export class ConversationView {
 
   #announce(m: Message): void {
     this.#say(
-      fmt(this.host.strings().newMessage, { name: this.host.name(m.senderId), text: m.body.slice(0, 500) }),
+      fmt(this.#host.strings().newMessage, { name: this.#host.name(m.senderId), text: m.body.slice(0, 500) }),
     );
   }
 
   /** Says `text` to screen readers (the polite live region keeps the last five). */
   #say(text: string): void {
-    this.ui.announcer.append(h("p", {}, text));
-    while (this.ui.announcer.childElementCount > 5) this.ui.announcer.firstElementChild?.remove();
+    this.#ui.announcer.append(h("p", {}, text));
+    while (this.#ui.announcer.childElementCount > 5) this.#ui.announcer.firstElementChild?.remove();
   }
 
   // ---- changes to messages, and the actions that make them ---------------------------------
@@ -391,7 +394,7 @@ export class ConversationView {
     if (row) row.message = m;
     if (m.deleted) {
       // Its text goes from everywhere: the live region's past lines, the reply being written.
-      this.ui.announcer.replaceChildren();
+      this.#ui.announcer.replaceChildren();
       if (this.#replyTo?.message.seq === m.seq) this.cancelReply();
     }
     for (const r of this.#rows.values()) if (r === row || r.message.replyTo === m.seq) this.#fill(r);
@@ -399,7 +402,7 @@ export class ConversationView {
 
   /** Renders a row again, keeping its editor, its open menu and the focus inside it. */
   #fill(row: Row): void {
-    const root = this.ui.list.getRootNode() as ShadowRoot;
+    const root = this.#ui.list.getRootNode() as ShadowRoot;
     const had = root.activeElement as HTMLElement | null;
     const inside = had && row.li.contains(had);
     fill(row, this.#context);
@@ -423,7 +426,10 @@ export class ConversationView {
     }
     if (inside && root.activeElement !== had) {
       const same = [...row.li.querySelectorAll("button")].find((b) => b.dataset.act === had.dataset.act);
-      (had.isConnected ? had : (same ?? row.li.querySelector<HTMLElement>(".more") ?? this.ui.input)).focus();
+      (had.isConnected
+        ? had
+        : (same ?? row.li.querySelector<HTMLElement>(".more") ?? this.#ui.input)
+      ).focus();
     }
     this.#renderSeen();
   }
@@ -439,7 +445,7 @@ export class ConversationView {
     if (!act || !row || row.li !== li) return;
     const m = row.message;
     const c = this.conversation;
-    const s = this.host.strings();
+    const s = this.#host.strings();
     switch (act) {
       case "more":
         this.#openMenu(row);
@@ -469,27 +475,27 @@ export class ConversationView {
       case "reply":
         this.#replyTo = row;
         setText(
-          this.ui.replyText,
+          this.#ui.replyText,
           fmt(s.replyingTo, {
             // Your own message is "You", as its sender label and the thread list say.
-            name: m.senderId === this.me ? s.you : this.host.name(m.senderId),
+            name: m.senderId === this.#me ? s.you : this.#host.name(m.senderId),
             text: m.body.slice(0, 200),
           }),
         );
-        this.ui.replying.hidden = false;
+        this.#ui.replying.hidden = false;
         break;
       case "close":
         break;
       default: {
         // "+<key>": a chip or a reaction of the menu toggles mine.
         const key = act.slice(1);
-        const mine = this.me !== undefined && reactionOf(m, key)?.users.includes(this.me);
+        const mine = this.#me !== undefined && reactionOf(m, key)?.users.includes(this.#me);
         (mine ? c.unreact(m.seq, key) : c.react(m.seq, key)).catch(() => undefined);
       }
     }
     const back = act === "del" || act === "reply";
     this.#closeMenu(!back);
-    if (back) this.ui.input.focus();
+    if (back) this.#ui.input.focus();
   }
 
   /** Keys in the list: Esc closes the menu or the editor; Enter saves the edit. */
@@ -507,8 +513,8 @@ export class ConversationView {
     const was = this.#menu?.row;
     this.#closeMenu(true);
     if (was === row) return;
-    const s = this.host.strings();
-    const mine = row.message.senderId === this.me;
+    const s = this.#host.strings();
+    const mine = row.message.senderId === this.#me;
     const el = h(
       "div",
       { class: "menu", role: "group", "aria-label": s.actions },
@@ -535,7 +541,7 @@ export class ConversationView {
   #edit(row: Row): void {
     this.#closeMenu();
     this.#endEdit(false);
-    const s = this.host.strings();
+    const s = this.#host.strings();
     const input = h("textarea", { class: "edit", dir: "auto", "aria-label": s.editMessage });
     input.value = row.message.body;
     this.#editing = {
@@ -562,7 +568,7 @@ export class ConversationView {
     const e = this.#editing;
     this.#editing = undefined;
     if (e) this.#fill(e.row);
-    if (focus) this.ui.input.focus();
+    if (focus) this.#ui.input.focus();
   }
 
   /** Shows message `seq` (loading older pages until it is there) and puts the focus on it. */
@@ -580,7 +586,7 @@ export class ConversationView {
 
   /** A change of mine was refused (and undone): why, under the message and to screen readers. */
   #refused(change: ChangeRequest, error: ParleyClientError): void {
-    const s = this.host.strings();
+    const s = this.#host.strings();
     const words: Record<string, string> = {
       forbidden: s.notYours,
       not_found: s.gone,
@@ -594,8 +600,8 @@ export class ConversationView {
 
   /** The line above the messages: older pages, the beginning, or why there is nothing yet. */
   #renderTop(): void {
-    const s = this.host.strings();
-    const top = this.ui.top;
+    const s = this.#host.strings();
+    const top = this.#ui.top;
     if (this.#hasMore) {
       // Loading keeps the button's box (disabled, other words): nothing above the reader moves.
       const loading = this.#loadingEarlier;
@@ -622,48 +628,48 @@ export class ConversationView {
   // ---- typing, seen, presence, connection -----------------------------------------------------
 
   #renderTyping(users: string[]): void {
-    const s = this.host.strings();
-    const others = users.filter((u) => u !== this.me).map(this.host.name);
+    const s = this.#host.strings();
+    const others = users.filter((u) => u !== this.#me).map(this.#host.name);
     const text =
       others.length === 0
         ? ""
         : fmt(others.length === 1 ? s.typingOne : s.typingMany, {
             name: others[0] as string,
-            names: listOf(others, this.host.locale()),
+            names: listOf(others, this.#host.locale()),
           });
-    setText(this.ui.typing, text);
+    setText(this.#ui.typing, text);
   }
 
   /** "Seen by …" under the latest of my messages each other member has read. */
   #renderSeen(): void {
-    for (const el of this.ui.list.querySelectorAll(".seen")) el.remove();
+    for (const el of this.#ui.list.querySelectorAll(".seen")) el.remove();
     const byMessage = new Map<number, string[]>();
     for (const [userId, seq] of this.conversation.readPositions) {
-      if (userId === this.me) continue;
+      if (userId === this.#me) continue;
       const target = latestAtOrBelow(this.#mine, seq);
       if (target === undefined) continue;
       byMessage.set(target, [...(byMessage.get(target) ?? []), userId]);
     }
-    const s = this.host.strings();
+    const s = this.#host.strings();
     for (const [seq, users] of byMessage) {
-      const names = listOf(users.sort().map(this.host.name), this.host.locale());
+      const names = listOf(users.sort().map(this.#host.name), this.#host.locale());
       this.#rows.get(seq)?.li.append(h("p", { class: "seen" }, fmt(s.seenBy, { names })));
     }
   }
 
   #renderPresence(online: string[]): void {
-    this.host.onPresence(this.conversation.id, online);
-    const others = online.filter((u) => u !== this.me).map(this.host.name);
-    const s = this.host.strings();
+    this.#host.onPresence(this.conversation.id, online);
+    const others = online.filter((u) => u !== this.#me).map(this.#host.name);
+    const s = this.#host.strings();
     setText(
-      this.ui.presence,
-      others.length ? fmt(s.onlineNow, { names: listOf(others, this.host.locale()) }) : "",
+      this.#ui.presence,
+      others.length ? fmt(s.onlineNow, { names: listOf(others, this.#host.locale()) }) : "",
     );
   }
 
   #onState(change: StateChange): void {
     if (this.#disposed) return;
-    const s = this.host.strings();
+    const s = this.#host.strings();
     const offline = globalThis.navigator?.onLine === false;
     if (change.newState !== State.Live) clearTimeout(this.#bannerTimer);
     switch (change.newState) {
@@ -684,12 +690,12 @@ export class ConversationView {
           this.#bannerTimer = setTimeout(() => this.#banner("live", ""), CAUGHT_UP_MS);
         } else if (offline) {
           this.#banner("offline", s.offline);
-        } else if (this.ui.banner.dataset.state !== "caught-up") {
+        } else if (this.#ui.banner.dataset.state !== "caught-up") {
           this.#banner("live", "");
         }
         this.#renderPresence(this.conversation.online);
         this.markRead();
-        this.host.onLive();
+        this.#host.onLive();
         break;
       case State.Reconnecting:
         this.#wasDown = true;
@@ -702,14 +708,14 @@ export class ConversationView {
         const closed = closedState(change.reason, s);
         const action: [string, () => void] | undefined =
           closed.action === "restart"
-            ? [s.tryAgain, () => this.host.restart()]
+            ? [s.tryAgain, () => this.#host.restart()]
             : closed.action === "reopen"
-              ? [s.reconnect, () => this.host.reopen()]
+              ? [s.reconnect, () => this.#host.reopen()]
               : undefined;
         this.#renderPresence([]);
         this.#banner("closed", closed.text, action);
-        setComposer(this.ui, closed.composer);
-        if (change.reason === "unauthorized") this.host.refused();
+        setComposer(this.#ui, closed.composer);
+        if (change.reason === "unauthorized") this.#host.refused();
         break;
       }
     }
@@ -717,7 +723,7 @@ export class ConversationView {
   }
 
   #banner(state: string, text: string, action?: [string, () => void]): void {
-    if (!this.#disposed) setBanner(this.ui, state, text, action);
+    if (!this.#disposed) setBanner(this.#ui, state, text, action);
   }
 }
 
