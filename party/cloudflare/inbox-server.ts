@@ -3,13 +3,16 @@
  * Rooms call `deliver` only while the inbox is registered with them as listening (it registers
  * in `prepare`, which the Worker awaits before forwarding a socket, and unregisters after its
  * last socket closed), so an inbox nobody listens to is not woken by commits. With hibernation
- * on, the sockets it kept are adopted on its next wake, whichever call wakes it.
+ * on, the sockets it kept are adopted on its next wake, whichever call wakes it. Every call
+ * carries the object's name, which a nameless instance learns from it (object-name.ts says why;
+ * an inbox sets no alarm, but any call may reach an instance that an earlier wake left nameless).
  */
 import { type Connection as PartyConnection, Server, type WSMessage } from "partyserver";
 import { edgeConfig } from "../edge/config.ts";
 import { InboxActor } from "../edge/inbox-actor.ts";
 import type { Env } from "./env.ts";
 import { objectCalls } from "./object-calls.ts";
+import { learnName, OBJECT_NAME_HEADER } from "./object-name.ts";
 
 export class InboxServer extends Server<Env> {
   static override options = { hibernate: true };
@@ -47,13 +50,27 @@ export class InboxServer extends Server<Env> {
     this.#inbox.forget(ws);
   }
 
+  /** The caller's name for this object, learnt when the instance has none (object-name.ts). */
+  #learn(name: string): Promise<void> {
+    return learnName(this.ctx.id, this.env.Inbox, name, (n) => this.setName(n));
+  }
+
+  /** Sockets, forwarded by the Worker with the object's name in a header. */
+  override async fetch(request: Request): Promise<Response> {
+    const name = request.headers.get(OBJECT_NAME_HEADER);
+    if (name) await this.#learn(name);
+    return super.fetch(request);
+  }
+
   /** RPC from the Worker: register with the user's rooms before a socket is forwarded. */
-  prepare(): Promise<void> {
+  async prepare(name: string): Promise<void> {
+    await this.#learn(name);
     return this.#inbox.prepare();
   }
 
   /** RPC from rooms: one thread changed (its `thread` frame, encoded by the room); true while listening. */
-  deliver(conversationId: string, frameText: string): Promise<boolean> {
+  async deliver(name: string, conversationId: string, frameText: string): Promise<boolean> {
+    await this.#learn(name);
     return this.#inbox.deliver(conversationId, frameText);
   }
 }

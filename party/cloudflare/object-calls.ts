@@ -2,7 +2,8 @@
  * The calls between this runtime's objects that need no partyserver start: a room delivering a
  * `thread` frame to an inbox, the Worker readying an inbox before it forwards a socket, an
  * inbox telling a room that it listens, and the API waking a room's webhook delivery. Plain Durable Object RPC on a stub by name, so none of
- * them runs the callee's `onStart` (a room woken by `listen` does not load from libSQL).
+ * them runs the callee's `onStart` (a room woken by `listen` does not load from libSQL). Each
+ * passes the callee's name (see object-name.ts).
  */
 import { inboxName, roomName } from "../edge/config.ts";
 import type { Actors } from "../host/actor-directory.ts";
@@ -12,20 +13,24 @@ import type { Env } from "./env.ts";
 export function objectCalls(
   env: Env,
 ): Pick<Actors, "deliverToInbox" | "prepareInbox" | "tellRoom" | "wakeWebhooks"> {
-  const inbox = (app: string, userId: string) => env.Inbox.get(env.Inbox.idFromName(inboxName(app, userId)));
-  const room = (app: string, conversationId: string) =>
-    env.Conversation.get(env.Conversation.idFromName(roomName(app, conversationId)));
+  const inbox = (name: string) => env.Inbox.get(env.Inbox.idFromName(name));
+  const room = (name: string) => env.Conversation.get(env.Conversation.idFromName(name));
   return {
-    deliverToInbox: (app, userId, conversationId, frameText) =>
-      inbox(app, userId).deliver(conversationId, frameText),
+    deliverToInbox(app, userId, conversationId, frameText) {
+      const name = inboxName(app, userId);
+      return inbox(name).deliver(name, conversationId, frameText);
+    },
     async prepareInbox(app, userId) {
-      await inbox(app, userId).prepare();
+      const name = inboxName(app, userId);
+      await inbox(name).prepare(name);
     },
     async tellRoom(app, conversationId, method, userId) {
-      fromWire(await room(app, conversationId).rpc(method, [userId]));
+      const name = roomName(app, conversationId);
+      fromWire(await room(name).rpc(name, method, [userId]));
     },
     async wakeWebhooks(app, conversationId) {
-      fromWire(await room(app, conversationId).rpc("wakeWebhooks", []));
+      const name = roomName(app, conversationId);
+      fromWire(await room(name).rpc(name, "wakeWebhooks", []));
     },
   };
 }

@@ -14,6 +14,7 @@ import { ConversationServer } from "./conversation-server.ts";
 import type { Env } from "./env.ts";
 import { InboxServer } from "./inbox-server.ts";
 import { objectCalls } from "./object-calls.ts";
+import { withObjectName } from "./object-name.ts";
 
 export { ConversationServer, InboxServer };
 
@@ -21,19 +22,22 @@ export { ConversationServer, InboxServer };
 function actorsOf(env: Env): Actors {
   return {
     // Plain stubs by name: the object starts itself on a fetch (partyserver) or an API call
-    // (`ConversationServer.api`), so no `setName` round trip precedes each request.
+    // (`ConversationServer.api`), so no `setName` round trip precedes each request. Every call
+    // carries the object's name (object-name.ts).
     async room(app, id) {
       const namespace = env.Conversation as unknown as DurableObjectNamespace<ConversationServer>;
-      const stub = namespace.get(namespace.idFromName(roomName(app, id)));
+      const name = roomName(app, id);
+      const stub = namespace.get(namespace.idFromName(name));
       return {
-        call: (method, args) => stub.api(method, args),
-        fetch: (request) => stub.fetch(request) as unknown as Promise<Response>,
+        call: (method, args) => stub.api(name, method, args),
+        fetch: (request) => stub.fetch(withObjectName(request, name)) as unknown as Promise<Response>,
       };
     },
     async inbox(app, userId, request) {
       const namespace = env.Inbox as unknown as DurableObjectNamespace<InboxServer>;
-      const stub = namespace.get(namespace.idFromName(inboxName(app, userId)));
-      return stub.fetch(request) as unknown as Promise<Response>;
+      const name = inboxName(app, userId);
+      const stub = namespace.get(namespace.idFromName(name));
+      return stub.fetch(withObjectName(request, name)) as unknown as Promise<Response>;
     },
     ...objectCalls(env),
   };
