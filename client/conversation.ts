@@ -416,15 +416,17 @@ export class Conversation extends Session<ConversationEvents> {
 
   // ---- session hooks -----------------------------------------------------------------------
 
-  protected override async beforeConnect(): Promise<void> {
+  protected override async beforeConnect(): Promise<Reason | undefined> {
     if (this.#cfg.transport !== "auto" || this.#kind === "longpoll") return;
     const httpWorks = () =>
-      this.#cfg.api.conversation(this.id).then(
+      // A 401 is the token's fault, not the transport's: no renewal here (the session renews).
+      this.#cfg.api.conversation(this.id, { renew: false }).then(
         () => true,
         () => false,
       );
     if (!(await this.#fallback[this.#kind].shouldFallBack(httpWorks))) return;
     this.#setKind(this.#kind === "websocket" ? "sse" : "longpoll", Reason.TransportFallback);
+    return Reason.TransportFallback;
   }
 
   protected override openTransport(token: string, handlers: TransportHandlers): Transport {

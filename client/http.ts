@@ -22,7 +22,16 @@ export interface RequestOptions {
   /** Aborts the request (in addition to the timeout). */
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * False: a 401 is not answered here by renewing the token and trying again. The transports
+   * pass it: their 401 ends the connection as a 4001 would, and the session renews the token
+   * once per attempt (as often as it documents, not twice as often).
+   */
+  renew?: boolean;
 }
+
+/** What the API's methods take besides their own arguments. */
+export type CallOptions = Pick<RequestOptions, "signal" | "timeoutMs" | "renew">;
 
 /** `Retry-After` in ms (seconds or an HTTP date), or undefined. */
 export function retryAfterMs(res: Response): number | undefined {
@@ -108,14 +117,15 @@ export class HttpApi {
   }
 
   /**
-   * One authenticated request. A 401 with a refreshable token refreshes it and tries once more;
-   * failures become ParleyClientError (`network`, `timeout`, or the server's code).
+   * One authenticated request. A 401 with a refreshable token refreshes it and tries once more
+   * (unless `renew` is false); failures become ParleyClientError (`network`, `timeout`, or the
+   * server's code).
    */
   async request(path: string, opts: RequestOptions = {}): Promise<Response> {
     const token = await this.#tokens.get();
     let res = await this.#once(path, opts, token);
     // #once has read the refused answer's body already: nothing of it is left to cancel.
-    if (res.status === 401 && this.#tokens.refreshable) {
+    if (res.status === 401 && opts.renew !== false && this.#tokens.refreshable) {
       res = await this.#once(path, opts, await this.#tokens.refresh(token));
     }
     if (!res.ok) throw await errorFromResponse(res);
@@ -211,7 +221,7 @@ export class HttpApi {
   async log(
     conversationId: string,
     q: { after?: number; limit?: number; wait?: number },
-    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+    opts: CallOptions = {},
   ): Promise<LogPage> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}/log`, { query: q, ...opts });
     const page = await this.#json<LogPage>(res);
@@ -225,7 +235,7 @@ export class HttpApi {
   async history(
     conversationId: string,
     q: { after?: number; before?: number; limit?: number; wait?: number },
-    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+    opts: CallOptions = {},
   ): Promise<HistoryPage> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}/messages`, {
       query: q,
@@ -243,14 +253,14 @@ export class HttpApi {
   }
 
   /** `GET /v1/conversations/:id`. */
-  async conversation(conversationId: string, opts: { signal?: AbortSignal } = {}): Promise<ConversationInfo> {
+  async conversation(conversationId: string, opts: CallOptions = {}): Promise<ConversationInfo> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}`, opts);
     return (await this.#json<{ conversation: ConversationInfo }>(res)).conversation;
   }
 
   /** `GET /v1/conversations`: one page of the thread list. */
-  async threads(q: { cursor?: string; limit?: number } = {}): Promise<ThreadPage> {
-    const res = await this.request("/v1/conversations", { query: q });
+  async threads(q: { cursor?: string; limit?: number } = {}, opts: CallOptions = {}): Promise<ThreadPage> {
+    const res = await this.request("/v1/conversations", { query: q, ...opts });
     return this.#json<ThreadPage>(res);
   }
 
@@ -265,7 +275,7 @@ export class HttpApi {
   }
 
   /** `GET /v1/conversations/:id/presence`. */
-  async presence(conversationId: string, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+  async presence(conversationId: string, opts: CallOptions = {}): Promise<string[]> {
     const res = await this.request(`/v1/conversations/${enc(conversationId)}/presence`, opts);
     return (await this.#json<{ online: string[] }>(res)).online;
   }

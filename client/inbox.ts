@@ -95,14 +95,17 @@ export class Inbox extends Session<InboxEvents> {
     return this.#polling;
   }
 
-  protected override async beforeConnect(): Promise<void> {
+  protected override async beforeConnect(): Promise<Reason | undefined> {
     if (this.#polling) return;
     const httpWorks = () =>
-      this.#cfg.api.threads({ limit: 1 }).then(
+      this.#cfg.api.threads({ limit: 1 }, { renew: false }).then(
         () => true,
         () => false,
       );
-    if (await this.#fallback.shouldFallBack(httpWorks)) this.#polling = true;
+    if (await this.#fallback.shouldFallBack(httpWorks)) {
+      this.#polling = true;
+      return Reason.TransportFallback;
+    }
   }
 
   protected override onTransportEnd(_info: TransportClose, reachedLive: boolean): void {

@@ -36,8 +36,9 @@ export class MessageStates {
   }
 
   /**
-   * A state current at log seq `asOf`. False when the state known is newer (then it stays):
-   * a deletion is final, whatever arrives later.
+   * A state current at log seq `asOf`. True when it changed what was known: false when the
+   * state known is newer (then it stays; a deletion is final, whatever arrives later) or the
+   * same.
    */
   put(message: Message, asOf: number): boolean {
     const known = this.#known.get(message.seq);
@@ -49,7 +50,7 @@ export class MessageStates {
         break;
       }
     }
-    return true;
+    return !known || !same(known.message, message);
   }
 
   /** The latest state known from the relay, without pending changes. */

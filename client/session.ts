@@ -62,6 +62,12 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
   #transport: Transport | undefined;
   #candidate: Transport | undefined;
   #reachedLive = false;
+  /**
+   * Why the next connection is made, when not just because the last one ended: a wait cut
+   * short by `online` or a visible tab, or a fallback. Its `syncing` says so (not
+   * `transport_open`); any disconnect forgets it.
+   */
+  #why: Reason | undefined;
 
   readonly #options: SessionOptions;
 
@@ -107,8 +113,13 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
   /** A transport (new, or an adopted candidate) opened: the replay follows. */
   protected abstract onTransportOpen(transport: Transport): void;
   protected abstract onFrame(frame: ServerFrame, transport: Transport): void;
-  /** Runs before each attempt (a conversation picks its transport kind here). */
-  protected async beforeConnect(): Promise<void> {}
+  /**
+   * Runs before each attempt (a conversation picks its transport kind here); a reason it
+   * returns is the one the attempt's `syncing` gives (`transport_fallback`).
+   */
+  protected async beforeConnect(): Promise<Reason | undefined> {
+    return undefined;
+  }
   /** The current transport ended; `reachedLive` tells whether it ever got live. */
   protected onTransportEnd(_info: TransportClose, _reachedLive: boolean): void {}
   /** A candidate transport failed before opening. */
@@ -157,6 +168,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
   protected disconnect(reason: Reason, opts: DisconnectOptions): void {
     if (this.#state === State.Closed) return;
     this.#generation++;
+    this.#why = undefined;
     const transport = this.#transport;
     this.#transport = undefined;
     transport?.close();
@@ -202,7 +214,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
   async #attemptConnect(generation: number): Promise<void> {
     let token: string;
     try {
-      await this.beforeConnect();
+      this.#why = (await this.beforeConnect()) ?? this.#why;
       const refused = this.#refusedToken;
       this.#refusedToken = undefined;
       token =
@@ -255,7 +267,7 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
       return;
     }
     if (t !== this.#transport) return;
-    this.setState(State.Syncing, Reason.TransportOpen);
+    this.setState(State.Syncing, this.#why ?? Reason.TransportOpen);
     this.onTransportOpen(t);
   }
 
@@ -318,10 +330,14 @@ export abstract class Session<E extends SessionEvents> extends Emitter<E> {
     }
   }
 
-  /** `online` or a visible tab: retry now if waiting, check the connection if live. */
-  #wake(_reason: Reason): void {
+  /**
+   * `online` or a visible tab: retry now if waiting (that connection's `syncing` gives `reason`),
+   * check the connection if live.
+   */
+  #wake(reason: Reason): void {
     if (this.#state === State.Reconnecting && this.#wait.waiting) {
       this.#attempt = 0;
+      this.#why = reason;
       this.#wait.wake();
     } else if (this.#state === State.Live) {
       this.#transport?.probe();

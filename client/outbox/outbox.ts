@@ -58,6 +58,9 @@ export class Outbox {
   #wait = new Wait();
   /** No attempt before this time (a server's Retry-After). */
   #notBefore = 0;
+  /** Whose outbox, once known (see `send`). */
+  #scope: string | undefined;
+  #scoping: Promise<string> | undefined;
 
   readonly #opts: OutboxOptions;
 
@@ -86,26 +89,45 @@ export class Outbox {
     if (input.replyTo !== undefined) entry.replyTo = input.replyTo;
     if (input.change !== undefined) entry.change = input.change;
     return new Promise<Message>((resolve, reject) => {
-      const persisted = this.#opts.scope().then(
-        async (scope) => {
-          entry.scope = scope;
-          entry.key = outboxKey(scope, entry.conversationId, clientMessageId);
-          await this.#opts.storage.put(entry).catch((error) => this.#opts.onStorageError(error));
-        },
-        (error) => this.#opts.onStorageError(error),
-      );
       // Queued synchronously: the call order is the send order.
-      this.#queue.push({ entry, persisted, resolve, reject, attempts: 0 });
-      this.#opts.onQueued(entry);
+      const p = { entry, resolve, reject, attempts: 0 } as Pending;
+      this.#queue.push(p);
+      const queued = (scope: string) => {
+        this.#scope = entry.scope = scope;
+        entry.key = outboxKey(scope, entry.conversationId, clientMessageId);
+        this.#opts.onQueued(entry);
+        return this.#opts.storage.put(entry).catch(this.#opts.onStorageError);
+      };
+      // Reported with its key and scope: at once, or, before the first token (whose user id
+      // scopes the outbox) has arrived, as soon as it has (all of those wait on one promise,
+      // so they are reported in call order).
+      p.persisted =
+        this.#scope !== undefined
+          ? queued(this.#scope)
+          : this.#scoped().then(queued, (error) => {
+              this.#opts.onQueued(entry);
+              this.#opts.onStorageError(error);
+            });
       void this.#pump();
     });
+  }
+
+  /** The scope, asked for once for everything waiting on it (asked again after a failure). */
+  #scoped(): Promise<string> {
+    this.#scoping ??= this.#opts.scope().catch((error) => {
+      this.#scoping = undefined;
+      throw error;
+    });
+    return this.#scoping;
   }
 
   /** Picks up entries an earlier run (a reloaded page) left in storage. */
   async restore(): Promise<void> {
     let stored: OutboxEntry[];
     try {
-      stored = await this.#opts.storage.list(await this.#opts.scope(), this.#opts.conversationId);
+      // Called first: the scope is known here before any send waiting for it hears it.
+      this.#scope = await this.#scoped();
+      stored = await this.#opts.storage.list(this.#scope, this.#opts.conversationId);
     } catch (error) {
       this.#opts.onStorageError(error);
       return;

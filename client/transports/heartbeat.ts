@@ -2,12 +2,15 @@
  * Our own liveness check over a socket. Browsers cannot see protocol-level pings, and a
  * half-open TCP connection (a NAT that forgot us, a laptop that slept) can look open for
  * minutes. So: after `intervalMs` of silence send `{type:"ping"}`; if nothing at all arrives
- * within `timeoutMs`, the connection is dead. Any frame counts as a sign of life.
+ * within `timeoutMs`, the connection is dead. Any frame counts as a sign of life. One timer,
+ * set for the moment the silence reaches `intervalMs` (not a tick that checks now and then):
+ * a dead connection is found at most `intervalMs + timeoutMs` after its last frame.
  */
 export class Heartbeat {
   #lastSeen = Date.now();
-  #interval: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
+
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   readonly #ping: () => void;
@@ -23,16 +26,22 @@ export class Heartbeat {
   start(): void {
     this.stop();
     this.#lastSeen = Date.now();
-    // Tick at half the interval so a ping goes out within 1.5 × interval of the last frame.
-    const tick = Math.max(10, Math.floor(this.#intervalMs / 2));
-    this.#interval = setInterval(() => {
-      if (this.#deadline === undefined && Date.now() - this.#lastSeen >= this.#intervalMs) this.probe();
-    }, tick);
+    this.#check();
+  }
+
+  /**
+   * Pings when the silence has reached the interval; then looks again when it would next
+   * reach it (frames that arrived meanwhile move that moment: a frame costs no timer).
+   */
+  #check(): void {
+    const wait = this.#intervalMs - this.idleMs();
+    if (wait <= 0) this.probe();
+    this.#timer = setTimeout(() => this.#check(), wait > 0 ? wait : Math.max(10, this.#intervalMs));
   }
 
   /** Sends a ping now and expects life within the timeout. */
   probe(): void {
-    if (this.#interval === undefined || this.#deadline !== undefined) return;
+    if (this.#timer === undefined || this.#deadline !== undefined) return;
     const sentAt = Date.now();
     this.#ping();
     this.#deadline = setTimeout(() => {
@@ -55,9 +64,9 @@ export class Heartbeat {
   }
 
   stop(): void {
-    clearInterval(this.#interval);
+    clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
-    this.#interval = undefined;
+    this.#timer = undefined;
     this.#deadline = undefined;
   }
 }

@@ -24,6 +24,11 @@ export class LongPollTransport extends TransportBase implements Transport {
   readonly kind = "longpoll";
   readonly canSend = false;
   #abort = new AbortController();
+  /**
+   * Every request of this connection: aborted with it, and a 401 ends it (the session renews
+   * the token, once per attempt) instead of being renewed here too.
+   */
+  #call = { signal: this.#abort.signal, renew: false };
   #lastActivity = Date.now();
   #signals: ReturnType<typeof setInterval> | undefined;
 
@@ -39,12 +44,15 @@ export class LongPollTransport extends TransportBase implements Transport {
 
   async #run(): Promise<void> {
     const { api, conversationId } = this.#target;
-    const signal = this.#abort.signal;
     const connectTimeout = this.#timings.connectTimeoutMs;
     try {
       let cursor = this.#target.after;
       if (cursor === undefined) {
-        const head = await api.history(conversationId, { limit: 1 }, { signal, timeoutMs: connectTimeout });
+        const head = await api.history(
+          conversationId,
+          { limit: 1 },
+          { ...this.#call, timeoutMs: connectTimeout },
+        );
         cursor = head.lastSeq;
       }
       let synced = false;
@@ -53,7 +61,7 @@ export class LongPollTransport extends TransportBase implements Transport {
         const page = await api.log(
           conversationId,
           { after: cursor, limit: PAGE, wait },
-          { signal, timeoutMs: wait * 1000 + connectTimeout },
+          { ...this.#call, timeoutMs: wait * 1000 + connectTimeout },
         );
         if (this.done) return;
         this.#lastActivity = Date.now();
@@ -85,11 +93,10 @@ export class LongPollTransport extends TransportBase implements Transport {
   #startSignals(): void {
     const poll = async () => {
       const { api, conversationId } = this.#target;
-      const signal = this.#abort.signal;
       try {
         const [info, online] = await Promise.all([
-          api.conversation(conversationId, { signal }),
-          api.presence(conversationId, { signal }),
+          api.conversation(conversationId, this.#call),
+          api.presence(conversationId, this.#call),
         ]);
         if (this.done) return;
         for (const m of info.members) {

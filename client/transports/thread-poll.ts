@@ -40,7 +40,11 @@ export class ThreadPollTransport implements Transport {
 
   async #poll(): Promise<void> {
     try {
-      const page = await this.#api.threads({ limit: POLL_LIMIT });
+      // A 401 ends this connection: the session renews the token (once per attempt).
+      const page = await this.#api.threads(
+        { limit: POLL_LIMIT },
+        { signal: this.#abort.signal, renew: false },
+      );
       if (this.#done) return;
       this.#lastActivity = Date.now();
       for (const conversation of page.conversations) this.#handlers.onFrame({ type: "thread", conversation });

@@ -1,6 +1,6 @@
 /** The SDK against the real relay: states, exactly-once receive, outbox, signals, stop codes. */
 import { describe, expect, it } from "vitest";
-import { CloseCode, MemoryOutboxStorage, Reason, State } from "../../client/index.ts";
+import { CloseCode, MemoryOutboxStorage, type OutboxEntry, Reason, State } from "../../client/index.ts";
 import { mintToken } from "../helpers/clients.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { send, uid, useServer } from "../helpers/world.ts";
@@ -48,6 +48,25 @@ describe("conversation basics", () => {
     await c.messagesAtLeast(1);
     expect(d.messages[0]?.clientMessageId).toBe(m.clientMessageId);
     expect(c.seqs()).toEqual([2]);
+  });
+
+  it("queued carries the entry's outbox key and scope, also for a send made before the first token", async () => {
+    const conv = await w.conversation(["bu"]);
+    const storage = new MemoryOutboxStorage();
+    const c = clients.make("bu", { outbox: storage }).conversation(conv, { after: 0 });
+    const queued: OutboxEntry[] = [];
+    c.on("queued", (entry) => queued.push({ ...entry })); // as it is when the event comes
+    const early = c.send("before the token"); // the user id that scopes it is not known yet
+    await c.ready();
+    const late = c.send("after it");
+    expect(queued.map((e) => e.body)).toEqual(["before the token", "after it"]); // the second at once
+    const scope = `${w.server.url}|bu`;
+    for (const e of queued) {
+      expect(e).toMatchObject({ scope, key: `${scope}|${conv}|${e.clientMessageId}`, conversationId: conv });
+    }
+    expect((await storage.list(scope, conv)).map((e) => e.key)).toContain(queued[1]?.key);
+    await Promise.all([early, late]);
+    expect(storage.size).toBe(0);
   });
 
   it("sends in call order, each stored once, everyone receives all in order", async () => {
@@ -105,17 +124,34 @@ describe("conversation basics", () => {
 });
 
 describe("stop codes and tokens", () => {
-  it("4009: a second instance with the same id replaces the first, which stops", async () => {
-    const conv = await w.conversation(["bj"]);
-    const first = record(clients.make("bj", { instanceId: "device-1" }), conv);
+  for (const transport of ["websocket", "sse"] as const) {
+    it(`4009 over ${transport}: a second instance with the same id replaces the first, which stops`, async () => {
+      const conv = await w.conversation(["bj"]);
+      const first = record(clients.make("bj", { instanceId: `device-${transport}`, transport }), conv);
+      await first.conversation.ready();
+      const second = record(clients.make("bj", { instanceId: `device-${transport}`, transport }), conv);
+      await second.conversation.ready();
+      await first.until(() => first.conversation.state === State.Closed, 5000, "first closed");
+      expect(first.states.at(-1)).toMatchObject({ newState: State.Closed, reason: Reason.Replaced });
+      await sleep(300);
+      expect(second.conversation.state).toBe(State.Live);
+      await expect(first.conversation.ready()).rejects.toThrow();
+    });
+  }
+
+  it("long-poll holds no connection a newer instance could replace: both instances stay live (README)", async () => {
+    const conv = await w.conversation(["bj", "bk"]);
+    const opts = { instanceId: "device-lp", transport: "longpoll", longPollWaitSeconds: 1 } as const;
+    const first = record(clients.make("bj", opts), conv);
     await first.conversation.ready();
-    const second = record(clients.make("bj", { instanceId: "device-1" }), conv);
+    const second = record(clients.make("bj", opts), conv);
     await second.conversation.ready();
-    await first.until(() => first.conversation.state === State.Closed, 5000, "first closed");
-    expect(first.states.at(-1)).toMatchObject({ newState: State.Closed, reason: Reason.Replaced });
-    await sleep(300);
-    expect(second.conversation.state).toBe(State.Live);
-    await expect(first.conversation.ready()).rejects.toThrow();
+    await send(await w.as("bk"), conv, uid("lp"), "to both");
+    await first.messagesAtLeast(1);
+    await second.messagesAtLeast(1);
+    await sleep(1500); // past a whole long-poll round of each
+    expect([first.conversation.state, second.conversation.state]).toEqual([State.Live, State.Live]);
+    expect(first.states.map((s) => s.reason)).not.toContain(Reason.Replaced);
   });
 
   it("4003: a non-member stops with an error; removal while live stops too", async () => {
@@ -159,6 +195,25 @@ describe("stop codes and tokens", () => {
     const m = await r.conversation.send("after refresh");
     expect(m.seq).toBe(1);
   });
+
+  for (const transport of ["websocket", "sse", "longpoll", "auto"] as const) {
+    it(`${transport}: a token refused every time costs four calls of the token function (README), then unauthorized`, async () => {
+      const conv = await w.conversation(["br"]);
+      let calls = 0;
+      const client = clients.make("br", {
+        transport,
+        token: () => {
+          calls++;
+          return mintToken(w.server.secret, "br", { expiresIn: -120 });
+        },
+      });
+      const r = record(client, conv);
+      await expect(r.conversation.ready()).rejects.toMatchObject({ code: "unauthorized" });
+      await sleep(300); // nothing more asks
+      // The first token and three fresh ones, each refused once: no request renews on its own.
+      expect(calls).toBe(4);
+    });
+  }
 
   it("a static token that is refused stops with unauthorized", async () => {
     const conv = await w.conversation(["bo"]);

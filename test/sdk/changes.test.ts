@@ -217,6 +217,32 @@ describe("your own changes", () => {
   }
 });
 
+describe("history() and what is known", () => {
+  for (const transport of ["websocket", "longpoll"] as const) {
+    it(`${transport}: a page read again emits nothing; a state that did change is emitted once (refresh)`, async () => {
+      const { ann, bob, conv, a, b } = await pair(`h${transport[0]}`);
+      const m1 = await send(a, conv, "k1", "one");
+      await send(a, conv, "k2", "two");
+      await edit(a, conv, m1.seq, "one!");
+      await react(b, conv, 2, "👍");
+      const r = record(clients.make(ann, { transport }), conv, 0);
+      await r.conversation.ready();
+      await r.conversation.history({ limit: 50 }); // learns them as the relay has them
+      const before = r.updates.length;
+      for (let i = 0; i < 2; i++) await r.conversation.history({ limit: 50 });
+      await r.conversation.history({ before: 3, limit: 1 });
+      expect(r.updates.slice(before), "nothing changed").toEqual([]);
+      // A reply moves its parent's replyCount with no entry in the log: only history() sees it.
+      const reply = await clients.make(bob).conversation(conv).reply(m1.seq, "re");
+      await r.until(() => r.conversation.lastSeq === reply.seq, 5000, "the reply");
+      for (let i = 0; i < 2; i++) await r.conversation.history({ limit: 50 });
+      expect(r.updates.slice(before).map((u) => [u.message.seq, u.cause, u.message.replyCount])).toEqual([
+        [m1.seq, UpdateCause.Refresh, 1],
+      ]);
+    });
+  }
+});
+
 describe("changes through the outbox", () => {
   it("made offline: shown at once, sent once when the network is back", async () => {
     const { ann, bob, conv, a } = await pair("off");

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { createParleyClient, Reason, State } from "../../client/index.ts";
-import { send, useServer } from "../helpers/world.ts";
+import { send, uid, useServer } from "../helpers/world.ts";
 import { expectExactlyOnce, record, sleep, useClients, useTcpProxy } from "./harness.ts";
 
 const w = useServer({
@@ -24,6 +24,8 @@ describe("auto: fallback and upgrade", () => {
     await a.conversation.ready();
     expect(a.conversation.transportKind).toBe("sse");
     expect(a.transports).toEqual(["sse"]);
+    // The connection made on the fallback says so.
+    expect(a.states.find((s) => s.newState === State.Syncing)?.reason).toBe(Reason.TransportFallback);
     const sent: string[] = [];
     const jobs: Promise<unknown>[] = [];
     for (let i = 0; i < 5; i++) {
@@ -59,6 +61,7 @@ describe("auto: fallback and upgrade", () => {
     await b.conversation.ready();
     expect(b.conversation.transportKind).toBe("longpoll");
     expect(b.transports).toEqual(["sse", "longpoll"]);
+    expect(b.states.find((s) => s.newState === State.Syncing)?.reason).toBe(Reason.TransportFallback);
     const m = await b.conversation.send("over long-poll");
     await b.messagesAtLeast(1);
     expect(b.messages[0]?.id).toBe(m.id);
@@ -105,6 +108,46 @@ describe("liveness of the HTTP transports", () => {
   }
 });
 
+describe("liveness of the WebSocket", () => {
+  it("a half-open socket is found at most heartbeatMs + pongTimeoutMs after its last frame (README)", async () => {
+    tcp.proxy.pass();
+    const heartbeatMs = 1000;
+    const pongTimeoutMs = 300;
+    const conv = await w.conversation(["th", "tw3"]);
+    const h = record(
+      clients.make("th", { url: tcp.proxy.url, transport: "websocket", heartbeatMs, pongTimeoutMs }),
+      conv,
+    );
+    let openedAt = 0; // the socket opened (its heartbeat started) at the same moment
+    h.conversation.on("state", (s) => {
+      if (s.newState === State.Syncing && !openedAt) openedAt = Date.now();
+    });
+    let lastFrameAt = 0;
+    h.conversation.on("message", () => {
+      // The last frame: nothing gets through after it, in either direction.
+      lastFrameAt = Date.now();
+      tcp.proxy.stall();
+    });
+    let foundAt = 0;
+    h.conversation.on("state", (s) => {
+      if (s.reason === Reason.HeartbeatTimeout && !foundAt) foundAt = Date.now();
+    });
+    await h.conversation.ready();
+    // Let the frame arrive just after a half-interval mark from the start: a check that ran on
+    // a tick of half the interval would only ping half an interval late.
+    const half = heartbeatMs / 2;
+    const at = openedAt + Math.ceil((Date.now() - openedAt + 200) / half) * half + 10;
+    await sleep(at - Date.now());
+    await send(await w.as("tw3"), conv, uid("hb"), "the last frame");
+    await h.until(() => foundAt > 0, 5000, "found dead");
+    tcp.proxy.pass();
+    const took = foundAt - lastFrameAt;
+    expect(took).toBeGreaterThanOrEqual(heartbeatMs + pongTimeoutMs - 20);
+    expect(took).toBeLessThanOrEqual(heartbeatMs + pongTimeoutMs + 150);
+    await h.until(() => h.conversation.state === State.Live, 5000, "back");
+  });
+});
+
 describe("wake signals", () => {
   it("online and a visible tab cut a long reconnect wait short", async () => {
     tcp.proxy.pass();
@@ -121,14 +164,15 @@ describe("wake signals", () => {
       conv,
     );
     await e.conversation.ready();
-    for (const [signal, fire] of [
-      ["online", () => win.dispatchEvent(new Event("online"))],
+    for (const [signal, fire, reason] of [
+      ["online", () => win.dispatchEvent(new Event("online")), Reason.NetworkOnline],
       [
         "visible",
         () => {
           doc.visibilityState = "visible";
           doc.dispatchEvent(new Event("visibilitychange"));
         },
+        Reason.PageVisible,
       ],
     ] as const) {
       const lives = e.states.filter((s) => s.newState === State.Live).length;
@@ -143,6 +187,8 @@ describe("wake signals", () => {
         `${signal}: back`,
       );
       expect(Date.now() - t0).toBeLessThan(2000);
+      // The connection the signal brought says why it was made.
+      expect(e.states.filter((s) => s.newState === State.Syncing).at(-1)?.reason).toBe(reason);
       doc.visibilityState = "hidden";
     }
   });
