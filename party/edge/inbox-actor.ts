@@ -32,6 +32,7 @@ import type { ListenCall } from "../host/room-api.ts";
 import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
+import { closeIfTooLarge } from "./frame-limit.ts";
 import { edgeLog } from "./log.ts";
 
 /**
@@ -152,7 +153,9 @@ export class InboxActor {
       );
   }
 
+  /** A frame from a socket; one over the frame limit closes it with 1009 unread (frame-limit.ts). */
   message(ws: EdgeWebSocket, data: SocketData): void {
+    if (closeIfTooLarge(ws, data, this.config().limits.maxFrameBytes)) return;
     this.#room.receive(ws.id, data);
   }
 

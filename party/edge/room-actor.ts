@@ -25,6 +25,7 @@ import { toWire, type WireResult } from "../host/wire-errors.ts";
 import type { ActorStorage } from "./actor-storage.ts";
 import { type EdgeConfig, splitName } from "./config.ts";
 import { EdgeSocket, type EdgeWebSocket, keptSockets } from "./edge-socket.ts";
+import { closeIfTooLarge } from "./frame-limit.ts";
 import { ListeningInboxes } from "./listening-inboxes.ts";
 import { edgeLog, edgeOnError } from "./log.ts";
 import { RoomWal } from "./room-wal.ts";
@@ -217,7 +218,9 @@ export class RoomActor {
     await this.host.connect(new EdgeSocket(ws), identity, resumePointOf(request));
   }
 
+  /** A frame from a socket; one over the frame limit closes it with 1009 unread (frame-limit.ts). */
   async message(ws: EdgeWebSocket, data: SocketData): Promise<void> {
+    if (closeIfTooLarge(ws, data, this.config().limits.maxFrameBytes)) return;
     await this.#ready();
     return this.host.receive(ws.id, data);
   }
