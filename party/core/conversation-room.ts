@@ -100,6 +100,9 @@ export interface HistoryQuery extends Omit<RangeQuery, "limit"> {
   signal?: AbortSignal | undefined;
 }
 
+const noParent = (seq: number) =>
+  new ParleyError("bad_request", `replyTo: no message ${seq} in this conversation`);
+
 export class ConversationRoom implements FrameTarget {
   readonly app: string;
   readonly id: string;
@@ -230,6 +233,13 @@ export class ConversationRoom implements FrameTarget {
       // Decided without awaiting: a retry in the same turn must find the first attempt in flight.
       const known = this.#pipeline.known(senderId, input) ?? this.#screening.known(senderId, input);
       if (known) return known;
+      if (input.replyTo !== undefined && this.env.screen) {
+        // The pre-send hook hears only sends that can be stored: a reply's parent is checked
+        // first (again when it is planned). A retry that came in meanwhile finds this one.
+        if (!(await this.#messageState(input.replyTo))) throw noParent(input.replyTo);
+        const meanwhile = this.#pipeline.known(senderId, input) ?? this.#screening.known(senderId, input);
+        if (meanwhile) return meanwhile;
+      }
       const wait = this.#sendBucket(senderId).take(this.env.now());
       if (wait > 0) {
         // A retry of an older key is answered even past the limit (it does not count).
@@ -261,8 +271,7 @@ export class ConversationRoom implements FrameTarget {
     if (input.replyTo === undefined) return this.#pipeline.submit(senderId, input, undefined, rewrite);
     // Its replyCount goes up in the same transaction as the reply.
     const parent = await this.#messageState(input.replyTo);
-    if (!parent)
-      throw new ParleyError("bad_request", `replyTo: no message ${input.replyTo} in this conversation`);
+    if (!parent) throw noParent(input.replyTo);
     return this.#pipeline.submit(senderId, input, this.#log.pin(parent), rewrite);
   }
 

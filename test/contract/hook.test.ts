@@ -87,6 +87,34 @@ describe("accept, rewrite, reject", () => {
     expect((await history(a, conv)).map((m) => m.seq)).toEqual([1, 2]);
   });
 
+  it("a reply to no message is refused 400 before the hook hears of it (found from outside)", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const a = await w.as(ann);
+    await send(a, conv, "k1", "parent");
+    // seq 2 is an edit (a change, not a message), seq 9 is past the end.
+    expect(
+      (await a.request("PATCH", `/v1/conversations/${conv}/messages/1`, { body: "edited" })).status,
+    ).toBe(200);
+    for (const [key, replyTo] of [
+      ["r-change", 2],
+      ["r-beyond", 9],
+    ] as const)
+      expectError(
+        await post(ann, conv, { clientMessageId: key, body: "a reply", replyTo }),
+        400,
+        "bad_request",
+      );
+    // A reply to a real message is screened: the hook's call for it shows the calls are seen.
+    expect((await post(ann, conv, { clientMessageId: "r-ok", body: "a reply", replyTo: 1 })).status).toBe(
+      201,
+    );
+    const screened = hook.requests
+      .filter((r) => r.event.conversationId === conv)
+      .map((r) => r.event.data.clientMessageId);
+    expect(screened).toEqual(["k1", "r-ok"]);
+  });
+
   it("over the socket: a rejection is an error frame for that send, and the socket stays open", async () => {
     const [ann] = [uid("ann")];
     const conv = await w.conversation([ann]);
