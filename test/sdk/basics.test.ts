@@ -179,6 +179,29 @@ describe("stop codes and tokens", () => {
     expect(order.slice(-2)).toEqual(["error not_found", `state ${State.Closed}`]);
   });
 
+  it("a token is replaced shortly before it expires: the request then carries the next one, with no 401 first", async () => {
+    const conv = await w.conversation(["bt"]);
+    const minted: string[] = [];
+    const sent: string[] = [];
+    const client = clients.make("bt", {
+      token: async () => {
+        minted.push(await mintToken(w.server.secret, "bt", { expiresIn: 4 }));
+        return minted.at(-1) as string;
+      },
+      fetch: (input, init) => {
+        sent.push(new Headers(init?.headers).get("authorization") ?? "");
+        return fetch(input, init);
+      },
+    });
+    await client.api.conversation(conv);
+    expect(sent).toEqual([`Bearer ${minted[0]}`]);
+    // Past nine tenths of its 4 s (the relay would take it for a while yet).
+    await new Promise((resolve) => setTimeout(resolve, 3_800));
+    await client.api.conversation(conv);
+    expect(minted).toHaveLength(2);
+    expect(sent).toEqual([`Bearer ${minted[0]}`, `Bearer ${minted[1]}`]);
+  });
+
   it("4001: an expired token is refreshed by calling the token function again", async () => {
     const conv = await w.conversation(["bn"]);
     let calls = 0;
