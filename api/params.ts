@@ -19,13 +19,17 @@ export const seqParamSchema = z
   .meta({ description: "The seq of a message (a positive integer).", example: "1" });
 
 /**
- * `wait`: seconds a long-poll may be held (a decimal number ≥ 0, clamped to the relay's
- * longest wait). `Number()` semantics, as before: "1.5" and " 2 " are numbers, "" is absent.
+ * `wait`: seconds a long-poll may be held, a decimal number ≥ 0 ("2", "1.5", ".5"; clamped to the
+ * relay's longest wait); "" is absent. Decimal only: `Number()` also took "0x10" (16 s) and "1e1".
  */
-export const waitQuerySchema = z.coerce
-  .number()
-  .min(0)
-  .meta({ description: "Seconds to hold the request when nothing is new (long-poll), clamped to 30." });
+export const waitQuerySchema = z
+  .string()
+  .regex(/^(\d{1,9}(\.\d{0,9})?|\.\d{1,9})$/)
+  .transform(Number)
+  .meta({
+    description: "Seconds to hold the request when nothing is new (long-poll), clamped to 30.",
+    example: "25",
+  });
 
 /** `Last-Event-ID` of an SSE reconnection: the seq of the last entry the client got. */
 export const lastEventIdSchema = z.string().regex(DIGITS);

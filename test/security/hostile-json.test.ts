@@ -335,7 +335,7 @@ describe("huge numbers", () => {
     await expectIntactAndServing(w, conv, u, 1);
   });
 
-  it("query numbers past 15 digits, negative, fractional or exponent are 400", async () => {
+  it("query numbers past 15 digits, negative, fractional, hexadecimal or exponent are 400", async () => {
     const { conv, u } = await setup();
     const a = await w.as(u);
     for (const q of [
@@ -349,6 +349,9 @@ describe("huge numbers", () => {
       "wait=-1",
       "wait=NaN",
       "wait=Infinity",
+      // Number() would take these as 16 and 10 seconds (found from outside).
+      "wait=0x10",
+      "wait=1e1",
     ]) {
       expectError(await a.get(`${msgPath(conv)}?${q}`), 400);
     }
