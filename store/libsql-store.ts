@@ -44,11 +44,12 @@ const { conversations, members, messages, profiles } = schema;
 const { recipients: _recipients, ...messageColumns } = getTableColumns(messages);
 
 /**
- * Unread of the current `members` row: others' messages above its lastReadSeq. Written out
+ * Unread of the current `members` row: others' messages above its lastReadSeq, not deleted
+ * (a tombstone has nothing to read). Written out
  * with qualified names: inside the subquery a bare "app" would mean the messages row's own.
  */
 const UNREAD_OF_MEMBER_ROW = sql.raw(
-  `SELECT count(*) FROM messages m WHERE m.app = "members"."app" AND m.conversation_id = "members"."conversation_id" AND m.seq > "members"."last_read_seq" AND m.sender_id != "members"."user_id"`,
+  `SELECT count(*) FROM messages m WHERE m.app = "members"."app" AND m.conversation_id = "members"."conversation_id" AND m.seq > "members"."last_read_seq" AND m.sender_id != "members"."user_id" AND m.deleted = 0`,
 );
 
 /** A connection of its own for the group commit (a local file's: `NativeAppendConnection`). */
@@ -389,6 +390,7 @@ export class LibsqlStore implements Store {
           gt(messages.seq, afterSeq),
           lte(messages.seq, upToSeq),
           sql`${messages.senderId} != ${userId}`,
+          eq(messages.deleted, 0),
         ),
       );
     return Number(row?.n ?? 0);

@@ -33,12 +33,12 @@ const jsonRows = (columns: string, order: string) =>
 
 /**
  * The conversation and its members (key order), each with their unread count: others' messages
- * above their read position (as LibsqlStore counts it).
+ * above their read position, not deleted (as LibsqlStore counts it).
  */
 const LOAD_SQL = `SELECT id, title, last_seq, created_at, last_activity_at, message_count, (SELECT ${jsonRows(
   "user_id, last_read_seq, unread",
   "user_id",
-)} FROM (SELECT user_id, last_read_seq, (SELECT count(*) FROM messages m WHERE m.app = members.app AND m.conversation_id = members.conversation_id AND m.seq > members.last_read_seq AND m.sender_id != members.user_id) AS unread FROM members WHERE app = c.app AND conversation_id = c.id)) AS members FROM conversations c WHERE app = ? AND id = ?`;
+)} FROM (SELECT user_id, last_read_seq, (SELECT count(*) FROM messages m WHERE m.app = members.app AND m.conversation_id = members.conversation_id AND m.seq > members.last_read_seq AND m.sender_id != members.user_id AND m.deleted = 0) AS unread FROM members WHERE app = c.app AND conversation_id = c.id)) AS members FROM conversations c WHERE app = ? AND id = ?`;
 
 /** The last `limit` seqs of the log (messages and changes), in seq order. */
 const TAIL_SQL = `SELECT ${jsonRows("seq, t", "seq")} AS heads FROM (SELECT seq, 'm' AS t FROM messages WHERE app = ? AND conversation_id = ? UNION ALL SELECT seq, 'c' AS t FROM changes WHERE app = ? AND conversation_id = ? ORDER BY seq DESC LIMIT ?)`;

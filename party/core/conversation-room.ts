@@ -402,22 +402,26 @@ export class ConversationRoom implements FrameTarget {
    * just after it; then the other changed states; then long-polls and inboxes hear.
    */
   #committed(entries: readonly LogEntry[], states: readonly Message[]): void {
-    let latestChanged = false;
+    let threadsChanged = false;
     for (const entry of entries) {
       const frame = this.#log.apply(entry);
       if (entry.type === "message") {
         this.#typing.delete(entry.message.senderId);
         this.#members.sent(entry.message.senderId);
-        latestChanged = true;
-      } else if (entry.message.seq === this.#log.latest()?.seq) latestChanged = true;
+        threadsChanged = true;
+      } else {
+        // A deleted message is no longer unread for anyone: their thread items change.
+        const unreadFell = entry.change.kind === "delete" && this.#members.deleted(entry.message);
+        if (unreadFell || entry.message.seq === this.#log.latest()?.seq) threadsChanged = true;
+      }
       this.#fanout.broadcast(frame);
     }
     for (const state of states) this.#log.setState(state);
     if (this.#waiters.size > 0) for (const wake of [...this.#waiters.keys()]) wake();
     if (entries.length > 0) this.env.webhooks?.changed(this.app, this.id);
     // The thread list shows the last message and the unread count: a change to an older
-    // message moves neither.
-    if (latestChanged) this.#inboxes.mark(this.#members.ids);
+    // message moves neither, unless it deletes one that was unread.
+    if (threadsChanged) this.#inboxes.mark(this.#members.ids);
   }
 
   // ---- connections: replay, then synced, then live ----------------------------------------
@@ -698,14 +702,17 @@ export class ConversationRoom implements FrameTarget {
     });
   }
 
-  /** Others' messages above `seq`: counted in memory where the window reaches, else in the store. */
+  /**
+   * Others' messages above `seq`, not deleted: counted in memory where the window reaches, else
+   * in the store.
+   */
   async #unreadAbove(userId: string, seq: number): Promise<number> {
     const first = this.#log.firstSeq ?? this.lastSeq + 1;
     let unread = 0;
     if (seq + 1 < first)
       unread = await this.env.store.countUnreadFor(this.app, this.id, userId, seq, first - 1);
     for (const message of this.#log.windowMessagesAfter(Math.max(seq, first - 1)) ?? []) {
-      if (message.senderId !== userId) unread++;
+      if (message.senderId !== userId && !message.deleted) unread++;
     }
     return unread;
   }

@@ -1,6 +1,6 @@
 /**
  * The members of one conversation and their read positions. Unread counts (others' messages
- * above the read position; changes never count) are kept without touching every member on
+ * above the read position, not deleted; changes never count) are kept without touching every member on
  * every commit: each member carries how many of the log's messages were at or below their
  * read position when it last moved, and how many of their own came after; unread is the
  * conversation's message count minus both.
@@ -64,6 +64,20 @@ export class Members {
   sent(userId: string): void {
     const m = this.#members.get(userId);
     if (m) m.ownSinceRead++;
+  }
+
+  /**
+   * `message` was deleted: it is no longer unread for the members who had not read it (counted
+   * as read, so the log's message count still holds it). True when some member's count fell.
+   */
+  deleted(message: { seq: number; senderId: string }): boolean {
+    let fell = false;
+    for (const [userId, m] of this.#members) {
+      if (userId === message.senderId || m.lastReadSeq >= message.seq) continue;
+      m.readMessages++;
+      fell = true;
+    }
+    return fell;
   }
 
   /** Moves the read position forward only; false when it would not move. */
