@@ -208,7 +208,8 @@ const service: ZodOpenApiPathsObject = {
   "/docs": {
     get: {
       operationId: "docs",
-      summary: "This document rendered (Node and Deno: dev mode, or PARLEY_DOCS=1; else 404, and always 404 on the edge)",
+      summary:
+        "This document rendered (Node and Deno: dev mode, or PARLEY_DOCS=1; else 404, and always 404 on the edge)",
       tags: ["operating"],
       security: security.none,
       responses: answers({ 200: html("The API reference page.") }, [404]),
