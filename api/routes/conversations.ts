@@ -3,7 +3,12 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ParleyError } from "../../party/core/errors.ts";
 import type { ThreadCursor } from "../../party/core/store.ts";
-import { conversationIdSchema, parseOrThrow, userIdSchema } from "../../party/core/validation.ts";
+import {
+  conversationIdSchema,
+  parseOrThrow,
+  refuseUnstorable,
+  userIdSchema,
+} from "../../party/core/validation.ts";
 import { jsonReleasing } from "../bounded-reads.ts";
 import {
   type ApiEnv,
@@ -20,7 +25,8 @@ import { peopleOfThreads, withUsers } from "../users.ts";
 /** The body of `POST /v1/conversations` (also rendered in the OpenAPI document). */
 export const createConversationSchema = z.strictObject({
   id: conversationIdSchema.optional(),
-  title: z.string().max(200, "title is at most 200 characters").optional(),
+  // Kept verbatim in a TEXT column: no lone surrogate (it came back as U+FFFD) and no NUL.
+  title: z.string().max(200, "title is at most 200 characters").superRefine(refuseUnstorable).optional(),
   members: z.array(userIdSchema).max(10_000, "at most 10,000 members"),
 });
 

@@ -58,10 +58,13 @@ export const metaSchema = z
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
-const storableText = z.string().superRefine((text, ctx) => {
+/** A string schema's check that its text is kept verbatim (see unstorableText). */
+export function refuseUnstorable(text: string, ctx: z.RefinementCtx): void {
   const problem = unstorableText(text);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+}
+
+const storableText = z.string().superRefine(refuseUnstorable);
 
 const seqSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** A message's seq (entries start at 1). */

@@ -17,7 +17,11 @@ export const profileNameSchema = z
   .string()
   .min(1, "name is 1-64 characters")
   .max(64, "name is 1-64 characters")
-  .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, "name has no control or format characters")
+  // \p{Cs}: a lone surrogate, which a TEXT column would keep as U+FFFD.
+  .regex(
+    /^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]*$/u,
+    "name has no control or format characters, and is valid Unicode",
+  )
   .refine((name) => name.trim().length > 0, "name is not only spaces");
 
 /** The longest picture URL, in bytes (as most browsers and proxies take). */

@@ -386,6 +386,19 @@ describe("strings SQLite must keep", () => {
     await expectVerbatimOrRefused('{"clientMessageId":"nul","body":"before\\u0000after"}');
   });
 
+  it("a conversation title or a profile name with a lone surrogate or a NUL is refused 400 (a title came back as U+FFFD)", async () => {
+    for (const text of ["a\\ud800b", "a\\u0000b"]) {
+      const created = await w.admin.post("/v1/conversations", undefined, {
+        raw: `{"title":"${text}","members":["${uid("m")}"]}`,
+      });
+      expectError(created, 400, "bad_request");
+      const named = await w.admin.put(`/v1/users/${uid("u")}/profile`, undefined, {
+        raw: `{"name":"${text}"}`,
+      });
+      expectError(named, 400, "bad_request");
+    }
+  });
+
   it("control: emoji, RTL, combining marks and NUL inside meta are stored verbatim through a restart", async () => {
     const raw = JSON.stringify({
       clientMessageId: "uni",
