@@ -21,6 +21,7 @@ import {
   conversationIdOf,
   intQuery,
   principalOf,
+  requireMember,
   userOf,
 } from "../context.ts";
 import { seqParamSchema } from "../params.ts";
@@ -61,6 +62,8 @@ export const changeRoutes = new Hono<ApiEnv>()
     const principal = await principalOf(c);
     const room = await c.get("deps").directory.room(principal.app, conversationIdOf(c));
     const seq = seqOf(c);
+    // As for a send: a non-member learns nothing from a 400 about the body.
+    if (principal.kind === "user") await requireMember(room, principal.userId);
     const fields = await bodyOf(c, editInputSchema, "edit", principal);
     const { message } = await room.edit(actorOf(principal), seq, fields);
     return c.json({ message });

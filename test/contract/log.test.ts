@@ -72,6 +72,10 @@ describe("changes over HTTP", () => {
     expectError(await patch(a, `${msgs(conv)}/abc`, { body: "x" }), 400, "bad_request");
     // A change's seq is not a message: 404.
     expectError(await patch(a, `${msgs(conv)}/2`, { body: "x" }), 404, "not_found");
+    // A non-member is refused before the body is read: 403 whatever it sends (found from outside).
+    const zed = await w.as(uid("zed"));
+    expectError(await patch(zed, `${msgs(conv)}/${m.seq}`, {}), 403, "forbidden");
+    expectError(await patch(zed, `${msgs(conv)}/${m.seq}`, { body: 7 }), 403, "forbidden");
   });
 
   it("delete: a tombstone (body '', no meta); deleting again answers the same; an edit after it is 409", async () => {
