@@ -79,6 +79,9 @@ export interface ClientEvents {
   profiles: { userIds: string[] };
 }
 
+/** The "no WebSocket class" advice was given (once per process). */
+let warnedNoWebSocket = false;
+
 /** A Parley client for one user. Create it with {@link createParleyClient}. */
 export class ParleyClient extends Emitter<ClientEvents> {
   /** The HTTP API with this client's token (history, thread list, raw calls). */
@@ -110,9 +113,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
         'parley: transport "websocket" needs a WebSocket class here; pass WebSocket (e.g. from "ws")',
       );
     }
-    if ((options.transport ?? "auto") === "auto" && !this.#webSocket(options)) {
+    if ((options.transport ?? "auto") === "auto" && !this.#webSocket(options) && !warnedNoWebSocket) {
       // Not an error (SSE and long-poll work), but the inbox then polls instead of being
-      // pushed, and someone who forgot the option in Node 20 should hear of it.
+      // pushed, and someone who forgot the option in Node 20 should hear of it: once per
+      // process, not once per client (a back end may make one per user).
+      warnedNoWebSocket = true;
       console.warn(
         'parley: no WebSocket class here, so "auto" uses SSE and the inbox polls; in Node 20 pass WebSocket (e.g. from "ws")',
       );

@@ -68,11 +68,14 @@ describe("auto: fallback and upgrade", () => {
     tcp.proxy.pass();
   });
 
-  it("without a WebSocket class (plain Node), auto starts on SSE and warns; websocket is a config error", async () => {
+  it("without a WebSocket class (plain Node), auto starts on SSE and warns once per process; websocket is a config error", async () => {
     const conv = await w.conversation(["tc"]);
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const c = record(clients.make("tc", { WebSocket: undefined }), conv);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/no WebSocket class/));
+    // A back end may make a client per user: the advice is given once, not per client.
+    clients.make("tc2", { WebSocket: undefined });
+    expect(warn.mock.calls.filter(([text]) => /no WebSocket class/.test(String(text)))).toHaveLength(1);
     warn.mockRestore();
     await c.conversation.ready();
     expect(c.conversation.transportKind).toBe("sse");
