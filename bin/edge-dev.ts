@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ConfigError, optionsFromEnv, resolveConfig } from "../party/node/config.ts";
+import { checkListenable, listenProblem } from "../party/node/listen-problem.ts";
 import { localDbPath, openStore } from "../store/open.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -149,10 +150,19 @@ async function main(): Promise<void> {
   if (runtime !== "workers" && runtime !== "partykit") {
     throw new ConfigError("usage: edge-dev.ts workers|partykit");
   }
+  if (process.argv.length > 3)
+    throw new ConfigError(
+      `unknown arguments ${process.argv.slice(3).join(" ")}: settings are environment variables (PORT=8788 npm run dev:${runtime})`,
+    );
   const options = await optionsFromEnv(process.env);
   const config = await resolveConfig(options);
   const host = config.host;
   const port = config.port === 0 ? await freePort(host) : config.port;
+  // Before sqld and the dev server start: workerd would say so with a stack trace, and wrangler
+  // would advise a --port flag that this script does not take (PORT does).
+  await checkListenable(host, port).catch((error: unknown) => {
+    throw new ConfigError(listenProblem(host, port, error));
+  });
 
   let dbUrl = config.dbUrl;
   const dbPath = localDbPath(dbUrl);

@@ -5,6 +5,7 @@
  */
 import { urlForLog } from "../party/core/log.ts";
 import { ConfigError, optionsFromEnv } from "../party/node/config.ts";
+import { listenProblem } from "../party/node/listen-problem.ts";
 import { pinoLogger } from "../party/node/logger.ts";
 import { createRelay, type Relay } from "../party/node/relay.ts";
 import { startupBanner } from "./banner.ts";
@@ -35,11 +36,7 @@ async function main(): Promise<void> {
     ({ url } = await relay.listen());
   } catch (error) {
     // The address is the person's setting: name it (a bad HOST, a PORT in use or not allowed).
-    const code = (error as NodeJS.ErrnoException).code ?? "";
-    console.error(
-      `parley: cannot listen on HOST=${config.host} PORT=${config.port} (${code || (error as Error).message}); ` +
-        "set HOST to an address of this machine (127.0.0.1, 0.0.0.0, ::) and PORT to a free port",
-    );
+    console.error(`parley: ${listenProblem(config.host, config.port, error)}`);
     process.exit(1);
   }
   // Written whatever PARLEY_LOG says, as the banner always was: supervisors and tests wait for it.

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { listenProblem } from "../../party/node/listen-problem.ts";
 
 const relay = (process.env.PARLEY_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
 const port = Number(process.env.PORT ?? 5173);
@@ -54,6 +55,10 @@ const server = createServer((req, res) => {
     "Cache-Control": "no-store",
   });
   res.end(js ? script : html);
+});
+server.once("error", (error) => {
+  console.error(`parley: React example: ${listenProblem("127.0.0.1", port, error)}`);
+  process.exit(1);
 });
 server.listen(port, "127.0.0.1", () => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -220,6 +220,19 @@ describe("allowed origins", () => {
     }
   });
 
+  it("a port in use stops the start saying so, and naming PORT (not HOST)", async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      await expect(startServer({ env: { PORT: String(port), HOST: "127.0.0.1" } })).rejects.toThrow(
+        new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1 .*set PORT to a free port`),
+      );
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
   it("a database that cannot be reached stops the start with the reason, not a failed query", async () => {
     // A port that was free a moment ago: nothing listens there.
     const probe = createServer();
