@@ -7,7 +7,7 @@
  * `PRAGMA integrity_check`. A remote libSQL (Turso, sqld) has its own backups; this refuses it.
  */
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { createClient } from "@libsql/client";
 import { localDbPath } from "../store/open.ts";
 
@@ -24,6 +24,8 @@ if (!source) fail("db:backup copies a local file: database; back up a remote lib
 if (!existsSync(source)) fail(`there is no database at ${source}`);
 const out = resolve(target);
 if (existsSync(out)) fail(`${out} exists already; choose a new file`);
+if (!existsSync(dirname(out)))
+  fail(`there is no folder ${dirname(out)}; create it first (mkdir -p ${dirname(out)})`);
 
 const db = createClient({ url: `file:${source}` });
 try {

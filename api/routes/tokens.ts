@@ -42,7 +42,9 @@ export const tokenRoutes = new Hono<ApiEnv>()
         "the dev token endpoint answers only on localhost or an IP address (a guard against DNS rebinding)",
       );
     }
-    const userId = parseOrThrow(userIdSchema, c.req.query("user"), "user");
+    const user = c.req.query("user");
+    if (user === undefined) throw new ParleyError("bad_request", "say whose token: ?user=<user id>");
+    const userId = parseOrThrow(userIdSchema, user, "user");
     const token = await c.get("deps").auth.mintUserToken("default", userId, {
       ttlSeconds: DEV_TOKEN_TTL_SECONDS,
       name: c.req.query("name"),

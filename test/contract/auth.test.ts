@@ -212,5 +212,11 @@ describe("conversations and membership", () => {
     const { token } = (await res.json()) as { token: string };
     expect(token).toEqual(expect.any(String));
     expect((await api(w.server.url, token).get(`/v1/conversations/${conv}/messages`)).status).toBe(200);
+    // Without ?user= it says what is missing (it said "expected string, received undefined").
+    const missing = await fetch(`${w.server.url}/v1/dev/token`);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toBe(
+      "say whose token: ?user=<user id>",
+    );
   });
 });

@@ -54,6 +54,18 @@ async function restore(file: string): Promise<void> {
 }
 
 describe("db:backup while sends flow", () => {
+  it("to a folder that does not exist: refused, naming the folder (it said SQLITE_CANTOPEN)", async () => {
+    const missing = path.join(os.tmpdir(), `parley-no-such-folder-${uid("d")}`);
+    const refused = run(process.execPath, ["--import", "tsx", "bin/backup.ts", path.join(missing, "b.db")], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? "", PARLEY_DB_URL: `file:${dbFile()}` },
+      timeout: 30_000,
+    });
+    await expect(refused).rejects.toMatchObject({
+      stderr: expect.stringContaining(`there is no folder ${missing}; create it first`),
+    });
+  });
+
   it("holds every message acknowledged before it began, with seqs 1..n, in a sound file", async () => {
     const api = admin();
     const senders = [uid("s"), uid("s"), uid("s"), uid("s")];
