@@ -7,6 +7,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { ParleyError } from "../party/core/errors.ts";
+import type { LogFields } from "../party/core/log.ts";
 
 export interface CorsOptions {
   /** True for a browser origin that may call the API (`host`: the request's Host header). */
@@ -45,6 +46,10 @@ export function cors(options: CorsOptions): MiddlewareHandler {
       return new Response(null, { status: 204, headers: preflight });
     }
     if (origin && !allowOrigin && options.refuse(c.req.path)) {
+      // The page cannot read this answer (no CORS headers for an origin not allowed), so the
+      // relay's own log line names the origin for whoever sets PARLEY_ALLOWED_ORIGINS.
+      const line = c.get("logLine") as LogFields | undefined;
+      if (line) line.origin = origin;
       throw new ParleyError(
         "forbidden",
         `requests from the origin ${origin} are not allowed (PARLEY_ALLOWED_ORIGINS)`,

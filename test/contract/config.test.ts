@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, mintToken, WsClient } from "../helpers/clients.ts";
 import { type ServerHandle, startServer } from "../helpers/server.ts";
-import { sleep, uid } from "../helpers/world.ts";
+import { eventually, sleep, uid } from "../helpers/world.ts";
 
 const ALLOWED = "https://app.example.com";
 let prod: ServerHandle;
@@ -118,6 +118,13 @@ describe("allowed origins", () => {
     const foreign = await send("from-evil", "https://evil.example.net");
     expect(foreign.status).toBe(403);
     expect((await foreign.json()).error.code).toBe("forbidden");
+    // The page cannot read that answer (no CORS headers): the relay's log line names the origin.
+    const refusedLine = () =>
+      prod
+        .output()
+        .split("\n")
+        .some((l) => l.includes('"origin":"https://evil.example.net"') && l.includes('"status":403'));
+    await eventually(async () => refusedLine() || undefined, 5_000);
     expect((await send("from-app", ALLOWED)).status).toBe(201);
     expect((await send("from-server")).status).toBe(201);
     const stream = await fetch(`${prod.url}/v1/conversations/${conv}/events?token=${token}`, {
