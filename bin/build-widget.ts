@@ -9,7 +9,8 @@
  *
  * The edge cannot run esbuild, so `wrangler.jsonc` and `partykit.json` run this as their
  * `build.command`: before `wrangler dev` / `wrangler deploy` and `partykit dev` / `partykit deploy`,
- * and again in dev when a file under `client/` changes. Node and Deno relays bundle on first
+ * and again in dev when a file under `client/` changes (`npm run dev:workers` runs it once
+ * itself instead, see bin/edge-dev.ts). Node and Deno relays bundle on first
  * request instead and need no build.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";

@@ -11,7 +11,9 @@
  * whole group. Stopping this command normally (SIGTERM, Ctrl-C, a hang-up) passes the signal on.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ConfigError, optionsFromEnv, resolveConfig } from "../party/node/config.ts";
@@ -124,13 +126,46 @@ function stopAll(signal: NodeJS.Signals = "SIGTERM"): void {
 type Runtime = "workers" | "partykit";
 const runtime = process.argv[2] as Runtime;
 
+/**
+ * wrangler.jsonc without its `build` (the widget), written to `dataDir` for `wrangler dev`.
+ * With a custom build, wrangler dev builds again once its watcher is ready and restarts
+ * workerd, and when that restart comes while the first workerd is still binding its port, the
+ * new one dies with "Address already in use" (seen in the suite under load). So this script
+ * builds the widget once itself, and wrangler gets a config with nothing to build: restart
+ * `dev:workers` after changing the widget. `wrangler deploy` still builds from wrangler.jsonc.
+ */
+async function wranglerDevConfig(dataDir: string): Promise<string> {
+  const text = await readFile(path.join(root, "wrangler.jsonc"), "utf8");
+  // Its comments stand on lines of their own (a URL inside a string keeps its "//").
+  const config = JSON.parse(text.replace(/^\s*\/\/.*$/gm, "")) as Record<string, unknown>;
+  delete config.build;
+  delete config.$schema;
+  config.main = path.join(root, String(config.main));
+  const file = path.join(path.resolve(dataDir), "wrangler.dev.json");
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+/** `npm run build:widget`, once, before the dev server starts. */
+async function buildWidget(): Promise<void> {
+  const build = spawn(process.execPath, ["--import", "tsx", path.join(root, "bin/build-widget.ts")], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const code = await new Promise<number | null>((resolve) => build.on("exit", resolve));
+  if (code !== 0) throw new ConfigError("the widget did not build (npm run build:widget); see above");
+}
+
 function wranglerCommand(port: number, host: string, vars: Array<[string, string]>, dataDir: string) {
   return {
     command: bin("wrangler"),
     args: (async () => {
+      await buildWidget();
       // A free inspector port too: the default (9229) would stop a second instance from starting.
       const inspectorPort = await freePort("127.0.0.1");
-      const args = ["dev", "--port", String(port), "--ip", host, "--inspector-port", String(inspectorPort)];
+      const args = ["dev", "--config", await wranglerDevConfig(dataDir)];
+      args.push("--port", String(port), "--ip", host, "--inspector-port", String(inspectorPort));
       args.push("--persist-to", `${dataDir}/wrangler-state`);
       for (const [k, v] of vars) args.push("--var", `${k}:${v}`);
       return args;
