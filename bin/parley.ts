@@ -39,18 +39,6 @@ async function main(): Promise<void> {
     console.error(`parley: ${listenProblem(config.host, config.port, error)}`);
     process.exit(1);
   }
-  // Written whatever PARLEY_LOG says, as the banner always was: supervisors and tests wait for it.
-  pinoLogger("info").info(
-    {
-      mode: config.production ? "production" : "development",
-      database: urlForLog(config.dbUrl),
-      ...(config.production ? {} : { demo: `${url}/demo` }),
-    },
-    `Parley listening on ${url}`,
-  );
-  // The banner shows the dev server key: for the person at the terminal, never for a log file.
-  if (process.stdout.isTTY) console.log(startupBanner(config, url));
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -72,8 +60,22 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Installed before the listening line: a supervisor that stops the relay as soon as it reads
+  // that line must reach this handler, not the signal's default action (which ends the process
+  // without finishing its pending messages).
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // Written whatever PARLEY_LOG says, as the banner always was: supervisors and tests wait for it.
+  pinoLogger("info").info(
+    {
+      mode: config.production ? "production" : "development",
+      database: urlForLog(config.dbUrl),
+      ...(config.production ? {} : { demo: `${url}/demo` }),
+    },
+    `Parley listening on ${url}`,
+  );
+  // The banner shows the dev server key: for the person at the terminal, never for a log file.
+  if (process.stdout.isTTY) console.log(startupBanner(config, url));
 }
 
 main().catch((error) => {
