@@ -63,7 +63,8 @@ export const defaultStrings = {
   seenBy: "Seen by {names}",
   connecting: "Connecting…",
   catchingUp: "Catching up…",
-  reconnecting: "Connection lost. Reconnecting…",
+  /** Also before the first connection: "lost" would be wrong for a relay never reached. */
+  reconnecting: "Cannot reach the chat. Retrying…",
   offline: "You are offline. Messages will be sent when you are back online.",
   caughtUp: "Connected. You are caught up.",
   /** Closed for another reason than the ones below (Reconnect is offered). */

@@ -87,7 +87,8 @@ const chat = document.querySelector("parley-chat");
   if (q.get("conversation")) chat.setAttribute("conversation", q.get("conversation"));
 }
 const script = document.createElement("script");
-script.src = relay + "/widget.js";
+// The script may come from another relay than the one the widget talks to (one never reached).
+script.src = (q.get("widgetFrom") || relay) + "/widget.js";
 document.head.append(script);
 </script></body></html>`;
 

@@ -4,6 +4,7 @@
  * empty states (no conversations, no messages, offline with nothing cached), presence while the
  * relay is away, and a conversation title fetched again after a failure.
  */
+import { type AddressInfo, createServer } from "node:net";
 import type { Page, Request } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../helpers/clients.ts";
@@ -12,6 +13,15 @@ import { haveChromium, sendText, until, untilShown, untilTitle, useBrowser, wait
 
 const banner = (page: Page) => page.locator("parley-chat .banner");
 const note = (page: Page) => page.locator("parley-chat .note");
+
+/** A loopback port that was free a moment ago and has nothing listening on it now. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** The composer is off, and says why. */
 async function expectComposerOff(page: Page, reason: string): Promise<void> {
@@ -38,6 +48,21 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
     expect(await page.locator("parley-chat .banner button").count()).toBe(0);
     await expectComposerOff(page, "Only members can send messages here.");
     await b.shot(page, "state-forbidden");
+  });
+
+  it("a relay never reached: says it cannot reach the chat, not that a connection was lost", async () => {
+    const [alice, bob] = [uid("alice"), uid("bob")];
+    const conv = await w.conversation([alice, bob]);
+    // A port nothing listens on: every connection is refused, from the first one.
+    const nowhere = await closedPort();
+    const page = await b.page(alice, conv, {
+      relay: `http://127.0.0.1:${nowhere}`,
+      widgetFrom: w.server.url,
+      token: await w.token(alice),
+    });
+    await banner(page).filter({ hasText: "Cannot reach the chat. Retrying…" }).waitFor();
+    expect(await banner(page).getAttribute("data-state")).toBe("reconnecting");
+    expect(await page.locator("parley-chat").textContent()).not.toMatch(/lost/i);
   });
 
   it("no such conversation: says so, offers nothing, the composer off", async () => {
