@@ -18,11 +18,19 @@ async function devToken(): Promise<string> {
 }
 
 function Threads({ open, onOpen }: { open: string | undefined; onOpen: (id: string) => void }) {
-  const { threads, loaded } = useInbox();
+  const { threads, loaded, state, error } = useInbox();
   useEffect(() => {
     if (!open && threads[0]) onOpen(threads[0].id);
   }, [open, threads, onOpen]);
-  if (!loaded) return <nav>Loading…</nav>;
+  // Until the list comes, say why it has not: a relay that cannot be reached is the usual reason.
+  if (!loaded)
+    return (
+      <nav>
+        {state === "reconnecting" || error
+          ? `Cannot reach the relay at ${relay}${error ? ` (${error.code})` : ""}. Is it running? Retrying…`
+          : "Loading…"}
+      </nav>
+    );
   return (
     <nav>
       {threads.map((t) => (

@@ -100,4 +100,19 @@ describe.skipIf(!haveChromium)("examples/react: npm run example:react", () => {
     expect(bob.errors).toEqual([]);
     expect(state.output).toContain("React example on");
   }, 60_000);
+
+  it("a relay it cannot reach: the page says so and where it looked, not only 'Loading…'", async () => {
+    const context = await state.browser.newContext();
+    context.setDefaultTimeout(15_000);
+    // Every request to the relay is refused, as when it is not running.
+    await context.route(`${w.server.url}/**`, (route) => route.abort("connectionrefused"));
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${state.url}/?user=alice`);
+    await page.locator("nav", { hasText: `Cannot reach the relay at ${w.server.url}` }).waitFor();
+    expect(await page.locator("nav").textContent()).toMatch(/Is it running\? Retrying…/);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });
