@@ -37,7 +37,8 @@ export async function webhooksSuite(name: string, start: StartOptions): Promise<
       PARLEY_HOOK_URL: `${hook.url}/screen`,
       PARLEY_HOOK_SECRET: hookSecret,
       PARLEY_WEBHOOK_RETRY_BASE_MS: "200",
-      PARLEY_WEBHOOK_RETRY_MAX_MS: "1000",
+      // Far above the base: a backoff that kept growing across deliveries would show.
+      PARLEY_WEBHOOK_RETRY_MAX_MS: "5000",
       PARLEY_WEBHOOK_TIMEOUT_MS: "2000",
       PARLEY_WEBHOOK_SCAN_MS: "500",
       PARLEY_SEND_RATE: "1000",
@@ -121,6 +122,38 @@ export async function webhooksSuite(name: string, start: StartOptions): Promise<
         configured.reply = () => ({ status: 204 });
       }
     }, 60_000);
+
+    it("after a delivery, the backoff starts again from its base: an endpoint failing each event twice still gets them all soon", async () => {
+      const [ann] = [uid("ann")];
+      let conv = "";
+      // Every event of this conversation fails twice, then is accepted.
+      configured.reply = (request, attempt) =>
+        request.event.conversationId === conv && attempt <= 2 ? { status: 500 } : { status: 204 };
+      try {
+        conv = await w.conversation([ann]);
+        const a = await w.as(ann);
+        for (const i of [1, 2, 3, 4, 5]) await send(a, conv, `k${i}`, `m${i}`);
+        const seqs = await eventually(async () => {
+          const s = deliveredSeqs(configured, conv);
+          return s.length >= 5 && s;
+        }, 45_000);
+        expect(seqs).toEqual([1, 2, 3, 4, 5]);
+        // The wait before each message's second attempt. A backoff carried over from the
+        // earlier events' failures grows to 1.6-3.2 s by the third message (base 200 ms,
+        // doubling); started again, each is 100-200 ms plus the timer's latency.
+        const firstRetryWaits = [2, 3, 4, 5].map((seq) => {
+          const tries = configured.requests.filter(
+            (r) => r.event.conversationId === conv && r.event.seq === seq,
+          );
+          expect(tries.length).toBe(3);
+          return (tries[1]?.at ?? 0) - (tries[0]?.at ?? 0);
+        });
+        const sorted = [...firstRetryWaits].sort((x, y) => x - y);
+        expect(sorted[1], `first-retry waits ${firstRetryWaits.join(", ")} ms`).toBeLessThan(1000);
+      } finally {
+        configured.reply = () => ({ status: 204 });
+      }
+    }, 90_000);
 
     it("an endpoint registered with the server key gets the events from its creation on", async () => {
       const registered = await startReceiver();

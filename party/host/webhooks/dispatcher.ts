@@ -276,6 +276,10 @@ export class WebhookDispatcher implements RoomWebhooks {
         this.#remember({ ...endpoint.record, status: "failing" });
         return;
       }
+      // A run that delivered something before it failed ends the failing streak it was in:
+      // the backoff starts again from its base, as the edge's does (its wait follows how long
+      // the lane has been failing, which a delivery resets).
+      if (outcome.delivered > 0) lane.attempts = 0;
       lane.attempts++;
       lane.state = "waiting";
       this.options.observer?.retrying();
