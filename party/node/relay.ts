@@ -18,6 +18,7 @@ import type { HmacSha256 } from "../host/plain-hs256.ts";
 import { Profiles } from "../host/profiles.ts";
 import { WebhookDispatcher } from "../host/webhooks/dispatcher.ts";
 import { PreSendHooks } from "../host/webhooks/hook.ts";
+import { answerClientErrors } from "./client-errors.ts";
 import { type RelayConfig, type RelayOptions, resolveConfig } from "./config.ts";
 import { swaggerUiAssets } from "./docs-assets.ts";
 import { enforceHandshakeTimeout } from "./handshake-timeout.ts";
@@ -182,6 +183,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     async listen(port = config.port, host = config.host) {
       const server = createServer({ connectionsCheckingInterval: 1_000 }, requestListener);
       attach(server);
+      // Only on the relay's own server: a host's (`attach`) keeps its own refusals.
+      answerClientErrors(server);
       // A write timeout: a connection that takes nothing for this long (an answer it never
       // reads) is dropped, and what was queued for it freed. Not set on a host's own server
       // (`attach`): its routes may need longer; the README says what to set there.
