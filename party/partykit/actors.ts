@@ -103,3 +103,17 @@ export function internalOnly(req: Party.Request, lobby: Party.Lobby): Party.Requ
   if (isInternal(req as unknown as Request, lobby.env)) return req;
   return new Response("Not Found", { status: 404 }) as unknown as Party.Request;
 }
+
+/**
+ * Completes a closing handshake the client started. PartyKit's runtime (compatibility date
+ * 2024-07-18) does not answer a client's close frame by itself, so without this the client
+ * waits for the proxy to drop the connection (~20 s, then 1006). Its close code is not passed
+ * to `onClose`, so the answer is a normal closure. A socket already closed throws: nothing to do.
+ */
+export function answerClose(conn: Party.Connection): void {
+  try {
+    conn.close(1000, "closed");
+  } catch {
+    // Already closed both ways.
+  }
+}

@@ -7,7 +7,7 @@ import type * as Party from "partykit/server";
 import { edgeConfig } from "../edge/config.ts";
 import { edgeLog } from "../edge/log.ts";
 import { RoomActor } from "../edge/room-actor.ts";
-import { beforeConnect, internalOnly, isInternal, partykitActors } from "./actors.ts";
+import { answerClose, beforeConnect, internalOnly, isInternal, partykitActors } from "./actors.ts";
 
 /**
  * Where the party keeps its own name: PartyKit gives an alarm no `room.id`, and the alarm must
@@ -82,6 +82,7 @@ export default class ConversationParty implements Party.Server {
 
   onClose(conn: Party.Connection) {
     this.#room.forget(conn);
+    answerClose(conn);
   }
 
   onError(conn: Party.Connection) {

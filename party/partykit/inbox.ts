@@ -5,7 +5,14 @@
 import type * as Party from "partykit/server";
 import { edgeConfig } from "../edge/config.ts";
 import { InboxActor } from "../edge/inbox-actor.ts";
-import { beforeConnect, INBOX_CALL_HEADER, internalOnly, isInternal, partykitActors } from "./actors.ts";
+import {
+  answerClose,
+  beforeConnect,
+  INBOX_CALL_HEADER,
+  internalOnly,
+  isInternal,
+  partykitActors,
+} from "./actors.ts";
 
 export default class InboxParty implements Party.Server {
   readonly options: Party.ServerOptions = { hibernate: true };
@@ -35,6 +42,7 @@ export default class InboxParty implements Party.Server {
 
   onClose(conn: Party.Connection) {
     this.#inbox.forget(conn);
+    answerClose(conn);
   }
 
   onError(conn: Party.Connection) {

@@ -22,7 +22,8 @@ export type Scenario =
   | "inbox flood"
   | "message changes"
   | "api reference"
-  | "crash safety";
+  | "crash safety"
+  | "client close";
 
 export interface Fixture {
   name: string;
@@ -68,6 +69,23 @@ export function conformanceSuite(fixture: Fixture): void {
       } else {
         expect(metrics.status).toBe(200);
         expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      }
+    });
+
+    scenario("client close", async () => {
+      // A client that closes its socket gets the relay's close frame back at once (the
+      // closing handshake), not a dropped connection after the proxy's timeout.
+      const conv = await w.conversation(["ann", "bob"]);
+      const [conversation, inbox] = await Promise.all([w.synced("ann", conv), w.inbox("ann")]);
+      for (const socket of [conversation, inbox]) {
+        await socket.opened;
+        const started = Date.now();
+        socket.ws.close(1000, "bye");
+        const closed = await Promise.race([
+          socket.closed,
+          sleep(5_000).then(() => ({ code: -1, reason: "no close within 5 s" })),
+        ]);
+        expect(closed.code, `${closed.reason} after ${Date.now() - started} ms`).toBe(1000);
       }
     });
 
