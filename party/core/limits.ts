@@ -218,6 +218,12 @@ export function inconsistentLimits(limits: Limits): string | undefined {
     if (limits[key] * msPerUnit > MAX_TIMER_MS)
       return `${limitEnv[key]} (${limits[key]}) is longer than a timer can wait (${Math.floor(MAX_TIMER_MS / msPerUnit)})`;
   }
+  // A bucket that never holds one whole token refuses everything, forever.
+  for (const key of ["sendBurst", "frameBurst"] as const)
+    if (limits[key] < 1)
+      return `${limitEnv[key]} (${limits[key]}) must be at least 1: a burst below one would refuse every ${key === "sendBurst" ? "send" : "frame"}`;
+  if (limits.webhookRetryBaseMs > limits.webhookRetryMaxMs)
+    return `${limitEnv.webhookRetryBaseMs} (${limits.webhookRetryBaseMs}) must not exceed ${limitEnv.webhookRetryMaxMs} (${limits.webhookRetryMaxMs})`;
   if (limits.inboundBytesBurst < limits.maxFrameBytes)
     return `${limitEnv.inboundBytesBurst} (${limits.inboundBytesBurst}) must be at least ${limitEnv.maxFrameBytes} (${limits.maxFrameBytes}): a frame of the largest size could never be accepted`;
   if (limits.maxMessageBytes > limits.maxFrameBytes)

@@ -117,9 +117,8 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   let allowed: string[] | undefined;
   try {
     allowed =
-      vars.PARLEY_ALLOWED_ORIGINS === undefined
-        ? undefined
-        : normaliseOrigins(vars.PARLEY_ALLOWED_ORIGINS.split(","));
+      // Empty is unset, as on Node.
+      !vars.PARLEY_ALLOWED_ORIGINS ? undefined : normaliseOrigins(vars.PARLEY_ALLOWED_ORIGINS.split(","));
   } catch (error) {
     throw new Error(`parley (edge): ${(error as Error).message}`);
   }

@@ -170,9 +170,8 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
   if (env.PARLEY_SECRET) options.secret = env.PARLEY_SECRET;
   if (env.PARLEY_SERVER_KEY) options.serverKey = env.PARLEY_SERVER_KEY;
   if (env.PARLEY_DATA_DIR) options.dataDir = env.PARLEY_DATA_DIR;
-  if (env.PARLEY_ALLOWED_ORIGINS !== undefined) {
-    options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",");
-  }
+  // Empty is unset, as for every other variable (dev mode then allows any localhost origin).
+  if (env.PARLEY_ALLOWED_ORIGINS) options.allowedOrigins = env.PARLEY_ALLOWED_ORIGINS.split(",");
   if (env.PARLEY_LOG) {
     if (!isLogLevel(env.PARLEY_LOG)) {
       throw new ConfigError(`PARLEY_LOG must be debug, info, warn, error or silent, got "${env.PARLEY_LOG}"`);

@@ -162,6 +162,18 @@ describe("allowed origins", () => {
     await expect(startServer({ env: { PARLEY_MAX_WAIT_SECONDS: "1e9" } })).rejects.toThrow(
       /PARLEY_MAX_WAIT_SECONDS \(1000000000\) is longer than a timer can wait/,
     );
+    // A burst below one token would refuse every send (429) or every frame (4008), forever.
+    await expect(startServer({ env: { PARLEY_SEND_BURST: "0.5" } })).rejects.toThrow(
+      /PARLEY_SEND_BURST \(0\.5\) must be at least 1/,
+    );
+    await expect(startServer({ env: { PARLEY_FRAME_BURST: "0.5" } })).rejects.toThrow(
+      /PARLEY_FRAME_BURST \(0\.5\) must be at least 1/,
+    );
+    await expect(
+      startServer({ env: { PARLEY_WEBHOOK_RETRY_BASE_MS: "5000", PARLEY_WEBHOOK_RETRY_MAX_MS: "1000" } }),
+    ).rejects.toThrow(
+      /PARLEY_WEBHOOK_RETRY_BASE_MS \(5000\) must not exceed PARLEY_WEBHOOK_RETRY_MAX_MS \(1000\)/,
+    );
   });
 
   it("a server key shorter than 16 characters stops the start, as PARLEY_APPS' keys do", async () => {
@@ -283,5 +295,21 @@ describe("allowed origins", () => {
     expect(await trySocket(dev, conv, "dorg-a", "https://evil.example.net")).not.toBe("synced");
     const res = await fetch(`${dev.url}/healthz`, { headers: { origin: "http://localhost:5173" } });
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+  });
+
+  it("an empty PARLEY_ALLOWED_ORIGINS is unset, as every empty variable is: dev mode still allows localhost", async () => {
+    const server = await startServer({ env: { PARLEY_ALLOWED_ORIGINS: "" } });
+    try {
+      const res = await fetch(`${server.url}/v1/openapi.json`, {
+        headers: { origin: "http://localhost:3000" },
+      });
+      expect(res.status).toBe(200);
+      const foreign = await fetch(`${server.url}/v1/openapi.json`, {
+        headers: { origin: "https://evil.example.net" },
+      });
+      expect(foreign.status).toBe(403);
+    } finally {
+      await server.dispose();
+    }
   });
 });
