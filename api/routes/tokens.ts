@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ParleyError } from "../../party/core/errors.ts";
 import { parseOrThrow, userIdSchema } from "../../party/core/validation.ts";
+import { pictureSchema, profileNameSchema } from "../../party/host/profiles.ts";
 import { type ApiEnv, bodyOf, serverOf } from "../context.ts";
 
 const DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
@@ -10,8 +11,9 @@ const DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 /** The body of `POST /v1/tokens` (also rendered in the OpenAPI document). */
 export const mintTokenSchema = z.strictObject({
   userId: userIdSchema,
-  name: z.string().max(200).optional(),
-  /** A picture URL for the `picture` claim (it becomes the user's profile picture when valid). */
+  /** The `name` claim: the user's profile name, with the profile's rules (refused here, not ignored later). */
+  name: profileNameSchema.optional(),
+  /** The `picture` claim: an https URL (http too on a dev relay), checked as the profile's is. */
   picture: z.string().max(2048).optional(),
   ttlSeconds: z
     .number()
@@ -25,6 +27,9 @@ export const tokenRoutes = new Hono<ApiEnv>()
   .post("/tokens", async (c) => {
     const { app } = await serverOf(c);
     const input = await bodyOf(c, mintTokenSchema, "token request");
+    // A claim the relay would ignore when the token is used is refused now, with the reason.
+    if (input.picture !== undefined)
+      parseOrThrow(pictureSchema(c.get("deps").devMode), input.picture, "picture");
     const token = await c.get("deps").auth.mintUserToken(app, input.userId, {
       ttlSeconds: input.ttlSeconds ?? 3600,
       name: input.name,

@@ -108,6 +108,27 @@ describe("setting profiles", () => {
   });
 });
 
+describe("POST /v1/tokens with profile claims", () => {
+  it("refuses a name or picture the profile would not take (400 naming it), instead of a token whose claims are ignored", async () => {
+    const user = uid("minted");
+    for (const [claims, what] of [
+      [{ name: "N".repeat(100) }, /name is 1-64 characters/],
+      [{ name: "bad\u0007bell" }, /control or format characters/],
+      [{ picture: "ftp://cdn.example.com/a.png" }, /picture must be an http\(s\) URL/],
+      [{ picture: "javascript:alert(1)" }, /picture must be an http\(s\) URL/],
+    ] as const) {
+      const res = await w.admin.post("/v1/tokens", { userId: user, ...claims });
+      expectError(res, 400, "bad_request");
+      expect(res.json.error.message, JSON.stringify(claims)).toMatch(what);
+    }
+    // Valid claims mint a token that sets the profile when it is used.
+    const minted = await w.admin.post("/v1/tokens", { userId: user, name: "Minnie", picture: PIC });
+    expect(minted.status, minted.text).toBe(201);
+    expect((await api(w.server.url, minted.json.token).get("/v1/conversations")).status).toBe(200);
+    await profileBecomes(user, { name: "Minnie", picture: PIC });
+  });
+});
+
 describe("profiles by reference", () => {
   it("history, the log, replies, the conversation and the thread list carry a users map", async () => {
     const [sam, ana, nobody] = [uid("sam"), uid("ana"), uid("nobody")];
