@@ -59,7 +59,8 @@ export function profilePatchSchema(allowHttp: boolean) {
       picture: pictureSchema(allowHttp).nullable().optional(),
     })
     .refine((p) => p.name !== undefined || p.picture !== undefined, "set name, picture or both")
-    .meta({ id: "ProfileUpdate" });
+    // minProperties: the refine above, said in the OpenAPI document too ({} is refused).
+    .meta({ id: "ProfileUpdate", minProperties: 1 });
 }
 
 /** At most this many users' profiles are read for one answer (the rest show their ids). */
