@@ -4,7 +4,7 @@
  * durable together or not at all.
  */
 import type { Client } from "@libsql/client";
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import {
   type CommitBatch,
@@ -407,6 +407,11 @@ export class LibsqlStore implements Store {
         lastReadSeq: members.lastReadSeq,
         memberIds: sql<string>`(SELECT json_group_array(x.user_id) FROM members x WHERE x.app = "members"."app" AND x.conversation_id = "members"."conversation_id")`,
         unread: sql<number>`(${UNREAD_OF_MEMBER_ROW})`,
+        // In this statement, so it agrees with lastSeq and unread: a commit that lands before
+        // the message itself is read cannot make the row show a newer message than it counts.
+        lastMessageSeq: sql<
+          number | null
+        >`(SELECT max(x.seq) FROM messages x WHERE x.app = "members"."app" AND x.conversation_id = "members"."conversation_id")`,
       })
       .from(members)
       .innerJoin(
@@ -426,7 +431,7 @@ export class LibsqlStore implements Store {
       .limit(page.limit);
     const lastMessages = await this.lastMessages(
       app,
-      rows.filter((r) => r.lastSeq > 0).map((r) => r.id),
+      rows.flatMap((r) => (r.lastMessageSeq === null ? [] : [{ id: r.id, seq: Number(r.lastMessageSeq) }])),
     );
     return rows.map((r): ThreadItem & { lastActivityAt: string } => ({
       id: r.id,
@@ -440,18 +445,17 @@ export class LibsqlStore implements Store {
     }));
   }
 
-  /** Each conversation's newest message (its lastSeq may be a change's). */
-  private async lastMessages(app: string, conversationIds: string[]) {
+  /** The given message of each conversation (its newest, as the thread row counted it). */
+  private async lastMessages(app: string, wanted: ReadonlyArray<{ id: string; seq: number }>) {
     const found = new Map<string, Message>();
-    if (conversationIds.length === 0) return found;
+    if (wanted.length === 0) return found;
     const rows = await this.db
       .select(messageColumns)
       .from(messages)
       .where(
         and(
           eq(messages.app, app),
-          inArray(messages.conversationId, conversationIds),
-          sql`${messages.seq} = (SELECT max(x.seq) FROM messages x WHERE x.app = ${messages.app} AND x.conversation_id = ${messages.conversationId})`,
+          or(...wanted.map((w) => and(eq(messages.conversationId, w.id), eq(messages.seq, w.seq)))),
         ),
       );
     for (const row of rows) found.set(row.conversationId, toMessage(row));

@@ -245,6 +245,36 @@ export function conformanceSuite(fixture: Fixture): void {
       const ids = list.json.conversations.map((c: { id: string }) => c.id);
       expect(ids.indexOf(first)).toBeLessThan(ids.indexOf(second));
       expect(list.json.conversations[ids.indexOf(first)]).toMatchObject({ unread: 2, lastSeq: 2 });
+
+      // Right after each send, a row may not show it yet (the room flushes to libSQL behind
+      // the ack on the edge), but it always agrees with itself: its last message is within its
+      // lastSeq, and its unread count counts up to there. (Its lastMessage was read in a query
+      // of its own: a flush landing between the two showed a message the counts did not have.)
+      const [ann, own] = [await w.as("ann"), uid("t")];
+      await w.conversation(["ann", "dee"], { id: own });
+      const seen: string[] = [];
+      for (let i = 1; i <= 40; i++) {
+        expect(
+          (await dee.post(`/v1/conversations/${own}/messages`, { clientMessageId: `r${i}`, body: `r${i}` }))
+            .status,
+        ).toBe(201);
+        const rows = (await ann.get("/v1/conversations")).json.conversations as Array<{
+          id: string;
+          lastSeq: number;
+          unread: number;
+          lastMessage: { seq: number } | null;
+        }>;
+        const row = rows.find((r) => r.id === own);
+        if (!row) continue;
+        seen.push(`${row.lastSeq}/${row.lastMessage?.seq ?? "-"}/${row.unread}`);
+        expect(
+          row.lastMessage?.seq ?? 0,
+          `send ${i}: lastSeq/lastMessage.seq/unread ${seen.at(-1)}`,
+        ).toBeLessThanOrEqual(row.lastSeq);
+        // Every message is dee's and ann read none: unread is every message up to lastSeq.
+        expect(row.unread, `send ${i}: ${seen.at(-1)}`).toBe(row.lastSeq);
+        expect(row.lastMessage?.seq ?? 0).toBe(row.lastSeq);
+      }
     });
 
     scenario("profiles", async () => {
