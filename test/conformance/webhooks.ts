@@ -209,6 +209,17 @@ export async function webhooksSuite(name: string, start: StartOptions): Promise<
         [true, "/screen", "message.sending"],
         [true, "/screen", "message.sending"],
       ]);
+      // A second room signs with the same secret (on the edge, another Durable Object in the
+      // same isolate): nothing one object made may be awaited by another. PartyKit's workerd
+      // logged uncaught errors for it while every answer still looked right.
+      const other = await w.conversation([ann, bob]);
+      for (const key of ["o1", "o2"])
+        expect(
+          (await a.post(`/v1/conversations/${other}/messages`, { clientMessageId: key, body: key })).status,
+        ).toBe(201);
+      expect(w.server.output()).not.toMatch(
+        /Cannot perform I\/O on behalf of a different Durable Object|expected expectedQueue|Uncaught Error: internal error/,
+      );
     }, 60_000);
   });
 }

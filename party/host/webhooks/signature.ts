@@ -35,19 +35,25 @@ export function secretKeyBytes(secret: string): Uint8Array<ArrayBuffer> | undefi
   return key && key.byteLength >= 24 && key.byteLength <= 64 ? key : undefined;
 }
 
-const keys = new Map<string, Promise<CryptoKey>>();
+/**
+ * Imported keys, by secret. The key is kept, never the promise of it: on the edge one isolate
+ * runs many Durable Objects, and a promise made in one object's I/O context cannot be awaited
+ * from another's (workerd threw "Cannot perform I/O on behalf of a different Durable Object"
+ * and an internal error for the second room to sign with the same secret). Two callers that
+ * come before the first import finished each import once.
+ */
+const keys = new Map<string, CryptoKey>();
 
 /** The HMAC key of a secret, imported once per secret (a delivery loop signs many events). */
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
-  if (!key) {
-    const bytes = secretKeyBytes(secret);
-    if (!bytes) return Promise.reject(new Error("not a whsec_ secret of 24 to 64 bytes"));
-    key = crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    // A handful of endpoints per app: the map stays small; a deleted one's key is dropped at the cap.
-    if (keys.size >= 1_000) keys.clear();
-    keys.set(secret, key);
-  }
+async function hmacKey(secret: string): Promise<CryptoKey> {
+  const kept = keys.get(secret);
+  if (kept) return kept;
+  const bytes = secretKeyBytes(secret);
+  if (!bytes) throw new Error("not a whsec_ secret of 24 to 64 bytes");
+  const key = await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  // A handful of endpoints per app: the map stays small; a deleted one's key is dropped at the cap.
+  if (keys.size >= 1_000) keys.clear();
+  keys.set(secret, key);
   return key;
 }
 

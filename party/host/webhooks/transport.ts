@@ -54,31 +54,52 @@ async function readLimited(response: Response, limit: number): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
-/** The web-standard transport (fetch); redirects are not followed (a 3xx is a failure). */
+/**
+ * The web-standard transport (fetch); redirects are not followed (a 3xx is a failure). The
+ * timeout is a timer cleared once the answer is read, not `AbortSignal.timeout`: that one's
+ * timer outlives the request, and on PartyKit's workerd it fired later in an I/O context that
+ * was not the Durable Object's any more (uncaught "Cannot perform I/O on behalf of a different
+ * Durable Object" and internal errors after hook calls).
+ */
 export const fetchTransport: WebhookTransport = async (request) => {
-  const signals = [AbortSignal.timeout(request.timeoutMs)];
-  if (request.signal) signals.push(request.signal);
-  let response: Response;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), request.timeoutMs);
+  const stop = () => controller.abort();
+  if (request.signal?.aborted) controller.abort();
+  request.signal?.addEventListener("abort", stop);
   try {
-    response = await fetch(request.url, {
-      method: "POST",
-      headers: request.headers,
-      body: request.body,
-      redirect: "manual",
-      signal: AbortSignal.any(signals),
-    });
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === "TimeoutError" || name === "AbortError")
-      throw new Error(`no answer within ${request.timeoutMs} ms`);
-    throw new Error(`could not connect: ${(error as Error).message}`);
+    let response: Response;
+    try {
+      response = await fetch(request.url, {
+        method: "POST",
+        headers: request.headers,
+        body: request.body,
+        redirect: "manual",
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (controller.signal.aborted) throw new Error(`no answer within ${request.timeoutMs} ms`);
+      throw new Error(`could not connect: ${(error as Error).message}`);
+    }
+    const retryAfter = response.headers.get("retry-after");
+    if (request.readBodyBytes === undefined) {
+      await response.body?.cancel().catch(() => undefined);
+      return { status: response.status, retryAfter };
+    }
+    try {
+      return {
+        status: response.status,
+        retryAfter,
+        body: await readLimited(response, request.readBodyBytes),
+      };
+    } catch (error) {
+      if (controller.signal.aborted) throw new Error(`no complete answer within ${request.timeoutMs} ms`);
+      throw error;
+    }
+  } finally {
+    clearTimeout(timer);
+    request.signal?.removeEventListener("abort", stop);
   }
-  const retryAfter = response.headers.get("retry-after");
-  if (request.readBodyBytes === undefined) {
-    await response.body?.cancel().catch(() => undefined);
-    return { status: response.status, retryAfter };
-  }
-  return { status: response.status, retryAfter, body: await readLimited(response, request.readBodyBytes) };
 };
 
 /** `Retry-After` in ms (seconds, or an HTTP date), within [0, maxMs]; undefined when absent or unreadable. */
