@@ -53,14 +53,16 @@ export function pictureSchema(allowHttp: boolean) {
 
 /** The body of `PUT /v1/users/:userId/profile`: a field left out is kept, null clears it. */
 export function profilePatchSchema(allowHttp: boolean) {
-  return z
-    .strictObject({
-      name: profileNameSchema.nullable().optional(),
-      picture: pictureSchema(allowHttp).nullable().optional(),
-    })
-    .refine((p) => p.name !== undefined || p.picture !== undefined, "set name, picture or both")
-    // minProperties: the refine above, said in the OpenAPI document too ({} is refused).
-    .meta({ id: "ProfileUpdate", minProperties: 1 });
+  return (
+    z
+      .strictObject({
+        name: profileNameSchema.nullable().optional(),
+        picture: pictureSchema(allowHttp).nullable().optional(),
+      })
+      .refine((p) => p.name !== undefined || p.picture !== undefined, "set name, picture or both")
+      // minProperties: the refine above, said in the OpenAPI document too ({} is refused).
+      .meta({ id: "ProfileUpdate", minProperties: 1 })
+  );
 }
 
 /** At most this many users' profiles are read for one answer (the rest show their ids). */
