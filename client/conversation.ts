@@ -82,7 +82,7 @@ export interface ConversationEvents extends SessionEvents {
   reset: { lastSeq: number; previousLastSeq: number };
   /** Someone started or stopped typing (not available over long-poll). */
   typing: TypingChange;
-  /** A member's read position moved forward. */
+  /** A member's read position: when first learnt (0: nothing read yet), then each time it moves forward. */
   read: { userId: string; seq: number };
   /** Who is online in this conversation changed (the whole set; empty while disconnected). */
   presence: { online: string[] };

@@ -10,7 +10,7 @@ export interface ReadReceiptsOptions {
   send: (seq: number) => Promise<void>;
   retryDelay: BackoffOptions;
   isClosed: () => boolean;
-  /** A member's position moved forward. */
+  /** A member's position was first learnt, or moved forward. */
   onChange: (userId: string, seq: number) => void;
   onError: (error: ParleyClientError) => void;
 }
