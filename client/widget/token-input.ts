@@ -9,7 +9,7 @@
 /** The value was not a token: `shape` says what it was, without its contents. */
 export class TokenShapeError extends Error {
   constructor(readonly shape: string) {
-    super(`parley-chat: getToken must give a JWT or { "token": "<jwt>" }, but it gave ${shape}`);
+    super(`parley-chat: token or getToken must give a JWT or { "token": "<jwt>" }, but it gave ${shape}`);
     this.name = "TokenShapeError";
   }
 }

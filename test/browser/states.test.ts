@@ -177,7 +177,7 @@ describe.skipIf(!haveChromium)("<parley-chat> states", () => {
     expect(await page.evaluate(() => (window as { __tokenCalls?: number }).__tokenCalls)).toBe(1);
     const hints = logged.filter((t) => t.includes("getToken"));
     expect(hints).toEqual([
-      'parley-chat: getToken must give a JWT or { "token": "<jwt>" }, but it gave an object with the keys access_token, expires_in',
+      'parley-chat: token or getToken must give a JWT or { "token": "<jwt>" }, but it gave an object with the keys access_token, expires_in',
     ]);
     for (const line of logged) expect(line).not.toMatch(/eyJ/); // no JWT, not even its header
     // "Try again" asks once more (the host may have fixed its endpoint meanwhile).
