@@ -174,7 +174,9 @@ describe("allowed origins", () => {
     ).rejects.toThrow(
       /PARLEY_WEBHOOK_RETRY_BASE_MS \(5000\) must not exceed PARLEY_WEBHOOK_RETRY_MAX_MS \(1000\)/,
     );
-  });
+    // Seven relays, one after another: each refuses in about a second on a quiet machine, and
+    // several seconds under load (a CI run with a busy core took this test past 30 s).
+  }, 120_000);
 
   it("a server key shorter than 16 characters stops the start, as PARLEY_APPS' keys do", async () => {
     await expect(
