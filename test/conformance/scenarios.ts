@@ -41,10 +41,10 @@ export function conformanceSuite(fixture: Fixture): void {
     ...fixture.start,
     env: { PARLEY_TYPING_TTL_MS: "1500", PARLEY_PRESENCE_GRACE_MS: "400", ...fixture.start.env },
   });
-  const scenario = (name: Scenario, body: () => Promise<void>) => {
+  const scenario = (name: Scenario, body: () => Promise<void>, timeoutMs = 30_000) => {
     const reason = fixture.skip?.[name];
     if (reason) it.skip(`${name} — skipped: ${reason}`, body);
-    else it(name, body, 30_000);
+    else it(name, body, timeoutMs);
   };
 
   describe(`conformance: ${fixture.name}`, () => {
@@ -230,52 +230,57 @@ export function conformanceSuite(fixture: Fixture): void {
       await Promise.all(rest.map((s) => s.close()));
     });
 
-    scenario("thread list", async () => {
-      const [first, second] = [uid("t"), uid("t")];
-      await w.conversation(["ann", "dee"], { id: first });
-      await w.conversation(["ann", "dee"], { id: second });
-      const dee = await w.as("dee");
-      const inbox = await w.inbox("ann");
-      await inbox.opened;
-      await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t1", body: "one" });
-      await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t2", body: "two" });
-      const thread = await inbox.waitFor((f) => f.type === "thread" && f.conversation.lastSeq === 2);
-      expect(thread.conversation).toMatchObject({ id: first, unread: 2, lastReadSeq: 0 });
-      const list = await (await w.as("ann")).get("/v1/conversations");
-      const ids = list.json.conversations.map((c: { id: string }) => c.id);
-      expect(ids.indexOf(first)).toBeLessThan(ids.indexOf(second));
-      expect(list.json.conversations[ids.indexOf(first)]).toMatchObject({ unread: 2, lastSeq: 2 });
+    scenario(
+      "thread list",
+      async () => {
+        const [first, second] = [uid("t"), uid("t")];
+        await w.conversation(["ann", "dee"], { id: first });
+        await w.conversation(["ann", "dee"], { id: second });
+        const dee = await w.as("dee");
+        const inbox = await w.inbox("ann");
+        await inbox.opened;
+        await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t1", body: "one" });
+        await dee.post(`/v1/conversations/${first}/messages`, { clientMessageId: "t2", body: "two" });
+        const thread = await inbox.waitFor((f) => f.type === "thread" && f.conversation.lastSeq === 2);
+        expect(thread.conversation).toMatchObject({ id: first, unread: 2, lastReadSeq: 0 });
+        const list = await (await w.as("ann")).get("/v1/conversations");
+        const ids = list.json.conversations.map((c: { id: string }) => c.id);
+        expect(ids.indexOf(first)).toBeLessThan(ids.indexOf(second));
+        expect(list.json.conversations[ids.indexOf(first)]).toMatchObject({ unread: 2, lastSeq: 2 });
 
-      // Right after each send, a row may not show it yet (the room flushes to libSQL behind
-      // the ack on the edge), but it always agrees with itself: its last message is within its
-      // lastSeq, and its unread count counts up to there. (Its lastMessage was read in a query
-      // of its own: a flush landing between the two showed a message the counts did not have.)
-      const [ann, own] = [await w.as("ann"), uid("t")];
-      await w.conversation(["ann", "dee"], { id: own });
-      const seen: string[] = [];
-      for (let i = 1; i <= 40; i++) {
-        expect(
-          (await dee.post(`/v1/conversations/${own}/messages`, { clientMessageId: `r${i}`, body: `r${i}` }))
-            .status,
-        ).toBe(201);
-        const rows = (await ann.get("/v1/conversations")).json.conversations as Array<{
-          id: string;
-          lastSeq: number;
-          unread: number;
-          lastMessage: { seq: number } | null;
-        }>;
-        const row = rows.find((r) => r.id === own);
-        if (!row) continue;
-        seen.push(`${row.lastSeq}/${row.lastMessage?.seq ?? "-"}/${row.unread}`);
-        expect(
-          row.lastMessage?.seq ?? 0,
-          `send ${i}: lastSeq/lastMessage.seq/unread ${seen.at(-1)}`,
-        ).toBeLessThanOrEqual(row.lastSeq);
-        // Every message is dee's and ann read none: unread is every message up to lastSeq.
-        expect(row.unread, `send ${i}: ${seen.at(-1)}`).toBe(row.lastSeq);
-        expect(row.lastMessage?.seq ?? 0).toBe(row.lastSeq);
-      }
-    });
+        // Right after each send, a row may not show it yet (the room flushes to libSQL behind
+        // the ack on the edge), but it always agrees with itself: its last message is within its
+        // lastSeq, and its unread count counts up to there. (Its lastMessage was read in a query
+        // of its own: a flush landing between the two showed a message the counts did not have.)
+        const [ann, own] = [await w.as("ann"), uid("t")];
+        await w.conversation(["ann", "dee"], { id: own });
+        const seen: string[] = [];
+        for (let i = 1; i <= 40; i++) {
+          expect(
+            (await dee.post(`/v1/conversations/${own}/messages`, { clientMessageId: `r${i}`, body: `r${i}` }))
+              .status,
+          ).toBe(201);
+          const rows = (await ann.get("/v1/conversations")).json.conversations as Array<{
+            id: string;
+            lastSeq: number;
+            unread: number;
+            lastMessage: { seq: number } | null;
+          }>;
+          const row = rows.find((r) => r.id === own);
+          if (!row) continue;
+          seen.push(`${row.lastSeq}/${row.lastMessage?.seq ?? "-"}/${row.unread}`);
+          expect(
+            row.lastMessage?.seq ?? 0,
+            `send ${i}: lastSeq/lastMessage.seq/unread ${seen.at(-1)}`,
+          ).toBeLessThanOrEqual(row.lastSeq);
+          // Every message is dee's and ann read none: unread is every message up to lastSeq.
+          expect(row.unread, `send ${i}: ${seen.at(-1)}`).toBe(row.lastSeq);
+          expect(row.lastMessage?.seq ?? 0).toBe(row.lastSeq);
+        }
+        // 40 sends and lists in a row: seconds on the edge, more under load.
+      },
+      60_000,
+    );
 
     scenario("profiles", async () => {
       const [sam, ana] = [uid("sam"), uid("ana")];
