@@ -52,6 +52,23 @@ function rawRequest(
   });
 }
 
+/** Writes `bytes` on a new connection; everything read until it closes (or `timeoutMs`). */
+function rawExchange(bytes: string, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const s = net.connect(w.server.port, "127.0.0.1", () => s.write(bytes));
+    let got = "";
+    s.on("data", (d) => {
+      got += d.toString("latin1");
+    });
+    s.on("close", () => resolve(got));
+    s.on("error", () => resolve(got));
+    setTimeout(() => {
+      s.destroy();
+      resolve(got);
+    }, timeoutMs);
+  });
+}
+
 /** The contract's error shape on a raw response. */
 function expectErrorBody(res: RawResponse, statuses: number[], what: string): void {
   expect(statuses, `${what} → ${res.status} ${res.body.slice(0, 200)}`).toContain(res.status);
@@ -196,25 +213,12 @@ describe("content type and body size", () => {
   it("Content-Length together with Transfer-Encoding (request smuggling shape) is refused", async () => {
     const { conv, u } = await setup();
     const token = await w.token(u);
-    const answer = await new Promise<string>((resolve) => {
-      const s = net.connect(w.server.port, "127.0.0.1", () => {
-        s.write(
-          `POST ${msgPath(conv)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
-            "Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" +
-            "0\r\n\r\nPOST /v1/conversations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
-        );
-      });
-      let got = "";
-      s.on("data", (d) => {
-        got += d.toString("latin1");
-      });
-      s.on("close", () => resolve(got));
-      s.on("error", () => resolve(got));
-      setTimeout(() => {
-        s.destroy();
-        resolve(got);
-      }, 2000);
-    });
+    const answer = await rawExchange(
+      `POST ${msgPath(conv)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "0\r\n\r\nPOST /v1/conversations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+      2000,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
     expect(answer).not.toMatch(/HTTP\/1\.1 201/);
     await expectIntactAndServing(w, conv, u, 0);
@@ -232,19 +236,7 @@ describe("content type and body size", () => {
     const auth = await rawRequest("GET", msgPath(conv), { authorization: `Bearer ${"x".repeat(20_000)}` });
     expectErrorBody(auth, [431], "a 20 KB Authorization header");
     // A request line that is not HTTP: 400 with the contract's body.
-    const garbage = await new Promise<string>((resolve) => {
-      const s = net.connect(w.server.port, "127.0.0.1", () => s.write("NOT HTTP AT ALL\r\n\r\n"));
-      let got = "";
-      s.on("data", (d) => {
-        got += d.toString("latin1");
-      });
-      s.on("close", () => resolve(got));
-      s.on("error", () => resolve(got));
-      setTimeout(() => {
-        s.destroy();
-        resolve(got);
-      }, 3000);
-    });
+    const garbage = await rawExchange("NOT HTTP AT ALL\r\n\r\n", 3000);
     expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4)).error.code).toBe("bad_request");
     await expectIntactAndServing(w, conv, u, 0);
