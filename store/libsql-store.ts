@@ -365,12 +365,17 @@ export class LibsqlStore implements Store {
   }
 
   async setLastRead(app: string, conversationId: string, userId: string, seq: number) {
-    await this.db
-      .update(members)
-      .set({ lastReadSeq: sql`max(${members.lastReadSeq}, ${seq})` })
-      .where(
-        and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
-      );
+    // Through #write like every other write: an UPDATE refused with SQLITE_BUSY can stay "in
+    // progress" on the connection, and the retry's UPDATE then answered success without being
+    // committed (a loaded CI run: the retry got 204, the thread list still said 0).
+    await this.#write(() =>
+      this.db
+        .update(members)
+        .set({ lastReadSeq: sql`max(${members.lastReadSeq}, ${seq})` })
+        .where(
+          and(eq(members.app, app), eq(members.conversationId, conversationId), eq(members.userId, userId)),
+        ),
+    );
   }
 
   async countUnreadFor(
