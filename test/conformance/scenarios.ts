@@ -267,7 +267,7 @@ export function conformanceSuite(fixture: Fixture): void {
             lastMessage: { seq: number } | null;
           }>;
           const row = rows.find((r) => r.id === own);
-          if (!row) continue;
+          if (!row) throw new Error(`send ${i}: the conversation is missing from the thread list`);
           seen.push(`${row.lastSeq}/${row.lastMessage?.seq ?? "-"}/${row.unread}`);
           expect(
             row.lastMessage?.seq ?? 0,
