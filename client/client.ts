@@ -110,7 +110,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (options.transport === "websocket" && !this.#webSocket(options)) {
       throw new ParleyClientError(
         "config",
-        'parley: transport "websocket" needs a WebSocket class here; pass WebSocket (e.g. from "ws")',
+        'parley: transport "websocket", but no WebSocket class here: pass WebSocket (e.g. from "ws")',
       );
     }
     if ((options.transport ?? "auto") === "auto" && !this.#webSocket(options) && !warnedNoWebSocket) {
@@ -119,7 +119,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       // process, not once per client (a back end may make one per user).
       warnedNoWebSocket = true;
       console.warn(
-        'parley: no WebSocket class here, so "auto" uses SSE and the inbox polls; in Node 20 pass WebSocket (e.g. from "ws")',
+        'parley: "auto" uses SSE and the inbox polls, as there is no WebSocket class here: pass WebSocket (e.g. from "ws")',
       );
     }
     this.#options = options;

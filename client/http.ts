@@ -259,7 +259,10 @@ export class HttpApi {
   }
 
   /** `GET /v1/conversations`: one page of the thread list. */
-  async threads(q: { cursor?: string; limit?: number } = {}, opts: CallOptions = {}): Promise<ThreadPage> {
+  async threads(
+    q: { cursor?: string | undefined; limit?: number } = {},
+    opts: CallOptions = {},
+  ): Promise<ThreadPage> {
     const res = await this.request("/v1/conversations", { query: q, ...opts });
     return this.#json<ThreadPage>(res);
   }

@@ -1,6 +1,9 @@
 /** Random ids from the platform's crypto (browsers, Node ≥ 20 and Deno all have it). */
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/** The same 64 characters in ASCII order: strings of them compare as the numbers they spell. */
+
+/**
+ * The 64 characters of `[A-Za-z0-9_-]` in ASCII order: strings of them compare as the numbers
+ * they spell. Random characters use it too (one alphabet: the widget's 30 KB budget).
+ */
 const SORTABLE = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 
 /** Characters of the time at the front of a `clientMessageId` (48 bits of milliseconds). */
@@ -21,23 +24,20 @@ export function newClientMessageId(now: number = Date.now()): string {
     time = SORTABLE[t % 64] + time;
     t = Math.floor(t / 64);
   }
-  const bytes = new Uint8Array(RANDOM_CHARS);
-  crypto.getRandomValues(bytes);
-  let random = "";
-  for (const b of bytes) random += SORTABLE[b & 63];
-  return time + random;
+  return time + randomChars(RANDOM_CHARS);
 }
 
-/** 22 random characters of `[A-Za-z0-9_-]` (132 bits). */
-function randomId(): string {
-  const bytes = new Uint8Array(22);
+/** `count` random characters of `[A-Za-z0-9_-]` (6 bits each). */
+function randomChars(count: number): string {
+  const bytes = new Uint8Array(count);
   crypto.getRandomValues(bytes);
   let out = "";
-  for (const b of bytes) out += ALPHABET[b & 63];
+  for (const b of bytes) out += SORTABLE[b & 63];
   return out;
 }
 
 /** An id for one client instance (partysocket's `_pk`). */
 export function newInstanceId(): string {
-  return typeof crypto.randomUUID === "function" ? crypto.randomUUID() : randomId();
+  // 22 characters: 132 bits.
+  return typeof crypto.randomUUID === "function" ? crypto.randomUUID() : randomChars(22);
 }

@@ -23,7 +23,7 @@ import type { WakeTargets } from "./wake.ts";
 
 /** Events of the inbox. */
 export interface InboxEvents extends SessionEvents {
-  /** The whole list changed (loaded, or one row updated): newest activity first. */
+  /** The whole list changed (loaded, one row updated, or one removed): newest activity first. */
   threads: ThreadItem[];
   /** One row changed. */
   thread: ThreadItem;
@@ -62,7 +62,10 @@ export class Inbox extends Session<InboxEvents> {
   #cfg: InboxConfig;
   #threads = new Map<string, ThreadItem>();
   #loading = 0;
-  /** Rows that came as frames during a load: newer than the list, never pruned by it. */
+  /**
+   * Rows a frame updated or removed during a load: the frame may be newer than the page, so
+   * the load neither prunes them nor brings a removed one back.
+   */
   #framed = new Set<string>();
   #polling: boolean;
   #fallback: FallbackPolicy;
@@ -114,7 +117,8 @@ export class Inbox extends Session<InboxEvents> {
   }
 
   protected override openTransport(token: string, handlers: TransportHandlers): Transport {
-    if (this.#polling) return new ThreadPollTransport(this.#cfg.api, this.#cfg.pollMs, handlers);
+    if (this.#polling)
+      return new ThreadPollTransport(this.#cfg.api, this.#cfg.pollMs, handlers, this.#threads);
     const userId = this.#cfg.userId ?? subjectOf(token);
     if (!userId) throw new ParleyClientError("config", "the token has no sub claim: pass userId");
     return new WebSocketTransport(
@@ -152,6 +156,11 @@ export class Inbox extends Session<InboxEvents> {
   }
 
   protected override onFrame(frame: ServerFrame): void {
+    if (frame.type === "thread_removed") {
+      this.#framed.add(frame.conversationId);
+      if (this.#threads.delete(frame.conversationId)) this.emit("threads", this.threads);
+      return;
+    }
     if (frame.type !== "thread") return;
     this.#framed.add(frame.conversation.id);
     if (this.#upsert(frame.conversation)) {
@@ -174,10 +183,11 @@ export class Inbox extends Session<InboxEvents> {
     let cursor: string | undefined;
     const seen = new Set<string>();
     for (let page = 0; page < MAX_PAGES; page++) {
-      const res = await this.#cfg.api.threads(cursor === undefined ? { limit: 200 } : { cursor, limit: 200 });
+      const res = await this.#cfg.api.threads({ cursor, limit: 200 });
       for (const item of res.conversations) {
         seen.add(item.id);
-        this.#upsert(item);
+        // A framed row that is not here was removed by its frame.
+        if (this.#threads.has(item.id) || !this.#framed.has(item.id)) this.#upsert(item);
       }
       if (!res.nextCursor) break;
       cursor = res.nextCursor;

@@ -53,6 +53,7 @@ const checks: { [T in ServerFrameType]: (v: Record<string, unknown>) => boolean 
   pong: () => true,
   error: (v) => typeof v.code === "string" && typeof v.message === "string",
   thread: (v) => isObject(v.conversation) && typeof v.conversation.id === "string",
+  thread_removed: (v) => typeof v.conversationId === "string",
 };
 
 /** Parses one server frame's JSON text; null when it is not a frame this protocol knows. */

@@ -31,7 +31,12 @@ export type ServerFrame =
   /** `clientMessageId` when it answers a `send`, `ref` when it answers a change frame. */
   | { type: "error"; code: string; message: string; clientMessageId?: string; ref?: string }
   /** Inbox sockets only. */
-  | { type: "thread"; conversation: ThreadItem };
+  | { type: "thread"; conversation: ThreadItem }
+  /**
+   * Inbox sockets only: the user was removed from this conversation, so it leaves their
+   * thread list (no `thread` frame can say so: a removed user gets none).
+   */
+  | { type: "thread_removed"; conversationId: string };
 
 /** Client → server frames. The inbox socket takes only `ping`. */
 export type ClientFrame =

@@ -1,7 +1,9 @@
 /**
  * The inbox without a WebSocket (none in this runtime, or blocked by a proxy): it polls
  * `GET /v1/conversations` and reports every row as a `thread` frame; the inbox keeps only rows
- * newer than what it has. Slower than the socket, but the list stays current.
+ * newer than what it has. When one page holds the whole list, a row the inbox has that is not
+ * on it is reported as `thread_removed` (the user was removed from that conversation). Slower
+ * than the socket, but the list stays current.
  */
 import type { HttpApi } from "../http.ts";
 import { closeForError } from "./http-close.ts";
@@ -22,8 +24,17 @@ export class ThreadPollTransport implements Transport {
   readonly #interval: number;
   readonly #handlers: TransportHandlers;
 
-  constructor(api: HttpApi, intervalMs: number, handlers: TransportHandlers) {
+  readonly #rows: ReadonlyMap<string, unknown>;
+
+  constructor(
+    api: HttpApi,
+    intervalMs: number,
+    handlers: TransportHandlers,
+    /** The inbox's rows by conversation id. */
+    rows: ReadonlyMap<string, unknown>,
+  ) {
     this.#handlers = handlers;
+    this.#rows = rows;
     this.#interval = intervalMs;
     this.#api = api;
     // Open at once: the inbox loads the full list itself on open.
@@ -47,7 +58,12 @@ export class ThreadPollTransport implements Transport {
       );
       if (this.#done) return;
       this.#lastActivity = Date.now();
+      // Only a complete list proves a row gone: past one page, a missing row may just be older.
+      const listed = page.nextCursor === null && new Set(page.conversations.map((c) => c.id));
       for (const conversation of page.conversations) this.#handlers.onFrame({ type: "thread", conversation });
+      if (listed)
+        for (const id of [...this.#rows.keys()])
+          if (!listed.has(id)) this.#handlers.onFrame({ type: "thread_removed", conversationId: id });
       this.#schedule();
     } catch (error) {
       this.#finish(closeForError(error, true));

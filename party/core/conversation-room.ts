@@ -799,8 +799,12 @@ export class ConversationRoom implements FrameTarget {
           userId,
         }),
       );
+      // Asked before the removal: the edge's room drops the inbox from its listeners with it.
+      const inboxListens = this.env.inbox.isListening(this.app, userId);
       if (!this.#members.remove(userId)) return;
       this.env.webhooks?.changed(this.app, this.id);
+      // Their inbox gets no more thread frames of this conversation: it is told to drop the row.
+      if (inboxListens) this.env.inbox.deliver(this.app, userId, frames.thread_removed(this.id));
       this.#polledAt.delete(userId);
       for (const peer of this.#fanout.peers(userId))
         this.#fanout.disconnect(peer, CloseCode.forbidden, "removed from the conversation");

@@ -61,6 +61,7 @@ export const frames = {
     return encodeFrame({ ...frame, ...answers });
   },
   thread: (conversation: ThreadItem) => encodeFrame({ type: "thread", conversation }),
+  thread_removed: (conversationId: string) => encodeFrame({ type: "thread_removed", conversationId }),
 } satisfies Encoders;
 
 const PONG = encodeFrame({ type: "pong" });

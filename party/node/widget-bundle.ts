@@ -6,6 +6,7 @@
  * to a file for hosts that cannot run esbuild (the edge).
  */
 import { fileURLToPath } from "node:url";
+import { trimStylesheet } from "./widget-css-trim.ts";
 import { trimPartySocket } from "./widget-trim.ts";
 
 export async function bundleWidget(): Promise<Uint8Array> {
@@ -26,8 +27,9 @@ export async function bundleWidget(): Promise<Uint8Array> {
     // parameter's name (an object key that must stay as written).
     mangleProps: /^_[a-z]/,
     reserveProps: /^_pk$/,
-    // partysocket's debug logging and Node-only advice, which the widget never reaches.
-    plugins: [trimPartySocket],
+    // partysocket's debug logging and Node-only advice, which the widget never reaches, and the
+    // stylesheet's line breaks.
+    plugins: [trimPartySocket, trimStylesheet],
     legalComments: "none",
     charset: "utf8",
     logLevel: "silent",

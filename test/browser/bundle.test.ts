@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { joinStylesheetLines } from "../../party/node/widget-css-trim.ts";
 import { removeCalls } from "../../party/node/widget-trim.ts";
 import { repoRoot, type ServerHandle, startServer } from "../helpers/server.ts";
 import { useServer } from "../helpers/world.ts";
@@ -118,6 +119,27 @@ describe("widget bundle: partysocket trim", () => {
     expect(removeCalls(source, "this._debug(").text).toContain("void 0;\nb();");
     expect(removeCalls(source, "console.warn(")).toEqual({ text: source, removed: 0 });
     expect(() => removeCalls("console.warn((1)", "console.warn(")).toThrow(/unbalanced/);
+  });
+});
+
+describe("widget bundle: stylesheet line breaks", () => {
+  it("joins the rules' lines, and refuses a break that may separate two words", async () => {
+    const source =
+      'const a = "x\ny";\nexport const styles = `\n:host{color:red}\n.a{b:1;\nc:2}\n`;\nconst z = `\n`;';
+    expect(joinStylesheetLines(source)).toBe(
+      'const a = "x\ny";\nexport const styles = `:host{color:red}.a{b:1;c:2}`;\nconst z = `\n`;',
+    );
+    expect(() => joinStylesheetLines("export const styles = `\n.a{font:14px\nsans-serif}`;")).toThrow(
+      /ends in "x"/,
+    );
+    expect(() => joinStylesheetLines("const other = `a`;")).toThrow(/no `export const styles/);
+    // The real stylesheet joins (the bundle's build would fail otherwise) and keeps every rule.
+    const real = await readFile(path.join(repoRoot, "client/widget/styles.ts"), "utf8");
+    const stylesheet = (text: string) => text.slice(text.indexOf("export const styles")).split("`;")[0] ?? "";
+    const [before, after] = [stylesheet(real), stylesheet(joinStylesheetLines(real))];
+    expect(after).not.toContain("\n");
+    expect(after).toBe(before.replaceAll("\n", ""));
+    expect(before.split("\n").length).toBeGreaterThan(80);
   });
 });
 

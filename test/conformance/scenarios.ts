@@ -20,6 +20,7 @@ export type Scenario =
   | "profiles"
   | "auth refusals"
   | "inbox flood"
+  | "member removed"
   | "message changes"
   | "api reference"
   | "crash safety"
@@ -352,6 +353,48 @@ export function conformanceSuite(fixture: Fixture): void {
       await again.opened;
       again.send({ type: "ping" });
       await again.waitFor((f) => f.type === "pong");
+    });
+
+    scenario("member removed", async () => {
+      // The removed member's inbox is told to drop the row (no thread frame can say so: a
+      // removed user gets none), hears nothing more of the conversation, and hears of it again
+      // when added back; the member who stays sees the new member list.
+      const [stays, removed] = [uid("mr"), uid("mr")];
+      const conv = await w.conversation([stays, removed]);
+      const [staysInbox, removedInbox] = [await w.inbox(stays), await w.inbox(removed)];
+      await Promise.all([staysInbox.opened, removedInbox.opened]);
+      const poster = await w.as(stays);
+      await poster.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "m1", body: "one" });
+      // Both inboxes listen (on the edge: registered with the room) once they hear of message 1.
+      for (const inbox of [staysInbox, removedInbox])
+        await inbox.waitFor(
+          (f) => f.type === "thread" && f.conversation.id === conv && f.conversation.lastSeq === 1,
+        );
+
+      expect((await w.admin.del(`/v1/conversations/${conv}/members/${removed}`)).status).toBe(204);
+      const told = await removedInbox.waitFor((f) => f.type === "thread_removed");
+      expect(told).toEqual({ type: "thread_removed", conversationId: conv });
+      await staysInbox.waitFor(
+        (f) => f.type === "thread" && f.conversation.id === conv && f.conversation.members.length === 1,
+      );
+      const list = await (await w.as(removed)).get("/v1/conversations");
+      expect(list.json.conversations.map((c: { id: string }) => c.id)).not.toContain(conv);
+
+      await poster.post(`/v1/conversations/${conv}/messages`, { clientMessageId: "m2", body: "two" });
+      await staysInbox.waitFor(
+        (f) => f.type === "thread" && f.conversation.id === conv && f.conversation.lastSeq === 2,
+      );
+      await sleep(300); // past the thread frames' coalescing window (100 ms)
+      expect(
+        removedInbox.frames.filter((f) => f.type === "thread" && f.conversation.lastSeq === 2),
+        "a removed member's inbox heard of a later message",
+      ).toEqual([]);
+
+      expect((await w.admin.put(`/v1/conversations/${conv}/members/${removed}`)).status).toBe(204);
+      const back = await removedInbox.waitFor(
+        (f) => f.type === "thread" && f.conversation.id === conv && f.conversation.lastSeq === 2,
+      );
+      expect(back.conversation.members).toContain(removed);
     });
 
     scenario("message changes", async () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { LogEntry, Message } from "../../client/index.ts";
 import { entrySeq, Sequencer } from "../../client/sequencer.ts";
 import { mintToken } from "../helpers/clients.ts";
-import { history, send, useServer } from "../helpers/world.ts";
+import { history, send, uid, useServer } from "../helpers/world.ts";
 import { record, sleep, useClients } from "./harness.ts";
 
 const w = useServer({ env: { PARLEY_SEND_RATE: "1000", PARLEY_SEND_BURST: "1000" } });
@@ -105,5 +105,19 @@ describe("inbox without a WebSocket", () => {
     await send(await w.as("iq"), conv, "poll-me");
     for (let i = 0; i < 100 && inbox.threads.find((t) => t.id === conv)?.unread !== 1; i++) await sleep(50);
     expect(inbox.threads.find((t) => t.id === conv)?.unread).toBe(1);
+  });
+
+  it("drops a conversation the user is removed from at the next poll of the whole list", async () => {
+    const user = uid("ipr");
+    const [kept, left] = [await w.conversation([user]), await w.conversation([user])];
+    const inbox = clients.make(user, { WebSocket: undefined, inboxPollMs: 100 }).inbox();
+    await inbox.ready();
+    expect(inbox.threads.map((t) => t.id).sort()).toEqual([kept, left].sort());
+    const states: string[] = [];
+    inbox.on("state", (change) => states.push(change.newState));
+    expect((await w.admin.del(`/v1/conversations/${left}/members/${user}`)).status).toBe(204);
+    for (let i = 0; i < 100 && inbox.threads.some((t) => t.id === left); i++) await sleep(50);
+    expect(inbox.threads.map((t) => t.id)).toEqual([kept]);
+    expect(states, "the list was put right by polling, not by a reconnect").toEqual([]);
   });
 });

@@ -222,4 +222,28 @@ describe("inbox", () => {
     expect(inbox.threads.find((t) => t.id === c2)?.unread).toBe(0);
     expect(updates).toContain(`${c2}:0`);
   });
+
+  it("drops a conversation the user is removed from, at once, and shows it again when they are added back", async () => {
+    const [user, other] = [uid("ir"), uid("ir")];
+    const kept = await w.conversation([user, other], { title: "kept" });
+    const left = await w.conversation([user, other], { title: "left" });
+    const inbox = clients.make(user).inbox();
+    await inbox.ready();
+    expect(inbox.threads.map((t) => t.id).sort()).toEqual([kept, left].sort());
+    const lists: string[][] = [];
+    inbox.on("threads", (rows) => lists.push(rows.map((t) => t.id)));
+    const states: string[] = [];
+    inbox.on("state", (change) => states.push(change.newState));
+
+    expect((await w.admin.del(`/v1/conversations/${left}/members/${user}`)).status).toBe(204);
+    for (let i = 0; i < 100 && inbox.threads.some((t) => t.id === left); i++) await sleep(50);
+    expect(inbox.threads.map((t) => t.id)).toEqual([kept]);
+    expect(lists.at(-1)).toEqual([kept]);
+    // The socket stayed up: no reconnect and reload put the list right.
+    expect(states).toEqual([]);
+
+    expect((await w.admin.put(`/v1/conversations/${left}/members/${user}`)).status).toBe(204);
+    for (let i = 0; i < 100 && !inbox.threads.some((t) => t.id === left); i++) await sleep(50);
+    expect(inbox.threads.map((t) => t.id).sort()).toEqual([kept, left].sort());
+  });
 });

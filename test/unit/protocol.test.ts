@@ -74,6 +74,7 @@ const serverExamples: { [T in ServerFrameType]: [FrameOf<ServerFrame, T>, () => 
     () => frames.error("rate_limited", "slow down", { clientMessageId: "k9" }),
   ],
   thread: [{ type: "thread", conversation: thread }, () => frames.thread(thread)],
+  thread_removed: [{ type: "thread_removed", conversationId: "c1" }, () => frames.thread_removed("c1")],
 };
 
 const clientExamples: { [T in ClientFrameType]: FrameOf<ClientFrame, T> } = {
