@@ -170,6 +170,15 @@ export const limitEnv: Record<keyof Limits, string> = {
 };
 
 /**
+ * A number as an operator writes one in a variable: digits, with an optional decimal point
+ * (`5`, `0.5`, `1500`); anything else (`0x10`, `1e3`, `" 5 "`, `+5`, `Infinity`) is NaN.
+ * `Number()` alone takes all of those, so a typo could start a relay with a limit nobody meant.
+ */
+export function decimalNumber(raw: string): number {
+  return /^(?:\d+(?:\.\d+)?|\.\d+)$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
+/**
  * The limits set in an environment (only those present). `parse` turns a raw value into a
  * number or throws the adapter's own configuration error.
  */

@@ -5,7 +5,13 @@
 
 import { LibsqlStore } from "../../store/libsql-store.ts";
 import { DEFAULT_DB_TIMEOUT_MS, openWebStore } from "../../store/open-web.ts";
-import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import {
+  decimalNumber,
+  defaultLimits,
+  inconsistentLimits,
+  type Limits,
+  limitsFromEnv,
+} from "../core/limits.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import { type AppCredentials, Authenticator } from "../host/auth.ts";
 import { normaliseOrigins, type OriginPolicy } from "../host/origins.ts";
@@ -88,8 +94,9 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   const limits = {
     ...defaultLimits,
     ...limitsFromEnv(strings, (name, raw) => {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`parley (edge): ${name} must be a positive number`);
+      const n = decimalNumber(raw);
+      if (!Number.isFinite(n) || n <= 0)
+        throw new Error(`parley (edge): ${name} must be a positive number, got "${raw}"`);
       return n;
     }),
   };
@@ -122,7 +129,9 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   } catch (error) {
     throw new Error(`parley (edge): ${(error as Error).message}`);
   }
-  const dbTimeoutMs = Number(vars.PARLEY_DB_TIMEOUT_MS ?? DEFAULT_DB_TIMEOUT_MS);
+  const dbTimeoutMs = vars.PARLEY_DB_TIMEOUT_MS
+    ? decimalNumber(vars.PARLEY_DB_TIMEOUT_MS)
+    : DEFAULT_DB_TIMEOUT_MS;
   if (!Number.isInteger(dbTimeoutMs) || dbTimeoutMs < 100 || dbTimeoutMs > 600_000)
     throw new Error("parley (edge): PARLEY_DB_TIMEOUT_MS must be a whole number of ms from 100 to 600000");
   const store = openWebStore(vars.PARLEY_DB_URL, vars.PARLEY_DB_AUTH_TOKEN, dbTimeoutMs);

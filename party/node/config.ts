@@ -7,7 +7,13 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
-import { defaultLimits, inconsistentLimits, type Limits, limitsFromEnv } from "../core/limits.ts";
+import {
+  decimalNumber,
+  defaultLimits,
+  inconsistentLimits,
+  type Limits,
+  limitsFromEnv,
+} from "../core/limits.ts";
 import { isLogLevel, type Logger, type LogLevel } from "../core/log.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
 import type { AppCredentials } from "../host/auth.ts";
@@ -113,8 +119,8 @@ export class ConfigError extends Error {
 }
 
 function positiveNumber(name: string, raw: string): number {
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) {
+  const n = decimalNumber(raw);
+  if (!Number.isFinite(n) || n <= 0) {
     throw new ConfigError(`${name} must be a positive number, got "${raw}"`);
   }
   return n;
@@ -149,7 +155,7 @@ function allowedOrigins(entries: readonly string[]): string[] {
 export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<RelayOptions> {
   const options: RelayOptions = { production: env.NODE_ENV === "production" };
   if (env.PORT !== undefined && env.PORT !== "") {
-    const port = Number(env.PORT);
+    const port = decimalNumber(env.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new ConfigError(`PORT must be a port number (0-65535), got "${env.PORT}"`);
     }
