@@ -159,6 +159,9 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const inflight = new InflightRequests();
   const requestListener: typeof answer = (req, res) => {
     inflight.track(res);
+    // Closing: the answer (most often 503 shutting_down) ends its connection, so the client's
+    // retry opens a new one, to a relay that serves, not one about to be cut.
+    if (closing !== undefined && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
     return answer(req, res);
   };
   const servers = new Set<Server>();

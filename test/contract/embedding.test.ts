@@ -122,5 +122,7 @@ describe("mounted in a host server", () => {
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("shutting_down");
+    // The answer ends its connection: a retry opens a new one (to a relay that serves).
+    expect(res.headers.get("connection")).toBe("close");
   });
 });
