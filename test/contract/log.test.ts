@@ -174,6 +174,16 @@ describe("changes over HTTP", () => {
     const [first] = await history(a, conv);
     expect(first).toMatchObject({ seq: parent.seq, replyCount: 3 });
     expectError(await a.get(`${msgs(conv)}/77/replies`), 404, "not_found");
+    // A deleted reply stays in the list as a tombstone and in the count (docs/CONTRACT.md).
+    const second = replies.json.messages[1] as Message;
+    expect((await b.del(`${msgs(conv)}/${second.seq}`)).status).toBe(200);
+    const listed = (await a.get(`${msgs(conv)}/${parent.seq}/replies`)).json.messages as Message[];
+    expect(listed.map((m) => [m.seq, m.deleted === true, m.body])).toEqual([
+      [second.seq - 1, false, "answer 1"],
+      [second.seq, true, ""],
+      [second.seq + 1, false, "answer 3"],
+    ]);
+    expect((await history(a, conv))[0]).toMatchObject({ seq: parent.seq, replyCount: listed.length });
   });
 
   it("unread counts messages only: changes are never unread; history pages by message", async () => {
