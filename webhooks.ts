@@ -7,7 +7,9 @@
 export { type HeaderSource, newWebhookSecret, verifyWebhook } from "./party/host/webhooks/signature.ts";
 export type {
   ConversationCreatedEvent,
+  HookEditRequest,
   HookRequest,
+  HookSendRequest,
   HookVerdict,
   MemberEvent,
   MessageChangeEvent,

@@ -74,8 +74,11 @@ export interface WebhookEndpointView {
   lastError?: string;
 }
 
-/** What the pre-send hook receives (signed like a webhook). */
-export interface HookRequest {
+/** What the pre-send hook receives (signed like a webhook): a send, or a member's edit. */
+export type HookRequest = HookSendRequest | HookEditRequest;
+
+/** A send, before it gets a seq. */
+export interface HookSendRequest {
   type: "message.sending";
   app: string;
   conversationId: string;
@@ -86,6 +89,24 @@ export interface HookRequest {
     body: string;
     meta?: Record<string, unknown>;
     replyTo?: number;
+  };
+}
+
+/**
+ * A member's edit of message `seq`, before it gets a seq: `body` and `meta` are the content the
+ * message would have (the whole of it, not only the fields the edit sets). A rewrite replaces
+ * that content. Edits made with the server key are not sent.
+ */
+export interface HookEditRequest {
+  type: "message.editing";
+  app: string;
+  conversationId: string;
+  timestamp: string;
+  data: {
+    senderId: string;
+    seq: number;
+    body: string;
+    meta?: Record<string, unknown>;
   };
 }
 

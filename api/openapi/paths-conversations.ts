@@ -176,6 +176,7 @@ const messages: ZodOpenApiPathsObject = {
         ...ROOM_ERRORS,
         ...BODY_ERRORS,
         409,
+        422,
         429,
       ]),
     },

@@ -18,7 +18,7 @@ import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./roo
 import { Fanout } from "./room/fanout.ts";
 import { InboxNotifier, type Later } from "./room/inbox-notifier.ts";
 import { Members } from "./room/members.ts";
-import type { Actor, ChangeRequest } from "./room/message-changes.ts";
+import { type Actor, applyChange, type ChangeRequest } from "./room/message-changes.ts";
 import type { Peer } from "./room/peer.ts";
 import { PresenceFeed } from "./room/presence-feed.ts";
 import type { Attendance } from "./room/recipients.ts";
@@ -382,10 +382,33 @@ export class ConversationRoom implements FrameTarget {
         const wait = this.#sendBucket(userId).take(this.env.now());
         if (wait > 0) throw this.#rateLimited(wait);
       }
+      const screened = userId === undefined ? request : await this.#screenEdit(request);
       const target = await this.#messageState(request.target);
       if (!target) throw new ParleyError("not_found", `no message ${request.target} in this conversation`);
-      return this.#pipeline.submitChange(request, this.#log.pin(target));
+      return this.#pipeline.submitChange(screened, this.#log.pin(target));
     });
+  }
+
+  /**
+   * A member's edit, through the app's pre-send hook (when it has one): the hook hears only an
+   * edit that can be stored and changes something, so the rules run first on the message as it
+   * is now (again when the edit is planned, on its state then). A rejection refuses the edit
+   * (422); a rewrite becomes the edit's content.
+   */
+  async #screenEdit(request: ChangeRequest): Promise<ChangeRequest> {
+    if (request.kind !== "edit" || !this.env.screen) return request;
+    const current = await this.#messageState(request.target);
+    if (!current) throw new ParleyError("not_found", `no message ${request.target} in this conversation`);
+    const outcome = applyChange(current, request, new Date(this.env.now()).toISOString(), this.env.limits);
+    if (outcome.kind === "noop") return request;
+    const { body, meta } = outcome.message;
+    const screening = this.env.screen.screenEdit(this.app, this.id, current, { body, meta });
+    if (!screening) return request;
+    const verdict = await screening;
+    if (!verdict.accept) throw rejection(verdict.message);
+    this.#assertOpen();
+    if (!verdict.rewrite) return request;
+    return { ...request, body: verdict.rewrite.body, meta: verdict.rewrite.meta ?? null };
   }
 
   #sendBucket(userId: string): TokenBucket {

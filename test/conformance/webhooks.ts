@@ -203,11 +203,21 @@ export async function webhooksSuite(name: string, start: StartOptions): Promise<
         [1, "fine"],
         [2, "[redacted]"],
       ]);
+      // A member's edit is screened too: rejected, it changes nothing; rewritten, it is stored so.
+      const edit = (body: string) => a.request("PATCH", `/v1/conversations/${conv}/messages/1`, { body });
+      expectError(await edit("reject this edit"), 422, "rejected");
+      expect((await edit("rewrite this edit")).json.message).toMatchObject({ seq: 1, body: "[redacted]" });
+      expect((await history(a, conv)).map((m) => [m.seq, m.body])).toEqual([
+        [1, "[redacted]"],
+        [2, "[redacted]"],
+      ]);
       const screened = hook.requests.filter((r) => r.event.conversationId === conv);
       expect(screened.map((r) => [r.verified, r.path, r.event.type])).toEqual([
         [true, "/screen", "message.sending"],
         [true, "/screen", "message.sending"],
         [true, "/screen", "message.sending"],
+        [true, "/screen", "message.editing"],
+        [true, "/screen", "message.editing"],
       ]);
       // A second room signs with the same secret (on the edge, another Durable Object in the
       // same isolate): nothing one object made may be awaited by another. PartyKit's workerd

@@ -1,8 +1,8 @@
 /**
- * The pre-send hook (CONTRACT.md v1.1): each send goes to the app's hook before it gets a seq;
- * accept, rewrite and reject, with the sender's answer over HTTP and the socket; a timeout or a
- * failure decided by the app's setting; a rejected send uses no seq; one slow hook call holds
- * only its own send.
+ * The pre-send hook (CONTRACT.md v1.1): each send, and each member's edit, goes to the app's
+ * hook before it gets a seq; accept, rewrite and reject, with the sender's answer over HTTP and
+ * the socket; a timeout or a failure decided by the app's setting; a rejected send uses no seq;
+ * one slow hook call holds only its own send.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { api, mintToken } from "../helpers/clients.ts";
@@ -110,7 +110,7 @@ describe("accept, rewrite, reject", () => {
       201,
     );
     const screened = hook.requests
-      .filter((r) => r.event.conversationId === conv)
+      .filter((r) => r.event.conversationId === conv && r.event.type === "message.sending")
       .map((r) => r.event.data.clientMessageId);
     expect(screened).toEqual(["k1", "r-ok"]);
   });
@@ -125,6 +125,99 @@ describe("accept, rewrite, reject", () => {
     socket.send({ type: "send", clientMessageId: "k2", body: "fine" });
     const ack = await socket.waitFor((f) => f.type === "ack" && f.clientMessageId === "k2", 5000);
     expect(ack.message).toMatchObject({ seq: 1, body: "fine" });
+  });
+});
+
+describe("edits are screened too (so moderation cannot be passed by editing a message)", () => {
+  const patch = async (user: string, conv: string, seq: number, body: Record<string, unknown>) =>
+    (await w.as(user)).request("PATCH", `/v1/conversations/${conv}/messages/${seq}`, body);
+  const edits = (conv: string) =>
+    hook.requests.filter((r) => r.event.conversationId === conv && r.event.type === "message.editing");
+
+  it("a member's edit goes to the hook, signed, with the content it would give; {} accepts it", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    expect((await post(ann, conv, { clientMessageId: "k1", body: "hello", meta: { a: 1 } })).status).toBe(
+      201,
+    );
+    const edited = await patch(ann, conv, 1, { body: "hello there" });
+    expect(edited.status, edited.text).toBe(200);
+    expect(edited.json.message).toMatchObject({ seq: 1, body: "hello there", meta: { a: 1 } });
+    const [call] = edits(conv);
+    expect(call?.verified).toBe(true);
+    // The whole content the message would have: the meta it keeps too.
+    expect(call?.event).toMatchObject({
+      type: "message.editing",
+      app: "default",
+      conversationId: conv,
+      data: { senderId: ann, seq: 1, body: "hello there", meta: { a: 1 } },
+    });
+    expect(call?.id).toMatch(/^edit_/);
+    // A meta-only edit shows the body it keeps.
+    expect((await patch(ann, conv, 1, { meta: { b: 2 } })).status).toBe(200);
+    expect(edits(conv)[1]?.event.data).toEqual({
+      senderId: ann,
+      seq: 1,
+      body: "hello there",
+      meta: { b: 2 },
+    });
+  });
+
+  it("a rejected edit is 422 with the hook's message: the message is unchanged and no seq is used", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const conv = await w.conversation([ann, bob]);
+    const a = await w.as(ann);
+    await send(a, conv, "k1", "fine words");
+    const refused = await patch(ann, conv, 1, { body: "reject: rude words" });
+    expectError(refused, 422, "rejected");
+    expect(refused.json.error.message).toBe("not here");
+    const log = await (await w.as(bob)).get(`/v1/conversations/${conv}/log`);
+    expect(log.json.lastSeq).toBe(1);
+    expect(log.json.entries[0].message).toMatchObject({ body: "fine words" });
+    expect(log.json.entries[0].message.editedAt).toBeUndefined();
+    expect((await send(a, conv, "k2", "next")).seq).toBe(2);
+  });
+
+  it("a rewritten edit is stored rewritten, and its change frame carries the rewrite", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const conv = await w.conversation([ann, bob]);
+    expect(
+      (await post(ann, conv, { clientMessageId: "k1", body: "first", meta: { keep: true } })).status,
+    ).toBe(201);
+    const listener = await w.synced(bob, conv);
+    const res = await patch(ann, conv, 1, { body: "rewrite: something" });
+    expect(res.status).toBe(200);
+    expect(res.json.message).toMatchObject({ seq: 1, body: "[redacted]", meta: { moderated: true } });
+    const frame = await listener.waitFor((f) => f.type === "change", 5000);
+    expect(frame.message).toMatchObject({ body: "[redacted]", meta: { moderated: true } });
+    expect(frame.change).toMatchObject({ kind: "edit", target: 1, body: "[redacted]" });
+  });
+
+  it("not screened: the server key's edits, an edit that changes nothing, and one refused by the rules (403)", async () => {
+    const [ann, bob] = [uid("ann"), uid("bob")];
+    const conv = await w.conversation([ann, bob]);
+    await send(await w.as(ann), conv, "k1", "same");
+    const moderated = await w.admin.request("PATCH", `/v1/conversations/${conv}/messages/1`, {
+      body: "reject: the back end's own words",
+    });
+    expect(moderated.status).toBe(200);
+    expect((await patch(ann, conv, 1, { body: "reject: the back end's own words" })).status).toBe(200);
+    expectError(await patch(bob, conv, 1, { body: "not mine" }), 403, "forbidden");
+    expect(edits(conv)).toEqual([]);
+  });
+
+  it("over the socket: a rejected edit is an error frame with its ref, and the socket stays open", async () => {
+    const [ann] = [uid("ann")];
+    const conv = await w.conversation([ann]);
+    const socket = await w.synced(ann, conv);
+    socket.send({ type: "send", clientMessageId: "k1", body: "hi" });
+    await socket.waitFor((f) => f.type === "ack" && f.clientMessageId === "k1", 5000);
+    socket.send({ type: "edit", seq: 1, body: "reject me", ref: "e1" });
+    const error = await socket.waitFor((f) => f.type === "error" && f.ref === "e1", 5000);
+    expect(error).toMatchObject({ code: "rejected", message: "not here" });
+    socket.send({ type: "edit", seq: 1, body: "hi again", ref: "e2" });
+    const ack = await socket.waitFor((f) => f.type === "ack" && f.ref === "e2", 5000);
+    expect(ack.message).toMatchObject({ seq: 1, body: "hi again" });
   });
 });
 

@@ -1,15 +1,21 @@
 /**
- * The pre-send hook, as a room sees it: a send is screened before it gets a seq. The room
- * keeps each send under screening by its idempotency key, so a retry that arrives meanwhile
- * joins it instead of calling the hook twice (or being stored twice).
+ * The pre-send hook, as a room sees it: a send, and a member's edit, is screened before it gets
+ * a seq. The room keeps each send under screening by its idempotency key, so a retry that
+ * arrives meanwhile joins it instead of calling the hook twice (or being stored twice).
  */
 import { CONFLICTING_KEY, idempotencyKey, sameContent } from "../content.ts";
 import { ParleyError } from "../errors.ts";
-import type { SendInput } from "../types.ts";
+import type { Message, SendInput } from "../types.ts";
 import type { SendResult } from "./commit-pipeline.ts";
 
 /** The hook's decision: store the send (maybe rewritten), or refuse it (422 `rejected`). */
-export type ScreenVerdict = { accept: true; rewrite?: SendInput } | { accept: false; message: string };
+export type ScreenVerdict<T = SendInput> = { accept: true; rewrite?: T } | { accept: false; message: string };
+
+/** What an edit would make of a message: its whole new content, as the hook judges it. */
+export interface EditedContent {
+  body: string;
+  meta?: Record<string, unknown> | undefined;
+}
 
 /**
  * The app's pre-send hook. `screen` returns undefined, synchronously, when the app has none:
@@ -22,6 +28,16 @@ export interface SendScreen {
     senderId: string,
     input: SendInput,
   ): Promise<ScreenVerdict> | undefined;
+  /**
+   * A member's edit of `message` (its state now), as `edited` (the content it would have): a
+   * back end's own edits (server key) are not screened. Undefined when the app has no hook.
+   */
+  screenEdit(
+    app: string,
+    conversationId: string,
+    message: Message,
+    edited: EditedContent,
+  ): Promise<ScreenVerdict<EditedContent>> | undefined;
 }
 
 /** Sends under screening, by idempotency key. */
