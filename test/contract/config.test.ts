@@ -159,7 +159,7 @@ describe("allowed origins", () => {
     await expect(startServer({ env: { PARLEY_PAGE_SIZE: "1.5" } })).rejects.toThrow(
       /PARLEY_PAGE_SIZE must be a whole number, got 1\.5/,
     );
-    await expect(startServer({ env: { PARLEY_MAX_WAIT_SECONDS: "1e9" } })).rejects.toThrow(
+    await expect(startServer({ env: { PARLEY_MAX_WAIT_SECONDS: "1000000000" } })).rejects.toThrow(
       /PARLEY_MAX_WAIT_SECONDS \(1000000000\) is longer than a timer can wait/,
     );
     // A burst below one token would refuse every send (429) or every frame (4008), forever.
