@@ -179,17 +179,27 @@ export function decimalNumber(raw: string): number {
 }
 
 /**
- * The limits set in an environment (only those present). `parse` turns a raw value into a
- * number or throws the adapter's own configuration error.
+ * A positive number written as `decimalNumber` takes it; else `invalid` gets the sentence that
+ * says so, and makes the adapter's own configuration error of it.
+ */
+export function positiveDecimal(name: string, raw: string, invalid: (sentence: string) => Error): number {
+  const n = decimalNumber(raw);
+  if (!Number.isFinite(n) || n <= 0) throw invalid(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+/**
+ * The limits set in an environment (only those present), each a positive decimal number;
+ * `invalid` makes the adapter's configuration error of the sentence naming a bad one.
  */
 export function limitsFromEnv(
   env: Record<string, string | undefined>,
-  parse: (name: string, raw: string) => number,
+  invalid: (sentence: string) => Error,
 ): Partial<Limits> {
   const limits: Partial<Limits> = {};
   for (const [key, name] of Object.entries(limitEnv) as Array<[keyof Limits, string]>) {
     const raw = env[name];
-    if (raw !== undefined && raw !== "") limits[key] = parse(name, raw);
+    if (raw !== undefined && raw !== "") limits[key] = positiveDecimal(name, raw, invalid);
   }
   return limits;
 }

@@ -93,12 +93,7 @@ export function edgeConfig(vars: EdgeVars & Record<string, unknown>): EdgeConfig
   );
   const limits = {
     ...defaultLimits,
-    ...limitsFromEnv(strings, (name, raw) => {
-      const n = decimalNumber(raw);
-      if (!Number.isFinite(n) || n <= 0)
-        throw new Error(`parley (edge): ${name} must be a positive number, got "${raw}"`);
-      return n;
-    }),
+    ...limitsFromEnv(strings, (sentence) => new Error(`parley (edge): ${sentence}`)),
   };
   let credentials: AppCredentials[];
   let backEnds: Map<string, AppWebhookConfig>;

@@ -13,6 +13,7 @@ import {
   inconsistentLimits,
   type Limits,
   limitsFromEnv,
+  positiveDecimal,
 } from "../core/limits.ts";
 import { isLogLevel, type Logger, type LogLevel } from "../core/log.ts";
 import { appsWebhookConfig, checkAppCredentials, parseApps } from "../host/apps-config.ts";
@@ -118,13 +119,8 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-function positiveNumber(name: string, raw: string): number {
-  const n = decimalNumber(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new ConfigError(`${name} must be a positive number, got "${raw}"`);
-  }
-  return n;
-}
+/** A configuration mistake's sentence, as the error `npm start` reports in one line. */
+const configError = (sentence: string) => new ConfigError(sentence);
 
 async function appsFromEnv(env: NodeJS.ProcessEnv): Promise<AppOptions[] | undefined> {
   let raw = env.PARLEY_APPS;
@@ -171,7 +167,11 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     options.dbSync = env.PARLEY_DB_SYNC;
   }
   if (env.PARLEY_DB_BUSY_TIMEOUT_MS) {
-    options.dbBusyTimeoutMs = positiveNumber("PARLEY_DB_BUSY_TIMEOUT_MS", env.PARLEY_DB_BUSY_TIMEOUT_MS);
+    options.dbBusyTimeoutMs = positiveDecimal(
+      "PARLEY_DB_BUSY_TIMEOUT_MS",
+      env.PARLEY_DB_BUSY_TIMEOUT_MS,
+      configError,
+    );
   }
   if (env.PARLEY_SECRET) options.secret = env.PARLEY_SECRET;
   if (env.PARLEY_SERVER_KEY) options.serverKey = env.PARLEY_SERVER_KEY;
@@ -184,7 +184,7 @@ export async function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     }
     options.logLevel = env.PARLEY_LOG;
   }
-  options.limits = limitsFromEnv(env, positiveNumber);
+  options.limits = limitsFromEnv(env, configError);
   let hooks: AppWebhookConfig;
   try {
     hooks = defaultAppWebhooks(env);
