@@ -12,7 +12,7 @@ import { CloseCode, isParleyError, ParleyError, storeRefusal } from "./errors.ts
 import type { Limits } from "./limits.ts";
 import type { OnError } from "./log.ts";
 import type { RelayMetrics } from "./metrics.ts";
-import { frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
+import { type Answers, frames, type OutboundFrame, threadFramesOf } from "./outbound-frame.ts";
 import { PresenceTracker } from "./presence.ts";
 import { CommitPipeline, type PipelineEnvironment, type SendResult } from "./room/commit-pipeline.ts";
 import { Fanout } from "./room/fanout.ts";
@@ -266,12 +266,19 @@ export class ConversationRoom implements FrameTarget {
     });
   }
 
-  /** Hands a send to the pipeline; a reply's parent must exist and stays in memory until planned. */
-  async #submit(senderId: string, input: SendInput, rewrite?: SendInput): Promise<SendResult> {
+  /**
+   * Hands a send to the pipeline; a reply's parent must exist and stays in memory until planned.
+   * Not async for a plain send: its promise is the pipeline's, without one more wrapped around it.
+   */
+  #submit(senderId: string, input: SendInput, rewrite?: SendInput): Promise<SendResult> {
     if (input.replyTo === undefined) return this.#pipeline.submit(senderId, input, undefined, rewrite);
+    return this.#submitReply(senderId, input, input.replyTo, rewrite);
+  }
+
+  async #submitReply(senderId: string, input: SendInput, parentSeq: number, rewrite?: SendInput) {
     // Its replyCount goes up in the same transaction as the reply.
-    const parent = await this.#messageState(input.replyTo);
-    if (!parent) throw noParent(input.replyTo);
+    const parent = await this.#messageState(parentSeq);
+    if (!parent) throw noParent(parentSeq);
     return this.#pipeline.submit(senderId, input, this.#log.pin(parent), rewrite);
   }
 
@@ -521,6 +528,11 @@ export class ConversationRoom implements FrameTarget {
   /** Charges a frame to its peer's inbound budget; the reason when the peer is over it. */
   charge(peer: Peer, bytes: number, now: number): string | undefined {
     return this.#fanout.charge(peer, bytes, now);
+  }
+
+  /** An ack frame; it shares the JSON of the message's fan-out frame when the window has it. */
+  ack(answers: Answers, message: Message): OutboundFrame {
+    return frames.ack(answers, message, this.#log.messageFrame(message));
   }
 
   /** Answers one peer alone (an ack, an error, a pong), within its outbound cap. */

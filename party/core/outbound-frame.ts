@@ -53,8 +53,18 @@ export const frames = {
   /** The full online list (`{ online }`), or what changed (`{ joined, left }`). */
   presence: (change: { online: string[] } | { joined: string[]; left: string[] }) =>
     encodeFrame({ type: "presence", ...change }),
-  /** The ack of a `send` (by its key) or of a change frame (by its `ref`, when it had one). */
-  ack: (answers: Answers, message: Message) => encodeFrame({ type: "ack", ...answers, message }),
+  /**
+   * The ack of a `send` (by its key) or of a change frame (by its `ref`, when it had one).
+   * `shared`: the `message` frame of the same message in the same state, when the room has it:
+   * its JSON of the message is reused (the ack carries the message the fan-out just encoded).
+   */
+  ack: (answers: Answers, message: Message, shared?: OutboundFrame) => {
+    if (shared?.text.startsWith(MESSAGE_FRAME_HEAD)) {
+      const head = JSON.stringify({ type: "ack", ...answers });
+      return new OutboundFrame(`${head.slice(0, -1)},${shared.text.slice(MESSAGE_FRAME_HEAD.length)}`);
+    }
+    return encodeFrame({ type: "ack", ...answers, message });
+  },
   pong: () => PONG,
   error: (code: string, message: string, answers?: Answers) => {
     const frame: FrameOf<ServerFrame, "error"> = { type: "error", code, message };
@@ -65,6 +75,8 @@ export const frames = {
 } satisfies Encoders;
 
 const PONG = encodeFrame({ type: "pong" });
+/** How `frames.message` text starts, before `"message":{…}}`. */
+const MESSAGE_FRAME_HEAD = '{"type":"message",';
 
 /** The part of a conversation's thread item that is the same for every member. */
 export type SharedThread = Omit<ThreadItem, "lastReadSeq" | "unread">;

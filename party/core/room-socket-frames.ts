@@ -12,7 +12,7 @@ import type { OnError } from "./log.ts";
 import { type Answers, frames, type OutboundFrame } from "./outbound-frame.ts";
 import type { SendResult } from "./room/commit-pipeline.ts";
 import type { Peer } from "./room/peer.ts";
-import type { EditFields, SendInput } from "./types.ts";
+import type { EditFields, Message, SendInput } from "./types.ts";
 import { type ClientFrame, clientFrameSchema, clientMessageIdSchema, describeIssues } from "./validation.ts";
 
 /** Parses a client frame; a refusal is `{ error }`, never an exception. */
@@ -52,6 +52,8 @@ export interface FrameTarget {
   unreact(userId: string, seq: number, key: string): Promise<SendResult>;
   typing(userId: string): void;
   markRead(userId: string, seq: number): Promise<void>;
+  /** The ack of a committed send or change, with `message` in the state it was committed in. */
+  ack(answers: Answers, message: Message): OutboundFrame;
   /** Charges a frame of `bytes` to the peer's inbound budget; the reason when it is over. */
   charge(peer: Peer, bytes: number, now: number): string | undefined;
   /** Answers the peer alone, within its outbound cap (4008 past it). */
@@ -75,26 +77,26 @@ const handlers: Handlers = {
   send: async (room, peer, frame) => {
     const { type: _, ...input } = frame;
     const { message } = await room.send(peer.identity.userId, input);
-    room.reply(peer, frames.ack({ clientMessageId: frame.clientMessageId }, message));
+    room.reply(peer, room.ack({ clientMessageId: frame.clientMessageId }, message));
   },
   edit: async (room, peer, frame) => {
     const { message } = await room.edit({ userId: peer.identity.userId }, frame.seq, {
       body: frame.body,
       meta: frame.meta,
     });
-    room.reply(peer, frames.ack(refOf(frame), message));
+    room.reply(peer, room.ack(refOf(frame), message));
   },
   delete: async (room, peer, frame) => {
     const { message } = await room.deleteMessage({ userId: peer.identity.userId }, frame.seq);
-    room.reply(peer, frames.ack(refOf(frame), message));
+    room.reply(peer, room.ack(refOf(frame), message));
   },
   react: async (room, peer, frame) => {
     const { message } = await room.react(peer.identity.userId, frame.seq, frame.key);
-    room.reply(peer, frames.ack(refOf(frame), message));
+    room.reply(peer, room.ack(refOf(frame), message));
   },
   unreact: async (room, peer, frame) => {
     const { message } = await room.unreact(peer.identity.userId, frame.seq, frame.key);
-    room.reply(peer, frames.ack(refOf(frame), message));
+    room.reply(peer, room.ack(refOf(frame), message));
   },
 };
 

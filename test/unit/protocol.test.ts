@@ -108,6 +108,21 @@ describe("protocol", () => {
     expect(parseServerFrame(spliced.text)).toEqual({ type: "thread", conversation: thread });
   });
 
+  it("an ack that shares its message frame's JSON is the plain encoder's text, byte for byte", () => {
+    const shared = frames.message(message);
+    for (const answers of [{ clientMessageId: 'k"1\u2028' }, { ref: "r1" }, {}]) {
+      const reused = frames.ack(answers, message, shared);
+      expect(reused.text).toBe(frames.ack(answers, message).text);
+      expect(parseServerFrame(reused.text)).toEqual({ type: "ack", ...answers, message });
+    }
+    // Another frame (not a message frame) is never spliced from.
+    const other = frames.change(
+      { seq: 9, target: message.seq, kind: "delete", userId: "ann", at: message.createdAt },
+      message,
+    );
+    expect(frames.ack({ ref: "r2" }, message, other).text).toBe(frames.ack({ ref: "r2" }, message).text);
+  });
+
   it('a presence delta ("joined", "left") decodes as sent', () => {
     const delta = { type: "presence", joined: ["cy"], left: ["ann", "bob"] } as const;
     expect(parseServerFrame(frames.presence({ joined: ["cy"], left: ["ann", "bob"] }).text)).toEqual(delta);

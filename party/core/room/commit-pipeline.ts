@@ -72,14 +72,48 @@ type Work =
     }
   | { kind: "change"; request: ChangeRequest };
 
-interface Pending {
-  work: Work;
-  promise: Promise<SendResult>;
-  resolve: (result: SendResult) => void;
-  reject: (error: unknown) => void;
-  /** Keeps the states this work reads (its target, its parent) in memory until it settles. */
-  release: () => void;
+/**
+ * A send or change waiting to be durable, and its caller's promise. A class rather than a
+ * literal of closures: one is made per send, and each closure was an allocation (and, under tsx,
+ * a `__name` call) on the path every message takes.
+ */
+class Pending {
+  readonly promise: Promise<SendResult>;
+  #resolve!: (result: SendResult) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(
+    readonly work: Work,
+    /** Keeps the states this work reads (its target, its parent) in memory until it settles. */
+    readonly release: () => void,
+    /** The pipeline's sends in flight, which this one leaves when it settles. */
+    private readonly inFlight: Map<string, Pending>,
+  ) {
+    this.promise = new Promise<SendResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  resolve(result: SendResult): void {
+    this.#settled();
+    this.#resolve(result);
+  }
+
+  reject(error: unknown): void {
+    this.#settled();
+    this.#reject(error);
+  }
+
+  #settled(): void {
+    this.release();
+    const work = this.work;
+    if (work.kind === "send" && this.inFlight.get(work.key) === this) this.inFlight.delete(work.key);
+  }
 }
+
+/** The release of work that pins nothing. */
+const pinsNothing = () => {};
 
 interface Plan {
   /** New entries, in seq order, with the work they answer. */
@@ -148,7 +182,11 @@ export class CommitPipeline {
    * read) must see the first one in flight. 409 for the same key with other content.
    */
   known(senderId: string, input: SendInput): SendResult | Promise<SendResult> | undefined {
-    const key = idempotencyKey(senderId, input.clientMessageId);
+    return this.#known(idempotencyKey(senderId, input.clientMessageId), input);
+  }
+
+  /** `known` by a key already built (`submit` builds it once for both uses). */
+  #known(key: string, input: SendInput): SendResult | Promise<SendResult> | undefined {
     const stored = this.log.known(key);
     if (stored) return CommitPipeline.sameOrConflict(stored, input);
     const inFlight = this.#inFlight.get(key);
@@ -178,15 +216,15 @@ export class CommitPipeline {
   submit(
     senderId: string,
     input: SendInput,
-    release: () => void = () => {},
+    release: () => void = pinsNothing,
     rewrite?: SendInput,
   ): Promise<SendResult> {
-    const known = this.known(senderId, input);
+    const key = idempotencyKey(senderId, input.clientMessageId);
+    const known = this.#known(key, input);
     if (known) {
       release();
       return Promise.resolve(known);
     }
-    const key = idempotencyKey(senderId, input.clientMessageId);
     const work: Work = rewrite
       ? { kind: "send", key, senderId, input: rewrite, submitted: input }
       : { kind: "send", key, senderId, input };
@@ -205,29 +243,7 @@ export class CommitPipeline {
   }
 
   #queue(work: Work, release: () => void): Pending {
-    let resolve!: (r: SendResult) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<SendResult>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const settled = () => {
-      release();
-      if (work.kind === "send" && this.#inFlight.get(work.key) === pending) this.#inFlight.delete(work.key);
-    };
-    const pending: Pending = {
-      work,
-      promise,
-      resolve: (r) => {
-        settled();
-        resolve(r);
-      },
-      reject: (e) => {
-        settled();
-        reject(e);
-      },
-      release,
-    };
+    const pending = new Pending(work, release, this.#inFlight);
     this.#pending.push(pending);
     this.#scheduleFlush();
     return pending;
@@ -398,21 +414,21 @@ export class CommitPipeline {
 
   /** Plans a batch: entries with their seqs and states, what is answered at once, what is refused. */
   #plan(batch: Pending[], storedKeys: Map<string, Message>): Plan {
+    // Built here as plain arrays, handed to the store as the batch's read-only ones.
+    const messages: Message[] = [];
+    const changes: Change[] = [];
+    const scrub: number[] = [];
     const plan: Plan = {
       entries: [],
       answered: [],
       refused: [],
-      batch: { messages: [], changes: [], states: [], scrub: [] },
+      batch: { messages, changes, states: [], scrub },
       states: [],
     };
     const at = new Date(this.env.now()).toISOString();
     let seq = Math.max(this.log.lastSeq, this.#plannedSeq);
     /** Final states of existing messages this batch changes, by seq. */
     const changed = new Map<number, Message>();
-    const setState = (message: Message) => {
-      changed.set(message.seq, message);
-      this.#plannedStates.set(message.seq, { message, seq });
-    };
     for (const pending of batch) {
       const work = pending.work;
       if (work.kind === "send") {
@@ -454,9 +470,9 @@ export class CommitPipeline {
         if (work.submitted) markRewritten(message);
         if (parent) {
           message.replyTo = parent.seq;
-          setState({ ...parent, replyCount: parent.replyCount + 1 });
+          this.#setState(changed, { ...parent, replyCount: parent.replyCount + 1 }, seq);
         }
-        plan.batch.messages = [...plan.batch.messages, message];
+        messages.push(message);
         plan.entries.push({ pending, entry: { type: "message", message } });
         continue;
       }
@@ -481,18 +497,16 @@ export class CommitPipeline {
       }
       seq++;
       const change: Change = { seq, ...outcome.change };
-      setState(outcome.message);
-      if (change.kind === "delete") plan.batch.scrub = [...plan.batch.scrub, change.target];
-      plan.batch.changes = [...plan.batch.changes, change];
+      this.#setState(changed, outcome.message, seq);
+      if (change.kind === "delete") scrub.push(change.target);
+      changes.push(change);
       plan.entries.push({ pending, entry: { type: "change", change, message: outcome.message } });
     }
     plan.batch.states = [...changed.values()];
-    if (plan.batch.messages.length > 0) {
+    if (messages.length > 0) {
       const attendance = this.listener.attendance();
       if (attendance)
-        plan.batch.recipients = new Map(
-          plan.batch.messages.map((m) => [m.seq, recipientsJson(attendance, m.senderId)]),
-        );
+        plan.batch.recipients = new Map(messages.map((m) => [m.seq, recipientsJson(attendance, m.senderId)]));
     }
     // States the entries themselves do not carry: reply parents that no change of this batch touched.
     const carried = new Set(
@@ -501,6 +515,12 @@ export class CommitPipeline {
     plan.states = plan.batch.states.filter((m) => !carried.has(m.seq));
     if (plan.entries.length > 0) this.#plannedSeq = seq;
     return plan;
+  }
+
+  /** A message's state as this batch leaves it (`seq`: the entry that set it), for later batches too. */
+  #setState(changed: Map<number, Message>, message: Message, seq: number): void {
+    changed.set(message.seq, message);
+    this.#plannedStates.set(message.seq, { message, seq });
   }
 
   async #lookupKeys(batch: Pending[]): Promise<Map<string, Message>> {

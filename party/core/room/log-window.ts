@@ -12,6 +12,8 @@ export interface WindowEntry {
   /** The message this entry created or changed. */
   readonly target: number;
   readonly change?: Change;
+  /** A message's idempotency key (`idempotencyKey`), to forget when the entry leaves the window. */
+  readonly key?: string;
   /** The entry's frame, encoded once for the target state it was encoded with. */
   cached?: { state: Message; frame: OutboundFrame };
 }
@@ -31,13 +33,15 @@ export class LogWindow {
     return this.#items[this.#start]?.seq;
   }
 
-  /** Appends the next entry (its seq follows the last one); returns the entries that fell out. */
-  push(entry: WindowEntry): WindowEntry[] {
+  /**
+   * Appends the next entry (its seq follows the last one); returns the entry that fell out, if
+   * the window was full (one at most: entries come one at a time and the capacity is fixed).
+   */
+  push(entry: WindowEntry): WindowEntry | undefined {
     this.#items.push(entry);
-    const evicted: WindowEntry[] = [];
-    while (this.size > this.capacity) {
-      const old = this.#items[this.#start];
-      if (old) evicted.push(old);
+    let evicted: WindowEntry | undefined;
+    if (this.size > this.capacity) {
+      evicted = this.#items[this.#start];
       this.#start++;
     }
     // Compact now and then instead of shifting on every push.
@@ -92,6 +96,12 @@ export class LogWindow {
     }
     if (found.length < limit && first !== 1) return null;
     return found.reverse();
+  }
+
+  /** The entry at `seq`, when the window holds it. */
+  at(seq: number): WindowEntry | undefined {
+    const first = this.firstSeq;
+    return first === undefined || seq < first ? undefined : this.#items[this.#start + (seq - first)];
   }
 
   /** Every entry, oldest first. */

@@ -115,24 +115,25 @@ export class RoomLog {
 
   #push(entry: LogEntry): WindowEntry {
     const message = entry.message;
-    const windowEntry: WindowEntry =
-      entry.type === "message"
-        ? { seq: message.seq, target: message.seq }
-        : { seq: entry.change.seq, target: entry.change.target, change: entry.change };
     const kept = this.#states.get(message.seq);
     if (kept) {
       kept.message = message;
       kept.refs++;
     } else this.#states.set(message.seq, { message, refs: 1 });
+    let windowEntry: WindowEntry;
     if (entry.type === "message") {
-      this.#keys.set(idempotencyKey(message.senderId, message.clientMessageId), message.seq);
+      const key = idempotencyKey(message.senderId, message.clientMessageId);
+      windowEntry = { seq: message.seq, target: message.seq, key };
+      this.#keys.set(key, message.seq);
       if (!this.#latest || message.seq >= this.#latest.seq) this.#latest = message;
-    } else if (this.#latest?.seq === message.seq) this.#latest = message;
-    for (const old of this.#window.push(windowEntry)) {
-      if (!old.change) {
-        const state = this.stateOf(old.seq);
-        if (state) this.#keys.delete(idempotencyKey(state.senderId, state.clientMessageId));
-      }
+    } else {
+      windowEntry = { seq: entry.change.seq, target: entry.change.target, change: entry.change };
+      if (this.#latest?.seq === message.seq) this.#latest = message;
+    }
+    const old = this.#window.push(windowEntry);
+    if (old) {
+      // The key was kept on the entry: rebuilding it meant a new string to hash per message.
+      if (old.key !== undefined) this.#keys.delete(old.key);
       this.#unref(old.target);
     }
     return windowEntry;
@@ -148,6 +149,15 @@ export class RoomLog {
       : frames.message(state);
     entry.cached = { state, frame };
     return frame;
+  }
+
+  /**
+   * The `message` frame already encoded for this message in exactly this state (its fan-out's),
+   * if the window has it: an ack of the same message reuses its JSON.
+   */
+  messageFrame(message: Message): OutboundFrame | undefined {
+    const cached = this.#window.at(message.seq)?.cached;
+    return cached?.state === message ? cached.frame : undefined;
   }
 
   /** Entries with seq > `after` (up to `limit`) with their frames, or null below the window. */
