@@ -2,7 +2,6 @@
  * Opens the libSQL store for a Node or Deno process: creates the data folder for `file:` URLs,
  * sets WAL and the chosen sync level, and applies drizzle-kit migrations before anything reads.
  */
-import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
@@ -10,6 +9,7 @@ import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import type { CommitObserver } from "./group-commit.ts";
 import { LibsqlStore } from "./libsql-store.ts";
+import { makeFolder } from "./make-folder.ts";
 import { NativeAppendConnection } from "./native-append.ts";
 import { NativeReadConnection } from "./native-reads.ts";
 import { applyPragmas } from "./recovering-write.ts";
@@ -72,7 +72,15 @@ function rootCause(error: unknown): string {
 
 export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore> {
   const path = localDbPath(options.url);
-  if (path) await mkdir(dirname(path), { recursive: true });
+  if (path) {
+    try {
+      await makeFolder(dirname(path));
+    } catch (error) {
+      throw new Error(`cannot open the database at ${withoutSecrets(options.url)}: ${rootCause(error)}`, {
+        cause: error,
+      });
+    }
+  }
   // One connection: every call on it is a short synchronous step, and per-connection pragmas
   // (synchronous) must stay in force for the whole life of the store.
   const client = createClient({

@@ -4,8 +4,9 @@
  * production mode refuses to start without them.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { makeFolder } from "../../store/make-folder.ts";
 import { localDbPath, type SyncMode } from "../../store/open.ts";
 import {
   decimalNumber,
@@ -236,6 +237,8 @@ function dataDirProblem(error: unknown, dataDir: string): string | undefined {
     return `${where} is not a folder: a part of that path is a file`;
   if (code === "EACCES" || code === "EPERM") return `${where} cannot be written by this user`;
   if (code === "EROFS") return `${where} is on a read-only file system`;
+  // The folders above it exist (makeFolder starts from the nearest one), yet this one cannot be made.
+  if (code === "ENOENT") return `${where} cannot be created there: the file system does not allow it`;
   return undefined;
 }
 
@@ -257,7 +260,7 @@ async function devSecrets(dataDir: string): Promise<{ secret: string; serverKey:
   }
   const created = { secret: randomSecret(""), serverKey: randomSecret("psk_") };
   try {
-    await mkdir(dataDir, { recursive: true });
+    await makeFolder(dataDir);
     await writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
   } catch (error) {
     throw new ConfigError(

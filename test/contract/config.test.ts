@@ -241,6 +241,21 @@ describe("allowed origins", () => {
     }
   });
 
+  it("a folder the file system will not create (/proc/…) stops the start with a message, instead of hanging", async () => {
+    // Node 20's recursive mkdir never returns there (see store/make-folder.ts).
+    await expect(
+      startServer({
+        env: { PARLEY_DATA_DIR: "/proc/parley-no-such-folder" },
+        unset: ["PARLEY_SECRET", "PARLEY_SERVER_KEY"],
+      }),
+    ).rejects.toThrow(
+      /the data folder \/proc\/parley-no-such-folder \(PARLEY_DATA_DIR; default: the database's folder\) cannot be created there/,
+    );
+    await expect(
+      startServer({ env: { PARLEY_DB_URL: "file:/proc/parley-no-such-folder/parley.db" } }),
+    ).rejects.toThrow(/cannot open the database at file:\/proc\/parley-no-such-folder\/parley\.db: .*ENOENT/);
+  }, 60_000);
+
   it("a port in use stops the start saying so, and naming PORT (not HOST)", async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
