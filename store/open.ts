@@ -72,15 +72,11 @@ function rootCause(error: unknown): string {
 
 export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore> {
   const path = localDbPath(options.url);
-  if (path) {
-    try {
-      await makeFolder(dirname(path));
-    } catch (error) {
-      throw new Error(`cannot open the database at ${withoutSecrets(options.url)}: ${rootCause(error)}`, {
-        cause: error,
-      });
-    }
-  }
+  const cannotOpen = (error: unknown) =>
+    new Error(`cannot open the database at ${withoutSecrets(options.url)}: ${rootCause(error)}`, {
+      cause: error,
+    });
+  if (path) await makeFolder(dirname(path)).catch((error: unknown) => Promise.reject(cannotOpen(error)));
   // One connection: every call on it is a short synchronous step, and per-connection pragmas
   // (synchronous) must stay in force for the whole life of the store.
   const client = createClient({
@@ -103,9 +99,7 @@ export async function openStore(options: OpenStoreOptions): Promise<LibsqlStore>
     await migrate(drizzle(client), { migrationsFolder });
   } catch (error) {
     client.close();
-    throw new Error(`cannot open the database at ${withoutSecrets(options.url)}: ${rootCause(error)}`, {
-      cause: error,
-    });
+    throw cannotOpen(error);
   }
   return new LibsqlStore(client, {
     pragmas,
