@@ -71,11 +71,15 @@ describe.skipIf(!haveChromium)("<parley-chat> themes and text direction", () => 
     expect(await direction(arabic)).toBe("rtl");
     expect(await direction(hebrew)).toBe("rtl");
     expect(await direction(english)).toBe("ltr");
-    // The thread list's title and preview too.
+    // The thread list's title and preview too. Each thread frame re-renders the row (new spans),
+    // so the span is found and read in one step in the page: a span found first and read after a
+    // re-render is detached, and a detached element has no computed direction ("").
+    await pa.locator(`parley-chat button.thread[data-id="${conv}"] .ttitle`).waitFor();
     expect(
-      await pa
-        .locator(`parley-chat button.thread[data-id="${conv}"] .ttitle`)
-        .evaluate((el) => getComputedStyle(el).direction),
+      await pa.locator("parley-chat").evaluate((el, id) => {
+        const title = el.shadowRoot?.querySelector(`button.thread[data-id="${id}"] .ttitle`);
+        return title ? getComputedStyle(title).direction : "no title";
+      }, conv),
     ).toBe("rtl");
     // And the composer while one writes.
     const input = pa.locator("parley-chat textarea");
