@@ -38,6 +38,7 @@ import { type ReactionsResult, runReactions } from "./harness/reactions.ts";
 import { runSocketSends, type SocketSendsResult } from "./harness/socket-sends.ts";
 import { median } from "./harness/stats.ts";
 import { relayAvailable, SIDE_NAMES, type Side, startTarget, type Target } from "./harness/target.ts";
+import { runHttpWithDeliveries, type WholeRun } from "./harness/webhook-run.ts";
 import { benchWebhookSecret, downUrl, startWebhookSink, type WebhookSink } from "./harness/webhook-sink.ts";
 
 const { values: args } = parseFlags("bench", {
@@ -194,7 +195,12 @@ type Results = {
   memory: MemoryResult[];
   socket: SocketSendsResult[];
   reactions: ReactionsResult[];
-  webhooks: Array<{ variant: WebhookVariant; result: HttpResult; delivered: number }>;
+  webhooks: Array<{
+    variant: WebhookVariant;
+    result: HttpResult;
+    delivered: number;
+    whole?: WholeRun | undefined;
+  }>;
   presence: PresenceStormResult[];
   bigroom: FanoutResult[];
   manyrooms: ManyRoomsResult[];
@@ -390,12 +396,16 @@ async function runMetric(metric: Metric, side: Side, round: number): Promise<voi
       const { sink, env } = await webhookSetup(variant);
       try {
         const before = sink?.received ?? 0;
-        const r = await withTarget(side, (t) => runHttp(t, HTTP_LOAD), env);
-        if (r) {
+        const run = await withTarget(side, (t) => runHttpWithDeliveries(t, sink, HTTP_LOAD), env);
+        if (run) {
+          const { result: r, whole } = run;
           const delivered = (sink?.received ?? 0) - before;
-          results[side].webhooks.push({ variant, result: r, delivered });
+          results[side].webhooks.push({ variant, result: r, delivered, whole });
+          const wholeRun = whole
+            ? `; whole run: ${fmt(whole.sends)} sends${sink ? `, all delivered ${fmt(whole.drainMs)} ms after the load` : ""}, ${fmt(whole.sendsPerSec)} sends/s${sink ? " with every delivery made" : ""}, ${fmt(whole.cpuUsPerSend)} µs server CPU per send`
+            : "";
           console.log(
-            `  ${label} endpoint ${variant}: ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors${sink ? `, ${fmt(delivered)} deliveries` : ""}; CPU server ${fmt(r.cpu.server)}%`,
+            `  ${label} endpoint ${variant}: ${fmt(r.sendsPerSec)} sends/s, p50 ${fmt(r.latency.p50, 2)} ms, p99 ${fmt(r.latency.p99, 2)} ms, ${r.errors} errors${sink ? `, ${fmt(delivered)} deliveries` : ""}; CPU server ${fmt(r.cpu.server)}%${wholeRun}`,
           );
         }
       } finally {
@@ -788,6 +798,38 @@ if (metrics.includes("webhooks") && haveRelay) {
       result: "",
     });
     entry[variant] = { sendsPerSec: sends, p99 };
+  }
+  // The whole runs: sends/s until the endpoint had every message, and CPU per send with its
+  // delivery, against the runs without an endpoint (see harness/webhook-run.ts).
+  const wholeOf = (variant: WebhookVariant) =>
+    r.webhooks.flatMap((x) => (x.variant === variant && x.whole ? [x.whole] : []));
+  const noneWhole = wholeOf("none");
+  const upWhole = wholeOf("up");
+  if (noneWhole.length > 0 && upWhole.length > 0) {
+    const noneRate = med(noneWhole.map((x) => x.sendsPerSec));
+    const upRate = med(upWhole.map((x) => x.sendsPerSec));
+    const noneCpu = med(noneWhole.map((x) => x.cpuUsPerSend));
+    const upCpu = med(upWhole.map((x) => x.cpuUsPerSend));
+    rows.push({
+      metric: "  whole run, every delivery made: sends/s",
+      floor: "—",
+      relay: fmt(upRate),
+      ratio: `${ratioOf(upRate, noneRate).toFixed(2)}× none (${fmt(noneRate)})`,
+      target: "(info)",
+      result: "",
+    });
+    rows.push({
+      metric: "  server CPU per send, whole run (µs)",
+      floor: "—",
+      relay: fmt(upCpu),
+      ratio: `none ${fmt(noneCpu)}: a delivery ${fmt(upCpu - noneCpu)}`,
+      target: "(info)",
+      result: "",
+    });
+    entry.wholeRun = {
+      answering: { sendsPerSec: upRate, cpuUsPerSend: upCpu, drainMs: med(upWhole.map((x) => x.drainMs)) },
+      none: { sendsPerSec: noneRate, cpuUsPerSend: noneCpu },
+    };
   }
   summary.webhooks = entry;
 }

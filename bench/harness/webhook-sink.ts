@@ -1,6 +1,7 @@
 /**
  * Webhook endpoints for the bench: one that answers every delivery 204 (as fast as loopback
- * allows), and the URL of one that is down (a port nobody listens on).
+ * allows), counting the `message.created` events among them, and the URL of one that is down
+ * (a port nobody listens on).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -10,6 +11,8 @@ export interface WebhookSink {
   url: string;
   /** Deliveries answered so far. */
   readonly received: number;
+  /** Of those, `message.created` events: one per committed send. */
+  readonly messages: number;
   close(): Promise<void>;
 }
 
@@ -17,10 +20,16 @@ export const benchWebhookSecret = () => `whsec_${randomBytes(32).toString("base6
 
 export async function startWebhookSink(): Promise<WebhookSink> {
   let received = 0;
+  let messages = 0;
   const server: Server = createServer((req, res) => {
-    req.resume();
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      body += chunk;
+    });
     req.on("end", () => {
       received++;
+      if (body.startsWith('{"type":"message.created"')) messages++;
       res.writeHead(204).end();
     });
   });
@@ -30,6 +39,9 @@ export async function startWebhookSink(): Promise<WebhookSink> {
     url: `http://127.0.0.1:${port}/`,
     get received() {
       return received;
+    },
+    get messages() {
+      return messages;
     },
     close: () =>
       new Promise((r) => {
