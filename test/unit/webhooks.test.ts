@@ -155,6 +155,77 @@ describe("Node transport", () => {
   });
 });
 
+describe("Node transport, answers", () => {
+  it("sends the headers and body as given; reads the status, Retry-After and (when asked) the body, up to a limit", async () => {
+    const seen: Array<{ method?: string; path?: string; signature?: string; body: string }> = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        seen.push({
+          method: req.method,
+          path: req.url,
+          signature: req.headers["webhook-signature"] as string,
+          body,
+        });
+        if (req.url === "/busy") res.writeHead(429, { "retry-after": "7" }).end();
+        else if (req.url === "/long") res.writeHead(200).end("x".repeat(5000));
+        else res.writeHead(200, { "content-type": "application/json" }).end('{"reject":{"message":"no"}}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const { port } = server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+    const request = {
+      headers: { "webhook-signature": "v1,abc" },
+      body: '{"é":1}',
+      timeoutMs: 2000,
+      publicOnly: false,
+    };
+    try {
+      expect(await nodeWebhookTransport({ ...request, url: `${base}/busy` })).toEqual({
+        status: 429,
+        retryAfter: "7",
+      });
+      expect(
+        await nodeWebhookTransport({ ...request, url: `${base}/hook?x=1`, readBodyBytes: 1000 }),
+      ).toEqual({
+        status: 200,
+        retryAfter: null,
+        body: '{"reject":{"message":"no"}}',
+      });
+      await expect(
+        nodeWebhookTransport({ ...request, url: `${base}/long`, readBodyBytes: 1000 }),
+      ).rejects.toThrow(/^the answer's body is larger than 1000 bytes$/);
+      // Without readBodyBytes a long answer is drained, not refused.
+      expect((await nodeWebhookTransport({ ...request, url: `${base}/long` })).status).toBe(200);
+      expect(seen.map((s) => s.path)).toEqual(["/busy", "/hook?x=1", "/long", "/long"]);
+      for (const s of seen) expect(s).toMatchObject({ method: "POST", signature: "v1,abc", body: '{"é":1}' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a port nobody listens on is 'could not deliver', with the system's code", async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((r) => probe.close(r));
+    await expect(
+      nodeWebhookTransport({
+        url: `http://127.0.0.1:${port}/`,
+        headers: {},
+        body: "{}",
+        timeoutMs: 2000,
+        publicOnly: false,
+      }),
+    ).rejects.toThrow(/^could not deliver: .*ECONNREFUSED/);
+  });
+});
+
 it("Retry-After: seconds or an HTTP date, clamped; nonsense is ignored", () => {
   const now = Date.parse("2026-12-01T12:00:00Z");
   expect(retryAfterMs("3", now, 60_000)).toBe(3000);
