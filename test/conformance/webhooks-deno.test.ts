@@ -1,4 +1,4 @@
 import { webhooksSuite } from "./webhooks.ts";
 
-/** `npm run start:deno`: the same Node code (node:http transport, dispatcher) under Deno. */
+/** `npm run start:deno`: the same Node code (undici transport, dispatcher) under Deno. */
 await webhooksSuite("deno (npm run start:deno)", { runtime: "deno" });
