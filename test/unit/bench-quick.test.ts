@@ -64,6 +64,12 @@ it(
       socket: Record<string, { cpuUsPerSend?: number }>;
       bigroom: Record<string, { deliveriesPerSec?: number; p99?: number }>;
       manyrooms: { ratio?: number; relay?: { sendsPerSec?: number; p99?: number; bytesPerRoom?: number } };
+      webhooks: {
+        wholeRun?: {
+          answering?: { sendsPerSec?: number; cpuUsPerSend?: number };
+          none?: { cpuUsPerSend?: number };
+        };
+      };
     };
     for (const [side, errs] of Object.entries(json.errors)) expect(errs, side).toEqual([]);
     for (const side of ["floor", "relay", "naive"]) {
@@ -77,6 +83,15 @@ it(
     for (const side of ["floor", "relay"]) {
       expect(Number.isFinite(json.bigroom[side]?.deliveriesPerSec), `bigroom ${side}`).toBe(true);
       expect(Number.isFinite(json.bigroom[side]?.p99), `bigroom ${side} p99`).toBe(true);
+    }
+    // Metric 5's whole runs: the endpoint got every message, so both numbers are there.
+    const whole = json.webhooks.wholeRun;
+    for (const n of [
+      whole?.answering?.sendsPerSec,
+      whole?.answering?.cpuUsPerSend,
+      whole?.none?.cpuUsPerSend,
+    ]) {
+      expect(Number.isFinite(n), JSON.stringify(json.webhooks)).toBe(true);
     }
     const many = json.manyrooms;
     for (const n of [many.ratio, many.relay?.sendsPerSec, many.relay?.p99, many.relay?.bytesPerRoom]) {
