@@ -61,7 +61,7 @@ interface Lane {
 
 interface Endpoint {
   record: WebhookEndpointRecord;
-  /** Aborted when the endpoint is paused or removed: its deliveries in flight stop. */
+  /** Aborted when the endpoint is paused or removed, or the dispatcher closes: its deliveries in flight stop. */
   abort: AbortController;
   queue: Lane[];
   running: number;
@@ -234,7 +234,9 @@ export class WebhookDispatcher implements RoomWebhooks {
         limits: this.options.limits,
         now: this.#now,
         publicOnly: this.options.publicOnly && !isConfigured(endpoint.record.id),
-        signal: AbortSignal.any([this.#closing.signal, endpoint.abort.signal]),
+        // The endpoint's own signal, which close() aborts too: one signal for all its lane runs
+        // (AbortSignal.any per run cost each run a new signal and its listeners).
+        signal: endpoint.abort.signal,
         observer: this.options.observer,
         hashes: this.options.hashes,
       },
@@ -327,6 +329,7 @@ export class WebhookDispatcher implements RoomWebhooks {
   /** Stops: deliveries in flight are aborted (their cursors are kept), timers cleared. */
   async close(): Promise<void> {
     this.#closing.abort();
+    for (const endpoint of this.#endpoints.values()) endpoint.abort.abort();
     clearInterval(this.#scanTimer);
     for (const lane of this.#lanes.values()) clearTimeout(lane.timer);
     await Promise.allSettled([...this.#runs]);
