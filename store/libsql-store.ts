@@ -31,7 +31,7 @@ import {
 } from "./conversation-events.ts";
 import { type CommitObserver, GroupCommit } from "./group-commit.ts";
 import { LibsqlInboxListeners } from "./inbox-listener-table.ts";
-import { assembleLog } from "./log-entries.ts";
+import { assembleLog, logHeadsSql } from "./log-entries.ts";
 import type { NativeReadConnection } from "./native-reads.ts";
 import { recoveringWrite } from "./recovering-write.ts";
 import { MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
@@ -126,6 +126,7 @@ export class LibsqlStore implements Store {
     this.webhooks = new LibsqlWebhookStore(
       client,
       connection ? (row) => group.appendCursors(row.app, row.conversationId, [row]) : undefined,
+      options.loadReads,
     );
   }
 
@@ -274,6 +275,8 @@ export class LibsqlStore implements Store {
   }
 
   async readLog(app: string, conversationId: string, query: LogQuery): Promise<LogEntry[]> {
+    if (this.#loadReads)
+      return this.#loadReads.readLogAfter(app, conversationId, query.after, query.limit, query.maxBytes);
     return this.#logPage(app, conversationId, "after", query.after, query.limit, query.maxBytes);
   }
 
@@ -294,24 +297,10 @@ export class LibsqlStore implements Store {
     limit: number,
     maxBytes: number | undefined,
   ): Promise<LogEntry[]> {
-    const bound = direction === "after" ? "AND seq > ?" : "";
-    const order = direction === "after" ? "ASC" : "DESC";
-    const scope = (table: string) =>
-      `SELECT seq, ${table === "messages" ? "'m'" : "'c'"} AS t, ${
-        table === "messages"
-          ? "(length(CAST(body AS BLOB)) + coalesce(length(CAST(meta AS BLOB)), 0)) AS size"
-          : "length(data) AS size"
-      } FROM ${table} WHERE app = ? AND conversation_id = ? ${bound}`;
     const args: Array<string | number> = [];
     const scopeArgs = direction === "after" ? [app, conversationId, after] : [app, conversationId];
     args.push(...scopeArgs, ...scopeArgs, limit, maxBytes ?? Number.MAX_SAFE_INTEGER);
-    const heads = await this.client.execute({
-      sql: `SELECT seq, t FROM (
-              SELECT seq, t, sum(size) OVER (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING) - size AS before_bytes
-              FROM (SELECT * FROM (${scope("messages")} UNION ALL ${scope("changes")}) ORDER BY seq ${order} LIMIT ?)
-            ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`,
-      args,
-    });
+    const heads = await this.client.execute({ sql: logHeadsSql(direction), args });
     const seqs = heads.rows.map((r) => ({ seq: Number(r.seq), change: r.t === "c" }));
     return assembleLog(seqs, {
       changes: (changeSeqs) => this.#readChanges(app, conversationId, changeSeqs),

@@ -11,6 +11,28 @@ export interface LogHead {
   change: boolean;
 }
 
+/**
+ * The heads of a log page: `seq` and `t` ('m' a message, 'c' a change), in seq order, from
+ * both tables, cut by the bytes of message bodies and meta (and of change data) so a page stays
+ * under a size. Arguments: app, conversation (and, "after", the seq to start after) for the
+ * messages, the same for the changes, then the row limit and the byte limit. One text for the
+ * @libsql/client path and the native read connection.
+ */
+export function logHeadsSql(direction: "after" | "tail"): string {
+  const bound = direction === "after" ? "AND seq > ?" : "";
+  const order = direction === "after" ? "ASC" : "DESC";
+  const scope = (table: "messages" | "changes") =>
+    `SELECT seq, ${table === "messages" ? "'m'" : "'c'"} AS t, ${
+      table === "messages"
+        ? "(length(CAST(body AS BLOB)) + coalesce(length(CAST(meta AS BLOB)), 0)) AS size"
+        : "length(data) AS size"
+    } FROM ${table} WHERE app = ? AND conversation_id = ? ${bound}`;
+  return `SELECT seq, t FROM (
+            SELECT seq, t, sum(size) OVER (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING) - size AS before_bytes
+            FROM (SELECT * FROM (${scope("messages")} UNION ALL ${scope("changes")}) ORDER BY seq ${order} LIMIT ?)
+          ) WHERE before_bytes = 0 OR before_bytes < ? ORDER BY seq ASC`;
+}
+
 /** An edit of a deleted message carries no text: a deleted text is never sent again, by any path. */
 export function withoutDeletedText(change: Change, target: Message): Change {
   if (!target.deleted || change.kind !== "edit") return change;

@@ -18,8 +18,11 @@ import type {
   Message,
   Profile,
 } from "../party/core/types.ts";
-import { assembleLog, type LogHead } from "./log-entries.ts";
+import type { ConversationEventRecord, LaneState } from "../party/host/webhooks/webhook-store.ts";
+import type { Recipients } from "../protocol/index.ts";
+import { assembleLog, type LogHead, logHeadsSql } from "./log-entries.ts";
 import { CHANGE_COLUMNS, MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
+import { eventRecordOf, laneStateOf } from "./webhook-rows.ts";
 
 /**
  * Rows as one JSON array of objects (`get` of one row), for a statement that returns several:
@@ -44,6 +47,13 @@ const LOAD_SQL = `SELECT id, title, last_seq, created_at, last_activity_at, mess
 const TAIL_SQL = `SELECT ${jsonRows("seq, t", "seq")} AS heads FROM (SELECT seq, 'm' AS t FROM messages WHERE app = ? AND conversation_id = ? UNION ALL SELECT seq, 'c' AS t FROM changes WHERE app = ? AND conversation_id = ? ORDER BY seq DESC LIMIT ?)`;
 const MESSAGES_SQL = `SELECT ${jsonRows(MESSAGE_READ_COLUMNS, "seq")} AS rows FROM messages WHERE app = ? AND conversation_id = ? AND seq IN (SELECT value FROM json_each(?))`;
 const CHANGES_SQL = `SELECT ${jsonRows(CHANGE_COLUMNS, "seq")} AS rows FROM changes WHERE app = ? AND conversation_id = ? AND seq IN (SELECT value FROM json_each(?))`;
+/** A page of the log after a seq, cut by bytes as the @libsql/client path cuts it (`readLog`). */
+const AFTER_SQL = `SELECT ${jsonRows("seq, t", "seq")} AS heads FROM (${logHeadsSql("after")})`;
+/** Webhook delivery's reads (store/webhook-tables.ts has the same on @libsql/client). */
+const CURSOR_SQL =
+  "SELECT last_seq, last_event, failing_since FROM webhook_cursors WHERE app = ? AND endpoint_id = ? AND conversation_id = ?";
+const EVENTS_SQL = `SELECT ${jsonRows("id, after_seq, type, data, at", "id")} AS rows FROM (SELECT id, after_seq, type, data, at FROM conversation_events WHERE app = ? AND conversation_id = ? AND id > ? ORDER BY id LIMIT ?)`;
+const RECIPIENTS_SQL = `SELECT ${jsonRows("seq, recipients", "seq")} AS rows FROM messages WHERE app = ? AND conversation_id = ? AND recipients IS NOT NULL AND seq IN (SELECT value FROM json_each(?))`;
 const PROFILES_SQL = `SELECT ${jsonRows("user_id, name, picture", "user_id")} AS rows FROM profiles WHERE app = ? AND user_id IN (SELECT value FROM json_each(?))`;
 
 interface Open {
@@ -53,6 +63,10 @@ interface Open {
   messages: Database.Statement;
   changes: Database.Statement;
   profiles: Database.Statement;
+  after: Database.Statement;
+  cursor: Database.Statement;
+  events: Database.Statement;
+  recipients: Database.Statement;
 }
 
 type Row = Record<string, unknown>;
@@ -88,6 +102,10 @@ export class NativeReadConnection {
         messages: db.prepare(MESSAGES_SQL),
         changes: db.prepare(CHANGES_SQL),
         profiles: db.prepare(PROFILES_SQL),
+        after: db.prepare(AFTER_SQL),
+        cursor: db.prepare(CURSOR_SQL),
+        events: db.prepare(EVENTS_SQL),
+        recipients: db.prepare(RECIPIENTS_SQL),
       };
       return this.#open;
     } catch (error) {
@@ -134,11 +152,38 @@ export class NativeReadConnection {
    * The last `limit` entries of the log in seq order, as the @libsql/client path reads them
    * (`LibsqlStore.readLogTail`): messages in their latest state, changes with their target's.
    */
-  async readLogTail(app: string, id: string, limit: number): Promise<LogEntry[]> {
-    const heads = rowsOf(
+  readLogTail(app: string, id: string, limit: number): Promise<LogEntry[]> {
+    return this.#entries(
+      app,
+      id,
       this.#read((open) => open.tail.get([app, id, app, id, limit])),
-      "heads",
-    ).map((r): LogHead => ({ seq: Number(r.seq), change: r.t === "c" }));
+    );
+  }
+
+  /**
+   * Up to `limit` entries after `after`, cut at `maxBytes` of bodies and meta (at least one
+   * entry), as `LibsqlStore.readLog` reads them on @libsql/client.
+   */
+  readLogAfter(
+    app: string,
+    id: string,
+    after: number,
+    limit: number,
+    maxBytes: number | undefined,
+  ): Promise<LogEntry[]> {
+    const bytes = maxBytes ?? Number.MAX_SAFE_INTEGER;
+    return this.#entries(
+      app,
+      id,
+      this.#read((open) => open.after.get([app, id, after, app, id, after, limit, bytes])),
+    );
+  }
+
+  /** The entries of a page's heads (a `heads` row of `jsonRows`). */
+  #entries(app: string, id: string, headsRow: unknown): Promise<LogEntry[]> {
+    const heads = rowsOf(headsRow, "heads").map(
+      (r): LogHead => ({ seq: Number(r.seq), change: r.t === "c" }),
+    );
     return assembleLog(heads, {
       changes: (seqs): Change[] =>
         rowsOf(
@@ -153,6 +198,32 @@ export class NativeReadConnection {
               "rows",
             ).map((row) => toMessage(row as unknown as Parameters<typeof toMessage>[0])),
     });
+  }
+
+  /** A lane's cursor (none yet: the start of the log). */
+  readCursor(app: string, endpointId: string, conversationId: string): LaneState {
+    const row = this.#read((open) => open.cursor.get([app, endpointId, conversationId])) as Row | undefined;
+    return row ? laneStateOf(row) : { lastSeq: 0, lastEvent: 0, failingSince: null };
+  }
+
+  /** Up to `limit` conversation events after `afterId`, in id order. */
+  readEvents(app: string, conversationId: string, afterId: number, limit: number): ConversationEventRecord[] {
+    return rowsOf(
+      this.#read((open) => open.events.get([app, conversationId, afterId, limit])),
+      "rows",
+    ).map(eventRecordOf);
+  }
+
+  /** The recipients recorded for these messages (a message without them is not in the map). */
+  readRecipients(app: string, conversationId: string, seqs: readonly number[]): Map<number, Recipients> {
+    const found = new Map<number, Recipients>();
+    if (seqs.length === 0) return found;
+    const rows = rowsOf(
+      this.#read((open) => open.recipients.get([app, conversationId, JSON.stringify(seqs)])),
+      "rows",
+    );
+    for (const row of rows) found.set(Number(row.seq), JSON.parse(String(row.recipients)) as Recipients);
+    return found;
   }
 
   /** The stored profiles of these users (distinct ids); a user without one is not in the map. */

@@ -5,7 +5,6 @@
  */
 import type { Client, InStatement, Row } from "@libsql/client";
 import type {
-  ConversationEventRecord,
   LaneState,
   PendingLane,
   WebhookCursor,
@@ -13,6 +12,8 @@ import type {
   WebhookStore,
 } from "../party/host/webhooks/webhook-store.ts";
 import type { Recipients, WebhookEventType, WebhookStatus } from "../protocol/index.ts";
+import type { NativeReadConnection } from "./native-reads.ts";
+import { eventRecordOf, laneStateOf } from "./webhook-rows.ts";
 
 /** Guards a cursor write (arguments: app, endpoint id): a removed endpoint's lane writes nothing. */
 const ENDPOINT_EXISTS = "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.app = ? AND w.id = ?)";
@@ -94,6 +95,11 @@ export class LibsqlWebhookStore implements WebhookStore {
      * each save is a write of its own.
      */
     private readonly commitCursor?: ((row: CursorRow) => Promise<void>) | undefined,
+    /**
+     * A local file's native read connection: the lanes' reads (cursor, events, log, recipients)
+     * with statements prepared once, as a room's load reads.
+     */
+    private readonly native?: NativeReadConnection | undefined,
   ) {}
 
   async listEndpoints(app?: string): Promise<WebhookEndpointRecord[]> {
@@ -212,18 +218,13 @@ export class LibsqlWebhookStore implements WebhookStore {
   }
 
   async readCursor(app: string, endpointId: string, conversationId: string): Promise<LaneState> {
+    if (this.native) return this.native.readCursor(app, endpointId, conversationId);
     const result = await this.client.execute({
       sql: "SELECT last_seq, last_event, failing_since FROM webhook_cursors WHERE app = ? AND endpoint_id = ? AND conversation_id = ?",
       args: [app, endpointId, conversationId],
     });
     const row = result.rows[0];
-    return row
-      ? {
-          lastSeq: Number(row.last_seq),
-          lastEvent: Number(row.last_event),
-          failingSince: row.failing_since === null ? null : String(row.failing_since),
-        }
-      : { lastSeq: 0, lastEvent: 0, failingSince: null };
+    return row ? laneStateOf(row) : { lastSeq: 0, lastEvent: 0, failingSince: null };
   }
 
   async advanceCursor(
@@ -244,22 +245,16 @@ export class LibsqlWebhookStore implements WebhookStore {
   }
 
   async readEvents(app: string, conversationId: string, afterId: number, limit: number) {
+    if (this.native) return this.native.readEvents(app, conversationId, afterId, limit);
     const result = await this.client.execute({
       sql: "SELECT id, after_seq, type, data, at FROM conversation_events WHERE app = ? AND conversation_id = ? AND id > ? ORDER BY id LIMIT ?",
       args: [app, conversationId, afterId, limit],
     });
-    return result.rows.map(
-      (row): ConversationEventRecord => ({
-        id: Number(row.id),
-        afterSeq: Number(row.after_seq),
-        type: String(row.type) as ConversationEventRecord["type"],
-        data: JSON.parse(String(row.data)) as Record<string, unknown>,
-        at: String(row.at),
-      }),
-    );
+    return result.rows.map(eventRecordOf);
   }
 
   async readRecipients(app: string, conversationId: string, seqs: readonly number[]) {
+    if (this.native) return this.native.readRecipients(app, conversationId, seqs);
     const found = new Map<number, Recipients>();
     if (seqs.length === 0) return found;
     const result = await this.client.execute({

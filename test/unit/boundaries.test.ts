@@ -105,8 +105,9 @@ const RULES: Rule[] = [
   {
     part: "party/node/",
     mayImport: ["protocol/", "party/core/", "party/host/", "api/", "store/"],
-    // prom-client: the metrics registry (Node and Deno only; the core reports through a seam); pino: the structured logs.
-    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild", "prom-client", "pino"],
+    // prom-client: the metrics registry (Node and Deno only; the core reports through a seam); pino: the structured logs;
+    // undici: the webhook transport's HTTP client.
+    packages: ["node:", "ws", "@hono/node-server", "zod", "esbuild", "prom-client", "pino", "undici"],
   },
 ];
 

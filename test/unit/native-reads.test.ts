@@ -118,6 +118,20 @@ it("reads the log's tail and profiles as the @libsql/client path does", async ()
       [1, 2, 3, 4, 5, 6, 7].slice(-limit),
     );
   }
+  // A page after a seq (the lanes' and the log API's read), cut by rows and by bytes.
+  for (const after of [0, 1, 3, 6, 7])
+    for (const limit of [1, 2, 50])
+      for (const maxBytes of [undefined, 1, 5, 1_000_000]) {
+        const query = { after, limit, maxBytes };
+        const page = await store.readLog("default", "c", query);
+        expect(page, JSON.stringify(query)).toEqual(await viaClient.readLog("default", "c", query));
+        const seqs = page.map((e) => (e.type === "message" ? e.message.seq : e.change.seq));
+        expect(seqs.every((seq) => seq > after)).toBe(true);
+        expect(seqs.length).toBeLessThanOrEqual(limit);
+        // A byte cut still returns at least one entry.
+        if (after < 7) expect(seqs.length).toBeGreaterThan(0);
+      }
+  expect((await store.readLog("default", "c", { after: 0, limit: 50, maxBytes: 5 })).length).toBeLessThan(7);
   const tail = await store.readLogTail("default", "c", 7);
   expect(tail[3]).toMatchObject({
     type: "change",
@@ -140,4 +154,70 @@ it("reads the log's tail and profiles as the @libsql/client path does", async ()
     ]),
   );
   expect(await store.readProfiles("default", [])).toEqual(new Map());
+});
+
+it("reads a lane's cursor, the conversation's events and the recorded recipients as the @libsql/client path does", async () => {
+  const at = new Date(1_700_000_000_000).toISOString();
+  const viaClient = new LibsqlStore(store.client);
+  const endpoint = {
+    app: "default",
+    id: "wh_1",
+    url: "https://example.com/hook",
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    events: [],
+    status: "active" as const,
+    lastError: null,
+    failingSince: null,
+    createdAt: at,
+  };
+  await store.webhooks.createEndpoint(endpoint);
+  // With an endpoint, a conversation's creation and its members are events.
+  await store.createConversation(
+    "default",
+    { id: "c", title: null, lastSeq: 0, createdAt: at, lastActivityAt: at },
+    ["ann", "bob"],
+  );
+  store.appendConnection?.write([
+    {
+      app: "default",
+      conversationId: "c",
+      messages: [message(1, "ann"), message(2, "bob"), message(3, "ann")],
+      changes: [],
+      states: [],
+      scrub: [],
+      recipients: new Map([
+        [1, JSON.stringify({ online: ["bob"], offline: [] })],
+        [3, JSON.stringify({ online: [], offline: ["bob"] })],
+      ]),
+    },
+  ]);
+  const events = await store.webhooks.readEvents("default", "c", 0, 50);
+  expect(events.length).toBeGreaterThan(0);
+  expect(events).toEqual(await viaClient.webhooks.readEvents("default", "c", 0, 50));
+  expect(events[0]).toMatchObject({ type: "conversation.created", afterSeq: 0 });
+  expect(await store.webhooks.readEvents("default", "c", events[0]?.id ?? 0, 1)).toEqual(
+    await viaClient.webhooks.readEvents("default", "c", events[0]?.id ?? 0, 1),
+  );
+  expect(await store.webhooks.readEvents("default", "nope", 0, 50)).toEqual([]);
+
+  const recipients = await store.webhooks.readRecipients("default", "c", [1, 2, 3, 4]);
+  expect(recipients).toEqual(await viaClient.webhooks.readRecipients("default", "c", [1, 2, 3, 4]));
+  expect(recipients).toEqual(
+    new Map([
+      [1, { online: ["bob"], offline: [] }],
+      [3, { online: [], offline: ["bob"] }],
+    ]),
+  );
+  expect(await store.webhooks.readRecipients("default", "c", [])).toEqual(new Map());
+
+  expect(await store.webhooks.readCursor("default", "wh_1", "other")).toEqual({
+    lastSeq: 0,
+    lastEvent: 0,
+    failingSince: null,
+  });
+  await viaClient.webhooks.advanceCursor("default", "wh_1", "c", { lastSeq: 2, lastEvent: 1 });
+  await store.webhooks.laneFailed("default", "wh_1", "c", "HTTP 500", at, at);
+  const cursor = await store.webhooks.readCursor("default", "wh_1", "c");
+  expect(cursor).toEqual(await viaClient.webhooks.readCursor("default", "wh_1", "c"));
+  expect(cursor).toEqual({ lastSeq: 2, lastEvent: 1, failingSince: at });
 });
