@@ -8,6 +8,7 @@ import { runBenchScript } from "../helpers/run-bench.ts";
 const SCRIPTS = [
   ["bench/run.ts", "bench"],
   ["bench/commit-cost.ts", "bench:commit"],
+  ["bench/lane-reads.ts", "bench:lanes"],
   ["bench/reconnect-storm.ts", "bench:storm"],
   ["bench/edge-rooms.ts", "bench:edge"],
   ["bench/heartbeat-stall.ts", "bench:stall"],
