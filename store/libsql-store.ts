@@ -70,7 +70,10 @@ export interface LibsqlStoreOptions {
   appendConnection?: AppendConnection;
   /** Told of each group commit (the host's metrics). */
   commitObserver?: CommitObserver | undefined;
-  /** Where a room's load reads (a local file's: `NativeReadConnection`); without it, `client`. */
+  /**
+   * Where a room's load, profiles, log pages and the webhook lanes read (a local file's:
+   * `NativeReadConnection`); without it, `client`.
+   */
   loadReads?: NativeReadConnection | undefined;
   /**
    * Start over on a fresh connection after a failed write (recovering-write.ts). Only for a

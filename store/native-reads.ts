@@ -1,11 +1,13 @@
 /**
  * The reads of a room's load (its conversation row, its members with their unread counts, the
- * tail of its log) and of profiles, on a local database file, on a connection of their own
- * through `libsql` with statements prepared once. Why: after a restart every conversation is
- * loaded again at once (a reconnect storm of 1,000 rooms) and every user's first token reads
- * their profile, and through @libsql/client and drizzle each of these reads is built, prepared
- * and described again per call: ~4x the cost of running a prepared statement on the bench
- * machine. A list of keys is one JSON array parameter (`json_each`), so one statement serves
+ * tail of its log), of profiles, of log pages after a seq, and of webhook delivery (a lane's
+ * cursor, a conversation's events, recorded recipients), on a local database file, on a
+ * connection of their own through `libsql` with statements prepared once. Why: after a restart
+ * every conversation is loaded again at once (a reconnect storm of 1,000 rooms), every user's
+ * first token reads their profile, and a webhook lane reads after each commit it delivers; through
+ * @libsql/client and drizzle each of these reads is built, prepared and described again per call:
+ * ~4x the cost of running a prepared statement on the bench machine (a lane's reads ~7x:
+ * `npm run bench:lanes`). A list of keys is one JSON array parameter (`json_each`), so one statement serves
  * any number of them, and several rows come back as one JSON value (see `jsonRows`). Each
  * statement runs to completion (`get` of an aggregate), so no read snapshot outlives its call.
  */
