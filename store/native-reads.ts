@@ -24,7 +24,7 @@ import type { ConversationEventRecord, LaneState } from "../party/host/webhooks/
 import type { Recipients } from "../protocol/index.ts";
 import { assembleLog, type LogHead, logHeadsSql } from "./log-entries.ts";
 import { CHANGE_COLUMNS, MESSAGE_READ_COLUMNS, toChange, toMessage } from "./rows.ts";
-import { eventRecordOf, laneStateOf } from "./webhook-rows.ts";
+import { CURSOR_READ_SQL, eventRecordOf, laneStateOf } from "./webhook-rows.ts";
 
 /**
  * Rows as one JSON array of objects (`get` of one row), for a statement that returns several:
@@ -51,9 +51,7 @@ const MESSAGES_SQL = `SELECT ${jsonRows(MESSAGE_READ_COLUMNS, "seq")} AS rows FR
 const CHANGES_SQL = `SELECT ${jsonRows(CHANGE_COLUMNS, "seq")} AS rows FROM changes WHERE app = ? AND conversation_id = ? AND seq IN (SELECT value FROM json_each(?))`;
 /** A page of the log after a seq, cut by bytes as the @libsql/client path cuts it (`readLog`). */
 const AFTER_SQL = `SELECT ${jsonRows("seq, t", "seq")} AS heads FROM (${logHeadsSql("after")})`;
-/** Webhook delivery's reads (store/webhook-tables.ts has the same on @libsql/client). */
-const CURSOR_SQL =
-  "SELECT last_seq, last_event, failing_since FROM webhook_cursors WHERE app = ? AND endpoint_id = ? AND conversation_id = ?";
+/** Webhook delivery's reads (store/webhook-tables.ts reads the same on @libsql/client). */
 const EVENTS_SQL = `SELECT ${jsonRows("id, after_seq, type, data, at", "id")} AS rows FROM (SELECT id, after_seq, type, data, at FROM conversation_events WHERE app = ? AND conversation_id = ? AND id > ? ORDER BY id LIMIT ?)`;
 const RECIPIENTS_SQL = `SELECT ${jsonRows("seq, recipients", "seq")} AS rows FROM messages WHERE app = ? AND conversation_id = ? AND recipients IS NOT NULL AND seq IN (SELECT value FROM json_each(?))`;
 const PROFILES_SQL = `SELECT ${jsonRows("user_id, name, picture", "user_id")} AS rows FROM profiles WHERE app = ? AND user_id IN (SELECT value FROM json_each(?))`;
@@ -105,7 +103,7 @@ export class NativeReadConnection {
         changes: db.prepare(CHANGES_SQL),
         profiles: db.prepare(PROFILES_SQL),
         after: db.prepare(AFTER_SQL),
-        cursor: db.prepare(CURSOR_SQL),
+        cursor: db.prepare(CURSOR_READ_SQL),
         events: db.prepare(EVENTS_SQL),
         recipients: db.prepare(RECIPIENTS_SQL),
       };

@@ -5,6 +5,10 @@
  */
 import type { ConversationEventRecord, LaneState } from "../party/host/webhooks/webhook-store.ts";
 
+/** A lane's cursor row (arguments: app, endpoint id, conversation id); read through either path. */
+export const CURSOR_READ_SQL =
+  "SELECT last_seq, last_event, failing_since FROM webhook_cursors WHERE app = ? AND endpoint_id = ? AND conversation_id = ?";
+
 /** A cursor row as a lane's state. */
 export function laneStateOf(row: Record<string, unknown>): LaneState {
   return {

@@ -13,7 +13,7 @@ import type {
 } from "../party/host/webhooks/webhook-store.ts";
 import type { Recipients, WebhookEventType, WebhookStatus } from "../protocol/index.ts";
 import type { NativeReadConnection } from "./native-reads.ts";
-import { eventRecordOf, laneStateOf } from "./webhook-rows.ts";
+import { CURSOR_READ_SQL, eventRecordOf, laneStateOf } from "./webhook-rows.ts";
 
 /** Guards a cursor write (arguments: app, endpoint id): a removed endpoint's lane writes nothing. */
 const ENDPOINT_EXISTS = "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.app = ? AND w.id = ?)";
@@ -220,7 +220,7 @@ export class LibsqlWebhookStore implements WebhookStore {
   async readCursor(app: string, endpointId: string, conversationId: string): Promise<LaneState> {
     if (this.native) return this.native.readCursor(app, endpointId, conversationId);
     const result = await this.client.execute({
-      sql: "SELECT last_seq, last_event, failing_since FROM webhook_cursors WHERE app = ? AND endpoint_id = ? AND conversation_id = ?",
+      sql: CURSOR_READ_SQL,
       args: [app, endpointId, conversationId],
     });
     const row = result.rows[0];
