@@ -85,7 +85,8 @@ export class WebhookDispatcher implements RoomWebhooks {
   #running = 0;
   #runs = new Set<Promise<void>>();
   #scanTimer: ReturnType<typeof setInterval> | undefined;
-  #closing = new AbortController();
+  /** Set by close(): no lane starts, no scan runs, no outcome is acted on after it. */
+  #closed = false;
   readonly #now: () => number;
   readonly #random: () => number;
 
@@ -139,7 +140,7 @@ export class WebhookDispatcher implements RoomWebhooks {
 
   /** Looks in the store for lanes that are behind (all of them, or one app's or endpoint's). */
   async scan(filter?: { app: string; endpointId?: string }): Promise<void> {
-    if (this.#closing.signal.aborted) return;
+    if (this.#closed) return;
     let pending: Awaited<ReturnType<WebhookStore["pendingLanes"]>>;
     try {
       pending = await this.options.webhooks.pendingLanes(SCAN_BATCH, filter);
@@ -209,7 +210,7 @@ export class WebhookDispatcher implements RoomWebhooks {
 
   /** Starts lanes while slots are free, always from the endpoint with the fewest running. */
   #pump(): void {
-    while (this.#running < this.options.limits.webhookConcurrency && !this.#closing.signal.aborted) {
+    while (this.#running < this.options.limits.webhookConcurrency && !this.#closed) {
       let chosen: Endpoint | undefined;
       for (const endpoint of this.#endpoints.values()) {
         if (endpoint.queue.length === 0) continue;
@@ -266,7 +267,7 @@ export class WebhookDispatcher implements RoomWebhooks {
 
   #ended(endpoint: Endpoint, lane: Lane, outcome: LaneOutcome): void {
     // Removed, paused or resumed meanwhile: this lane belongs to an endpoint that is gone.
-    if (this.#lanes.get(lane.key) !== lane || this.#closing.signal.aborted) return;
+    if (this.#lanes.get(lane.key) !== lane || this.#closed) return;
     if (outcome.kind === "failed") {
       if (outcome.paused) {
         this.options.observer?.paused();
@@ -328,7 +329,7 @@ export class WebhookDispatcher implements RoomWebhooks {
 
   /** Stops: deliveries in flight are aborted (their cursors are kept), timers cleared. */
   async close(): Promise<void> {
-    this.#closing.abort();
+    this.#closed = true;
     for (const endpoint of this.#endpoints.values()) endpoint.abort.abort();
     clearInterval(this.#scanTimer);
     for (const lane of this.#lanes.values()) clearTimeout(lane.timer);
