@@ -137,8 +137,10 @@ export class ConversationRoom implements FrameTarget {
     this.id = log.conversation.id;
     this.#log = log;
     this.#members = members;
-    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame, exceptUser) =>
-      this.#fanout.broadcast(frame, exceptUser),
+    this.#presenceFeed = new PresenceFeed(
+      env.limits.presenceWindowMs,
+      (frame, exceptUser) => this.#fanout.broadcast(frame, exceptUser),
+      env.now,
     );
     this.#presence = new PresenceTracker(env.limits.presenceGraceMs, (userId, online) =>
       this.#presenceFeed.changed(userId, online),
