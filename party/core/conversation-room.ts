@@ -137,10 +137,8 @@ export class ConversationRoom implements FrameTarget {
     this.id = log.conversation.id;
     this.#log = log;
     this.#members = members;
-    this.#presenceFeed = new PresenceFeed(
-      env.limits.presenceWindowMs,
-      (frame, exceptUser) => this.#fanout.broadcast(frame, exceptUser),
-      env.now,
+    this.#presenceFeed = new PresenceFeed(env.limits.presenceWindowMs, (frame, exceptUser) =>
+      this.#fanout.broadcast(frame, exceptUser),
     );
     this.#presence = new PresenceTracker(env.limits.presenceGraceMs, (userId, online) =>
       this.#presenceFeed.changed(userId, online),

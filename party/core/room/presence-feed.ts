@@ -14,11 +14,6 @@
  */
 import { frames, type OutboundFrame } from "../outbound-frame.ts";
 
-/** The contract's longest window: a room in a burst of presence changes gathers them this long. */
-export const BURST_WINDOW_MS = 250;
-/** A room that sent a delta less than this long ago is in a burst. */
-export const BURST_SPAN_MS = 1_000;
-
 /** Inserts `id` into a sorted list (a copy), keeping it sorted. */
 function withSorted(sorted: readonly string[], id: string): string[] {
   let lo = 0;
@@ -42,16 +37,12 @@ export class PresenceFeed {
   #full: OutboundFrame | undefined;
   /** The next flush sends the full list to everyone (connections adopted after hibernation). */
   #resync = false;
-  /** When the last frame went out (`now()`'s clock). */
-  #lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** The coalescing window (the contract says at most 250 ms). */
     private readonly windowMs: number,
     /** Sends one frame to every live connection, except those of `exceptUser` when given. */
     private readonly broadcast: (frame: OutboundFrame, exceptUser?: string) => void,
-    /** The room's clock (ms). */
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** The tracker's word: `userId` came online (`true`) or went offline (`false`). */
@@ -92,14 +83,7 @@ export class PresenceFeed {
 
   #schedule(): void {
     if (this.#timer !== undefined || (this.#pending.size === 0 && !this.#resync)) return;
-    // A change after a quiet spell goes out one window later. While changes keep coming (a
-    // delta went out less than BURST_SPAN_MS ago: a room's members coming back one by one after
-    // a restart) they are gathered for the contract's longest window instead: each change is
-    // still sent within 250 ms, and each delta is a write to every socket of the room. In the
-    // reconnect storm this cut the relay's single socket writes by ~45% (BENCHMARKS.md,
-    // fourteenth session).
-    const inBurst = this.now() - this.#lastSentAt < BURST_SPAN_MS;
-    this.#timer = setTimeout(() => this.flushNow(), inBurst ? BURST_WINDOW_MS : this.windowMs);
+    this.#timer = setTimeout(() => this.flushNow(), this.windowMs);
   }
 
   /** Sends what changed since the last flush, as one frame for every connection. */
@@ -121,7 +105,6 @@ export class PresenceFeed {
     this.#pending.clear();
     this.#sorted = undefined;
     this.#full = undefined;
-    this.#lastSentAt = this.now();
     if (this.#resync) {
       this.#resync = false;
       this.#sorted = [...this.#published].sort();

@@ -3,10 +3,10 @@
  * deltas are coalesced and netted, every connection's view (its full list, then the deltas)
  * ends equal to who is online, and the tracker's grace period still decides when a user leaves.
  */
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { OutboundFrame } from "../../../party/core/outbound-frame.ts";
 import { PresenceTracker } from "../../../party/core/presence.ts";
-import { BURST_SPAN_MS, BURST_WINDOW_MS, PresenceFeed } from "../../../party/core/room/presence-feed.ts";
+import { PresenceFeed } from "../../../party/core/room/presence-feed.ts";
 import { parseServerFrame } from "../../../protocol/index.ts";
 
 type Presence = { online: string[] } | { joined: string[]; left: string[] };
@@ -168,39 +168,6 @@ describe("presence feed", () => {
     expect(feed.pending).toBe(false);
     expect(decoded()).toEqual([{ type: "presence", joined: ["ann", "bob"], left: [] }]);
     feed.dispose();
-  });
-
-  it("after a quiet spell a change waits one window; in a burst (a delta under 1 s ago) 250 ms", () => {
-    vi.useFakeTimers();
-    try {
-      const { feed, decoded } = feedOf(100);
-      feed.changed("ann", true);
-      vi.advanceTimersByTime(99);
-      expect(decoded()).toHaveLength(0);
-      vi.advanceTimersByTime(1); // quiet before it: one window
-      expect(decoded()).toHaveLength(1);
-      vi.advanceTimersByTime(400);
-      feed.changed("bob", true); // 400 ms after a delta: a burst
-      vi.advanceTimersByTime(100);
-      feed.changed("cy", true);
-      vi.advanceTimersByTime(BURST_WINDOW_MS - 100 - 1);
-      expect(decoded()).toHaveLength(1);
-      vi.advanceTimersByTime(1); // both in one delta, 250 ms after the first of them
-      expect(decoded().at(-1)).toEqual({ type: "presence", joined: ["bob", "cy"], left: [] });
-      vi.advanceTimersByTime(BURST_SPAN_MS - 1);
-      feed.changed("dee", true); // still within the span: 250 ms
-      vi.advanceTimersByTime(BURST_WINDOW_MS - 1);
-      expect(decoded()).toHaveLength(2);
-      vi.advanceTimersByTime(1);
-      expect(decoded()).toHaveLength(3);
-      vi.advanceTimersByTime(BURST_SPAN_MS);
-      feed.changed("ann", false); // a quiet second since the last delta: one window again
-      vi.advanceTimersByTime(100);
-      expect(decoded().at(-1)).toEqual({ type: "presence", joined: [], left: ["ann"] });
-      feed.dispose();
-    } finally {
-      vi.useRealTimers();
-    }
   });
 
   it("with the tracker: a reconnect within the grace period sends nothing; leaving after it does", async () => {
