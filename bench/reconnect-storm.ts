@@ -19,13 +19,17 @@
  * until every client is back by the same backoff (`ratioRestart`: both sides' clocks then include
  * the clients' wait). The target for the ratio of the times is ≤ 2×.
  *
+ * `--rounds` rounds (3; 1 with `--quick`), each with a fresh relay, database and floor; the side
+ * that goes first alternates, and the report gives the rounds' medians (the ratios are the
+ * medians'), as `npm run bench` does, with every round's numbers beside them.
+ *
  * At most `--concurrency` handshakes are in flight at once (from the attempt until `synced` or a
  * failure), for both sides. Every loop is bounded: a client makes at most MAX_ATTEMPTS attempts,
  * the storm and the floor's connects each end after `--timeout` seconds, the setup (not measured)
  * after ten minutes at most.
  *
  * Flags: --conversations N (1000) · --members N (10) · --timeout S (120) · --concurrency N (500)
- *        --quick (100 × 10: a smoke run) · --json (a JSON line at the end)
+ *        --rounds N (3, at most 10) · --quick (100 × 10, one round: a smoke run) · --json (a JSON line at the end)
  *        --relay-env KEY=VALUE (repeatable: extra env for both relays, e.g. a profiler preload in
  *        NODE_OPTIONS; tsx SIGKILLs a relay that is busy when the SIGTERM comes, so such a preload
  *        should write as it goes, not only on exit)
@@ -42,7 +46,7 @@ import { flagChecks, parseFlags } from "./harness/flags.ts";
 import { type Reply, request } from "./harness/http-load.ts";
 import { MESSAGE, SYNCED } from "./harness/sockets.ts";
 import { cpuMeter, cpuSeconds, rssBytes, type Server, startServer } from "./harness/spawn.ts";
-import { type LatencySummary, summarize } from "./harness/stats.ts";
+import { type LatencySummary, median, summarize } from "./harness/stats.ts";
 import { FLOOR_SCRIPT, RELAY_SCRIPT, relayEnv, startTarget } from "./harness/target.ts";
 import { tokenMinter } from "./harness/tokens.ts";
 
@@ -52,6 +56,7 @@ const { values: args } = parseFlags("bench:storm", {
     members: { type: "string" },
     timeout: { type: "string", default: "120" },
     concurrency: { type: "string", default: "500" },
+    rounds: { type: "string" },
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     "relay-env": { type: "string", multiple: true, default: [] },
@@ -65,6 +70,7 @@ const MEMBERS = int(args.members ?? "10", "members", 1, 1_000);
 const TIMEOUT_MS = int(args.timeout, "timeout", 1, 3600) * 1000;
 const CONCURRENCY = int(args.concurrency, "concurrency", 1, 100_000);
 const CLIENTS = CONVERSATIONS * MEMBERS;
+const ROUNDS = int(args.rounds ?? (quick ? "1" : "3"), "rounds", 1, 10);
 /** Messages in each conversation before the kill. */
 const SEED = 3;
 /** Attempts per client over the whole run (setup and storm); its delays grow to BACKOFF_MAX_MS. */
@@ -347,23 +353,19 @@ async function post(
   throw new Error(`POST ${url.pathname}: ${reply.status} ${reply.body.slice(0, 200)}`);
 }
 
-// ---- the run ------------------------------------------------------------------------------
+// ---- one round ----------------------------------------------------------------------------
 
-interface Result {
-  conversations: number;
-  members: number;
-  clients: number;
-  concurrency: number;
+/** A round's relay side: the setup, the SIGKILL, the restart and the storm. */
+interface RelaySide {
   setupMs: number;
+  setupAttempts: number;
   /** From the restarted relay's `listening on` until every client was back (NaN: not all were). */
   stormMs: number;
   back: LatencySummary;
-  backCount: number;
   notBack: number;
   gaveUp: number;
-  /** Connection attempts from the kill to the end (and of the setup, for reference). */
+  /** Connection attempts from the kill to the end. */
   attempts: number;
-  setupAttempts: number;
   gaps: number;
   duplicates: number;
   /** Clients that ended below their conversation's final seq. */
@@ -371,7 +373,12 @@ interface Result {
   restartMs: number;
   /** CPU from the relay's health check to the last client back: its seconds and % of one core, and this process's %. */
   relay: { rssMiB: number; cpuPct: number; cpuSeconds: number; benchCpuPct: number };
-  /** The floor's CPU seconds and % over its connects, and this process's %. */
+  errors: Record<string, number>;
+}
+
+/** A round's floor side: fresh connects, then the same kill and restart. */
+interface FloorSide {
+  /** The floor's CPU seconds and % over its fresh connects, and this process's %. */
   floorCpu: { cpuSeconds: number; cpuPct: number; benchCpuPct: number };
   floorMs: number;
   floorNotBack: number;
@@ -386,214 +393,242 @@ interface Result {
     cpuPct: number;
     benchCpuPct: number;
   };
-  /** Storm ÷ the floor's fresh connects (the measure until 2026-12-02). */
+}
+
+interface Round extends RelaySide, FloorSide {
+  /** 1-based. */
+  round: number;
+  floorFirst: boolean;
+  /** This round's storm ÷ its floor's fresh connects. */
   ratio: number;
-  /** Storm ÷ the floor's restart under the same storm: the same clients, backoff and clock. */
+  /** This round's storm ÷ its floor's restart under the same storm. */
   ratioRestart: number;
-  target: number;
-  errors: Record<string, number>;
-  notes: string[];
-  loadavg: number[];
+}
+
+/** What the relay and the floor are both given: the conversations and one token per client. */
+interface Plan {
+  convIds: string[];
+  clients: Array<{ conv: number; token: string }>;
 }
 
 const notes: string[] = [];
-const cpus = os.cpus();
-const loadAtStart = os.loadavg();
-log(`Parley reconnect storm — ${new Date().toISOString()}`);
-log(
-  `machine: ${cpus[0]?.model.trim() ?? "unknown"}, ${cpus.length} cores, Node ${process.version}; load average ${loadAtStart
-    .map((l) => l.toFixed(2))
-    .join(" ")}; open-file limit ${fdLimit}`,
-);
-log(
-  `${CONVERSATIONS} conversations × ${MEMBERS} members = ${CLIENTS} sockets (one user and token each); ` +
-    `${SEED} messages each before the kill, 1 after the restart; ${CONCURRENCY} handshakes in flight at most; ` +
-    `timeout ${TIMEOUT_MS / 1000} s`,
-);
-log(
-  `relay env beyond the bench's raised rate limits: ${Object.entries({ ...RELAY_EXTRA_ENV, ...userRelayEnv })
-    .map(([k, v]) => `${k}=${v}`)
-    .join(" ")}`,
-);
+/** A note of round `round` (0-based); prefixed with the round when there are several. */
+const note = (round: number, text: string) => notes.push(ROUNDS > 1 ? `round ${round + 1}: ${text}` : text);
 
-const started = performance.now();
-const dir = mkdtempSync(join(os.tmpdir(), "parley-bench-storm-"));
 const secret = randomBytes(32).toString("hex");
 const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
-const env = {
-  ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
-  ...RELAY_EXTRA_ENV,
-  ...userRelayEnv,
-};
-const stamp = Date.now().toString(36);
-const convIds = Array.from({ length: CONVERSATIONS }, (_, c) => `storm-${stamp}-${c}`);
 const userOf = (c: number, k: number) => `storm-c${c}-u${k}`;
-const mint = tokenMinter(secret);
+const convPath = (plan: Plan, conv: number) => encodeURIComponent(plan.convIds[conv] as string);
 
-let relay: Server | undefined;
+/** The relay or the floor running now, and the clients connected to it: stopped by the final cleanup. */
+let running: Server | undefined;
 let fleet: Fleet | undefined;
-let result: Result | undefined;
-let fatal: string | undefined;
 
-try {
-  // -- setup: the relay, the conversations, their history, every client caught up --
-  relay = await startServer("relay", RELAY_SCRIPT, env, 60_000);
-  const port = relay.port;
-  log(`[setup] relay pid ${relay.pid} on port ${port}, database ${dir}`);
+/**
+ * The relay side of round `round`: a fresh relay and database, every client connected and caught
+ * up, then the SIGKILL, the restart on the same port and data, one new message per conversation,
+ * and every client back.
+ */
+async function relaySide(plan: Plan, round: number): Promise<RelaySide> {
+  const dir = mkdtempSync(join(os.tmpdir(), "parley-bench-storm-"));
+  const env = {
+    ...relayEnv(`file:${join(dir, "parley.db")}`, secret, serverKey),
+    ...RELAY_EXTRA_ENV,
+    ...userRelayEnv,
+  };
   const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
-  const base = relay.baseUrl;
-  let created = 0;
-  let t = performance.now();
-  await pool(CONVERSATIONS, async (c) => {
-    const members = Array.from({ length: MEMBERS }, (_, k) => userOf(c, k));
-    await post(
-      agent,
-      new URL(`${base}/v1/conversations`),
-      serverKey,
-      { id: convIds[c], title: convIds[c], members },
-      [201],
-      5,
-    );
-    for (let s = 0; s < SEED; s++) {
-      await post(
-        agent,
-        new URL(`${base}/v1/conversations/${encodeURIComponent(convIds[c] as string)}/messages`),
-        serverKey,
-        { senderId: userOf(c, s % MEMBERS), clientMessageId: `seed-${s}`, body: `before the kill ${s}` },
-        [201],
-        5,
-      );
-    }
-    created++;
-    if (performance.now() - t >= PROGRESS_MS || created === CONVERSATIONS) {
-      t = performance.now();
-      log(`  created ${created}/${CONVERSATIONS} conversations with ${SEED} messages each`);
-    }
-  });
-  const plan: Array<{ conv: number; token: string }> = [];
-  for (let c = 0; c < CONVERSATIONS; c++)
-    for (let k = 0; k < MEMBERS; k++) plan.push({ conv: c, token: await mint(userOf(c, k)) });
-  const wsBase = base.replace(/^http/, "ws");
-  log(`  ${CLIENTS} tokens minted; connecting`);
-  const setupStart = performance.now();
-  const clients = new Fleet(
-    plan.map((p) => ({
-      conv: p.conv,
-      url: `${wsBase}/parties/conversation/${encodeURIComponent(convIds[p.conv] as string)}?token=${p.token}`,
-    })),
-    CONCURRENCY,
-  );
-  fleet = clients;
-  clients.round(() => SEED);
-  clients.startAll();
-  const setupOk = await waitFor(
-    () => clients.backCount === CLIENTS,
-    SETUP_TIMEOUT_MS,
-    () => `connected ${clients.syncedCount}/${CLIENTS}, caught up ${clients.backCount}/${CLIENTS}`,
-  );
-  const setupMs = performance.now() - setupStart;
-  if (!setupOk)
-    throw new Error(
-      `setup: only ${clients.backCount}/${CLIENTS} clients connected and caught up within ${SETUP_TIMEOUT_MS / 1000} s`,
-    );
-  const setupAttempts = clients.attempts;
-  log(
-    `  all ${CLIENTS} connected and at seq ${SEED} in ${fmt(setupMs / 1000, 1)} s (${setupAttempts} attempts)`,
-  );
-  await sleep(1000); // presence settles
-
-  // -- the kill --
-  const oldPid = relay.pid;
-  const killedAt = performance.now();
-  process.kill(oldPid, "SIGKILL");
-  for (let i = 0; i < 200 && existsSync(`/proc/${oldPid}`); i++) await sleep(25);
-  if (existsSync(`/proc/${oldPid}`)) throw new Error(`relay pid ${oldPid} still there 5 s after SIGKILL`);
-  await relay.stop(); // its tsx parent has exited with it (or is stopped now)
-  const stillUp = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
-    () => true,
-    () => false,
-  );
-  if (stillUp) throw new Error("the relay still answers after its SIGKILL (killed the wrong process?)");
-  const final = new Map<number, number>();
-  clients.round((conv) => final.get(conv));
-  const attemptsBefore = clients.attempts;
-  log(`[storm] relay SIGKILLed; restarting on port ${port} with the same database`);
-
-  // -- the restart, and one new message per conversation right away --
-  relay = await startServer("relay", RELAY_SCRIPT, { ...env, PORT: String(port) }, 60_000);
-  const t0 = relay.listeningAt;
-  const restartMs = t0 - killedAt;
-  const pid = relay.pid;
-  const cpu0 = cpuSeconds(pid);
-  const meter = cpuMeter(pid);
-  log(
-    `  relay pid ${pid} listening ${fmt(restartMs / 1000, 1)} s after the kill; ${clients.syncedCount} synced at its health check`,
-  );
   const sendAgent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
-  const sendErrors: string[] = [];
-  const sends = pool(CONVERSATIONS, async (c) => {
-    try {
-      const reply = await post(
-        sendAgent,
-        new URL(`${base}/v1/conversations/${encodeURIComponent(convIds[c] as string)}/messages`),
-        serverKey,
-        { senderId: userOf(c, 0), clientMessageId: "after-restart", body: "sent after the restart" },
-        [200, 201],
-        20,
+  try {
+    // -- setup: the relay, the conversations, their history, every client caught up --
+    let relay = await startServer("relay", RELAY_SCRIPT, env, 60_000);
+    running = relay;
+    const port = relay.port;
+    log(`[setup] relay pid ${relay.pid} on port ${port}, database ${dir}`);
+    const base = relay.baseUrl;
+    let created = 0;
+    let t = performance.now();
+    await pool(CONVERSATIONS, async (c) => {
+      const members = Array.from({ length: MEMBERS }, (_, k) => userOf(c, k));
+      const id = plan.convIds[c] as string;
+      await post(agent, new URL(`${base}/v1/conversations`), serverKey, { id, title: id, members }, [201], 5);
+      for (let s = 0; s < SEED; s++) {
+        await post(
+          agent,
+          new URL(`${base}/v1/conversations/${convPath(plan, c)}/messages`),
+          serverKey,
+          { senderId: userOf(c, s % MEMBERS), clientMessageId: `seed-${s}`, body: `before the kill ${s}` },
+          [201],
+          5,
+        );
+      }
+      created++;
+      if (performance.now() - t >= PROGRESS_MS || created === CONVERSATIONS) {
+        t = performance.now();
+        log(`  created ${created}/${CONVERSATIONS} conversations with ${SEED} messages each`);
+      }
+    });
+    const wsBase = base.replace(/^http/, "ws");
+    log(`  connecting ${CLIENTS} clients`);
+    const setupStart = performance.now();
+    const clients = new Fleet(
+      plan.clients.map((p) => ({
+        conv: p.conv,
+        url: `${wsBase}/parties/conversation/${convPath(plan, p.conv)}?token=${p.token}`,
+      })),
+      CONCURRENCY,
+    );
+    fleet = clients;
+    clients.round(() => SEED);
+    clients.startAll();
+    const setupOk = await waitFor(
+      () => clients.backCount === CLIENTS,
+      SETUP_TIMEOUT_MS,
+      () => `connected ${clients.syncedCount}/${CLIENTS}, caught up ${clients.backCount}/${CLIENTS}`,
+    );
+    const setupMs = performance.now() - setupStart;
+    if (!setupOk)
+      throw new Error(
+        `setup: only ${clients.backCount}/${CLIENTS} clients connected and caught up within ${SETUP_TIMEOUT_MS / 1000} s`,
       );
-      const seq = (JSON.parse(reply.body) as { message: { seq: number } }).message.seq;
-      if (seq !== SEED + 1) sendErrors.push(`${convIds[c]}: the new message got seq ${seq}, not ${SEED + 1}`);
-      final.set(c, seq);
-      clients.recheck(c);
-    } catch (err) {
-      sendErrors.push((err as Error).message);
-    }
-  });
-  const stormOk = await waitFor(
-    () => clients.backCount === CLIENTS,
-    Math.max(1, TIMEOUT_MS - (performance.now() - t0)),
-    () =>
-      `back ${clients.backCount}/${CLIENTS}, synced ${clients.syncedCount}, new messages sent ${final.size}/${CONVERSATIONS}, ` +
-      `attempts ${clients.attempts - attemptsBefore}, relay CPU ${fmt(((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100)}%`,
-  );
-  const cpuUsed = cpuSeconds(pid) - cpu0;
-  const stormCpu = meter();
-  const rss = existsSync(`/proc/${pid}`) ? rssBytes(pid) : Number.NaN;
-  await Promise.race([sends, sleep(5000)]);
-  if (sendErrors.length > 0)
-    notes.push(
-      `${sendErrors.length} new messages failed or were odd, first: ${sendErrors.slice(0, 3).join("; ")}`,
+    const setupAttempts = clients.attempts;
+    log(
+      `  all ${CLIENTS} connected and at seq ${SEED} in ${fmt(setupMs / 1000, 1)} s (${setupAttempts} attempts)`,
     );
-  const stormClients = clients.clients;
-  const backTimes = stormClients.filter((c) => !Number.isNaN(c.backAt)).map((c) => c.backAt - t0);
-  const notBack = CLIENTS - backTimes.length;
-  const gaps = stormClients.reduce((n, c) => n + c.gaps, 0);
-  const duplicates = stormClients.reduce((n, c) => n + c.duplicates, 0);
-  const missing = stormClients.filter((c) => c.lastSeq < (final.get(c.conv) ?? SEED + 1)).length;
-  const gaveUp = stormClients.filter((c) => c.gaveUp).length;
-  const attempts = clients.attempts - attemptsBefore;
-  const errors = Object.fromEntries(clients.errors);
-  if (!stormOk)
-    notes.push(
-      `${notBack} of ${CLIENTS} clients not back within ${TIMEOUT_MS / 1000} s of the restart (${stormClients.filter((c) => c.synced).length} synced; ${gaveUp} gave up after ${MAX_ATTEMPTS} attempts)`,
-    );
-  if (gaps > 0) notes.push(`${gaps} messages skipped (gaps)`);
-  if (duplicates > 0) notes.push(`${duplicates} messages received twice`);
-  if (missing > 0) notes.push(`${missing} clients ended below their conversation's final seq`);
-  await clients.stop();
-  fleet = undefined;
-  await relay.stop();
-  relay = undefined;
-  agent.destroy();
-  sendAgent.destroy();
-  log(
-    `  ${backTimes.length}/${CLIENTS} back ${fmt((Math.max(0, ...backTimes) || Number.NaN) / 1000, 2)} s after the restart; ` +
-      `${attempts} connection attempts since the kill; relay ${fmt(cpuUsed, 1)} CPU s, RSS ${fmt(rss / 2 ** 20)} MiB`,
-  );
+    await sleep(1000); // presence settles
 
-  // -- the floor: the same number of fresh sockets, opened the same way --
+    // -- the kill --
+    const oldPid = relay.pid;
+    const killedAt = performance.now();
+    process.kill(oldPid, "SIGKILL");
+    for (let i = 0; i < 200 && existsSync(`/proc/${oldPid}`); i++) await sleep(25);
+    if (existsSync(`/proc/${oldPid}`)) throw new Error(`relay pid ${oldPid} still there 5 s after SIGKILL`);
+    await relay.stop(); // its tsx parent has exited with it (or is stopped now)
+    running = undefined;
+    const stillUp = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      () => true,
+      () => false,
+    );
+    if (stillUp) throw new Error("the relay still answers after its SIGKILL (killed the wrong process?)");
+    const final = new Map<number, number>();
+    clients.round((conv) => final.get(conv));
+    const attemptsBefore = clients.attempts;
+    log(`[storm] relay SIGKILLed; restarting on port ${port} with the same database`);
+
+    // -- the restart, and one new message per conversation right away --
+    relay = await startServer("relay", RELAY_SCRIPT, { ...env, PORT: String(port) }, 60_000);
+    running = relay;
+    const t0 = relay.listeningAt;
+    const restartMs = t0 - killedAt;
+    const pid = relay.pid;
+    const cpu0 = cpuSeconds(pid);
+    const meter = cpuMeter(pid);
+    log(
+      `  relay pid ${pid} listening ${fmt(restartMs / 1000, 1)} s after the kill; ${clients.syncedCount} synced at its health check`,
+    );
+    const sendErrors: string[] = [];
+    const sends = pool(CONVERSATIONS, async (c) => {
+      try {
+        const reply = await post(
+          sendAgent,
+          new URL(`${base}/v1/conversations/${convPath(plan, c)}/messages`),
+          serverKey,
+          { senderId: userOf(c, 0), clientMessageId: "after-restart", body: "sent after the restart" },
+          [200, 201],
+          20,
+        );
+        const seq = (JSON.parse(reply.body) as { message: { seq: number } }).message.seq;
+        if (seq !== SEED + 1)
+          sendErrors.push(`${plan.convIds[c]}: the new message got seq ${seq}, not ${SEED + 1}`);
+        final.set(c, seq);
+        clients.recheck(c);
+      } catch (err) {
+        sendErrors.push((err as Error).message);
+      }
+    });
+    const stormOk = await waitFor(
+      () => clients.backCount === CLIENTS,
+      Math.max(1, TIMEOUT_MS - (performance.now() - t0)),
+      () =>
+        `back ${clients.backCount}/${CLIENTS}, synced ${clients.syncedCount}, new messages sent ${final.size}/${CONVERSATIONS}, ` +
+        `attempts ${clients.attempts - attemptsBefore}, relay CPU ${fmt(((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100)}%`,
+    );
+    const cpuUsed = cpuSeconds(pid) - cpu0;
+    const stormCpu = meter();
+    const rss = existsSync(`/proc/${pid}`) ? rssBytes(pid) : Number.NaN;
+    await Promise.race([sends, sleep(5000)]);
+    if (sendErrors.length > 0)
+      note(
+        round,
+        `${sendErrors.length} new messages failed or were odd, first: ${sendErrors.slice(0, 3).join("; ")}`,
+      );
+    const stormClients = clients.clients;
+    const backTimes = stormClients.filter((c) => !Number.isNaN(c.backAt)).map((c) => c.backAt - t0);
+    const notBack = CLIENTS - backTimes.length;
+    const gaps = stormClients.reduce((n, c) => n + c.gaps, 0);
+    const duplicates = stormClients.reduce((n, c) => n + c.duplicates, 0);
+    const missing = stormClients.filter((c) => c.lastSeq < (final.get(c.conv) ?? SEED + 1)).length;
+    const gaveUp = stormClients.filter((c) => c.gaveUp).length;
+    const attempts = clients.attempts - attemptsBefore;
+    const errors = Object.fromEntries(clients.errors);
+    if (!stormOk)
+      note(
+        round,
+        `${notBack} of ${CLIENTS} clients not back within ${TIMEOUT_MS / 1000} s of the restart (${stormClients.filter((c) => c.synced).length} synced; ${gaveUp} gave up after ${MAX_ATTEMPTS} attempts)`,
+      );
+    if (gaps > 0) note(round, `${gaps} messages skipped (gaps)`);
+    if (duplicates > 0) note(round, `${duplicates} messages received twice`);
+    if (missing > 0) note(round, `${missing} clients ended below their conversation's final seq`);
+    await clients.stop();
+    fleet = undefined;
+    await relay.stop();
+    running = undefined;
+    log(
+      `  ${backTimes.length}/${CLIENTS} back ${fmt((Math.max(0, ...backTimes) || Number.NaN) / 1000, 2)} s after the restart; ` +
+        `${attempts} connection attempts since the kill; relay ${fmt(cpuUsed, 1)} CPU s, RSS ${fmt(rss / 2 ** 20)} MiB`,
+    );
+    return {
+      setupMs,
+      setupAttempts,
+      stormMs: stormOk && notBack === 0 ? Math.max(...backTimes) : Number.NaN,
+      back: summarize(backTimes),
+      notBack,
+      gaveUp,
+      attempts,
+      gaps,
+      duplicates,
+      missing,
+      restartMs,
+      relay: {
+        rssMiB: rss / 2 ** 20,
+        cpuPct: stormCpu.server,
+        cpuSeconds: cpuUsed,
+        benchCpuPct: stormCpu.client,
+      },
+      errors,
+    };
+  } catch (err) {
+    if (running) notes.push(`relay output tail:\n${running.tail().slice(-1500)}`);
+    throw err;
+  } finally {
+    if (fleet) await fleet.stop();
+    fleet = undefined;
+    if (running) await running.stop();
+    running = undefined;
+    agent.destroy();
+    sendAgent.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor side of round `round`: the same number of fresh sockets, opened the same way; then,
+ * with them all open, the floor SIGKILLed and restarted on its port, and the same clients back by
+ * the same backoff, timed from its `listening on` line.
+ */
+async function floorSide(plan: Plan, round: number): Promise<FloorSide> {
   log(`[floor] ${CLIENTS} fresh sockets to the floor, ${CONCURRENCY} handshakes in flight at most`);
   let floorServer: Server = (await startTarget("floor")).server;
+  running = floorServer;
   let floorMs = Number.NaN;
   let floorNotBack = CLIENTS;
   let floorAttempts = 0;
@@ -610,9 +645,9 @@ try {
   try {
     const floorWs = floorServer.baseUrl.replace(/^http/, "ws");
     const floorFleet = new Fleet(
-      plan.map((p) => ({
+      plan.clients.map((p) => ({
         conv: p.conv,
-        url: `${floorWs}/parties/conversation/${encodeURIComponent(convIds[p.conv] as string)}?token=${p.token}`,
+        url: `${floorWs}/parties/conversation/${convPath(plan, p.conv)}?token=${p.token}`,
       })),
       CONCURRENCY,
     );
@@ -630,7 +665,7 @@ try {
     );
     floorNotBack = CLIENTS - floorFleet.backCount;
     if (floorOk) floorMs = Math.max(...floorFleet.clients.map((c) => c.backAt)) - f0;
-    else notes.push(`floor: ${floorNotBack} of ${CLIENTS} sockets not open within ${TIMEOUT_MS / 1000} s`);
+    else note(round, `floor: ${floorNotBack} of ${CLIENTS} sockets not open within ${TIMEOUT_MS / 1000} s`);
     const fc = floorMeter();
     floorCpu = {
       cpuSeconds: cpuSeconds(floorServer.pid) - floorCpu0,
@@ -664,6 +699,7 @@ try {
         PORT: String(floorServer.port),
         HOST: "127.0.0.1",
       });
+      running = floorServer;
       const r0 = floorServer.listeningAt;
       const restartCpu0 = cpuSeconds(floorServer.pid);
       const restartMeter = cpuMeter(floorServer.pid);
@@ -676,7 +712,8 @@ try {
       floorRestart.notBack = CLIENTS - floorFleet.backCount;
       if (restartOk) floorRestart.ms = Math.max(...floorFleet.clients.map((c) => c.backAt)) - r0;
       else
-        notes.push(
+        note(
+          round,
           `floor restart: ${floorRestart.notBack} of ${CLIENTS} sockets not back within ${TIMEOUT_MS / 1000} s`,
         );
       floorRestart.attempts = floorFleet.attempts - attemptsBefore;
@@ -692,63 +729,149 @@ try {
     await floorFleet.stop();
     fleet = undefined;
   } finally {
+    if (fleet) await fleet.stop();
+    fleet = undefined;
     await floorServer.stop();
+    running = undefined;
   }
+  return { floorCpu, floorMs, floorNotBack, floorAttempts, floorRestart };
+}
 
-  const stormMs = stormOk && notBack === 0 ? Math.max(...backTimes) : Number.NaN;
-  result = {
-    conversations: CONVERSATIONS,
-    members: MEMBERS,
-    clients: CLIENTS,
-    concurrency: CONCURRENCY,
-    setupMs,
-    stormMs,
-    back: summarize(backTimes),
-    backCount: backTimes.length,
-    notBack,
-    gaveUp,
-    attempts,
-    setupAttempts,
-    gaps,
-    duplicates,
-    missing,
-    restartMs,
-    relay: {
-      rssMiB: rss / 2 ** 20,
-      cpuPct: stormCpu.server,
-      cpuSeconds: cpuUsed,
-      benchCpuPct: stormCpu.client,
-    },
-    floorCpu,
-    floorMs,
-    floorNotBack,
-    floorAttempts,
-    floorRestart,
-    ratio: stormMs / floorMs,
-    ratioRestart: stormMs / floorRestart.ms,
-    target: 2,
-    errors,
-    notes,
-    loadavg: os.loadavg(),
+// ---- the run ------------------------------------------------------------------------------
+
+const cpus = os.cpus();
+const loadAtStart = os.loadavg();
+log(`Parley reconnect storm — ${new Date().toISOString()}`);
+log(
+  `machine: ${cpus[0]?.model.trim() ?? "unknown"}, ${cpus.length} cores, Node ${process.version}; load average ${loadAtStart
+    .map((l) => l.toFixed(2))
+    .join(" ")}; open-file limit ${fdLimit}`,
+);
+log(
+  `${CONVERSATIONS} conversations × ${MEMBERS} members = ${CLIENTS} sockets (one user and token each); ` +
+    `${SEED} messages each before the kill, 1 after the restart; ${CONCURRENCY} handshakes in flight at most; ` +
+    `timeout ${TIMEOUT_MS / 1000} s; ${ROUNDS} round${ROUNDS > 1 ? "s (the side that goes first alternates; medians reported)" : ""}`,
+);
+log(
+  `relay env beyond the bench's raised rate limits: ${Object.entries({ ...RELAY_EXTRA_ENV, ...userRelayEnv })
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`,
+);
+
+const started = performance.now();
+const rounds: Round[] = [];
+let fatal: string | undefined;
+try {
+  const stamp = Date.now().toString(36);
+  const mint = tokenMinter(secret);
+  const plan: Plan = {
+    convIds: Array.from({ length: CONVERSATIONS }, (_, c) => `storm-${stamp}-${c}`),
+    clients: [],
   };
+  for (let c = 0; c < CONVERSATIONS; c++)
+    for (let k = 0; k < MEMBERS; k++) plan.clients.push({ conv: c, token: await mint(userOf(c, k)) });
+  log(`${CLIENTS} tokens minted`);
+  for (let round = 0; round < ROUNDS; round++) {
+    // Odd rounds start with the floor, so neither side always runs on the fresher machine.
+    const floorFirst = round % 2 === 1;
+    if (ROUNDS > 1)
+      log(`\n[round ${round + 1}/${ROUNDS}] ${floorFirst ? "the floor first" : "the relay first"}`);
+    const floor = floorFirst ? await floorSide(plan, round) : undefined;
+    const relay = await relaySide(plan, round);
+    const floorAfter = floor ?? (await floorSide(plan, round));
+    rounds.push({
+      round: round + 1,
+      floorFirst,
+      ...relay,
+      ...floorAfter,
+      ratio: relay.stormMs / floorAfter.floorMs,
+      ratioRestart: relay.stormMs / floorAfter.floorRestart.ms,
+    });
+  }
 } catch (err) {
   fatal = (err as Error).message;
-  if (relay) notes.push(`relay output tail:\n${relay.tail().slice(-1500)}`);
 } finally {
   if (fleet) await fleet.stop();
-  if (relay) await relay.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (running) await running.stop();
 }
 
 // ---- report -------------------------------------------------------------------------------
 
-if (!result) {
+if (rounds.length < ROUNDS) {
   log(`\nERROR ${fatal ?? "the run did not finish"}`);
   for (const n of notes) log(`  ${n}`);
-  if (args.json) log(JSON.stringify({ ok: false, error: fatal, notes }));
+  if (args.json) log(JSON.stringify({ ok: false, error: fatal, notes, perRound: rounds }));
   process.exit(1);
 }
-const r = result;
+
+/** The median of the rounds' values; NaN when a round has none (a side that did not finish). */
+const med = (pick: (r: Round) => number) => {
+  const values = rounds.map(pick);
+  return values.some((v) => Number.isNaN(v)) ? Number.NaN : median(values);
+};
+const sum = (pick: (r: Round) => number) => rounds.reduce((n, r) => n + pick(r), 0);
+const errors: Record<string, number> = {};
+for (const r of rounds)
+  for (const [kind, n] of Object.entries(r.errors)) errors[kind] = (errors[kind] ?? 0) + n;
+
+// Times, CPU and RSS are the rounds' medians; the ratios are the medians' (as `npm run bench`
+// reports its metrics); gaps, duplicates, missing and clients not back are summed over the rounds.
+const stormMs = med((r) => r.stormMs);
+const floorMs = med((r) => r.floorMs);
+const floorRestartMs = med((r) => r.floorRestart.ms);
+const r = {
+  conversations: CONVERSATIONS,
+  members: MEMBERS,
+  clients: CLIENTS,
+  concurrency: CONCURRENCY,
+  rounds: ROUNDS,
+  setupMs: med((x) => x.setupMs),
+  stormMs,
+  back: {
+    count: Math.min(...rounds.map((x) => x.back.count)),
+    p50: med((x) => x.back.p50),
+    p99: med((x) => x.back.p99),
+    max: med((x) => x.back.max),
+  },
+  notBack: sum((x) => x.notBack),
+  gaveUp: sum((x) => x.gaveUp),
+  attempts: med((x) => x.attempts),
+  setupAttempts: med((x) => x.setupAttempts),
+  gaps: sum((x) => x.gaps),
+  duplicates: sum((x) => x.duplicates),
+  missing: sum((x) => x.missing),
+  restartMs: med((x) => x.restartMs),
+  relay: {
+    rssMiB: med((x) => x.relay.rssMiB),
+    cpuPct: med((x) => x.relay.cpuPct),
+    cpuSeconds: med((x) => x.relay.cpuSeconds),
+    benchCpuPct: med((x) => x.relay.benchCpuPct),
+  },
+  floorCpu: {
+    cpuSeconds: med((x) => x.floorCpu.cpuSeconds),
+    cpuPct: med((x) => x.floorCpu.cpuPct),
+    benchCpuPct: med((x) => x.floorCpu.benchCpuPct),
+  },
+  floorMs,
+  floorNotBack: sum((x) => x.floorNotBack),
+  floorAttempts: med((x) => x.floorAttempts),
+  floorRestart: {
+    ms: floorRestartMs,
+    notBack: sum((x) => x.floorRestart.notBack),
+    attempts: med((x) => x.floorRestart.attempts),
+    restartMs: med((x) => x.floorRestart.restartMs),
+    cpuSeconds: med((x) => x.floorRestart.cpuSeconds),
+    cpuPct: med((x) => x.floorRestart.cpuPct),
+    benchCpuPct: med((x) => x.floorRestart.benchCpuPct),
+  },
+  ratio: stormMs / floorMs,
+  ratioRestart: stormMs / floorRestartMs,
+  target: 2,
+  errors,
+  notes,
+  loadavg: os.loadavg(),
+  perRound: rounds,
+};
 const ok =
   r.notBack === 0 &&
   r.gaps === 0 &&
@@ -759,15 +882,32 @@ const ok =
   Number.isFinite(r.stormMs);
 const verdict = (ratio: number) =>
   `${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "—"} / ≤ ${r.target}× ${Number.isFinite(ratio) ? (ratio <= r.target ? "ok" : "MISSED") : ""}`;
+if (ROUNDS > 1) {
+  log(
+    "\nrounds (relay back after its restart · the floor's fresh connects · the floor back after its restart):",
+  );
+  for (const x of rounds)
+    log(
+      `  ${x.round} (${x.floorFirst ? "floor first" : "relay first"}): ${fmt(x.stormMs / 1000, 2)} s · ${fmt(x.floorMs / 1000, 2)} s · ` +
+        `${fmt(x.floorRestart.ms / 1000, 2)} s; ratio ${x.ratio.toFixed(2)}× fresh, ${x.ratioRestart.toFixed(2)}× restart; ` +
+        `relay ${fmt((x.relay.cpuSeconds / CLIENTS) * 1000, 2)} CPU s per 1,000 sockets`,
+    );
+}
+const of = ROUNDS > 1 ? ` (median of ${ROUNDS})` : "";
 const rows: Array<[string, string, string, string]> = [
   ["metric", "relay", "floor", "ratio / target"],
   [
-    `all ${CLIENTS} back after the restart (s)`,
+    `all ${CLIENTS} back after the restart (s)${of}`,
     fmt(r.stormMs / 1000, 2),
     fmt(r.floorRestart.ms / 1000, 2),
     verdict(r.ratioRestart),
   ],
-  [`the floor's ${CLIENTS} fresh connects, no restart (s)`, "", fmt(r.floorMs / 1000, 2), verdict(r.ratio)],
+  [
+    `the floor's ${CLIENTS} fresh connects, no restart (s)${of}`,
+    "",
+    fmt(r.floorMs / 1000, 2),
+    verdict(r.ratio),
+  ],
   ["per client to back, p50 / p99 (ms)", `${fmt(r.back.p50)} / ${fmt(r.back.p99)}`, "", ""],
   [
     "connection attempts (storm; floor restart / fresh)",
@@ -776,7 +916,7 @@ const rows: Array<[string, string, string, string]> = [
     "",
   ],
   [
-    "gaps / duplicates / missing / not back",
+    `gaps / duplicates / missing / not back${ROUNDS > 1 ? ", all rounds" : ""}`,
     `${r.gaps} / ${r.duplicates} / ${r.missing} / ${r.notBack}`,
     "",
     "all 0",
@@ -809,7 +949,9 @@ log(
 );
 const errorKinds = Object.entries(r.errors);
 if (errorKinds.length > 0)
-  log(`socket errors (by kind): ${errorKinds.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  log(
+    `socket errors (by kind${ROUNDS > 1 ? ", all rounds" : ""}): ${errorKinds.map(([k, n]) => `${k} ×${n}`).join(", ")}`,
+  );
 for (const n of r.notes) log(`NOTE ${n}`);
 log(`${ok ? "PASS" : "FAIL"}; total ${fmt((performance.now() - started) / 1000, 0)} s`);
 if (args.json) log(JSON.stringify({ ok, ...r }));
