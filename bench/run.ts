@@ -618,8 +618,11 @@ if (metrics.includes("fanout")) {
     floor: fmt(fl),
     relay: fmt(rl),
     ratio: times(ratio),
-    target: "≥ 0.9×",
-    result: verdict(Number.isFinite(ratio) ? ratio >= 0.9 : undefined),
+    // Issue 17: the floor broadcasts the naive way (a string framed per socket); the relay frames
+    // a message once and writes the same bytes to every socket, which a pre-framed floor shows
+    // is worth 1.31-1.34× here.
+    target: "≥ 1.2×",
+    result: verdict(Number.isFinite(ratio) ? ratio >= 1.2 : undefined),
   });
   const entry: Record<string, number> = { floor: fl, relay: rl, ratio };
   if (ran("socketio")) {
