@@ -12,6 +12,19 @@ import { expectError, history, send, uid, useServer } from "../helpers/world.ts"
 
 const secret = whsec();
 const hook: Receiver = await startReceiver(secret);
+/**
+ * Screenings of bodies starting "held" wait for this gate, which a test closes and opens: which
+ * send the hook accepts first is then the test's choice, not a race between a delay and the load.
+ */
+let gate: Promise<void> = Promise.resolve();
+/** Closes the gate for the screenings that arrive from now on; the function returned opens it. */
+function closeGate(): () => void {
+  let open: () => void = () => {};
+  gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return open;
+}
 /** Answers by the body it screens: the test's script for the hook. */
 hook.reply = (request) => {
   const body = String(request.event.data.body);
@@ -19,6 +32,7 @@ hook.reply = (request) => {
     return { status: 200, body: JSON.stringify({ reject: { message: "not here" } }) };
   if (body.startsWith("rewrite"))
     return { status: 200, body: JSON.stringify({ body: "[redacted]", meta: { moderated: true } }) };
+  if (body.startsWith("held")) return gate.then(() => ({ status: 200, body: "{}" }));
   if (body.startsWith("slow")) return { status: 200, body: "{}", delayMs: 700 };
   if (body.startsWith("hang")) return { hang: true };
   if (body.startsWith("fail")) return { status: 500 };
@@ -30,10 +44,13 @@ afterAll(() => hook.close());
 const env = {
   PARLEY_HOOK_URL: `${hook.url}/screen`,
   PARLEY_HOOK_SECRET: secret,
-  PARLEY_HOOK_TIMEOUT_MS: "400",
+  // Far above the script's 700 ms "slow" and any wait under load: a screening here ends by the
+  // hook's answer. The timeout's own tests start a relay with 400 ms (`timeoutEnv`).
+  PARLEY_HOOK_TIMEOUT_MS: "10000",
   PARLEY_SEND_RATE: "1000",
   PARLEY_SEND_BURST: "1000",
 };
+const timeoutEnv = { ...env, PARLEY_HOOK_TIMEOUT_MS: "400" };
 const w = useServer({ env });
 
 const post = async (user: string, conv: string, body: Record<string, unknown>) =>
@@ -223,47 +240,80 @@ describe("edits are screened too (so moderation cannot be passed by editing a me
 
 describe("timeouts and failures (the default: accept)", () => {
   it("a hook that does not answer in time, answers 500, or answers nonsense: the send is stored as sent", async () => {
-    const [ann] = [uid("ann")];
-    const conv = await w.conversation([ann]);
-    for (const [key, body] of [
-      ["k1", "hang here"],
-      ["k2", "fail here"],
-      ["k3", "garbage here"],
-    ] as const) {
-      const res = await post(ann, conv, { clientMessageId: key, body });
-      expect(res.status, res.text).toBe(201);
-      expect(res.json.message.body).toBe(body);
+    const server = await startServer({ env: timeoutEnv });
+    try {
+      const admin = api(server.url, server.serverKey);
+      const ann = uid("ann");
+      const conv = uid("c");
+      expect((await admin.post("/v1/conversations", { id: conv, members: [ann] })).status).toBe(201);
+      const a = api(server.url, await mintToken(server.secret, ann));
+      for (const [key, body] of [
+        ["k1", "hang here"],
+        ["k2", "fail here"],
+        ["k3", "garbage here"],
+      ] as const) {
+        const res = await a.post(`/v1/conversations/${conv}/messages`, { clientMessageId: key, body });
+        expect(res.status, res.text).toBe(201);
+        expect(res.json.message.body).toBe(body);
+      }
+      expect(server.output()).toContain("pre-send hook of default");
+    } finally {
+      await server.dispose();
     }
-    expect(w.server.output()).toContain("pre-send hook of default");
   });
 });
+
+/** Resolves once the hook has received the screening of `clientMessageId` in `conv` (5 s at most). */
+async function screening(conv: string, clientMessageId: string): Promise<void> {
+  const arrived = () =>
+    hook.requests.some(
+      (r) => r.event.conversationId === conv && r.event.data.clientMessageId === clientMessageId,
+    );
+  for (let waited = 0; !arrived(); waited += 10) {
+    if (waited >= 5000) throw new Error(`the hook never received ${clientMessageId} in ${conv}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe("one conversation's hook never holds another's sends", () => {
   it("a slow screening in one room; another room's sends are answered meanwhile", async () => {
     const [ann] = [uid("ann")];
     const slowRoom = await w.conversation([ann]);
     const fastRoom = await w.conversation([ann]);
-    const done: string[] = [];
-    const slow = post(ann, slowRoom, { clientMessageId: "s1", body: "slow one" }).then((r) => {
-      done.push("slow");
-      return r;
-    });
-    await new Promise((r) => setTimeout(r, 50));
-    const fast = await post(ann, fastRoom, { clientMessageId: "f1", body: "quick one" });
-    done.push("fast");
-    expect(fast.status).toBe(201);
-    expect((await slow).status).toBe(201);
-    expect(done).toEqual(["fast", "slow"]);
+    const open = closeGate();
+    try {
+      const done: string[] = [];
+      const slow = post(ann, slowRoom, { clientMessageId: "s1", body: "held one" }).then((r) => {
+        done.push("slow");
+        return r;
+      });
+      await screening(slowRoom, "s1");
+      const fast = await post(ann, fastRoom, { clientMessageId: "f1", body: "quick one" });
+      done.push("fast");
+      expect(fast.status).toBe(201);
+      open();
+      expect((await slow).status).toBe(201);
+      expect(done).toEqual(["fast", "slow"]);
+    } finally {
+      open();
+    }
   });
 
   it("in one room, sends are ordered as the hook accepted them: a quick send passes a slow one", async () => {
     const [ann] = [uid("ann")];
     const conv = await w.conversation([ann]);
-    const slow = post(ann, conv, { clientMessageId: "s1", body: "slow one" });
-    await new Promise((r) => setTimeout(r, 50));
-    const quick = await post(ann, conv, { clientMessageId: "q1", body: "quick one" });
-    expect(quick.json.message.seq).toBe(1);
-    expect((await slow).json.message.seq).toBe(2);
+    const open = closeGate();
+    try {
+      const slow = post(ann, conv, { clientMessageId: "s1", body: "held one" });
+      await screening(conv, "s1");
+      const quick = await post(ann, conv, { clientMessageId: "q1", body: "quick one" });
+      expect(quick.status, quick.text).toBe(201);
+      expect(quick.json.message.seq).toBe(1);
+      open();
+      expect((await slow).json.message.seq).toBe(2);
+    } finally {
+      open();
+    }
   });
 
   it("a retry while the hook is still screening joins it: one call, one message", async () => {
@@ -287,7 +337,7 @@ describe("one conversation's hook never holds another's sends", () => {
 
 describe("PARLEY_HOOK_ON_FAILURE=reject", () => {
   it("a timeout or a failure refuses the send with 503 hook_unavailable (Retry-After), and uses no seq", async () => {
-    const server = await startServer({ env: { ...env, PARLEY_HOOK_ON_FAILURE: "reject" } });
+    const server = await startServer({ env: { ...timeoutEnv, PARLEY_HOOK_ON_FAILURE: "reject" } });
     try {
       const admin = api(server.url, server.serverKey);
       const ann = uid("ann");
