@@ -5,8 +5,8 @@
  * one slow hook call holds only its own send.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { api, mintToken } from "../helpers/clients.ts";
-import { startServer } from "../helpers/server.ts";
+import { type ApiResponse, api, mintToken } from "../helpers/clients.ts";
+import { type ServerHandle, startServer } from "../helpers/server.ts";
 import { type Receiver, startReceiver, whsec } from "../helpers/webhook-receiver.ts";
 import { expectError, history, send, uid, useServer } from "../helpers/world.ts";
 
@@ -52,6 +52,30 @@ const env = {
 };
 const timeoutEnv = { ...env, PARLEY_HOOK_TIMEOUT_MS: "400" };
 const w = useServer({ env });
+
+/**
+ * Runs `check` against a relay of its own whose hook times out after 400 ms (`timeoutEnv` plus
+ * `extra`), as one member of one new conversation: `send` posts to it. The relay is disposed after.
+ */
+async function withTimeoutRelay(
+  extra: Record<string, string>,
+  check: (
+    server: ServerHandle,
+    send: (body: Record<string, unknown>) => Promise<ApiResponse>,
+  ) => Promise<void>,
+): Promise<void> {
+  const server = await startServer({ env: { ...timeoutEnv, ...extra } });
+  try {
+    const ann = uid("ann");
+    const conv = uid("c");
+    const admin = api(server.url, server.serverKey);
+    expect((await admin.post("/v1/conversations", { id: conv, members: [ann] })).status).toBe(201);
+    const member = api(server.url, await mintToken(server.secret, ann));
+    await check(server, (body) => member.post(`/v1/conversations/${conv}/messages`, body));
+  } finally {
+    await server.dispose();
+  }
+}
 
 const post = async (user: string, conv: string, body: Record<string, unknown>) =>
   (await w.as(user)).post(`/v1/conversations/${conv}/messages`, body);
@@ -240,26 +264,18 @@ describe("edits are screened too (so moderation cannot be passed by editing a me
 
 describe("timeouts and failures (the default: accept)", () => {
   it("a hook that does not answer in time, answers 500, or answers nonsense: the send is stored as sent", async () => {
-    const server = await startServer({ env: timeoutEnv });
-    try {
-      const admin = api(server.url, server.serverKey);
-      const ann = uid("ann");
-      const conv = uid("c");
-      expect((await admin.post("/v1/conversations", { id: conv, members: [ann] })).status).toBe(201);
-      const a = api(server.url, await mintToken(server.secret, ann));
+    await withTimeoutRelay({}, async (server, send) => {
       for (const [key, body] of [
         ["k1", "hang here"],
         ["k2", "fail here"],
         ["k3", "garbage here"],
       ] as const) {
-        const res = await a.post(`/v1/conversations/${conv}/messages`, { clientMessageId: key, body });
+        const res = await send({ clientMessageId: key, body });
         expect(res.status, res.text).toBe(201);
         expect(res.json.message.body).toBe(body);
       }
       expect(server.output()).toContain("pre-send hook of default");
-    } finally {
-      await server.dispose();
-    }
+    });
   });
 });
 
@@ -337,23 +353,14 @@ describe("one conversation's hook never holds another's sends", () => {
 
 describe("PARLEY_HOOK_ON_FAILURE=reject", () => {
   it("a timeout or a failure refuses the send with 503 hook_unavailable (Retry-After), and uses no seq", async () => {
-    const server = await startServer({ env: { ...timeoutEnv, PARLEY_HOOK_ON_FAILURE: "reject" } });
-    try {
-      const admin = api(server.url, server.serverKey);
-      const ann = uid("ann");
-      const conv = uid("c");
-      expect((await admin.post("/v1/conversations", { id: conv, members: [ann] })).status).toBe(201);
-      const a = api(server.url, await mintToken(server.secret, ann));
-      const path = `/v1/conversations/${conv}/messages`;
-      const hung = await a.post(path, { clientMessageId: "k1", body: "hang here" });
+    await withTimeoutRelay({ PARLEY_HOOK_ON_FAILURE: "reject" }, async (_server, send) => {
+      const hung = await send({ clientMessageId: "k1", body: "hang here" });
       expectError(hung, 503, "hook_unavailable");
       expect(hung.headers.get("retry-after")).toBe("1");
-      expectError(await a.post(path, { clientMessageId: "k2", body: "fail here" }), 503, "hook_unavailable");
-      const ok = await a.post(path, { clientMessageId: "k3", body: "all good" });
+      expectError(await send({ clientMessageId: "k2", body: "fail here" }), 503, "hook_unavailable");
+      const ok = await send({ clientMessageId: "k3", body: "all good" });
       expect(ok.status).toBe(201);
       expect(ok.json.message.seq).toBe(1);
-    } finally {
-      await server.dispose();
-    }
+    });
   });
 });
