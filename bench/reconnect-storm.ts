@@ -420,6 +420,18 @@ const serverKey = `sk_bench_${randomBytes(16).toString("hex")}`;
 const userOf = (c: number, k: number) => `storm-c${c}-u${k}`;
 const convPath = (plan: Plan, conv: number) => encodeURIComponent(plan.convIds[conv] as string);
 
+/** The plan's clients, one socket URL each (the same bytes for the relay and the floor), on `httpBase`. */
+function fleetOf(plan: Plan, httpBase: string): Fleet {
+  const wsBase = httpBase.replace(/^http/, "ws");
+  return new Fleet(
+    plan.clients.map((p) => ({
+      conv: p.conv,
+      url: `${wsBase}/parties/conversation/${convPath(plan, p.conv)}?token=${p.token}`,
+    })),
+    CONCURRENCY,
+  );
+}
+
 /** The relay or the floor running now, and the clients connected to it: stopped by the final cleanup. */
 let running: Server | undefined;
 let fleet: Fleet | undefined;
@@ -467,16 +479,9 @@ async function relaySide(plan: Plan, round: number): Promise<RelaySide> {
         log(`  created ${created}/${CONVERSATIONS} conversations with ${SEED} messages each`);
       }
     });
-    const wsBase = base.replace(/^http/, "ws");
     log(`  connecting ${CLIENTS} clients`);
     const setupStart = performance.now();
-    const clients = new Fleet(
-      plan.clients.map((p) => ({
-        conv: p.conv,
-        url: `${wsBase}/parties/conversation/${convPath(plan, p.conv)}?token=${p.token}`,
-      })),
-      CONCURRENCY,
-    );
+    const clients = fleetOf(plan, base);
     fleet = clients;
     clients.round(() => SEED);
     clients.startAll();
@@ -643,14 +648,7 @@ async function floorSide(plan: Plan, round: number): Promise<FloorSide> {
     benchCpuPct: Number.NaN,
   };
   try {
-    const floorWs = floorServer.baseUrl.replace(/^http/, "ws");
-    const floorFleet = new Fleet(
-      plan.clients.map((p) => ({
-        conv: p.conv,
-        url: `${floorWs}/parties/conversation/${convPath(plan, p.conv)}?token=${p.token}`,
-      })),
-      CONCURRENCY,
-    );
+    const floorFleet = fleetOf(plan, floorServer.baseUrl);
     fleet = floorFleet;
     for (const c of floorFleet.clients) c.lastSeq = SEED; // the same URL bytes: `after=SEED`
     floorFleet.round(() => SEED);
