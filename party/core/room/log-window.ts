@@ -19,7 +19,12 @@ export interface WindowEntry {
 }
 
 export class LogWindow {
-  #items: WindowEntry[] = [];
+  /**
+   * The entries from `#start` on. The slots before it are emptied as their entries leave: an
+   * entry that fell out was kept, with its message and frame, until the next compaction, up to
+   * 1,024 of them per room beyond the window's capacity (issue 17).
+   */
+  #items: Array<WindowEntry | undefined> = [];
   #start = 0;
 
   constructor(readonly capacity: number) {}
@@ -42,6 +47,7 @@ export class LogWindow {
     let evicted: WindowEntry | undefined;
     if (this.size > this.capacity) {
       evicted = this.#items[this.#start];
+      this.#items[this.#start] = undefined;
       this.#start++;
     }
     // Compact now and then instead of shifting on every push.
@@ -60,7 +66,7 @@ export class LogWindow {
     const first = this.firstSeq;
     if (first === undefined || after + 1 < first) return null;
     const from = this.#start + (after + 1 - first);
-    return this.#items.slice(from, from + limit);
+    return this.#items.slice(from, from + limit) as WindowEntry[];
   }
 
   /**
