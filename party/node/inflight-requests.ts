@@ -9,21 +9,31 @@ import type { EventEmitter } from "node:events";
 type Response = Pick<EventEmitter, "once">;
 
 export class InflightRequests {
-  readonly #open = new Set<Response>();
+  /**
+   * How many are open: a count, not a Set of the answers. A long-lived Set that every request
+   * passes through kept them all past the young generation: each time the Set grew or shrank,
+   * its old table, already in the old heap, still pointed at the answers of that moment, so
+   * every scavenge until the next full GC kept them and all they reach (request, headers, body)
+   * and moved them to the old heap. Measured on the durable HTTP sends: 1.1 MB promoted per
+   * scavenge and 5.7 ms per scavenge with the Set, 0.1 MB and 1.5 ms without (issue 17).
+   */
+  #open = 0;
   #onEmpty: (() => void) | undefined;
 
   /** Counts `res` until it is sent or its connection closes. */
   track(res: Response): void {
-    this.#open.add(res);
-    res.once("close", () => {
-      this.#open.delete(res);
-      if (this.#open.size === 0) this.#onEmpty?.();
-    });
+    this.#open++;
+    res.once("close", this.#closed);
   }
+
+  readonly #closed = (): void => {
+    this.#open--;
+    if (this.#open === 0) this.#onEmpty?.();
+  };
 
   /** Resolves once no request is open, or after `timeoutMs`; true when they all finished. */
   drained(timeoutMs: number): Promise<boolean> {
-    if (this.#open.size === 0) return Promise.resolve(true);
+    if (this.#open === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#onEmpty = undefined;
