@@ -264,7 +264,9 @@ export class RelayMetricsRegistry {
   readonly relay: RelayMetrics = {
     fannedOut: (connections: number, frame: OutboundFrame) => {
       this.#n.fanoutFrames += connections;
-      this.#n.fanoutBytes += connections * frame.bytes.byteLength;
+      // Counted from the text: `frame.bytes` would encode every fanned-out frame a second time
+      // (the sockets write its WebSocket framing, made from the text), only to be counted.
+      this.#n.fanoutBytes += connections * Buffer.byteLength(frame.text);
     },
     rateLimited: (limit: RateLimit) => {
       this.#rateLimited[limit]++;

@@ -196,7 +196,8 @@ describe("GET /metrics: a known workload", () => {
         .status,
     ).toBe(200);
     for (let i = 0; i < 3; i++)
-      aliceSocket.send({ type: "send", clientMessageId: `s${i}`, body: `socket ${i}` });
+      // Not ASCII: the bytes counted are UTF-8 bytes, not characters.
+      aliceSocket.send({ type: "send", clientMessageId: `s${i}`, body: `socket ${i} — café ☕` });
     await aliceSocket.until(() => aliceSocket.ofType("ack").length >= 3 || undefined, 10_000, "3 acks");
     const edit = await alice.request("PATCH", `/v1/conversations/${room}/messages/${seqs[0]}`, {
       body: "edited",
