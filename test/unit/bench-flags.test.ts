@@ -27,4 +27,18 @@ describe("bench flags", () => {
     expect(code).toBe(2);
     expect(stderr.trim()).toBe("bench:storm: --members wants an integer from 1 to 1000");
   });
+
+  it.each([
+    ["--rooms", "31", "bench: --rooms wants an integer from 32 to 20000"],
+    ["--per-room", "0", "bench: --per-room wants an integer from 1 to 10"],
+    ["--rooms", "2e3x", "bench: --rooms wants an integer from 32 to 20000"],
+  ])(
+    "npm run bench %s %s: the many rooms' size is checked before anything runs",
+    async (flag, value, line) => {
+      const { code, stdout, stderr } = await runBenchScript("bench/run.ts", [flag, value], 60_000);
+      expect(code).toBe(2);
+      expect(stderr.trim()).toBe(line);
+      expect(stdout).toBe("");
+    },
+  );
 });
