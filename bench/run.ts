@@ -33,7 +33,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { type FanoutResult, runFanout } from "./harness/fanout.ts";
-import { parseFlags } from "./harness/flags.ts";
+import { flagChecks, parseFlags } from "./harness/flags.ts";
 import { type HttpResult, runHttp } from "./harness/http-load.ts";
 import { type ManyRoomsResult, runManyRooms } from "./harness/many-rooms.ts";
 import { type MemoryResult, runMemory } from "./harness/memory.ts";
@@ -61,6 +61,8 @@ const { values: args } = parseFlags("bench", {
     strict: { type: "boolean", default: false },
   },
 });
+
+const { fail, int } = flagChecks("bench");
 
 const METRICS = [
   "fanout",
@@ -109,20 +111,12 @@ const SIZES = {
   /** Many rooms (default 2,000) of a few sockets (default 3), durable sends spread over them by 32 senders. */
   manyrooms: quick
     ? { rooms: 50, perRoom: 3, warmupRooms: 2, rssSamples: 2, pauseMs: 100 }
-    : { rooms: intFlag("rooms", 32, 20_000), perRoom: intFlag("per-room", 1, 10), warmupRooms: 20 },
+    : {
+        rooms: int(args.rooms, "rooms", 32, 20_000),
+        perRoom: int(args["per-room"], "per-room", 1, 10),
+        warmupRooms: 20,
+      },
 };
-
-/** An integer flag within bounds, or the run ends with exit 2 naming it. */
-function intFlag(name: "rooms" | "per-room", min: number, max: number): number {
-  const n = Number(args[name]);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} wants an integer from ${min} to ${max}`);
-  return n;
-}
-
-function fail(message: string): never {
-  console.error(`bench: ${message}`);
-  process.exit(2);
-}
 
 const relayExtraEnv: Record<string, string> = {};
 for (const kv of args["relay-env"] ?? []) {
