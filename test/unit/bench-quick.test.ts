@@ -79,7 +79,7 @@ it(
       expect(Number.isFinite(json.socket[side]?.cpuUsPerSend), `socket ${side}`).toBe(true);
     }
     // The two at scale: the big room's deliveries/s and full-delivery p99 on both sides; many
-    // rooms' sends/s, p99, RSS per room and ratio to metric 2's 8 conversations.
+    // rooms' sends/s, p99, RSS per room and ratio to the same load in 8 rooms.
     for (const side of ["floor", "relay"]) {
       expect(Number.isFinite(json.bigroom[side]?.deliveriesPerSec), `bigroom ${side}`).toBe(true);
       expect(Number.isFinite(json.bigroom[side]?.p99), `bigroom ${side} p99`).toBe(true);
