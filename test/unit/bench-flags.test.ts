@@ -12,6 +12,7 @@ const SCRIPTS = [
   ["bench/reconnect-storm.ts", "bench:storm"],
   ["bench/edge-rooms.ts", "bench:edge"],
   ["bench/heartbeat-stall.ts", "bench:stall"],
+  ["bench/socket-write-cost.ts", "bench:writes"],
 ] as const;
 
 describe("bench flags", () => {
