@@ -68,7 +68,15 @@ async function connectAll(port: number, n: number): Promise<net.Socket[]> {
           s.once("error", reject);
         }),
     );
-    out.push(...(await Promise.all(batch)));
+    try {
+      out.push(...(await Promise.all(batch)));
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      const hint = /EMFILE/.test(why)
+        ? ` (each socket is an open file here and in the reader: try \`ulimit -n ${2 * n + 256}\`)`
+        : "";
+      throw new Error(`could not open socket ${i + 1}–${i + batch.length} of ${n}: ${why}${hint}`);
+    }
   }
   return out;
 }
@@ -154,6 +162,11 @@ try {
   }
   if (args.json) console.log(JSON.stringify({ sockets, rounds, framesPerWrite, frameBytes, ...summary }));
   for (const s of all) s.destroy();
+} catch (error) {
+  console.error(`bench:writes: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
 } finally {
   child.kill();
 }
+// Sockets a failed run left open must not keep it alive.
+process.exit();
