@@ -108,10 +108,16 @@ export async function closedLoops(
   const notes: string[] = [];
   let errors = 0;
   let completed = 0;
+  // Every loop gets ready (its token, its URLs) before the clock starts: a slow start must delay
+  // the window, not eat it (under load, 24 senders minting tokens once took longer than a quick
+  // run's warm-up and window together, and the window saw no send).
+  const readyFrom = performance.now();
+  const starts = await Promise.all(loops.map((start) => start()));
+  const readyMs = performance.now() - readyFrom;
+  if (readyMs > opts.warmupMs) notes.push(`the senders took ${Math.round(readyMs)} ms to get ready`);
   const measureFrom = performance.now() + opts.warmupMs;
   const measureTo = measureFrom + opts.durationMs;
-  const run = async (start: () => Promise<(n: number) => LoopRequest>) => {
-    const next = await start();
+  const run = async (next: (n: number) => LoopRequest) => {
     for (let n = 0; n < 1_000_000 && performance.now() < measureTo; n++) {
       const r = next(n);
       const sentAt = performance.now();
@@ -144,7 +150,7 @@ export async function closedLoops(
     countersBefore = target.commitCounters?.();
   }, opts.warmupMs);
   try {
-    await Promise.all(loops.map(run));
+    await Promise.all(starts.map(run));
   } finally {
     clearTimeout(meterTimer);
     agent.destroy();
