@@ -109,8 +109,8 @@ export async function closedLoops(
   let errors = 0;
   let completed = 0;
   // Every loop gets ready (its token, its URLs) before the clock starts: a slow start must delay
-  // the window, not eat it (under load, 24 senders minting tokens once took longer than a quick
-  // run's warm-up and window together, and the window saw no send).
+  // the window, not eat it. A loaded suite run once saw a quick run's window with almost no send
+  // (2 commits' worth), most likely its senders still minting tokens after warm-up and window.
   const readyFrom = performance.now();
   const starts = await Promise.all(loops.map((start) => start()));
   const readyMs = performance.now() - readyFrom;
