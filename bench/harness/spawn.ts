@@ -165,7 +165,8 @@ export async function settledHeap(pid: number, samples = 3): Promise<number> {
     } catch {
       // no answer this time
     }
-    await sleep(250);
+    // Apart, so each read follows a GC of its own; none after the last.
+    if (i < samples - 1) await sleep(250);
   }
   rmSync(file, { force: true });
   return values.length > 0 ? median(values) : Number.NaN;

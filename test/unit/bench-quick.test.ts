@@ -6,7 +6,7 @@
 import { expect, it } from "vitest";
 import { runBenchScript } from "../helpers/run-bench.ts";
 
-/** About a minute on a quiet machine (all nine metrics); a loaded 2-core one can take twice that. */
+/** Under a minute on a quiet machine (all nine metrics); a loaded 2-core one can take twice that. */
 const LIMIT_MS = 170_000;
 
 /**
