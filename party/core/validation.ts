@@ -6,12 +6,16 @@ import { z } from "zod";
 import type { ClientFrame } from "../../protocol/index.ts";
 import { ParleyError } from "./errors.ts";
 
+/** What a conversation id may be; `conversationIdSchema` says it to clients. */
+export const CONVERSATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** What a user id may be; `userIdSchema` says it to clients. */
+export const USER_ID = /^[A-Za-z0-9_.:@|+-]{1,128}$/;
 export const conversationIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, "conversation ids are 1-64 characters of A-Z a-z 0-9 _ -");
+  .regex(CONVERSATION_ID, "conversation ids are 1-64 characters of A-Z a-z 0-9 _ -");
 export const userIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.:@|+-]{1,128}$/, "user ids are 1-128 characters of A-Z a-z 0-9 _ . : @ | + -");
+  .regex(USER_ID, "user ids are 1-128 characters of A-Z a-z 0-9 _ . : @ | + -");
 export const clientMessageIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, "clientMessageId is 1-64 characters of A-Z a-z 0-9 _ -");

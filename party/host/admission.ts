@@ -6,7 +6,7 @@
  * a close code, not an HTTP status.
  */
 import { CloseCode, isParleyError } from "../core/errors.ts";
-import { conversationIdSchema, userIdSchema } from "../core/validation.ts";
+import { CONVERSATION_ID, USER_ID } from "../core/validation.ts";
 import type { Authenticator, UserPrincipal } from "./auth.ts";
 import { type OriginPolicy, originAllowed } from "./origins.ts";
 import type { Admission } from "./room-api.ts";
@@ -32,9 +32,9 @@ export function socketRouteOf(pathname: string): SocketRoute | null {
     decoded = false;
   }
   if (match[1] === "conversation") {
-    return { kind: "conversation", id: name, valid: decoded && conversationIdSchema.safeParse(name).success };
+    return { kind: "conversation", id: name, valid: decoded && CONVERSATION_ID.test(name) };
   }
-  return { kind: "inbox", userId: name, valid: decoded && userIdSchema.safeParse(name).success };
+  return { kind: "inbox", userId: name, valid: decoded && USER_ID.test(name) };
 }
 
 /** What admission decided for one upgrade request. */
@@ -56,7 +56,11 @@ export interface AdmissionDeps {
   auth: Authenticator;
   origins: OriginPolicy;
   /** Whether the user may join the conversation: the room's answer (loaded in this process, or over RPC). */
-  membership(app: string, conversationId: string, userId: string): Promise<Admission | "shutting_down">;
+  membership(
+    app: string,
+    conversationId: string,
+    userId: string,
+  ): Admission | "shutting_down" | Promise<Admission | "shutting_down">;
   /** True when the user has used up their inbound budget: refused (4008) before anything else. */
   exhausted?(app: string, userId: string): boolean;
 }
@@ -105,7 +109,9 @@ export async function admitSocket(request: UpgradeRequest, deps: AdmissionDeps):
   const rawAfter = query.get("after");
   if (rawAfter !== null && rawAfter !== "" && !/^\d{1,15}$/.test(rawAfter))
     return refuse(CloseCode.policyViolation, "after must be a non-negative integer");
-  const membership = await deps.membership(user.app, route.id, user.userId);
+  // Answered at once when the room is loaded (every socket of a storm but the first per room).
+  const answer = deps.membership(user.app, route.id, user.userId);
+  const membership = answer instanceof Promise ? await answer : answer;
   if (membership === "not_found") return refuse(CloseCode.notFound, "no such conversation");
   if (membership === "forbidden") return refuse(CloseCode.forbidden, "not a member of this conversation");
   if (membership === "shutting_down") return refuse(CloseCode.goingAway, "the relay is shutting down");

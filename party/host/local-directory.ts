@@ -113,8 +113,31 @@ export class RelayHub implements InboxRouter, Directory {
     return (await this.host(app, id)).required();
   }
 
-  /** Whether `userId` may attach to the conversation (or "shutting_down"). */
-  async admission(app: string, id: string, userId: string): Promise<Admission | "shutting_down"> {
+  /**
+   * The host of a conversation whose room is loaded, without waiting; undefined when it is not
+   * loaded (use `host`) or the relay is closing. Marks the room used, as `host` does.
+   */
+  loadedHost(app: string, id: string): RoomHost | undefined {
+    if (this.#closing) return undefined;
+    const host = this.#hosts.get(keyOf(app, id));
+    const room = host?.room;
+    if (!room) return undefined;
+    room.lastUsedAt = this.env.now();
+    return host;
+  }
+
+  /**
+   * Whether `userId` may attach to the conversation (or "shutting_down"). Answered at once when
+   * the room is loaded: in a reconnect storm nearly every socket's room is, and three awaits per
+   * socket were promises and microtask turns (issue 17).
+   */
+  admission(app: string, id: string, userId: string): Admission | Promise<Admission | "shutting_down"> {
+    const room = this.loadedHost(app, id)?.room;
+    if (room) return room.isMember(userId) ? "ok" : "forbidden";
+    return this.#admissionAfterLoad(app, id, userId);
+  }
+
+  async #admissionAfterLoad(app: string, id: string, userId: string): Promise<Admission | "shutting_down"> {
     try {
       const room = await this.room(app, id);
       return room.isMember(userId) ? "ok" : "forbidden";

@@ -80,6 +80,27 @@ export class RoomHost {
       conn.close(CloseCode.notFound, "no such conversation");
       return;
     }
+    this.#attach(room, conn, identity, after);
+  }
+
+  /**
+   * `connect` without waiting, when the room is loaded: false (nothing done) when it is not.
+   * After a restart every socket of a reconnect storm attaches here, and the awaits of
+   * `connect` were promises and microtask turns per socket (issue 17).
+   */
+  connectLoaded(conn: Connection, identity: ConnectionIdentity, after: number | undefined): boolean {
+    const room = this.#room;
+    if (!room) return false;
+    this.#attach(room, conn, identity, after);
+    return true;
+  }
+
+  #attach(
+    room: ConversationRoom,
+    conn: Connection,
+    identity: ConnectionIdentity,
+    after: number | undefined,
+  ): void {
     const peer = room.connect(conn, identity, after);
     if (peer) this.#peers.set(conn.id, peer);
   }

@@ -20,6 +20,7 @@ import type { Authenticator } from "../host/auth.ts";
 import { closeReason } from "../host/close-reason.ts";
 import type { RelayHub } from "../host/local-directory.ts";
 import type { OriginPolicy } from "../host/origins.ts";
+import type { RoomHost } from "../host/room-host.ts";
 import { type HeartbeatMember, HeartbeatSlices } from "./heartbeat-slices.ts";
 import { nextSocketRequestId, requestIdText } from "./socket-request-ids.ts";
 
@@ -298,6 +299,18 @@ function releaseHolding(): void {
   }
 }
 
+/**
+ * A socket's attach settled: what it held (the 101 and its first frames) is written, and its
+ * frames go to its room from now on.
+ */
+function attachedTo(conn: NodeWebSocketConnection, host: RoomHost | null, release: () => void): void {
+  release();
+  if (!host) return;
+  conn.target = host;
+  // The room's own string: this socket's copy from its URL is ~32 B per idle socket.
+  conn.conversationId = host.conversationId;
+}
+
 /** A socket's heartbeat: one that did not answer the previous ping is dead (cut it); else ping it. */
 function beat(conn: NodeWebSocketConnection): void {
   if (!conn.alive) {
@@ -469,13 +482,9 @@ export class NodeWebSocketGateway {
       conn.opened = Math.floor(performance.now());
       if (decision.kind === "conversation") {
         // #attachToRoom never rejects: it closes the socket itself when it cannot attach.
-        void this.#attachToRoom(conn, identity, decision.conversationId, decision.after).then((host) => {
-          release();
-          if (!host) return;
-          conn.target = host;
-          // The room's own string: this socket's copy from its URL is ~32 B per idle socket.
-          conn.conversationId = host.conversationId;
-        });
+        const attached = this.#attachToRoom(conn, identity, decision.conversationId, decision.after);
+        if (attached instanceof Promise) void attached.then((host) => attachedTo(conn, host, release));
+        else attachedTo(conn, attached, release);
       } else {
         const inbox = this.hub.openInbox(decision.owner, conn, identity);
         release();
@@ -534,27 +543,51 @@ export class NodeWebSocketGateway {
     this.log.debug({ ...conn.logFields(), err: error }, "socket error");
   }
 
-  /** Attaches an admitted socket to its room; null (and the socket closed) when it cannot. */
-  async #attachToRoom(
+  /**
+   * Attaches an admitted socket to its room; null (and the socket closed) when it cannot. At
+   * once when the room is loaded (nearly every socket of a reconnect storm), else after the load.
+   */
+  #attachToRoom(
     conn: NodeWebSocketConnection,
-    identity: { app: string; userId: string; instanceId: string | undefined },
+    identity: ConnectionIdentity,
     conversationId: string,
     after: number | undefined,
-  ) {
+  ): RoomHost | null | Promise<RoomHost | null> {
+    try {
+      const loaded = this.hub.loadedHost(identity.app, conversationId);
+      if (loaded?.connectLoaded(conn, identity, after)) return loaded;
+    } catch (error) {
+      this.#attachFailed(conn, error);
+      return null;
+    }
+    return this.#attachAfterLoad(conn, identity, conversationId, after);
+  }
+
+  async #attachAfterLoad(
+    conn: NodeWebSocketConnection,
+    identity: ConnectionIdentity,
+    conversationId: string,
+    after: number | undefined,
+  ): Promise<RoomHost | null> {
     try {
       const host = await this.hub.host(identity.app, conversationId);
       await host.connect(conn, identity, after);
       return host;
     } catch (error) {
-      if (isParleyError(error) && error.code === "shutting_down") {
-        conn.close(CloseCode.goingAway, "the relay is shutting down");
-      } else if (isParleyError(error) && error.code === "not_found") {
-        conn.close(CloseCode.notFound, "no such conversation");
-      } else {
-        this.log.error({ ...conn.logFields(), err: error }, "attaching a socket to its room failed");
-        conn.close(CloseCode.internal, "the relay could not attach this socket; reconnect");
-      }
+      this.#attachFailed(conn, error);
       return null;
+    }
+  }
+
+  /** Closes a socket that could not attach, with the contract's code for why. */
+  #attachFailed(conn: NodeWebSocketConnection, error: unknown): void {
+    if (isParleyError(error) && error.code === "shutting_down") {
+      conn.close(CloseCode.goingAway, "the relay is shutting down");
+    } else if (isParleyError(error) && error.code === "not_found") {
+      conn.close(CloseCode.notFound, "no such conversation");
+    } else {
+      this.log.error({ ...conn.logFields(), err: error }, "attaching a socket to its room failed");
+      conn.close(CloseCode.internal, "the relay could not attach this socket; reconnect");
     }
   }
 

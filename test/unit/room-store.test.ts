@@ -419,3 +419,57 @@ describe("a room's batches in flight together (pipelined)", () => {
     await hub.close();
   });
 });
+
+describe("a loaded room answers at once (the reconnect storm's path)", () => {
+  it("admission and attach need no wait once loaded; before, they load; closing falls back to the refusal", async () => {
+    const hub = hubOver(store);
+    await hub.createConversation("default", { id: "warm", members: ["a", "b"] });
+    await hub.close();
+    const fresh = hubOver(store);
+    // Not loaded yet: no host at once, and admission loads the room (a promise).
+    expect(fresh.loadedHost("default", "warm")).toBeUndefined();
+    const first = fresh.admission("default", "warm", "a");
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toBe("ok");
+    // Loaded now: answered as values, for members and others alike.
+    expect(fresh.admission("default", "warm", "b")).toBe("ok");
+    expect(fresh.admission("default", "warm", "stranger")).toBe("forbidden");
+    expect(await fresh.admission("default", "nope", "a")).toBe("not_found");
+    const host = fresh.loadedHost("default", "warm");
+    expect(host?.conversationId).toBe("warm");
+    // Two sockets attached without waiting share one `synced` frame: same text, same object.
+    const conns = [new RecordingConnection(), new RecordingConnection()];
+    const sent: OutboundFrame[] = [];
+    for (const [i, conn] of conns.entries()) {
+      Object.assign(conn, { id: `rec-${i}` });
+      const send = conn.send.bind(conn);
+      conn.send = (frame) => {
+        sent.push(frame);
+        send(frame);
+      };
+      expect(host?.connectLoaded(conn, { app: "default", userId: "a", instanceId: undefined }, 0)).toBe(true);
+    }
+    await new Promise((r) => setImmediate(r));
+    const synced = sent.filter((f) => f.text.includes('"synced"'));
+    expect(synced).toHaveLength(2);
+    expect(synced[0]).toBe(synced[1]);
+    expect(conns.map((c) => c.frames[0])).toEqual([
+      { type: "synced", lastSeq: 0 },
+      { type: "synced", lastSeq: 0 },
+    ]);
+    expect(host?.connections).toBe(2);
+    // A new message moves the shared frame on: the next socket syncs at the new seq.
+    await (await fresh.room("default", "warm")).send("b", { clientMessageId: "k1", body: "hi" });
+    const late = new RecordingConnection();
+    Object.assign(late, { id: "rec-late" });
+    expect(host?.connectLoaded(late, { app: "default", userId: "b", instanceId: undefined }, 1)).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(late.frames[0]).toEqual({ type: "synced", lastSeq: 1 });
+    // Closing: nothing is answered at once any more; admission says the relay is shutting down.
+    const closing = fresh.close();
+    expect(fresh.loadedHost("default", "warm")).toBeUndefined();
+    expect(await fresh.admission("default", "warm", "a")).toBe("shutting_down");
+    await closing;
+    expect(errors).toEqual([]);
+  });
+});

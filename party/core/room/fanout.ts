@@ -41,6 +41,12 @@ export class Fanout {
   /** Replays running now: the room stays loaded while any runs. */
   #replaying = 0;
   readonly #metrics: RelayMetrics;
+  /**
+   * The `synced` frame at the log's last seq, shared by every connection that syncs there: after
+   * a restart a room's members all sync at the same seq, and each encoded (and framed) its own.
+   */
+  #synced: OutboundFrame | undefined;
+  #syncedSeq = -1;
 
   constructor(
     private readonly env: FanoutEnvironment,
@@ -148,7 +154,7 @@ export class Fanout {
       }
       if (peer.conn.closed || !this.#peers.has(peer)) return;
       peer.live = true;
-      if (!this.deliver(peer, frames.synced(this.log.lastSeq))) return;
+      if (!this.deliver(peer, this.#syncedFrame(this.log.lastSeq))) return;
       for (const frame of this.greeting(peer)) if (!this.deliver(peer, frame)) return;
     } catch (error) {
       this.env.onError(error, "replay failed", {
@@ -159,6 +165,14 @@ export class Fanout {
     } finally {
       this.#replaying--;
     }
+  }
+
+  #syncedFrame(lastSeq: number): OutboundFrame {
+    if (!this.#synced || this.#syncedSeq !== lastSeq) {
+      this.#synced = frames.synced(lastSeq);
+      this.#syncedSeq = lastSeq;
+    }
+    return this.#synced;
   }
 
   async #readPage(after: number, limit: number): Promise<LogEntry[]> {
