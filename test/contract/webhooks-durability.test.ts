@@ -135,7 +135,13 @@ describe("failing past the retry window", () => {
     }, 15_000);
     expect(paused.lastError).toMatch(/HTTP 500/);
     expect(typeof paused.failingSince).toBe("string");
-    expect(w.server.output()).toMatch(/webhook endpoint cfg_env of app default .* paused/);
+    // The operator's warning follows the stored status (the lane logs once the store answered),
+    // and reaches this process through the server's stdout pipe, not the HTTP socket that
+    // answered above: it may arrive a moment after the listing shows "failing".
+    await eventually(
+      async () => /webhook endpoint cfg_env of app default .* paused/.test(w.server.output()),
+      5_000,
+    );
     // Paused: nothing more is tried; sends are not affected.
     receiver.reply = () => ({ status: 204 });
     await send(a, conv, "k3", "while paused");
